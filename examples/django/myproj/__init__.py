@@ -1,0 +1,1 @@
+"""A minimal Django project served by appserver (``appserver myproj.wsgi``)."""
