@@ -1,0 +1,213 @@
+"""Value converters: raw setting values in, checked Python values out.
+
+``convert(setting, raw, origin)`` turns a raw value (a string from the command
+line or the environment, or a Python object from a config file) into the value
+``Config`` holds, according to ``setting.type`` and its bounds. Any bad value
+raises ``ConfigError`` naming the setting, what was expected, what was given
+and ``origin`` (``--workers``, ``APPSERVER_WORKERS``, ``config file PATH``);
+a malformed bind address raises ``BindError``. ``parse_bind`` parses one bind
+address; ``appserver.config`` re-exports it.
+"""
+
+import ipaddress
+import math
+import re
+
+from appserver import settings as S
+from appserver.errors import BindError, ConfigError
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+_BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
+
+
+def convert(setting, raw, origin):
+    """Return ``raw`` converted for ``setting``; a tuple if it is ``multiple``."""
+    if raw is None and setting.default is None:
+        return None
+    if not setting.multiple:
+        return _convert_one(setting, raw, origin)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        _fail(setting, "a string or a list of strings", raw, origin)
+    return tuple(_convert_one(setting, item, origin) for item in raw)
+
+
+def _convert_one(setting, raw, origin):
+    value = _CONVERTERS[setting.type](setting, raw, origin)
+    if setting.type in (S.INT, S.FLOAT) and not _in_bounds(setting, value):
+        _fail(setting, describe(setting), raw, origin)
+    return value
+
+
+def _fail(setting, expected, raw, origin, error=ConfigError):
+    raise error("%s: expected %s, got %r (from %s)"
+                % (setting.name, expected, raw, origin))
+
+
+def describe(setting):
+    """What a value of ``setting`` must look like, for messages and docs."""
+    kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
+            S.BOOL: "true or false", S.BIND: _BIND_FORMS,
+            S.KEYVALUE: "KEY=VALUE"}.get(setting.type)
+    if setting.type == S.CHOICE:
+        return "one of " + ", ".join(setting.choices)
+    return kind + _bounds_text(setting)
+
+
+def default_text(setting):
+    """The default of ``setting`` as shown in ``--help`` and the docs."""
+    if setting.default_doc is not None:
+        return setting.default_doc
+    value = setting.default
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    if isinstance(value, float):
+        return "%g" % value
+    return "none" if value is None else str(value)
+
+
+def _bounds_text(setting):
+    low, high = setting.minimum, setting.maximum
+    if low is not None and high is not None:
+        return " from %s to %s" % (low, high)
+    if low is not None:
+        return " %s %s" % (">" if setting.exclusive_minimum else ">=", low)
+    if high is not None:
+        return " <= %s" % high
+    return ""
+
+
+def _in_bounds(setting, value):
+    low, high = setting.minimum, setting.maximum
+    if low is not None and (value < low or (setting.exclusive_minimum and value == low)):
+        return False
+    return high is None or value <= high
+
+
+def _to_int(setting, raw, origin):
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+\s*", raw):
+        return int(raw)
+    _fail(setting, describe(setting), raw, origin)
+
+
+def _to_float(setting, raw, origin):
+    value = None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            pass
+    if value is None or not math.isfinite(value):
+        _fail(setting, describe(setting), raw, origin)
+    return value
+
+
+def _to_str(setting, raw, origin):
+    if not isinstance(raw, str):
+        _fail(setting, "a string", raw, origin)
+    return raw
+
+
+def _to_bool(setting, raw, origin):
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    _fail(setting, "true or false (1/0, yes/no, on/off)", raw, origin)
+
+
+def _to_choice(setting, raw, origin):
+    if isinstance(raw, str) and raw.strip().lower() in setting.choices:
+        return raw.strip().lower()
+    _fail(setting, describe(setting), raw, origin)
+
+
+def _to_keyvalue(setting, raw, origin):
+    if isinstance(raw, str) and raw.partition("=")[0].strip() and "=" in raw:
+        return raw
+    _fail(setting, "KEY=VALUE", raw, origin)
+
+
+def _to_bind(setting, raw, origin):
+    if not isinstance(raw, str):
+        _fail(setting, "a string, " + _BIND_FORMS, raw, origin, BindError)
+    try:
+        _parse_bind(raw)
+    except _BadBind as err:
+        raise _bind_error(raw, err, " (from %s)" % origin) from None
+    return raw
+
+
+_CONVERTERS = {S.INT: _to_int, S.FLOAT: _to_float, S.STR: _to_str,
+               S.BOOL: _to_bool, S.CHOICE: _to_choice, S.BIND: _to_bind,
+               S.KEYVALUE: _to_keyvalue}
+
+
+class _BadBind(Exception):
+    """Why a bind address is malformed."""
+
+
+def _bind_error(value, why, origin=""):
+    return BindError("bad bind address %r%s: %s; expected %s"
+                     % (value, origin, why, _BIND_FORMS))
+
+
+def parse_bind(value):
+    """Parse a bind address: ``("tcp", host, port)``, ``("unix", path)`` or ``("fd", n)``.
+
+    Raises ``BindError`` saying what is wrong and which forms are expected.
+    """
+    try:
+        return _parse_bind(value)
+    except _BadBind as err:
+        raise _bind_error(value, err) from None
+
+
+def _parse_bind(value):
+    if not isinstance(value, str) or not value.strip():
+        raise _BadBind("it is empty")
+    if value.startswith("unix:"):
+        path = value[len("unix:"):]
+        if not path:
+            raise _BadBind("the socket path is missing after 'unix:'")
+        return ("unix", path)
+    if value.startswith("fd://"):
+        number = value[len("fd://"):]
+        if not (number.isascii() and number.isdigit()):
+            raise _BadBind("the file descriptor after 'fd://' must be a number")
+        return ("fd", int(number))
+    host, port = _split_host_port(value)
+    return ("tcp", host, port)
+
+
+def _split_host_port(value):
+    if value.startswith("["):
+        host, sep, port = value[1:].partition("]:")
+        if not sep:
+            raise _BadBind("an IPv6 address must be followed by ]:PORT")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _BadBind("%r is not an IPv6 address" % host) from None
+    else:
+        host, sep, port = value.rpartition(":")
+        if not sep:
+            raise _BadBind("the port is missing")
+        if not host:
+            raise _BadBind("the host is missing (0.0.0.0 means all interfaces)")
+        if ":" in host:
+            raise _BadBind("put an IPv6 address in brackets, like [::1]:8000")
+        if not _HOSTNAME.match(host):
+            raise _BadBind("%r is not a host name or IPv4 address" % host)
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise _BadBind("the port must be a number from 0 to 65535, not %r" % port)
+    return host, int(port)

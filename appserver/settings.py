@@ -1,0 +1,181 @@
+"""The settings table: every setting of appserver, declared once.
+
+Data only. Each ``Setting`` record names a setting (``graceful-timeout``), its
+value type, default, command-line flags, ``--help`` section and help text. The
+click options (``cli.py``), the config-file keys and ``Config`` attributes
+(``graceful_timeout``), the environment variables (``APPSERVER_GRACEFUL_TIMEOUT``)
+and ``docs/settings.md`` are all generated from ``SETTINGS``. Values are
+converted and checked by ``appserver.convert`` according to ``type``.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+# Value types understood by appserver.convert.
+INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
+    "int", "float", "str", "bool", "choice", "bind", "keyvalue")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: what it is called everywhere, what it holds, how it is shown.
+
+    ``multiple`` settings hold a tuple and their flag may be repeated.
+    ``minimum``/``maximum`` bound numbers (``exclusive_minimum`` makes the
+    lower bound strict). ``default_env`` names a conventional variable (not
+    ``APPSERVER_*``) whose value, put through ``default_env_format``, replaces
+    the default when it is set. ``cli_only`` settings are commands or the
+    config file itself: they have no environment variable and no config key.
+    """
+
+    name: str
+    type: str
+    default: Any
+    flags: Tuple[str, ...]
+    section: str
+    help: str
+    multiple: bool = False
+    metavar: Optional[str] = None
+    cli_only: bool = False
+    choices: Tuple[str, ...] = ()
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    exclusive_minimum: bool = False
+    default_env: Optional[str] = None
+    default_env_format: str = "{}"
+    default_doc: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        """The config-file key and ``Config`` attribute: ``graceful_timeout``."""
+        return self.name.replace("-", "_")
+
+    @property
+    def env(self) -> Optional[str]:
+        """The environment variable, ``APPSERVER_GRACEFUL_TIMEOUT``; None if CLI-only."""
+        if self.cli_only:
+            return None
+        return "APPSERVER_" + self.name.upper().replace("-", "_")
+
+
+SERVER_SOCKET = "Server socket"
+WORKERS = "Worker processes"
+TIMEOUTS = "Timeouts"
+LIMITS = "Limits"
+LOGGING = "Logging"
+PROCESS = "Process"
+APPLICATION = "Application"
+COMMAND = "Command"
+
+SECTIONS = (SERVER_SOCKET, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
+            APPLICATION, COMMAND)
+
+SETTINGS = (
+    # Server socket
+    Setting("bind", BIND, ("127.0.0.1:8000",), ("-b", "--bind"), SERVER_SOCKET,
+            "Address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N. "
+            "Repeat to listen on several; in the environment, separate them "
+            "with commas.",
+            multiple=True, metavar="ADDRESS", default_env="PORT",
+            default_env_format="0.0.0.0:{}",
+            default_doc="127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set"),
+    Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
+            "Maximum number of pending connections queued by the kernel.",
+            metavar="INT", minimum=1),
+    # Worker processes
+    Setting("workers", INT, 1, ("-w", "--workers"), WORKERS,
+            "Number of worker processes serving requests.",
+            metavar="INT", minimum=1, default_env="WEB_CONCURRENCY",
+            default_doc="1, or $WEB_CONCURRENCY when set"),
+    Setting("max-requests", INT, 0, ("--max-requests",), WORKERS,
+            "Restart a worker after it has served this many requests "
+            "(0 disables).", metavar="INT", minimum=0),
+    Setting("max-requests-jitter", INT, 0, ("--max-requests-jitter",), WORKERS,
+            "Add a random 0..N to max-requests per worker, so that workers do "
+            "not all restart at once.", metavar="INT", minimum=0),
+    Setting("max-connections", INT, 1000, ("--max-connections",), WORKERS,
+            "Maximum number of open client connections per worker.",
+            metavar="INT", minimum=1),
+    # Timeouts
+    Setting("timeout", INT, 30, ("-t", "--timeout"), TIMEOUTS,
+            "Seconds a worker may stay silent (one request running too long) "
+            "before it is killed and replaced (0 disables).",
+            metavar="SECONDS", minimum=0),
+    Setting("graceful-timeout", INT, 30, ("--graceful-timeout",), TIMEOUTS,
+            "Seconds workers get to finish their requests on a graceful stop "
+            "or restart before they are killed.", metavar="SECONDS", minimum=0),
+    Setting("keep-alive", FLOAT, 5.0, ("--keep-alive",), TIMEOUTS,
+            "Seconds an idle keep-alive connection is kept open between "
+            "requests (0 disables keep-alive).", metavar="SECONDS", minimum=0),
+    Setting("header-timeout", FLOAT, 10.0, ("--header-timeout",), TIMEOUTS,
+            "Seconds a client has to send a complete request head.",
+            metavar="SECONDS", minimum=0, exclusive_minimum=True),
+    Setting("read-timeout", FLOAT, 30.0, ("--read-timeout",), TIMEOUTS,
+            "Seconds to wait for more request body data.",
+            metavar="SECONDS", minimum=0, exclusive_minimum=True),
+    Setting("send-timeout", FLOAT, 30.0, ("--send-timeout",), TIMEOUTS,
+            "Seconds to wait for a client to accept more response data.",
+            metavar="SECONDS", minimum=0, exclusive_minimum=True),
+    # Limits
+    Setting("limit-request-line", INT, 4094, ("--limit-request-line",), LIMITS,
+            "Maximum size in bytes of the request line (0 means unlimited).",
+            metavar="BYTES", minimum=0, maximum=8190),
+    Setting("limit-request-fields", INT, 100, ("--limit-request-fields",), LIMITS,
+            "Maximum number of header fields in a request.",
+            metavar="INT", minimum=0, maximum=32768),
+    Setting("limit-request-field-size", INT, 8190,
+            ("--limit-request-field-size",), LIMITS,
+            "Maximum size in bytes of one request header field (0 means "
+            "unlimited).",
+            metavar="BYTES", minimum=0),
+    Setting("limit-request-body", INT, 0, ("--limit-request-body",), LIMITS,
+            "Maximum size in bytes of a request body (0 means unlimited).",
+            metavar="BYTES", minimum=0),
+    # Logging
+    Setting("log-level", CHOICE, "info", ("--log-level",), LOGGING,
+            "Level of the error log.", metavar="LEVEL",
+            choices=("debug", "info", "warning", "error", "critical")),
+    Setting("access-logfile", STR, None, ("--access-logfile",), LOGGING,
+            "Access log file; '-' is standard output.", metavar="FILE",
+            default_doc="none (no access log)"),
+    Setting("error-logfile", STR, "-", ("--error-logfile",), LOGGING,
+            "Error log file; '-' is standard error.", metavar="FILE",
+            default_doc="- (standard error)"),
+    # Process
+    Setting("name", STR, None, ("-n", "--name"), PROCESS,
+            "Name shown in the process titles (ps, top).", metavar="NAME"),
+    Setting("pid", STR, None, ("-p", "--pid"), PROCESS,
+            "Write the arbiter's process id to this file.", metavar="FILE",
+            default_doc="none (no pid file)"),
+    Setting("chdir", STR, None, ("--chdir",), PROCESS,
+            "Change to this directory before loading the app.", metavar="DIR",
+            default_doc="none (stay in the current directory)"),
+    # Application
+    Setting("pythonpath", STR, None, ("--pythonpath",), APPLICATION,
+            "Comma-separated directories to put first on sys.path.",
+            metavar="DIRS", default_doc="none"),
+    Setting("env", KEYVALUE, (), ("-e", "--env"), APPLICATION,
+            "Set an environment variable for the app, KEY=VALUE. Repeat for "
+            "several; in the environment, separate them with commas.",
+            multiple=True, metavar="KEY=VALUE", default_doc="none"),
+    Setting("preload", BOOL, False, ("--preload/--no-preload",), APPLICATION,
+            "Load the app in the arbiter before forking the workers."),
+    # Command (command line only)
+    Setting("config", STR, None, ("-c", "--config"), COMMAND,
+            "Python config file; by default ./appserver.conf.py if it exists.",
+            metavar="FILE", cli_only=True,
+            default_doc="./appserver.conf.py if it exists"),
+    Setting("check-config", BOOL, False, ("--check-config",), COMMAND,
+            "Load the config and the app, report any error, and exit.",
+            cli_only=True),
+    Setting("print-config", BOOL, False, ("--print-config",), COMMAND,
+            "Print every setting, its value and where it came from, and exit.",
+            cli_only=True),
+    Setting("version", BOOL, False, ("--version",), COMMAND,
+            "Print the version and exit.", cli_only=True),
+)
+
+BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
+BY_KEY: Dict[str, Setting] = {s.key: s for s in SETTINGS}
+BY_ENV: Dict[str, Setting] = {s.env: s for s in SETTINGS if s.env}
+CONFIG_SETTINGS = tuple(s for s in SETTINGS if not s.cli_only)
