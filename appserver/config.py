@@ -1,0 +1,231 @@
+"""Merge the sources of settings into one frozen ``Config``.
+
+``load(app, cli, environ, cwd)`` merges, lowest first: the defaults of the
+settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the config
+file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
+``APPSERVER_*`` environment variables, and the values given explicitly on the
+command line. ``cfg.source(name)`` says where each value came from, and
+``print_config`` shows them all. An unknown setting name in the config file or
+the environment, a broken config file, or a bad value raises ``ConfigError``
+(a bad bind address ``BindError``) naming the source. ``reload(cfg)`` loads
+again from the same command line, config file and directory (for SIGHUP).
+``parse_bind`` (from ``appserver.convert``) parses one bind address.
+"""
+
+import difflib
+import os
+import runpy
+import traceback
+import types
+
+from appserver import settings as S
+from appserver.convert import convert, parse_bind
+from appserver.errors import ConfigError
+
+__all__ = ["Config", "load", "reload", "print_config", "parse_bind",
+           "DEFAULT_CONFIG_FILE"]
+
+DEFAULT_CONFIG_FILE = "appserver.conf.py"
+DEFAULT = "default"
+COMMAND_LINE = "command line"
+
+
+class Config:
+    """Every setting as an attribute (``cfg.graceful_timeout``), read-only.
+
+    Also ``cfg.app`` (the app spec or None), ``cfg.config_file`` (absolute
+    path or None) and ``cfg.cli`` (the explicit command-line values). Values
+    of repeatable settings (``bind``, ``env``) are tuples.
+    """
+
+    __slots__ = tuple(s.key for s in S.CONFIG_SETTINGS) + (
+        "app", "config_file", "cli", "_sources", "_cwd")
+
+    def __init__(self, values, sources, app=None, config_file=None, cli=None,
+                 cwd=None):
+        fields = dict(values, app=app, config_file=config_file,
+                      cli=types.MappingProxyType(dict(cli or {})),
+                      _sources=dict(sources), _cwd=cwd)
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Config is read-only; load a new one instead")
+
+    def __delattr__(self, name):
+        raise AttributeError("Config is read-only; load a new one instead")
+
+    def source(self, name):
+        """Where the value of setting ``name`` (dashes or underscores) came from.
+
+        ``"default"``, ``"config file PATH"``, ``"environment APPSERVER_X"``
+        (or ``"environment PORT"``/``"environment WEB_CONCURRENCY"``) or
+        ``"command line"``.
+        """
+        return self._sources[name.replace("-", "_")]
+
+    def as_dict(self):
+        """The settings as a ``{key: value}`` dict, in table order."""
+        return {s.key: getattr(self, s.key) for s in S.CONFIG_SETTINGS}
+
+    def __repr__(self):
+        return "Config(app=%r, %s)" % (self.app, ", ".join(
+            "%s=%r" % item for item in self.as_dict().items()))
+
+
+def load(app=None, cli=None, environ=None, cwd=None):
+    """Merge defaults < config file < environment < command line into a Config.
+
+    ``cli`` maps setting names (dashes or underscores) to the values given
+    explicitly on the command line, plus ``config`` for ``-c FILE``; values
+    may be strings (as typed) or Python values. ``environ`` defaults to
+    ``os.environ``, ``cwd`` (where relative paths and ``appserver.conf.py``
+    are looked up) to the current directory.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = os.getcwd() if cwd is None else cwd
+    cli = _cli_values(cli or {})
+    path = _find_config_file(cli.get("config"), cwd)
+    layers = [_env_layer(environ), _cli_layer(cli)]
+    if path:
+        layers.insert(0, _file_layer(path))
+    values, sources = {}, {}
+    for layer in layers:
+        for key, (raw, origin, description) in layer.items():
+            values[key] = convert(S.BY_KEY[key], raw, origin)
+            sources[key] = description
+    for setting in S.CONFIG_SETTINGS:
+        if setting.key not in values:
+            values[setting.key], sources[setting.key] = _default(setting, environ)
+    return Config(values, sources, app, path, cli, cwd)
+
+
+def reload(cfg, environ=None):
+    """Load again with ``cfg``'s app, command line, config file and directory."""
+    cli = dict(cfg.cli)
+    if cfg.config_file:
+        cli["config"] = cfg.config_file
+    return load(cfg.app, cli, environ, cfg._cwd)
+
+
+def print_config(cfg):
+    """Every setting, its value and its source, aligned, as config-file lines."""
+    rows = [(s.key, repr(_plain(getattr(cfg, s.key))), cfg.source(s.key))
+            for s in S.CONFIG_SETTINGS]
+    key_width = max(len(key) for key, _, _ in rows)
+    value_width = min(40, max(len(value) for _, value, _ in rows))
+    lines = ["# app: %s" % cfg.app,
+             "# config file: %s" % (cfg.config_file or "none")]
+    lines += ["%-*s = %-*s  # %s" % (key_width, key, value_width, value, source)
+              for key, value, source in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _cli_values(cli):
+    """Normalize keys to underscores; drop values that were not given."""
+    values = {}
+    for name, value in cli.items():
+        key = name.replace("-", "_")
+        if key != "config" and key not in S.BY_KEY:
+            raise _unknown(key, "on the command line", S.BY_KEY)
+        if value is not None:
+            values[key] = value
+    return values
+
+
+def _cli_layer(cli):
+    layer = {}
+    for key, value in cli.items():
+        setting = S.BY_KEY[key]
+        if not setting.cli_only:
+            layer[key] = (value, _long_flag(setting), COMMAND_LINE)
+    return layer
+
+
+def _long_flag(setting):
+    return setting.flags[-1].split("/")[0]
+
+
+def _env_layer(environ):
+    layer = {}
+    for var, raw in environ.items():
+        if not var.startswith("APPSERVER_"):
+            continue
+        setting = S.BY_ENV.get(var)
+        if setting is None:
+            raise _unknown(var, "in the environment", S.BY_ENV)
+        if setting.multiple:
+            raw = [item.strip() for item in raw.split(",") if item.strip()]
+        layer[setting.key] = (raw, var, "environment " + var)
+    return layer
+
+
+def _default(setting, environ):
+    """The table default, or the one derived from ``setting.default_env``."""
+    var = setting.default_env
+    if var and environ.get(var):
+        raw = setting.default_env_format.format(environ[var])
+        return convert(setting, raw, var), "environment " + var
+    return setting.default, DEFAULT
+
+
+def _find_config_file(given, cwd):
+    if given is not None:
+        path = os.path.abspath(os.path.join(cwd, given))
+        if not os.path.isfile(path):
+            raise ConfigError("config file %s does not exist (from --config)"
+                              % given)
+        return path
+    path = os.path.abspath(os.path.join(cwd, DEFAULT_CONFIG_FILE))
+    return path if os.path.isfile(path) else None
+
+
+def _file_layer(path):
+    origin = "config file " + path
+    layer = {}
+    for name, value in _run_config_file(path).items():
+        setting = S.BY_KEY.get(name)
+        if setting is None or setting.cli_only:
+            raise _unknown(name, "in " + path, S.BY_KEY)
+        layer[name] = (value, origin, origin)
+    return layer
+
+
+def _run_config_file(path):
+    """Execute the config file; return its public names that are not
+    modules, functions or classes (callables are left for server hooks)."""
+    try:
+        namespace = runpy.run_path(path, run_name="__appserver_config__")
+    except SyntaxError as err:
+        raise ConfigError("config file %s, line %s: SyntaxError: %s"
+                          % (path, err.lineno, err.msg)) from None
+    except Exception as err:
+        raise ConfigError("config file %s, line %s: %s: %s" % (
+            path, _line_in(path, err), type(err).__name__, err)) from None
+    return {name: value for name, value in namespace.items()
+            if not name.startswith("_")
+            and not isinstance(value, types.ModuleType) and not callable(value)}
+
+
+def _line_in(path, err):
+    """The line of ``path`` executing when ``err`` was raised, or '?'."""
+    lines = [frame.lineno for frame in traceback.extract_tb(err.__traceback__)
+             if frame.filename == path]
+    return lines[-1] if lines else "?"
+
+
+def _unknown(name, where, known):
+    """A ConfigError for an unknown setting, with the closest valid name."""
+    setting = known.get(name)
+    if setting is not None and setting.cli_only:
+        return ConfigError("'%s' %s is not allowed: it is only a command-line "
+                           "option (%s)" % (name, where, "/".join(setting.flags)))
+    folded = {k.lower(): k for k, s in known.items() if not s.cli_only}
+    close = difflib.get_close_matches(name.lower(), list(folded), n=1)
+    hint = ("did you mean '%s'?" % folded[close[0]] if close
+            else "run 'appserver --help' for the list of settings")
+    return ConfigError("unknown setting '%s' %s; %s" % (name, where, hint))
