@@ -1,0 +1,78 @@
+"""Render docs/settings.md from the settings table.
+
+``render()`` returns the Markdown reference of every setting, grouped by
+section: name, command-line flags, environment variable, config-file key,
+type, default and help. ``python -m appserver.settings_doc > docs/settings.md``
+regenerates the file; a test fails when the file and ``render()`` differ.
+"""
+
+import sys
+
+from appserver import settings as S
+from appserver.convert import default_text, describe
+
+REGENERATE = "python -m appserver.settings_doc > docs/settings.md"
+
+_INTRO = """\
+# Settings
+
+<!-- Generated from appserver/settings.py; do not edit. Regenerate with:
+     {command} -->
+
+Every setting can be given, from lowest to highest precedence:
+
+1. in the **config file**, a Python file (`-c FILE`, else `./appserver.conf.py`
+   in the current directory if it exists), as `key = value` with the
+   underscored key (`graceful_timeout = 60`); names starting with `_`,
+   modules, functions and classes are ignored;
+2. in the **environment**, as `APPSERVER_<NAME>` (`APPSERVER_GRACEFUL_TIMEOUT=60`);
+   repeatable settings take a comma-separated list;
+3. on the **command line** (`--graceful-timeout 60`).
+
+An unknown name in the config file or an unknown `APPSERVER_*` variable is an
+error. `appserver APP --print-config` shows each value and where it came from.
+"""
+
+
+def render():
+    """The whole of docs/settings.md."""
+    parts = [_INTRO.format(command=REGENERATE)]
+    for section in S.SECTIONS:
+        parts.append("## %s\n" % section)
+        parts.extend(_setting(s) for s in S.SETTINGS if s.section == section)
+    return "\n".join(parts)
+
+
+def _setting(setting):
+    rows = [("Command line", _flags(setting))]
+    if setting.cli_only:
+        rows.append(("Environment / config file", "command line only"))
+    else:
+        rows.append(("Environment", "`%s`" % setting.env))
+        rows.append(("Config file", "`%s`" % setting.key))
+    rows.append(("Type", _type(setting)))
+    rows.append(("Default", _code_or_text(default_text(setting))))
+    lines = ["### `%s`\n" % setting.name, setting.help + "\n",
+             "| | |", "|---|---|"]
+    lines += ["| %s | %s |" % (label, value.replace("|", "\\|"))
+              for label, value in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _flags(setting):
+    flags = [f for decl in setting.flags for f in decl.split("/")]
+    metavar = " " + setting.metavar if setting.metavar else ""
+    return ", ".join("`%s%s`" % (flag, metavar) for flag in flags)
+
+
+def _type(setting):
+    text = describe(setting)
+    return text + " (repeatable)" if setting.multiple else text
+
+
+def _code_or_text(text):
+    return "`%s`" % text if " " not in text else text
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
