@@ -1,0 +1,58 @@
+"""Protocol errors a client can cause, each carrying its HTTP status.
+
+The parser raises these; ``connection.py`` is the one place that turns any of
+them into a response (``appserver.http.writer.error_response``) and closes the
+connection. ``detail`` is for the log and the short plain-text body; it never
+echoes raw client bytes unescaped.
+"""
+
+
+class HTTPError(Exception):
+    """A request that cannot be served; answered with ``status`` and closed."""
+
+    status = 400
+    reason = "Bad Request"
+
+    def __init__(self, detail=""):
+        super().__init__(detail or self.reason)
+        self.detail = detail or self.reason
+
+
+class BadRequest(HTTPError):
+    status, reason = 400, "Bad Request"
+
+
+class IncompleteRequest(BadRequest):
+    """The client closed the connection in the middle of a request."""
+
+
+class MethodNotAllowed(HTTPError):
+    status, reason = 405, "Method Not Allowed"
+
+
+class RequestTimeout(HTTPError):
+    status, reason = 408, "Request Timeout"
+
+
+class PayloadTooLarge(HTTPError):
+    status, reason = 413, "Content Too Large"
+
+
+class URITooLong(HTTPError):
+    status, reason = 414, "URI Too Long"
+
+
+class ExpectationFailed(HTTPError):
+    status, reason = 417, "Expectation Failed"
+
+
+class HeaderFieldsTooLarge(HTTPError):
+    status, reason = 431, "Request Header Fields Too Large"
+
+
+class NotImplemented_(HTTPError):
+    status, reason = 501, "Not Implemented"
+
+
+class VersionNotSupported(HTTPError):
+    status, reason = 505, "HTTP Version Not Supported"
