@@ -1,0 +1,168 @@
+"""One client connection: the only code in the request path that does socket I/O.
+
+A ``Connection`` owns the client socket and its sans-I/O ``RequestParser``.
+The worker's event loop calls ``fill()`` when the socket is readable (it never
+blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
+``read-timeout`` and ``sendall()`` for the response up to ``send-timeout``.
+``start_closing()`` sends an error response, half-closes the socket, and
+leaves the worker loop to discard a bounded amount of further input before
+closing, so the client reads the response instead of a reset.
+"""
+
+import os
+import socket
+
+from appserver.http.errors import IncompleteRequest, RequestTimeout
+from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
+from appserver.http import writer
+
+RECV_SIZE = 65536
+DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
+
+# States, as the worker loop sees them.
+HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
+
+
+class ClientTimeout(OSError):
+    """The client stopped sending or receiving for longer than allowed."""
+
+
+class Connection:
+    """A client socket, its parser, its state and its current deadline."""
+
+    __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
+                 "drained", "read_timeout", "send_timeout", "_timeout")
+
+    def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.peer = peer
+        self.listener = listener
+        self.parser = RequestParser(limits)
+        self.state = IDLE
+        self.deadline = 0.0
+        self.drained = 0
+        self.read_timeout = read_timeout
+        self.send_timeout = send_timeout
+        self._timeout = read_timeout
+        sock.settimeout(read_timeout)
+
+    def fill(self):
+        """Read what the socket has (it is readable) into the parser.
+
+        Returns False when the peer closed or reset the connection.
+        """
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError, socket.timeout):
+            return True
+        except OSError:
+            data = b""
+        self.parser.feed(data)
+        return bool(data)
+
+    def _set_timeout(self, timeout):
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def read_body(self):
+        """The next piece of the current request's body; ``b""`` at its end."""
+        parser = self.parser
+        while True:
+            event = parser.next_event()
+            if event is NEED_DATA:
+                self._set_timeout(self.read_timeout)
+                try:
+                    data = self.sock.recv(RECV_SIZE)
+                except socket.timeout:
+                    raise ClientTimeout("client sent no body bytes for %s s "
+                                        "(read-timeout)" % self.read_timeout) from None
+                parser.feed(data)
+            elif type(event) is Data:
+                return event.data
+            elif type(event) is EndOfMessage:
+                return b""
+            else:
+                raise IncompleteRequest("unexpected %s while reading a body"
+                                        % type(event).__name__)
+
+    def discard_body(self, limit):
+        """Skip the rest of the body; False if more than ``limit`` bytes remain."""
+        skipped = 0
+        while True:
+            data = self.read_body()
+            if not data:
+                return True
+            skipped += len(data)
+            if skipped > limit:
+                return False
+
+    def sendall(self, data):
+        """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
+        self._set_timeout(self.send_timeout)
+        try:
+            self.sock.sendall(data)
+        except socket.timeout:
+            raise ClientTimeout("client read nothing for %s s (send-timeout)"
+                                % self.send_timeout) from None
+
+    def sendfile(self, fileobj, offset, count):
+        """Send ``count`` bytes of a real file from ``offset``; returns bytes sent."""
+        self._set_timeout(self.send_timeout)
+        try:
+            return self.sock.sendfile(fileobj, offset, count)
+        except socket.timeout:
+            raise ClientTimeout("client read nothing for %s s (send-timeout)"
+                                % self.send_timeout) from None
+
+    def send_continue(self):
+        """``100 Continue``, before the app's first read of the body."""
+        self.sendall(writer.CONTINUE)
+
+    def start_closing(self, error=None):
+        """Answer ``error`` (an ``HTTPError``) if given, then half-close.
+
+        The caller keeps polling the socket and calls ``drain()`` when it is
+        readable, until it returns False, then ``close()``.
+        """
+        self.state = CLOSING
+        try:
+            if error is not None:
+                self.sock.setblocking(False)
+                self.sock.send(writer.error_response(error.status, error.reason,
+                                                     error.detail))
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        return True
+
+    def drain(self):
+        """Discard readable input; False once the peer closed or the bound is hit."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        self.drained += len(data)
+        return bool(data) and self.drained < DRAIN_LIMIT
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def timeout_error():
+    """The error sent to a client whose request head did not arrive in time."""
+    return RequestTimeout("the request head did not arrive within header-timeout")
+
+
+def file_size(fileobj):
+    """Size of a real file, or None when ``fileobj`` has no usable descriptor."""
+    try:
+        return os.fstat(fileobj.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -1,0 +1,103 @@
+"""The scoreboard: one shared anonymous mmap, one fixed-size slot per worker.
+
+The arbiter creates it before forking, so every worker inherits the same
+memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
+on every turn of its loop and around every request, the count of requests
+served, and the current request's start time and line. The arbiter reads all
+slots (``Scoreboard.read``) to detect stuck workers; status pages and metrics
+read the same records. Nothing here touches the disk.
+
+Times are ``time.monotonic()`` values, which on Linux share one clock across
+processes. Reads are not atomic with writes: a reader may see a slot mid-update,
+which is harmless for the fields kept here (each is written in one store).
+"""
+
+import mmap
+import struct
+from collections import namedtuple
+
+EMPTY, BOOTING, IDLE, BUSY, DRAINING = range(5)
+STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
+
+SLOT_SIZE = 256
+LINE_SIZE = 192
+# pid, state, requests, heartbeat, request start, boot time, rss, request line
+_LAYOUT = struct.Struct("<iB3xQdddQ%ds" % LINE_SIZE)
+_PID_STATE = struct.Struct("<iB")
+_STATE = struct.Struct("<B")
+_HEARTBEAT = struct.Struct("<d")
+_REQUEST = struct.Struct("<Qdd%ds" % LINE_SIZE)   # requests, heartbeat, start, line
+_OFF_STATE = 4
+_OFF_REQUESTS = 8
+_OFF_HEARTBEAT = 16
+_OFF_RSS = 40
+assert _LAYOUT.size <= SLOT_SIZE
+
+SlotInfo = namedtuple(
+    "SlotInfo", "index pid state requests heartbeat request_start boot_time rss request_line")
+
+
+class Scoreboard:
+    """The shared table; ``slots`` bounds how many workers can be tracked."""
+
+    def __init__(self, slots=1024):
+        self.slots = slots
+        self._mem = mmap.mmap(-1, slots * SLOT_SIZE)
+
+    def claim(self, index, pid, now):
+        """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
+        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0,
+                          now, 0.0, now, 0, b"")
+        return Slot(self._mem, index)
+
+    def release(self, index):
+        """Mark slot ``index`` free after its worker exited."""
+        _PID_STATE.pack_into(self._mem, index * SLOT_SIZE, 0, EMPTY)
+
+    def read(self, index):
+        """A ``SlotInfo`` snapshot of one slot."""
+        pid, state, requests, beat, start, boot, rss, line = _LAYOUT.unpack_from(
+            self._mem, index * SLOT_SIZE)
+        return SlotInfo(index, pid, state, requests, beat, start, boot, rss,
+                        line.rstrip(b"\0").decode("latin-1"))
+
+    def set_pid(self, index, pid):
+        struct.pack_into("<i", self._mem, index * SLOT_SIZE, pid)
+
+    def set_rss(self, index, rss):
+        struct.pack_into("<Q", self._mem, index * SLOT_SIZE + _OFF_RSS, rss)
+
+    def slot(self, index):
+        """The writer for slot ``index`` (used by the worker that owns it)."""
+        return Slot(self._mem, index)
+
+
+class Slot:
+    """A worker's writer for its own slot; each method is one or two stores."""
+
+    __slots__ = ("_mem", "_base", "requests")
+
+    def __init__(self, mem, index):
+        self._mem = mem
+        self._base = index * SLOT_SIZE
+        self.requests = 0
+
+    def beat(self, now):
+        _HEARTBEAT.pack_into(self._mem, self._base + _OFF_HEARTBEAT, now)
+
+    def set_state(self, state, now):
+        _STATE.pack_into(self._mem, self._base + _OFF_STATE, state)
+        self.beat(now)
+
+    def request_started(self, line, now):
+        """Record a request line (bytes, truncated to fit) and mark busy."""
+        _REQUEST.pack_into(self._mem, self._base + _OFF_REQUESTS, self.requests,
+                           now, now, line[:LINE_SIZE])
+        _STATE.pack_into(self._mem, self._base + _OFF_STATE, BUSY)
+
+    def request_finished(self, now):
+        """Count the request, clear the line, and mark idle."""
+        self.requests += 1
+        _REQUEST.pack_into(self._mem, self._base + _OFF_REQUESTS, self.requests,
+                           now, 0.0, b"")
+        _STATE.pack_into(self._mem, self._base + _OFF_STATE, IDLE)

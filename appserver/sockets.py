@@ -1,0 +1,169 @@
+"""Listening sockets: bind them from ``bind`` settings, describe them, close them.
+
+``bind_all(addresses, backlog)`` takes parsed addresses (``config.parse_bind``
+tuples: ``("tcp", host, port)``, ``("unix", path)``, ``("fd", n)``) and returns
+``Listener`` objects holding a listening, non-blocking, close-on-exec socket.
+TCP sockets get ``SO_REUSEADDR``; a unix socket path left by a dead server is
+replaced, but never a regular file; a unix socket file we created is removed by
+``close_all``. Any failure is a ``BindError`` naming the address and what to do.
+"""
+
+import errno
+import os
+import socket
+import stat
+
+from appserver.errors import BindError
+
+
+class Listener:
+    """A listening socket plus what the logs and the environ need to know."""
+
+    __slots__ = ("sock", "kind", "address", "owned_path")
+
+    def __init__(self, sock, kind, address, owned_path=None):
+        self.sock = sock
+        self.kind = kind                # "tcp" or "unix"
+        self.address = address          # (host, port) for tcp, path for unix
+        self.owned_path = owned_path    # unix socket file to unlink on close
+
+    def url(self):
+        """``http://127.0.0.1:8000``, ``http://[::1]:8000`` or ``unix:/path``."""
+        if self.kind == "unix":
+            return "unix:" + self.address
+        host, port = self.address[:2]
+        if ":" in host:
+            host = "[" + host + "]"
+        return "http://%s:%d" % (host, port)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+
+def bind_all(addresses, backlog):
+    """Bind and listen on every address; on failure close what was opened."""
+    listeners = []
+    try:
+        for address in addresses:
+            listeners.append(_bind_one(address, backlog))
+    except BaseException:
+        close_all(listeners)
+        raise
+    return listeners
+
+
+def close_all(listeners, unlink=True):
+    """Close the sockets and remove the unix socket files we created."""
+    for listener in listeners:
+        try:
+            listener.sock.close()
+        except OSError:
+            pass
+        if unlink and listener.owned_path:
+            try:
+                os.unlink(listener.owned_path)
+            except OSError:
+                pass
+
+
+def _bind_one(address, backlog):
+    kind = address[0]
+    if kind == "tcp":
+        return _bind_tcp(address[1], address[2], backlog)
+    if kind == "unix":
+        return _bind_unix(address[1], backlog)
+    if kind == "fd":
+        return _inherit_fd(address[1], backlog)
+    raise BindError("unknown bind kind %r" % (kind,))
+
+
+def _bind_tcp(host, port, backlog):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(host, port, family if host else 0,
+                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError("cannot bind %s:%s: %s (check the host name or use an "
+                        "IP address)" % (host, port, exc.strerror)) from None
+    family, _, _, _, sockaddr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError("cannot bind %s: %s%s" % (_show(host, port), exc.strerror,
+                                                  _hint(exc))) from None
+    sock.setblocking(False)
+    return Listener(sock, "tcp", sock.getsockname()[:2])
+
+
+def _show(host, port):
+    return "[%s]:%s" % (host, port) if ":" in host else "%s:%s" % (host, port)
+
+
+def _hint(exc):
+    if exc.errno == errno.EADDRINUSE:
+        return " (another process is listening there: stop it or choose another port)"
+    if exc.errno == errno.EACCES:
+        return " (ports below 1024 need privileges: use a port >= 1024)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return " (this machine has no such address)"
+    return ""
+
+
+def _bind_unix(path, backlog):
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise BindError("cannot bind unix:%s: %s" % (path, exc.strerror)) from None
+    sock.setblocking(False)
+    return Listener(sock, "unix", path, owned_path=path)
+
+
+def _remove_stale_socket(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BindError("cannot bind unix:%s: %s" % (path, exc.strerror)) from None
+    if not stat.S_ISSOCK(mode):
+        raise BindError("cannot bind unix:%s: a file that is not a socket is in "
+                        "the way; remove it or choose another path" % path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)             # nobody listens: a leftover from a dead server
+    else:
+        raise BindError("cannot bind unix:%s: another server is listening on it"
+                        % path)
+    finally:
+        probe.close()
+
+
+def _inherit_fd(fd, backlog):
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise BindError("cannot use fd://%d: %s (is the descriptor open and a "
+                        "socket?)" % (fd, exc.strerror)) from None
+    if sock.type != socket.SOCK_STREAM:
+        raise BindError("cannot use fd://%d: not a stream socket" % fd)
+    sock.set_inheritable(False)
+    try:
+        sock.listen(backlog)
+    except OSError as exc:
+        raise BindError("cannot listen on fd://%d: %s" % (fd, exc.strerror)) from None
+    sock.setblocking(False)
+    if sock.family == socket.AF_UNIX:
+        return Listener(sock, "unix", sock.getsockname())
+    return Listener(sock, "tcp", sock.getsockname()[:2])

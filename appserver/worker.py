@@ -1,0 +1,305 @@
+"""The sync worker: boot, one event loop, graceful stop.
+
+After ``fork`` the arbiter calls ``Worker.run()``, which never returns. The
+worker loads the app (unless the arbiter preloaded it) and runs one epoll loop
+over the listening sockets, its signal wakeup pipe, and every connection that
+is only waiting on the network: sending its request head, idle between
+keep-alive requests, or being drained after an error. A connection whose head
+is complete is served synchronously (``wsgi.handler.handle``), then any
+pipelined request already buffered, then it goes back to the loop. Deadlines
+(``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
+second. The heartbeat goes to the scoreboard on every turn and around every
+request, so a request stuck in the app stops it.
+
+Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
+``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
+"""
+
+import logging
+import os
+import random
+import select
+import signal
+import socket
+import time
+
+from appserver import errors, logs, scoreboard
+from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
+from appserver.http.errors import HTTPError
+from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
+from appserver.proctitle import set_title
+from appserver.signals import SignalQueue
+from appserver.wsgi.environ import base_environ
+from appserver.wsgi.handler import handle
+
+log = logging.getLogger("appserver")
+
+ACCEPT_BATCH = 16           # connections accepted per wakeup at most
+SWEEP_INTERVAL = 0.25       # how often deadlines are checked, seconds
+HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
+DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
+_IN = select.EPOLLIN
+_EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
+
+
+class Worker:
+    """One worker process; see the module comment."""
+
+    def __init__(self, cfg, listeners, slot, app, access_log):
+        self.cfg = cfg
+        self.listeners = {l.fileno(): l for l in listeners}
+        self.slot = slot
+        self.app = app
+        self.access_log = access_log
+        self.ppid = os.getppid()
+        self.conns = {}
+        self.alive = True
+        self.accepting = False
+        self.stop_by = None
+        self.next_sweep = 0.0
+        self.requests = 0
+        self.max_requests = _max_requests(cfg)
+
+    def run(self):
+        """Boot and serve until told to stop; exits the process."""
+        code = 0
+        try:
+            self._boot()
+            self._loop()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            log.exception("Worker %d crashed", os.getpid())
+            code = errors.EXIT_ERROR
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    # -- boot ---------------------------------------------------------------
+
+    def _boot(self):
+        self.signals = SignalQueue((signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
+                                    signal.SIGUSR1))
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        set_title("worker", self.cfg)
+        if self.app is None:
+            self.app = _load_app(self.cfg.app)
+        cfg = self.cfg
+        self.limits = Limits(request_line=cfg.limit_request_line,
+                             fields=cfg.limit_request_fields,
+                             field_size=cfg.limit_request_field_size,
+                             body=cfg.limit_request_body)
+        multiprocess = cfg.workers > 1
+        self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self.poller = select.epoll()
+        self.poller.register(self.signals.read_fd, _IN)
+        self._accept_on()
+        self.slot.set_state(scoreboard.IDLE, time.monotonic())
+
+    # -- loop ---------------------------------------------------------------
+
+    def _loop(self):
+        poll, conns, listeners = self.poller.poll, self.conns, self.listeners
+        sig_fd, beat = self.signals.read_fd, self.slot.beat
+        while self.alive or conns:
+            now = time.monotonic()
+            beat(now)
+            timeout = SWEEP_INTERVAL if conns else HEARTBEAT_INTERVAL
+            for fd, _ in poll(timeout):
+                conn = conns.get(fd)
+                if conn is not None:
+                    self._readable(conn)
+                elif fd in listeners:
+                    self._accept(listeners[fd])
+                elif fd == sig_fd:
+                    self._signals()
+            now = time.monotonic()
+            if now >= self.next_sweep:
+                self._sweep(now)
+
+    def _accept_on(self):
+        if not self.accepting and self.alive:
+            for fd in self.listeners:
+                self.poller.register(fd, _IN | _EXCLUSIVE)
+            self.accepting = True
+
+    def _accept_off(self):
+        if self.accepting:
+            for fd in self.listeners:
+                self.poller.unregister(fd)
+            self.accepting = False
+
+    def _accept(self, listener):
+        cfg = self.cfg
+        for _ in range(ACCEPT_BATCH):
+            if len(self.conns) >= cfg.max_connections and not self._make_room():
+                self._accept_off()
+                return
+            try:
+                sock, peer = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept() failed: %s", exc)
+                return
+            if listener.kind == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(sock, peer, listener, self.limits,
+                              cfg.read_timeout, cfg.send_timeout)
+            conn.state = HEAD
+            conn.deadline = time.monotonic() + cfg.header_timeout
+            self.conns[conn.fd] = conn
+            self.poller.register(conn.fd, _IN)
+
+    def _make_room(self):
+        """Close the idle keep-alive connection closest to its deadline."""
+        idle = [c for c in self.conns.values() if c.state == IDLE]
+        if not idle:
+            return False
+        self._drop(min(idle, key=lambda c: c.deadline))
+        return True
+
+    def _readable(self, conn):
+        if conn.state == CLOSING:
+            if not conn.drain():
+                self._drop(conn)
+            return
+        conn.fill()
+        self._process(conn)
+
+    def _process(self, conn):
+        """Turn buffered bytes into requests and serve them, pipelined ones too."""
+        parser = conn.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except HTTPError as err:
+                self._reject(conn, err)
+                return
+            if event is NEED_DATA:
+                if conn.state == IDLE and parser.buffered:
+                    conn.state = HEAD
+                    conn.deadline = time.monotonic() + self.cfg.header_timeout
+                return
+            if event is CLOSED:
+                self._drop(conn)
+                return
+            if type(event) is not Request or not self._serve(conn, event):
+                self._close(conn)
+                return
+
+    def _serve(self, conn, request):
+        """Run the app for one request; True if the connection stays open."""
+        if request.dropped_headers:
+            log.debug("dropped headers with '_' from %s: %s", conn.peer,
+                      ", ".join(request.dropped_headers))
+        slot = self.slot
+        line = "%s %s %s" % (request.method, request.target, request.version)
+        slot.request_started(line.encode("latin-1"), time.monotonic())
+        if not self.alive or self.requests + 1 >= self.max_requests:
+            request.keep_alive = False
+        keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
+                      self.access_log)
+        now = time.monotonic()
+        slot.request_finished(now)
+        self.requests += 1
+        if self.requests >= self.max_requests and self.alive:
+            log.info("Worker %d served %d requests (max-requests); restarting",
+                     os.getpid(), self.requests)
+            self._begin_stop(now)
+        if not keep:
+            return False
+        conn.state = IDLE
+        conn.deadline = now + self.cfg.keep_alive
+        return True
+
+    def _reject(self, conn, err):
+        log.info("client %s: %s (%d %s)", _peer(conn), err.detail, err.status, err.reason)
+        if conn.start_closing(err):
+            conn.deadline = time.monotonic() + DRAIN_SECONDS
+        else:
+            self._drop(conn)
+
+    def _close(self, conn):
+        """Close after a response; drain first if the client sent more."""
+        if conn.parser.buffered and conn.start_closing():
+            conn.deadline = time.monotonic() + DRAIN_SECONDS
+        else:
+            self._drop(conn)
+
+    def _drop(self, conn):
+        if self.conns.pop(conn.fd, None) is not None:
+            try:
+                self.poller.unregister(conn.fd)
+            except (OSError, ValueError):
+                pass
+        conn.close()
+        if not self.accepting and self.alive:
+            self._accept_on()
+
+    def _sweep(self, now):
+        self.next_sweep = now + SWEEP_INTERVAL
+        for conn in [c for c in self.conns.values() if c.deadline <= now]:
+            if conn.state == HEAD and conn.parser.buffered:
+                self._reject(conn, timeout_error())
+            else:
+                self._drop(conn)
+        if self.stop_by is not None and now >= self.stop_by:
+            log.info("Worker %d: graceful-timeout passed, closing %d connections",
+                     os.getpid(), len(self.conns))
+            for conn in list(self.conns.values()):
+                self._drop(conn)
+        if os.getppid() != self.ppid:
+            log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
+            self._begin_stop(now)
+
+    # -- signals and stopping -------------------------------------------------
+
+    def _signals(self):
+        self.signals.drain_pipe()
+        while True:
+            signum = self.signals.pop()
+            if signum is None:
+                return
+            if signum == signal.SIGTERM:
+                self._begin_stop(time.monotonic())
+            elif signum in (signal.SIGINT, signal.SIGQUIT):
+                raise SystemExit(0)
+            elif signum == signal.SIGUSR1:
+                logs.reopen()
+
+    def _begin_stop(self, now):
+        """Graceful stop: take what the backlog holds, close idle connections."""
+        if not self.alive:
+            return
+        for listener in self.listeners.values():
+            self._accept(listener)
+        self._accept_off()
+        self.alive = False
+        self.stop_by = now + self.cfg.graceful_timeout
+        self.slot.set_state(scoreboard.DRAINING, now)
+        for conn in [c for c in self.conns.values() if c.state == IDLE]:
+            self._drop(conn)
+
+
+def _load_app(spec):
+    from appserver import loader
+    try:
+        return loader.load_app(spec)
+    except errors.AppLoadError as exc:
+        log.error("%s", exc)
+        raise SystemExit(errors.EXIT_APP_LOAD)
+    except Exception:
+        log.exception("Worker failed to boot")
+        raise SystemExit(errors.EXIT_WORKER_BOOT)
+
+
+def _max_requests(cfg):
+    if not cfg.max_requests:
+        return float("inf")
+    return cfg.max_requests + random.randint(0, max(0, cfg.max_requests_jitter))
+
+
+def _peer(conn):
+    return "%s:%s" % conn.peer[:2] if conn.peer else "unix"

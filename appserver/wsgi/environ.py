@@ -1,0 +1,98 @@
+"""Build the PEP 3333 environ for one parsed request. Pure: no I/O.
+
+``base_environ`` is computed once per listening socket (the keys that never
+change); ``build_environ`` copies it and adds the request's keys, so the hot
+path is one dict copy plus a handful of stores. Header names become
+``HTTP_<NAME>`` (upper case, ``-`` to ``_``) except ``Content-Type`` and
+``Content-Length``; repeated headers are joined with ``,`` (``Cookie`` with
+``;``). ``PATH_INFO`` is percent-decoded to bytes and read as latin-1.
+"""
+
+import sys
+from urllib.parse import unquote_to_bytes
+
+from appserver import SERVER_SOFTWARE
+from appserver.wsgi.response import FileWrapper
+
+_SPECIAL = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
+_KEY_CACHE = {}
+
+
+def base_environ(listener, multiprocess):
+    """The keys shared by every request that arrives on ``listener``."""
+    if listener.kind == "tcp":
+        server_name, server_port = listener.address[0], str(listener.address[1])
+    else:
+        server_name, server_port = "localhost", ""
+    return {
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+        "SERVER_SOFTWARE": SERVER_SOFTWARE,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+    }
+
+
+def header_key(name):
+    """The environ key for a header name (cached: names repeat a lot)."""
+    key = _KEY_CACHE.get(name)
+    if key is None:
+        upper = name.upper().replace("-", "_")
+        key = _SPECIAL.get(upper) or "HTTP_" + upper
+        if len(_KEY_CACHE) < 1000:
+            _KEY_CACHE[name] = key
+    return key
+
+
+def decode_path(path):
+    """Percent-decode a request path to the latin-1 str PEP 3333 asks for."""
+    if "%" not in path:
+        return path
+    return unquote_to_bytes(path).decode("latin-1")
+
+
+def build_environ(base, request, peer, wsgi_input):
+    """The environ for ``request`` received from ``peer`` on a listener."""
+    environ = base.copy()
+    environ["REQUEST_METHOD"] = request.method
+    environ["PATH_INFO"] = decode_path(request.path)
+    environ["QUERY_STRING"] = request.query
+    environ["RAW_URI"] = environ["REQUEST_URI"] = request.target
+    environ["SERVER_PROTOCOL"] = request.version
+    environ["wsgi.input"] = wsgi_input
+    if peer:
+        environ["REMOTE_ADDR"] = peer[0]
+        environ["REMOTE_PORT"] = str(peer[1])
+    else:
+        environ["REMOTE_ADDR"] = ""
+    for name, value in request.headers:
+        key = header_key(name)
+        if key in environ and key.startswith("HTTP_"):
+            sep = "; " if key == "HTTP_COOKIE" else ","
+            environ[key] += sep + value
+        else:
+            environ[key] = value
+    if request.host:
+        environ["HTTP_HOST"] = request.host     # absolute-form wins over Host
+        _set_server_from_host(environ, request.host)
+    if request.chunked:
+        environ.pop("CONTENT_LENGTH", None)
+    return environ
+
+
+def _set_server_from_host(environ, host):
+    """``SERVER_NAME``/``SERVER_PORT`` follow the Host the client asked for."""
+    if host.startswith("["):
+        end = host.find("]")
+        name, port = host[:end + 1], host[end + 2:]
+    else:
+        name, _, port = host.partition(":")
+    environ["SERVER_NAME"] = name
+    environ["SERVER_PORT"] = port or ("443" if environ["wsgi.url_scheme"] == "https" else "80")

@@ -1,0 +1,123 @@
+"""Serve one parsed request: environ, the app call, the response, the cleanup.
+
+``handle()`` runs the application synchronously for a request whose head is
+complete, sends its response through the connection, calls the iterable's
+``close()`` exactly once (also when the client went away), writes the access
+log line, and skips any unread body. It returns whether the connection may
+carry another request. Errors from the app become a 500 when no header has
+been sent yet, and a closed connection otherwise; both are logged.
+"""
+
+import logging
+import time
+
+from appserver.connection import file_size
+from appserver.http import writer
+from appserver.http.errors import HTTPError
+from appserver.wsgi.environ import build_environ
+from appserver.wsgi.input import Input
+from appserver.wsgi.response import AppResponseError, FileWrapper, Response
+
+log = logging.getLogger("appserver")
+
+UNREAD_BODY_LIMIT = 1 << 20     # skip up to this much unread body to keep alive
+
+
+def handle(conn, request, app, base_environ, access_log):
+    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
+    started = time.monotonic()
+    body = Input(conn.read_body, conn.send_continue if request.expect_continue else None)
+    environ = build_environ(base_environ, request, conn.peer, body)
+    response = Response(conn.sendall, request.version, request.method,
+                        request.keep_alive)
+    try:
+        _run(app, environ, response, conn)
+    except OSError as exc:          # the client went away or stopped reading
+        log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
+        response.keep_alive = False
+    except HTTPError as exc:        # raised while the app read the body
+        log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc.detail)
+        _fail(conn, response, exc.status, exc.reason, exc.detail)
+    except Exception as exc:
+        log.exception("Error handling request %s %s", request.method, request.target)
+        detail = str(exc) if isinstance(exc, AppResponseError) else ""
+        _fail(conn, response, 500, "Internal Server Error", detail)
+    access_log.write(environ, response.code or 500, response.sent,
+                     time.monotonic() - started)
+    return response.keep_alive and _finish_body(conn, body, request)
+
+
+def _run(app, environ, response, conn):
+    result = app(environ, response.start_response)
+    try:
+        _send(result, response, conn)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def _send(result, response, conn):
+    if type(result) in (list, tuple) and len(result) == 1 and response.status:
+        data = result[0]
+        if type(data) is not bytes:
+            raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
+        response.set_length_if_unknown(len(data))
+        response.write(data)
+    elif isinstance(result, FileWrapper) and _send_file(result, response, conn):
+        pass
+    else:
+        for data in result:
+            if type(data) is not bytes:
+                raise AppResponseError("body pieces must be bytes, got %s"
+                                       % type(data).__name__)
+            if data:
+                response.write(data)
+    response.finish()
+
+
+def _send_file(wrapper, response, conn):
+    """Send a real file with ``sendfile``; False to fall back to iteration."""
+    fileobj = wrapper.filelike
+    size = file_size(fileobj)
+    if size is None or response.status is None:
+        return False
+    try:
+        offset = fileobj.tell()
+    except (AttributeError, OSError):
+        return False
+    remaining = max(0, size - offset)
+    response.set_length_if_unknown(remaining)
+    count = remaining if response.length is None else min(remaining, response.length)
+    response.write(b"")             # the head
+    if not response.no_body and count:
+        response.body_sent += conn.sendfile(fileobj, offset, count)
+        response.sent += response.body_sent
+    return True
+
+
+def _fail(conn, response, status, reason, detail):
+    """Answer an error if nothing was sent yet; the connection closes either way."""
+    response.keep_alive = False
+    if response.headers_sent:
+        return
+    response.code = status
+    data = writer.error_response(status, reason, detail if status != 500 else "")
+    try:
+        conn.sendall(data)
+        response.sent += len(data)
+    except OSError:
+        pass
+
+
+def _finish_body(conn, body, request):
+    """Skip what the app left of the body, so the next request can be parsed."""
+    if body.exhausted():
+        return True
+    has_body = request.chunked or request.content_length
+    if has_body and request.expect_continue and not body.started():
+        return False            # no 100 was sent: the client may not send it at all
+    try:
+        return conn.discard_body(UNREAD_BODY_LIMIT)
+    except (OSError, HTTPError):
+        return False

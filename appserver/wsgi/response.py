@@ -1,0 +1,197 @@
+"""``start_response``, the ``write()`` callable and response framing (PEP 3333).
+
+A ``Response`` belongs to one request. It validates what the app gives
+(status line, header names and values: no CR/LF injection), keeps hop-by-hop
+headers from corrupting framing, chooses the framing (the app's
+``Content-Length``, enforced; chunked on HTTP/1.1; close-delimited on
+HTTP/1.0; no body for HEAD, 1xx, 204 and 304) and hands bytes to its
+connection's ``sendall``. The head is held back until the first non-empty body
+piece so both leave in one send. ``keep_alive`` says, after ``finish``,
+whether the connection may carry another request.
+"""
+
+import logging
+import re
+
+from appserver.http import writer
+
+log = logging.getLogger("appserver")
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
+HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
+                        "trailer", "transfer-encoding", "upgrade"))
+_warned = set()
+
+
+class AppResponseError(Exception):
+    """The app broke PEP 3333 or HTTP rules; answered with 500 when possible."""
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: the connection may send ``filelike`` with sendfile."""
+
+    def __init__(self, filelike, blksize=65536):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read, size = self.filelike.read, self.blksize
+        while True:
+            data = read(size)
+            if not data:
+                return
+            yield data
+
+
+def _warn_once(key, message, *args):
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+class Response:
+    """The response to one request; see the module comment."""
+
+    __slots__ = ("_sendall", "version", "head_only", "keep_alive", "status",
+                 "code", "_lines", "_date", "_server", "length", "chunked",
+                 "no_body", "headers_sent", "sent", "body_sent")
+
+    def __init__(self, sendall, version, method, keep_alive):
+        self._sendall = sendall
+        self.version = version
+        self.head_only = method == "HEAD"
+        self.keep_alive = keep_alive
+        self.status = None
+        self.code = 0
+        self.length = None          # Content-Length declared by the app
+        self.chunked = False
+        self.headers_sent = False
+        self.sent = 0               # bytes put on the wire, head included
+        self.body_sent = 0
+
+    def start_response(self, status, headers, exc_info=None):
+        """PEP 3333 ``start_response``; returns the ``write`` callable."""
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response called twice without exc_info")
+        self._set_status(status)
+        self._set_headers(headers)
+        return self.write
+
+    def _set_status(self, status):
+        if type(status) is not str:
+            raise AppResponseError("status must be a str, got %r" % (status,))
+        match = _STATUS.match(status)
+        if match is None:
+            raise AppResponseError("invalid status line %r" % (status,))
+        self.code = int(match.group(1))
+        self.status = status if " " in status else status + " "
+
+    def _set_headers(self, headers):
+        if type(headers) is not list:
+            raise AppResponseError("headers must be a list, got %s" % type(headers).__name__)
+        lines, self.length, self._date, self._server = [], None, True, True
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise AppResponseError("header %r is not a (name, value) tuple" % (item,))
+            name, value = item
+            if type(name) is not str or not _TOKEN.match(name):
+                raise AppResponseError("invalid header name %r" % (name,))
+            if type(value) is not str or _BAD_VALUE.search(value):
+                raise AppResponseError("invalid value for header %s: %r" % (name, value))
+            lname = name.lower()
+            if lname in HOP_BY_HOP or lname == "content-length":
+                self._special_header(lname, value)
+                continue
+            if lname == "date":
+                self._date = False
+            elif lname == "server":
+                self._server = False
+            lines.append("%s: %s\r\n" % (name, value))
+        self._lines = lines
+
+    def _special_header(self, lname, value):
+        if lname == "content-length":
+            value = value.strip()
+            if not value.isdigit() or not value.isascii() or self.length is not None:
+                raise AppResponseError("invalid Content-Length %r" % value)
+            self.length = int(value)
+        elif lname == "connection" and "close" in value.lower():
+            self.keep_alive = False
+        elif lname != "connection":
+            _warn_once(lname, "dropping hop-by-hop header %r set by the application "
+                       "(the server frames responses itself)", lname)
+
+    def _frame_head(self):
+        """Decide the framing and return the head bytes."""
+        code, lines = self.code, self._lines
+        self.no_body = self.head_only or code < 200 or code in (204, 304)
+        if self.length is not None:
+            if not (code < 200 or code == 204):
+                lines.append("Content-Length: %d\r\n" % self.length)
+        elif self.no_body:
+            pass
+        elif self.version == "HTTP/1.1":
+            self.chunked = True
+            lines.append("Transfer-Encoding: chunked\r\n")
+        else:
+            self.keep_alive = False     # the body ends when the connection does
+        if not self.keep_alive:
+            lines.append("Connection: close\r\n")
+        elif self.version == "HTTP/1.0":
+            lines.append("Connection: keep-alive\r\n")
+        self.headers_sent = True
+        return writer.head(self.version, self.status, "".join(lines),
+                           self._date, self._server)
+
+    def set_length_if_unknown(self, length):
+        """Declare a body length the server knows (a single-piece body, a file)."""
+        if (self.length is None and not self.headers_sent and not self.head_only
+                and self.code >= 200 and self.code not in (204, 304)):
+            self.length = length
+
+    def write(self, data):
+        """Send a piece of body (the head first if it has not gone yet)."""
+        if self.status is None:
+            raise AssertionError("write() before start_response()")
+        out = b"" if self.headers_sent else self._frame_head()
+        if data and not self.no_body:
+            out += self._frame_body(data)
+        if out:
+            self._sendall(out)
+            self.sent += len(out)
+
+    def _frame_body(self, data):
+        if self.chunked:
+            self.body_sent += len(data)
+            return writer.chunk(data)
+        if self.length is not None:
+            room = self.length - self.body_sent
+            if len(data) > room:
+                _warn_once("long", "application sent more than its Content-Length "
+                           "of %d bytes; the excess was not sent", self.length)
+                data = data[:room]
+        self.body_sent += len(data)
+        return data
+
+    def finish(self):
+        """End the body; afterwards ``keep_alive`` is final."""
+        if not self.headers_sent:
+            self.write(b"")
+        if self.chunked:
+            self._sendall(writer.LAST_CHUNK)
+            self.sent += len(writer.LAST_CHUNK)
+        elif (self.length is not None and not self.no_body
+              and self.body_sent < self.length):
+            log.warning("application sent %d of its declared Content-Length of %d "
+                        "bytes; closing the connection", self.body_sent, self.length)
+            self.keep_alive = False
