@@ -186,7 +186,7 @@ def _resolve(module, attrs):
 def _missing_attr_message(obj, path, attr, module):
     if obj is module:
         close = difflib.get_close_matches(attr, public_callables(module), n=1)
-        hint = "; did you mean %r?" % close[0] if close else ""
+        hint = " (did you mean %r?)" % close[0] if close else ""
         return "module %r has no attribute %r%s. %s" % (
             module.__name__, attr, hint, _callables_text(module))
     return "%r has no attribute %r (it is %s)" % (path, attr, _describe(obj))

@@ -1,0 +1,5 @@
+"""Loader fixture: only 'app'."""
+
+
+def app(environ, start_response):
+    return []

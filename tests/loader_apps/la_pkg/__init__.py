@@ -1,0 +1,1 @@
+"""Loader fixture: a package with a wsgi submodule."""
