@@ -1,0 +1,257 @@
+"""The appserver command: options from the table, sources, errors and exit codes."""
+
+import os
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from appserver import __version__, cli
+from appserver import settings as S
+from appserver.errors import WorkerBootError
+
+REPO = Path(__file__).resolve().parent.parent
+APPS_DIR = Path(__file__).resolve().parent / "loader_apps"
+
+
+@pytest.fixture
+def clean(tmp_path, monkeypatch):
+    """An empty cwd and no APPSERVER_*, PORT or WEB_CONCURRENCY variables."""
+    monkeypatch.chdir(tmp_path)
+    for var in list(os.environ):
+        if var.startswith("APPSERVER_") or var in ("PORT", "WEB_CONCURRENCY"):
+            monkeypatch.delenv(var)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("la_")]:
+        del sys.modules[name]
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(cli.main, list(args), env=env, prog_name="appserver")
+
+
+def printed_config(result):
+    """{key: (value, source)} from --print-config output."""
+    assert result.exit_code == 0, result.output + result.stderr
+    rows = {}
+    for line in result.stdout.splitlines()[2:]:
+        match = re.match(r"(\w+) += (.*?) +# (.*)$", line)
+        rows[match.group(1)] = (match.group(2), match.group(3))
+    return rows
+
+
+# --version, --help, missing APP
+
+def test_version_needs_no_app(clean):
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == "appserver %s\n" % __version__ == "appserver 0.1.0\n"
+
+
+def test_missing_app_is_a_usage_error_with_examples(clean):
+    result = invoke("-w", "2")
+    assert result.exit_code == 2
+    assert "Usage: appserver [OPTIONS] APP" in result.stderr
+    assert "missing the APP argument" in result.stderr
+    assert "appserver myproj.wsgi" in result.stderr
+    assert "appserver pkg.mod:app" in result.stderr
+
+
+def test_help_is_grouped_by_section_in_table_order(clean):
+    result = invoke("--help")
+    assert result.exit_code == 0
+    headings = [line[:-1] for line in result.stdout.splitlines()
+                if line.endswith(":") and not line.startswith(" ")]
+    assert headings == list(S.SECTIONS)
+
+
+@pytest.mark.parametrize("setting", S.SETTINGS, ids=lambda s: s.name)
+def test_help_lists_each_option_in_its_section(clean, setting):
+    out = invoke("--help").stdout
+    start = out.index("\n%s:\n" % setting.section)
+    end = out.find("\n\n", start + 1)
+    section = out[start:end if end != -1 else len(out)]
+    flag = setting.flags[-1].split("/")[0]
+    assert re.search(r"^  .*%s\b" % re.escape(flag), section, re.M)
+
+
+def test_help_shows_env_var_and_default(clean):
+    out = " ".join(invoke("--help").stdout.split())
+    assert ("Number of worker processes serving requests. [env: APPSERVER_WORKERS; "
+            "default: 1, or $WEB_CONCURRENCY when set]") in out
+    assert "[env: APPSERVER_GRACEFUL_TIMEOUT; default: 30]" in out
+    assert "-c, --config FILE" in out
+
+
+# Sources through the command line
+
+def test_print_config_shows_sources(clean):
+    (clean / "appserver.conf.py").write_text("timeout = 12\nworkers = 2\n")
+    result = invoke("la_simple:app", "--print-config", "-w", "3", "-b", "a:1",
+                    "-b", "[::1]:2", env={"APPSERVER_BACKLOG": "64"})
+    rows = printed_config(result)
+    conf = str(clean / "appserver.conf.py")
+    assert rows["workers"] == ("3", "command line")
+    assert rows["bind"] == ("['a:1', '[::1]:2']", "command line")
+    assert rows["timeout"] == ("12", "config file " + conf)
+    assert rows["backlog"] == ("64", "environment APPSERVER_BACKLOG")
+    assert rows["keep_alive"] == ("5.0", "default")
+    assert result.stdout.startswith("# app: la_simple:app\n# config file: " + conf)
+
+
+def test_options_not_given_do_not_override_lower_sources(clean):
+    (clean / "appserver.conf.py").write_text(
+        "workers = 2\npreload = True\nbind = ['f:1']\nenv = ['A=1']\n")
+    rows = printed_config(invoke("x:app", "--print-config"))
+    assert [rows[k][1].split()[0] for k in ("workers", "preload", "bind", "env")] == [
+        "config"] * 4
+
+
+def test_flag_can_switch_a_file_setting_off(clean):
+    (clean / "appserver.conf.py").write_text("preload = True\n")
+    rows = printed_config(invoke("x:app", "--print-config", "--no-preload"))
+    assert rows["preload"] == ("False", "command line")
+
+
+def test_config_option_and_port(clean):
+    (clean / "other.py").write_text("workers = 7\n")
+    rows = printed_config(invoke("x:app", "--print-config", "-c", "other.py",
+                                 env={"PORT": "5000", "WEB_CONCURRENCY": "3"}))
+    assert rows["workers"] == ("7", "config file " + str(clean / "other.py"))
+    assert rows["bind"] == ("['0.0.0.0:5000']", "environment PORT")
+
+
+def test_bad_command_line_value_exits_2_naming_the_flag(clean):
+    result = invoke("x:app", "--print-config", "--workers", "many")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: workers: expected a whole number >= 1, "
+                             "got 'many' (from --workers)\n")
+    assert result.stdout == ""
+
+
+def test_check_config_in_process(clean):
+    result = invoke("la_simple:make_app()", "--check-config",
+                    "--pythonpath", str(APPS_DIR))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "config OK: app la_simple:make_app() loaded from %s\n" % (
+        APPS_DIR / "la_simple.py")
+
+
+# The normal run hands the Config to the arbiter
+
+@pytest.fixture
+def fake_arbiter(monkeypatch):
+    """Replace appserver.arbiter with a recorder; ``.error`` makes run() raise."""
+    module = types.ModuleType("appserver.arbiter")
+    module.seen = []
+    module.error = None
+
+    class Arbiter:
+        def __init__(self, cfg):
+            module.seen.append((cfg, os.getcwd()))
+
+        def run(self):
+            if module.error:
+                raise module.error
+            return 0
+
+    module.Arbiter = Arbiter
+    monkeypatch.setitem(sys.modules, "appserver.arbiter", module)
+    return module
+
+
+def test_run_prepares_and_runs_the_arbiter(clean, fake_arbiter):
+    (clean / "proj").mkdir()
+    result = invoke("x:app", "-w", "3", "--chdir", "proj")
+    assert result.exit_code == 0, result.stderr
+    [(cfg, cwd)] = fake_arbiter.seen
+    assert (cfg.app, cfg.workers) == ("x:app", 3)
+    assert cwd == str(clean / "proj")
+
+
+def test_arbiter_errors_become_message_and_exit_code(clean, fake_arbiter):
+    fake_arbiter.error = WorkerBootError("workers keep failing to boot")
+    result = invoke("x:app")
+    assert result.exit_code == 3
+    assert result.stderr == "Error: workers keep failing to boot\n"
+
+
+# Errors through a real process
+
+def run_appserver(*args, env=None, cwd=APPS_DIR):
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("APPSERVER_") and k not in ("PORT", "WEB_CONCURRENCY")}
+    environ["PYTHONPATH"] = str(REPO)
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "appserver", *args], cwd=str(cwd),
+                          env=environ, capture_output=True, text=True, timeout=60)
+
+
+def test_subprocess_check_config_ok():
+    proc = run_appserver("la_pkg.wsgi", "--check-config")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "config OK: app la_pkg.wsgi loaded from %s\n" % (
+        APPS_DIR / "la_pkg" / "wsgi.py")
+
+
+def test_subprocess_missing_module():
+    proc = run_appserver("la_not_there:app", "--check-config")
+    assert proc.returncode == 4
+    assert proc.stderr.startswith("Error: module 'la_not_there' not found. Searched sys.path:")
+    assert "\n  %s\n" % APPS_DIR in proc.stderr
+
+
+def test_subprocess_import_error_shows_traceback():
+    proc = run_appserver("la_raises", "--check-config")
+    assert proc.returncode == 4
+    assert proc.stderr.startswith("Error: module 'la_raises' was found, but importing it raised")
+    assert "Traceback (most recent call last):" in proc.stderr
+    assert 'la_raises.py", line 7, in _fail' in proc.stderr
+    assert proc.stderr.endswith("RuntimeError: boom while importing la_raises\n")
+
+
+def test_subprocess_missing_attribute():
+    proc = run_appserver("la_simple:nope", "--check-config")
+    assert proc.returncode == 4
+    assert proc.stderr.startswith("Error: module 'la_simple' has no attribute 'nope'")
+    assert "app, broken_factory, make_app, none_factory." in proc.stderr
+
+
+def test_subprocess_not_callable():
+    proc = run_appserver("la_simple:NOT_CALLABLE", "--check-config")
+    assert proc.returncode == 4
+    assert "Error: 'la_simple:NOT_CALLABLE' is not callable: it is a str" in proc.stderr
+
+
+def test_subprocess_unknown_setting_in_config_file(tmp_path):
+    (tmp_path / "appserver.conf.py").write_text("graceful_timout = 5\n")
+    proc = run_appserver("la_simple:app", "--check-config", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == ("Error: unknown setting 'graceful_timout' in %s; did you "
+                           "mean 'graceful_timeout'?\n" % (tmp_path / "appserver.conf.py"))
+
+
+def test_subprocess_unknown_setting_in_environment():
+    proc = run_appserver("la_simple:app", "--check-config",
+                         env={"APPSERVER_KEEPALIVE": "3"})
+    assert proc.returncode == 2
+    assert proc.stderr == ("Error: unknown setting 'APPSERVER_KEEPALIVE' in the "
+                           "environment; did you mean 'APPSERVER_KEEP_ALIVE'?\n")
+
+
+def test_subprocess_bad_bind_exits_5():
+    proc = run_appserver("la_simple:app", "--check-config", "--bind", "nonsense:port")
+    assert proc.returncode == 5
+    assert proc.stderr.startswith("Error: bad bind address 'nonsense:port' (from --bind): ")
+    assert "expected HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_subprocess_version():
+    proc = run_appserver("--version")
+    assert (proc.returncode, proc.stdout) == (0, "appserver 0.1.0\n")
