@@ -1,52 +1,59 @@
 """The arbiter: binds, forks and supervises the workers; carries out decisions.
 
-``Arbiter(cfg).run()`` binds the listeners, writes the pid file, forks
-``workers`` sync workers and loops: wait for a signal or a short tick, act on
-recorded signals (``_on_<name>`` methods), reap children, kill workers whose
-scoreboard heartbeat went stale, and spawn or stop workers as
-``supervisor`` decides. It logs ``Listening at: URL (PID)``, ``Booting worker
-with pid: N`` and, once all first workers have loaded the app, ``Ready: N
-workers booted``. ``run()`` returns 0 after a stop, or raises the
-``AppServerError`` that made it give up (``cli`` prints it and exits with its
-code).
+``Arbiter(cfg).run()`` binds the listeners (or takes them from an old arbiter
+on a USR2 upgrade), writes the pid file, and loops: wait for a signal or a
+short tick, act on recorded signals (``_on_<name>`` methods), reap children,
+deal with stuck workers, and carry out ``supervisor.plan``. It logs
+``Listening at: URL (PID)``, ``Booting worker with pid: N`` and, once all
+workers have loaded the app, ``Ready: N workers booted``. ``run()`` returns
+0 after a stop, or raises the ``AppServerError`` that made it give up (``cli``
+prints it and exits with its code).
 """
 
 import logging
 import os
 import signal
+import sys
 import time
 
 from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
+from appserver import upgrade
 from appserver.proctitle import set_title
-from appserver.scoreboard import Scoreboard
 from appserver.signals import SignalQueue
+from appserver.arbiter_signals import SignalHandlers
 
 log = logging.getLogger("appserver")
 
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP,
            signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN,
            signal.SIGTTOU, signal.SIGWINCH)
-QUICK_STOP_GRACE = 2.0          # seconds workers get to exit on INT/QUIT
-MAX_BOOT_FAILURES = 5           # consecutive boot failures before giving up
-BOOT_TIMEOUT = 60.0             # seconds a worker may take to load the app
+QUICK_STOP_GRACE = 2.0      # seconds workers get to exit on INT/QUIT
+TIMEOUT_GRACE = 2.0         # seconds between the stack dump and SIGKILL
+RSS_INTERVAL = 1.0          # seconds between readings of workers' memory
 
 
-class Arbiter:
+class Arbiter(SignalHandlers):
     """The master process; see the module comment."""
 
     def __init__(self, cfg):
         self.cfg = cfg
         self.desired = cfg.workers
         self.workers = {}           # pid -> supervisor.Worker
+        self.retiring = {}          # pid -> why it is being replaced
+        self.stopping = set()       # pids sent TERM
+        self.timed_out = {}         # pid -> when its stack dump was asked for
+        self.lifetimes = {}         # pid -> allowed age in seconds
         self.listeners = []
         self.app = None
         self.ready = False
         self.boot_failures = 0
         self.next_spawn_at = 0.0
-        self.killed = set()
+        self.next_rss = 0.0
         self.stop_mode = None       # None, "graceful" or "quick"
         self.failure = None         # the AppServerError that ends the run
+        self.successor = None       # pid of the new arbiter after USR2
         self.pid = os.getpid()
+        self.base_modules = set(sys.modules)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -55,17 +62,16 @@ class Arbiter:
         self.access_log = logs.setup(cfg)
         log.info("Starting appserver %s", __version__)
         if cfg.preload:
-            from appserver import loader
-            self.app = loader.load_app(cfg.app)
-        from appserver.config import parse_bind
-        self.listeners = sockets.bind_all([parse_bind(b) for b in cfg.bind], cfg.backlog)
+            self.app = self._load_app()
+        self.listeners = self._listen()
+        self.predecessor = upgrade.old_arbiter()
         try:
             for listener in self.listeners:
                 log.info("Listening at: %s (%d)", listener.url(), self.pid)
-            if cfg.pid:
+            if cfg.pid and not self.predecessor:
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)
-            self.scoreboard = Scoreboard()
+            self.scoreboard = scoreboard.Scoreboard()
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -74,20 +80,36 @@ class Arbiter:
             raise self.failure
         return errors.EXIT_OK
 
+    def _load_app(self):
+        from appserver import loader
+        return loader.load_app(self.cfg.app)
+
+    def _listen(self):
+        from appserver.config import parse_bind
+        addresses = [parse_bind(b) for b in self.cfg.bind]
+        fds = upgrade.inherited_fds()
+        if fds is None:
+            return sockets.bind_all(addresses, self.cfg.backlog)
+        listeners = sockets.bind_all([("fd", fd) for fd in fds], self.cfg.backlog)
+        for listener, address in zip(listeners, addresses):
+            if address[0] == "unix":
+                listener.owned_path = address[1]
+        return listeners
+
     def _loop(self):
         while self.stop_mode is None:
             self._maintain()
-            self.signals.wait(0.1 if not self.ready else 1.0)
+            self.signals.wait(0.1 if not self.ready or self.retiring else 1.0)
             self._handle_signals()
             self._reap()
-            self._check_workers()
+            self._check_workers(time.monotonic())
         self._stop_workers()
 
     def _cleanup(self):
         if self.workers:
             self._kill_all(signal.SIGKILL)
             self._reap(block=True)
-        sockets.close_all(self.listeners)
+        sockets.close_all(self.listeners, unlink=self.successor is None)
         if self.cfg.pid:
             pidfile.remove(self.cfg.pid, self.pid)
         log.info("Shutting down: master %d", self.pid)
@@ -95,15 +117,26 @@ class Arbiter:
     # -- workers ------------------------------------------------------------
 
     def _maintain(self):
-        """Spawn or stop workers so that ``desired`` run (respecting backoff)."""
+        """Carry out ``supervisor.plan``: spawn, and stop replaced workers."""
         if self.stop_mode is not None:
             return
-        for pid in supervisor.to_stop(self.desired, list(self.workers.values())):
-            self._signal(pid, signal.SIGTERM)
-        missing = supervisor.to_spawn(self.desired, list(self.workers.values()))
-        if missing and time.monotonic() >= self.next_spawn_at:
-            for _ in range(missing if not self.boot_failures else 1):
+        workers = list(self.workers.values())
+        infos = self._infos(workers)
+        plan = supervisor.plan(self.desired, workers, infos, self.retiring, self.stopping)
+        for pid in plan.stop:
+            self._stop_one(pid)
+        if plan.spawn and time.monotonic() >= self.next_spawn_at:
+            for _ in range(1 if self.boot_failures else plan.spawn):
                 self._spawn()
+
+    def _infos(self, workers):
+        return {w.index: self.scoreboard.read(w.index) for w in workers}
+
+    def _stop_one(self, pid):
+        reason = self.retiring.get(pid, "fewer workers wanted")
+        log.info("Stopping worker %d gracefully: %s", pid, reason)
+        self.stopping.add(pid)
+        self._signal(pid, signal.SIGTERM)
 
     def _spawn(self):
         index = supervisor.free_index(self.workers.values(), self.scoreboard.slots)
@@ -111,39 +144,57 @@ class Arbiter:
         slot = self.scoreboard.claim(index, 0, now)
         pid = os.fork()
         if pid == 0:
-            self._become_worker(slot)
+            self._become_worker(slot, index)
         self.scoreboard.set_pid(index, pid)
         self.workers[pid] = supervisor.Worker(pid, index, now)
+        self.lifetimes[pid] = _lifetime(self.cfg)
         log.info("Booting worker with pid: %d", pid)
 
-    def _become_worker(self, slot):
+    def _become_worker(self, slot, index):
         """In the child: never returns."""
         try:
             from appserver.worker import Worker
             self.signals.close()
-            Worker(self.cfg, self.listeners, slot, self.app, self.access_log).run()
+            Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
+                   index + 1).run()
         finally:
             os._exit(errors.EXIT_ERROR)
 
-    def _check_workers(self):
-        now = time.monotonic()
+    def _check_workers(self, now):
         workers = list(self.workers.values())
-        infos = {w.index: self.scoreboard.read(w.index) for w in workers}
-        for stuck in supervisor.stuck_workers(workers, infos, now, self.cfg.timeout,
-                                              BOOT_TIMEOUT):
-            if stuck.pid in self.killed:
-                continue
-            doing = ("while serving %r" % stuck.request_line if stuck.request_line
-                     else "while idle or booting")
-            log.error("Worker %d timed out: no heartbeat for %.1f s %s; killing it",
-                      stuck.pid, stuck.silent_for, doing)
-            self.killed.add(stuck.pid)
-            self._signal(stuck.pid, signal.SIGKILL)
+        infos = self._infos(workers)
+        self._handle_stuck(workers, infos, now)
+        if now >= self.next_rss:
+            self.next_rss = now + RSS_INTERVAL
+            for worker in workers:
+                self.scoreboard.set_rss(worker.index, _rss(worker.pid))
+        current = [w for w in workers if w.pid not in self.retiring]
+        for pid, reason in supervisor.recycle_reasons(
+                current, infos, now, self.lifetimes,
+                self.cfg.max_worker_memory << 20).items():
+            log.info("Recycling worker %d: %s", pid, reason)
+            self.retiring[pid] = reason
         if supervisor.all_booted(workers, infos):
             self.boot_failures = 0
             if not self.ready:
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
+                self._hand_over()
+
+    def _handle_stuck(self, workers, infos, now):
+        for stuck in supervisor.stuck_workers(workers, infos, now, self.cfg.timeout,
+                                              self.cfg.boot_timeout):
+            asked = self.timed_out.get(stuck.pid)
+            if asked is None:
+                self.timed_out[stuck.pid] = now
+                log.error("Worker %d %s; dumping its stack, then killing it",
+                          stuck.pid, _stuck_phrase(stuck))
+                self._signal(stuck.pid, signal.SIGUSR2)
+            elif now - asked > TIMEOUT_GRACE and asked > 0:
+                self.timed_out[stuck.pid] = -1.0
+                log.error("Worker %d did not stop after its timeout; sending SIGKILL",
+                          stuck.pid)
+                self._signal(stuck.pid, signal.SIGKILL)
 
     def _reap(self, block=False):
         while True:
@@ -153,6 +204,11 @@ class Arbiter:
                 return
             if pid == 0:
                 return
+            if pid == self.successor:
+                log.error("The new arbiter %d %s before taking over; this one "
+                          "keeps serving", pid, supervisor.describe_exit(
+                              os.waitstatus_to_exitcode(status)))
+                self.successor = None
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 info = self.scoreboard.read(worker.index)
@@ -160,33 +216,38 @@ class Arbiter:
                 self._worker_exited(worker, info, os.waitstatus_to_exitcode(status))
 
     def _worker_exited(self, worker, info, code):
-        self.killed.discard(worker.pid)
-        what = supervisor.describe_exit(max(code, 0), -code if code < 0 else 0)
-        if self.stop_mode is not None:
-            log.info("Worker %d %s", worker.pid, what)
-            return
-        if code == errors.EXIT_APP_LOAD:
+        pid = worker.pid
+        expected = pid in self.stopping or self.stop_mode is not None
+        for table in (self.retiring, self.timed_out, self.lifetimes):
+            table.pop(pid, None)
+        self.stopping.discard(pid)
+        what = supervisor.describe_exit(code)
+        if expected:
+            log.info("Worker %d %s", pid, what)
+        elif code == errors.EXIT_APP_LOAD and not self.ready:
             self._fail(errors.AppLoadError(
                 "the application %r could not be loaded (see the error above); "
                 "fix it and start again" % self.cfg.app))
-            return
-        if info.state == scoreboard.BOOTING or code == errors.EXIT_WORKER_BOOT:
-            self._boot_failed(worker, what)
-            return
-        level = logging.INFO if code == 0 else logging.WARNING
-        log.log(level, "Worker %d %s; replacing it", worker.pid, what)
+        elif code == errors.EXIT_APP_LOAD and self.retiring:
+            log.error("Reload failed: the new workers cannot load the application "
+                      "(see above); the previous workers keep serving")
+            self.retiring.clear()
+        elif info.state == scoreboard.BOOTING or code in (errors.EXIT_APP_LOAD,
+                                                          errors.EXIT_WORKER_BOOT):
+            self._boot_failed(pid, what)
+        else:
+            log.warning("Worker %d %s; replacing it", pid, what)
 
-    def _boot_failed(self, worker, what):
+    def _boot_failed(self, pid, what):
         self.boot_failures += 1
-        if self.boot_failures >= MAX_BOOT_FAILURES:
+        if self.boot_failures >= self.cfg.max_boot_failures:
             self._fail(errors.WorkerBootError(
-                "workers failed to boot %d times in a row (last: %s); giving up"
-                % (self.boot_failures, what)))
+                "workers failed to boot %d times in a row (last: worker %d %s); "
+                "giving up" % (self.boot_failures, pid, what)))
             return
         delay = supervisor.respawn_delay(self.boot_failures)
         self.next_spawn_at = time.monotonic() + delay
-        log.warning("Worker %d %s while booting; respawning in %.1f s",
-                    worker.pid, what, delay)
+        log.warning("Worker %d %s while booting; respawning in %.1f s", pid, what, delay)
 
     def _fail(self, error):
         log.error("%s", error)
@@ -227,41 +288,37 @@ class Arbiter:
                 return quick
             quick = quick or signum in (signal.SIGINT, signal.SIGQUIT)
 
-    # -- signals ------------------------------------------------------------
+    def _hand_over(self):
+        """After a USR2 upgrade: take the pid file, tell the old arbiter to go."""
+        if not self.predecessor:
+            return
+        if self.cfg.pid:
+            pidfile.write(self.cfg.pid, self.pid)
+        if self.cfg.upgrade_handoff:
+            log.info("Upgrade complete: asking the old arbiter %d to stop",
+                     self.predecessor)
+            self._signal(self.predecessor, signal.SIGTERM)
 
-    def _handle_signals(self):
-        while True:
-            signum = self.signals.pop()
-            if signum is None:
-                return
-            handler = getattr(self, "_on_" + signal.Signals(signum).name[3:].lower(), None)
-            if handler is not None:
-                handler()
 
-    def _on_term(self):
-        log.info("Received TERM: stopping gracefully")
-        self.stop_mode = "graceful"
+def _lifetime(cfg):
+    import random
+    if not cfg.max_worker_lifetime:
+        return 0
+    return cfg.max_worker_lifetime + random.uniform(0, cfg.max_worker_lifetime_jitter)
 
-    def _on_int(self):
-        log.info("Received INT: stopping now")
-        self.stop_mode = "quick"
 
-    _on_quit = _on_int
+def _rss(pid):
+    """Resident memory of ``pid`` in bytes, 0 if it cannot be read."""
+    try:
+        with open("/proc/%d/statm" % pid) as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
-    def _on_chld(self):
-        pass        # the loop reaps after every wakeup
 
-    def _on_usr1(self):
-        logs.reopen()
-        self._kill_all(signal.SIGUSR1)
-
-    def _on_ttin(self):
-        self.desired += 1
-        log.info("Received TTIN: %d workers wanted", self.desired)
-
-    def _on_ttou(self):
-        self.desired = max(1, self.desired - 1)
-        log.info("Received TTOU: %d workers wanted", self.desired)
-
-    def _on_hup(self):
-        log.warning("Received HUP: reloading is not supported by this version; ignored")
+def _stuck_phrase(stuck):
+    if stuck.booting:
+        return "did not boot within boot-timeout (%.1f s)" % stuck.silent_for
+    if stuck.request_line:
+        return "timed out after %.1f s serving %r" % (stuck.silent_for, stuck.request_line)
+    return "sent no heartbeat for %.1f s" % stuck.silent_for

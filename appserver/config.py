@@ -3,13 +3,14 @@
 ``load(app, cli, environ, cwd)`` merges, lowest first: the defaults of the
 settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the config
 file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
-``APPSERVER_*`` environment variables, and the values given explicitly on the
-command line. ``cfg.source(name)`` says where each value came from, and
-``print_config`` shows them all. An unknown setting name in the config file or
-the environment, a broken config file, or a bad value raises ``ConfigError``
-(a bad bind address ``BindError``) naming the source. ``reload(cfg)`` loads
-again from the same command line, config file and directory (for SIGHUP).
-``parse_bind`` (from ``appserver.convert``) parses one bind address.
+``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), and
+the values given explicitly on the command line. ``cfg.source(name)`` says
+where each value came from, and ``print_config`` shows them all. An unknown
+setting name in the config file or the environment, a broken config file, or
+a bad value raises ``ConfigError`` (a bad bind address ``BindError``) naming
+the source. ``reload(cfg)`` loads again from the same command line, config
+file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.convert``)
+parses one bind address.
 """
 
 import difflib
@@ -34,18 +35,19 @@ class Config:
     """Every setting as an attribute (``cfg.graceful_timeout``), read-only.
 
     Also ``cfg.app`` (the app spec or None), ``cfg.config_file`` (absolute
-    path or None) and ``cfg.cli`` (the explicit command-line values). Values
-    of repeatable settings (``bind``, ``env``) are tuples.
+    path or None), ``cfg.cli`` (the explicit command-line values) and
+    ``cfg.cwd`` (the directory it was loaded in, before any ``chdir``).
+    Values of repeatable settings (``bind``, ``env``) are tuples.
     """
 
     __slots__ = tuple(s.key for s in S.CONFIG_SETTINGS) + (
-        "app", "config_file", "cli", "_sources", "_cwd")
+        "app", "config_file", "cli", "cwd", "_sources")
 
     def __init__(self, values, sources, app=None, config_file=None, cli=None,
                  cwd=None):
         fields = dict(values, app=app, config_file=config_file,
                       cli=types.MappingProxyType(dict(cli or {})),
-                      _sources=dict(sources), _cwd=cwd)
+                      cwd=cwd, _sources=dict(sources))
         for key, value in fields.items():
             object.__setattr__(self, key, value)
 
@@ -105,7 +107,7 @@ def reload(cfg, environ=None):
     cli = dict(cfg.cli)
     if cfg.config_file:
         cli["config"] = cfg.config_file
-    return load(cfg.app, cli, environ, cfg._cwd)
+    return load(cfg.app, cli, environ, cfg.cwd)
 
 
 def print_config(cfg):
@@ -153,7 +155,7 @@ def _long_flag(setting):
 def _env_layer(environ):
     layer = {}
     for var, raw in environ.items():
-        if not var.startswith("APPSERVER_"):
+        if not var.startswith("APPSERVER_") or var in S.INTERNAL_ENV:
             continue
         setting = S.BY_ENV.get(var)
         if setting is None:

@@ -37,6 +37,15 @@ def setup(cfg):
     return AccessLog(cfg.access_logfile)
 
 
+def error_stream():
+    """The file object the error log writes to (for C-level stack dumps)."""
+    for handler in error_log.handlers:
+        stream = getattr(handler, "stream", None)
+        if stream is not None and hasattr(stream, "fileno"):
+            return stream
+    return None
+
+
 def reopen():
     """Reopen the error log file and the access log file in this process."""
     for handler in error_log.handlers + _access_logger.handlers:

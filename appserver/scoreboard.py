@@ -21,20 +21,23 @@ STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 
 SLOT_SIZE = 256
 LINE_SIZE = 192
-# pid, state, requests, heartbeat, request start, boot time, rss, request line
-_LAYOUT = struct.Struct("<iB3xQdddQ%ds" % LINE_SIZE)
+# pid, state, recycle flag, boot time, rss, requests, heartbeat, request start,
+# request line: the last four are written together by _REQUEST.
+_LAYOUT = struct.Struct("<iBB2xdQQdd%ds" % LINE_SIZE)
 _PID_STATE = struct.Struct("<iB")
 _STATE = struct.Struct("<B")
 _HEARTBEAT = struct.Struct("<d")
 _REQUEST = struct.Struct("<Qdd%ds" % LINE_SIZE)   # requests, heartbeat, start, line
 _OFF_STATE = 4
-_OFF_REQUESTS = 8
-_OFF_HEARTBEAT = 16
-_OFF_RSS = 40
+_OFF_RECYCLE = 5
+_OFF_RSS = 16
+_OFF_REQUESTS = 24
+_OFF_HEARTBEAT = 32
 assert _LAYOUT.size <= SLOT_SIZE
 
 SlotInfo = namedtuple(
-    "SlotInfo", "index pid state requests heartbeat request_start boot_time rss request_line")
+    "SlotInfo",
+    "index pid state recycle requests heartbeat request_start boot_time rss request_line")
 
 
 class Scoreboard:
@@ -46,8 +49,8 @@ class Scoreboard:
 
     def claim(self, index, pid, now):
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
-        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0,
-                          now, 0.0, now, 0, b"")
+        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0, now, 0, 0,
+                          now, 0.0, b"")
         return Slot(self._mem, index)
 
     def release(self, index):
@@ -56,10 +59,10 @@ class Scoreboard:
 
     def read(self, index):
         """A ``SlotInfo`` snapshot of one slot."""
-        pid, state, requests, beat, start, boot, rss, line = _LAYOUT.unpack_from(
-            self._mem, index * SLOT_SIZE)
-        return SlotInfo(index, pid, state, requests, beat, start, boot, rss,
-                        line.rstrip(b"\0").decode("latin-1"))
+        pid, state, recycle, boot, rss, requests, beat, start, line = \
+            _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
+        return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
+                        boot, rss, line.rstrip(b"\0").decode("latin-1"))
 
     def set_pid(self, index, pid):
         struct.pack_into("<i", self._mem, index * SLOT_SIZE, pid)
@@ -88,6 +91,10 @@ class Slot:
     def set_state(self, state, now):
         _STATE.pack_into(self._mem, self._base + _OFF_STATE, state)
         self.beat(now)
+
+    def ask_recycle(self):
+        """Ask the arbiter for a replacement (max-requests); keep serving."""
+        _STATE.pack_into(self._mem, self._base + _OFF_RECYCLE, 1)
 
     def request_started(self, line, now):
         """Record a request line (bytes, truncated to fit) and mark busy."""

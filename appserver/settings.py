@@ -96,6 +96,27 @@ SETTINGS = (
     Setting("max-connections", INT, 1000, ("--max-connections",), WORKERS,
             "Maximum number of open client connections per worker.",
             metavar="INT", minimum=1),
+    Setting("max-worker-lifetime", INT, 0, ("--max-worker-lifetime",), WORKERS,
+            "Replace a worker after it has run this many seconds (0 disables). "
+            "The replacement boots before the old worker stops.",
+            metavar="SECONDS", minimum=0),
+    Setting("max-worker-lifetime-jitter", INT, 0,
+            ("--max-worker-lifetime-jitter",), WORKERS,
+            "Add a random 0..N seconds to max-worker-lifetime per worker.",
+            metavar="SECONDS", minimum=0),
+    Setting("max-worker-memory", INT, 0, ("--max-worker-memory",), WORKERS,
+            "Replace a worker whose resident memory (RSS) exceeds this many "
+            "MiB, checked by the arbiter every second (0 disables).",
+            metavar="MIB", minimum=0),
+    Setting("max-boot-failures", INT, 5, ("--max-boot-failures",), WORKERS,
+            "Stop the arbiter (exit code 3) after this many workers in a row "
+            "die while booting; respawns back off exponentially meanwhile.",
+            metavar="INT", minimum=1),
+    Setting("upgrade-handoff", BOOL, True,
+            ("--upgrade-handoff/--no-upgrade-handoff",), WORKERS,
+            "After a USR2 upgrade, the new arbiter stops the old one once its "
+            "workers are ready; with --no-upgrade-handoff the old one waits "
+            "for WINCH and TERM, as with Gunicorn."),
     # Timeouts
     Setting("timeout", INT, 30, ("-t", "--timeout"), TIMEOUTS,
             "Seconds a worker may stay silent (one request running too long) "
@@ -107,6 +128,9 @@ SETTINGS = (
     Setting("keep-alive", FLOAT, 5.0, ("--keep-alive",), TIMEOUTS,
             "Seconds an idle keep-alive connection is kept open between "
             "requests (0 disables keep-alive).", metavar="SECONDS", minimum=0),
+    Setting("boot-timeout", FLOAT, 60.0, ("--boot-timeout",), TIMEOUTS,
+            "Seconds a worker may take to load the app before it is killed "
+            "(0 disables).", metavar="SECONDS", minimum=0),
     Setting("header-timeout", FLOAT, 10.0, ("--header-timeout",), TIMEOUTS,
             "Seconds a client has to send a complete request head.",
             metavar="SECONDS", minimum=0, exclusive_minimum=True),
@@ -144,6 +168,10 @@ SETTINGS = (
     # Process
     Setting("name", STR, None, ("-n", "--name"), PROCESS,
             "Name shown in the process titles (ps, top).", metavar="NAME"),
+    Setting("proctitle-requests", BOOL, False,
+            ("--proctitle-requests/--no-proctitle-requests",), PROCESS,
+            "Show each worker's state and current request line in its process "
+            "title (costs a system call per request)."),
     Setting("pid", STR, None, ("-p", "--pid"), PROCESS,
             "Write the arbiter's process id to this file.", metavar="FILE",
             default_doc="none (no pid file)"),
@@ -174,6 +202,10 @@ SETTINGS = (
     Setting("version", BOOL, False, ("--version",), COMMAND,
             "Print the version and exit.", cli_only=True),
 )
+
+# Variables in the APPSERVER_ namespace that are not settings: an old arbiter
+# sets them for the new one on a USR2 upgrade (appserver.upgrade).
+INTERNAL_ENV = ("APPSERVER_LISTEN_FDS", "APPSERVER_UPGRADE_FROM")
 
 BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
 BY_KEY: Dict[str, Setting] = {s.key: s for s in SETTINGS}

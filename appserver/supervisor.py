@@ -4,6 +4,10 @@ Nothing here forks, signals or reads a clock: every function takes the
 worker table, the scoreboard snapshot and ``now`` as arguments and returns a
 decision, so each rule is tested without a process in sight. The arbiter
 carries the decisions out.
+
+Replacing workers (reload, recycling) always goes through ``plan``: a worker
+marked *retiring* keeps serving until a replacement has booted, then it is
+stopped, one at a time, so serving capacity never dips below ``desired``.
 """
 
 from collections import namedtuple
@@ -14,15 +18,42 @@ from appserver import scoreboard
 Worker = namedtuple("Worker", "pid index spawned_at")
 
 # A worker to kill because its heartbeat stopped.
-Stuck = namedtuple("Stuck", "pid index silent_for request_line")
+Stuck = namedtuple("Stuck", "pid index silent_for request_line booting")
+
+# What to do now: fork ``spawn`` workers, send TERM to the ``stop`` pids.
+Plan = namedtuple("Plan", "spawn stop")
 
 BACKOFF_START = 0.1     # seconds before the first respawn after a boot failure
 BACKOFF_CAP = 10.0      # never wait longer than this between respawns
 
 
-def to_spawn(desired, workers):
-    """How many workers to fork so that ``desired`` are running."""
-    return max(0, desired - len(workers))
+def _booting(worker, infos):
+    info = infos.get(worker.index)
+    return info is None or info.pid != worker.pid or info.state == scoreboard.BOOTING
+
+
+def plan(desired, workers, infos, retiring, stopping):
+    """Spawn and stop decisions for one turn of the arbiter loop.
+
+    ``workers`` are all live workers; ``retiring`` the pids to be replaced;
+    ``stopping`` the pids already sent TERM. Retiring workers are replaced one
+    at a time: a new one is forked only while no other new one is booting,
+    and an old one is stopped only once a new one has booted in its place.
+    """
+    active = [w for w in workers if w.pid not in stopping]
+    current = [w for w in active if w.pid not in retiring]
+    old = sorted((w for w in active if w.pid in retiring),
+                 key=lambda w: (w.spawned_at, w.pid))
+    if not old:
+        missing = desired - len(current)
+        if missing >= 0:
+            return Plan(missing, [])
+        return Plan(0, to_stop(desired, current))
+    booting = sum(1 for w in current if _booting(w, infos))
+    spawn = 1 if len(current) < desired and not booting else 0
+    serving = len(current) - booting + len(old)
+    surplus = min(len(old), max(0, serving - desired))
+    return Plan(spawn, [w.pid for w in old[:surplus]])
 
 
 def to_stop(desired, workers):
@@ -55,20 +86,41 @@ def stuck_workers(workers, infos, now, timeout, boot_timeout):
         info = infos.get(worker.index)
         if info is None or info.pid != worker.pid:
             continue
-        limit = boot_timeout if info.state == scoreboard.BOOTING else timeout
+        booting = info.state == scoreboard.BOOTING
+        limit = boot_timeout if booting else timeout
         silent = now - info.heartbeat
         if limit and silent > limit:
-            found.append(Stuck(worker.pid, worker.index, silent, info.request_line))
+            found.append(Stuck(worker.pid, worker.index, silent, info.request_line,
+                               booting))
     return found
 
 
 def all_booted(workers, infos):
-    """True when every worker has left the booting state."""
+    """True when there are workers and every one has left the booting state."""
+    return bool(workers) and not any(_booting(w, infos) for w in workers)
+
+
+def recycle_reasons(workers, infos, now, lifetime, memory_limit):
+    """``{pid: reason}`` for workers to replace: asked to, too old, too big.
+
+    ``lifetime`` maps pid to that worker's allowed age in seconds (jitter
+    already applied; missing or 0 = no limit); ``memory_limit`` is bytes of
+    RSS (0 = no limit).
+    """
+    reasons = {}
     for worker in workers:
         info = infos.get(worker.index)
-        if info is None or info.pid != worker.pid or info.state == scoreboard.BOOTING:
-            return False
-    return bool(workers)
+        if info is None or info.pid != worker.pid:
+            continue
+        if info.recycle:
+            reasons[worker.pid] = "max-requests reached (%d served)" % info.requests
+        elif lifetime.get(worker.pid) and now - worker.spawned_at > lifetime[worker.pid]:
+            reasons[worker.pid] = "max-worker-lifetime reached (%.0f s old)" % (
+                now - worker.spawned_at)
+        elif memory_limit and info.rss > memory_limit:
+            reasons[worker.pid] = "max-worker-memory exceeded (RSS %d MiB)" % (
+                info.rss >> 20)
+    return reasons
 
 
 def respawn_delay(consecutive_boot_failures):
@@ -78,8 +130,8 @@ def respawn_delay(consecutive_boot_failures):
     return min(BACKOFF_CAP, BACKOFF_START * 2 ** (consecutive_boot_failures - 1))
 
 
-def describe_exit(status_code, signum):
-    """A short phrase for a worker's exit, for the log."""
-    if signum:
-        return "killed by signal %d" % signum
-    return "exited with code %d" % status_code
+def describe_exit(code):
+    """A short phrase for a worker's exit status (negative: killed by signal)."""
+    if code < 0:
+        return "killed by signal %d" % -code
+    return "exited with code %d" % code

@@ -15,6 +15,7 @@ Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
 """
 
+import faulthandler
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.wsgi.environ import base_environ
-from appserver.wsgi.handler import handle
+from appserver.wsgi.handler import WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
 
@@ -45,8 +46,9 @@ _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 class Worker:
     """One worker process; see the module comment."""
 
-    def __init__(self, cfg, listeners, slot, app, access_log):
+    def __init__(self, cfg, listeners, slot, app, access_log, number):
         self.cfg = cfg
+        self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
         self.slot = slot
         self.app = app
@@ -59,6 +61,7 @@ class Worker:
         self.next_sweep = 0.0
         self.requests = 0
         self.max_requests = _max_requests(cfg)
+        self.in_app = False
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -82,7 +85,9 @@ class Worker:
                                     signal.SIGUSR1))
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        set_title("worker", self.cfg)
+        signal.signal(signal.SIGUSR2, self._on_timeout)
+        self._register_stack_dump()
+        set_title("worker %d" % self.number, self.cfg)
         if self.app is None:
             self.app = _load_app(self.cfg.app)
         cfg = self.cfg
@@ -96,6 +101,19 @@ class Worker:
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
         self.slot.set_state(scoreboard.IDLE, time.monotonic())
+
+    def _register_stack_dump(self):
+        """On SIGUSR2 (sent by the arbiter on a timeout), dump every thread's
+        stack to the error log from C, so it works even when the app is stuck
+        in C code; then the Python handler (chained) unwinds the app."""
+        stream = logs.error_stream()
+        if stream is not None:
+            faulthandler.register(signal.SIGUSR2, file=stream, all_threads=True,
+                                  chain=True)
+
+    def _on_timeout(self, signum, frame):
+        if self.in_app:
+            raise WorkerTimeout()
 
     # -- loop ---------------------------------------------------------------
 
@@ -197,17 +215,27 @@ class Worker:
         slot = self.slot
         line = "%s %s %s" % (request.method, request.target, request.version)
         slot.request_started(line.encode("latin-1"), time.monotonic())
-        if not self.alive or self.requests + 1 >= self.max_requests:
+        if self.cfg.proctitle_requests:
+            set_title("worker %d busy %s" % (self.number, line[:100]), self.cfg)
+        if not self.alive:
             request.keep_alive = False
-        keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                      self.access_log)
+        self.in_app = True
+        try:
+            keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
+                          self.access_log)
+        except WorkerTimeout:
+            self.in_app = False
+            raise SystemExit(0)
+        self.in_app = False
         now = time.monotonic()
         slot.request_finished(now)
+        if self.cfg.proctitle_requests:
+            set_title("worker %d idle" % self.number, self.cfg)
         self.requests += 1
-        if self.requests >= self.max_requests and self.alive:
-            log.info("Worker %d served %d requests (max-requests); restarting",
-                     os.getpid(), self.requests)
-            self._begin_stop(now)
+        if self.requests == self.max_requests:
+            log.info("Worker %d served %d requests (max-requests); asking for a "
+                     "replacement", os.getpid(), self.requests)
+            slot.ask_recycle()
         if not keep:
             return False
         conn.state = IDLE
@@ -268,6 +296,7 @@ class Worker:
                 raise SystemExit(0)
             elif signum == signal.SIGUSR1:
                 logs.reopen()
+                self._register_stack_dump()
 
     def _begin_stop(self, now):
         """Graceful stop: take what the backlog holds, close idle connections."""

@@ -23,6 +23,15 @@ log = logging.getLogger("appserver")
 UNREAD_BODY_LIMIT = 1 << 20     # skip up to this much unread body to keep alive
 
 
+class WorkerTimeout(BaseException):
+    """Raised inside the app when the arbiter says the request ran too long.
+
+    A ``BaseException`` so that an app's ``except Exception`` cannot swallow it.
+    ``handle`` answers 504 (if no header went out), logs the request, and
+    raises it again so the worker exits and is replaced.
+    """
+
+
 def handle(conn, request, app, base_environ, access_log):
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
     started = time.monotonic()
@@ -30,8 +39,14 @@ def handle(conn, request, app, base_environ, access_log):
     environ = build_environ(base_environ, request, conn.peer, body)
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive)
+    timed_out = False
     try:
         _run(app, environ, response, conn)
+    except WorkerTimeout:
+        timed_out = True
+        log.error("Request %s %s timed out after %.1f s; answering 504",
+                  request.method, request.target, time.monotonic() - started)
+        _fail(conn, response, 504, "Gateway Timeout", "")
     except OSError as exc:          # the client went away or stopped reading
         log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
@@ -44,6 +59,8 @@ def handle(conn, request, app, base_environ, access_log):
         _fail(conn, response, 500, "Internal Server Error", detail)
     access_log.write(environ, response.code or 500, response.sent,
                      time.monotonic() - started)
+    if timed_out:
+        raise WorkerTimeout()
     return response.keep_alive and _finish_body(conn, body, request)
 
 

@@ -1,0 +1,79 @@
+"""What each signal to the arbiter means: the ``_on_<name>`` handlers.
+
+The arbiter's signal queue only records signals; its loop calls
+``_handle_signals``, which dispatches each one to the method named after it.
+Every handler only changes the arbiter's intent (stop, how many workers,
+which to replace); the loop and ``supervisor.plan`` carry it out.
+"""
+
+import logging
+import os
+import signal
+
+from appserver import logs, upgrade
+
+log = logging.getLogger("appserver")
+
+
+class SignalHandlers:
+    """Mixed into ``Arbiter``; uses its worker table and settings."""
+
+    def _handle_signals(self):
+        while True:
+            signum = self.signals.pop()
+            if signum is None:
+                return
+            name = signal.Signals(signum).name[3:].lower()
+            getattr(self, "_on_" + name)()
+
+    def _on_term(self):
+        log.info("Received TERM: stopping gracefully")
+        self.stop_mode = "graceful"
+
+    def _on_int(self):
+        log.info("Received INT or QUIT: stopping now")
+        self.stop_mode = "quick"
+
+    _on_quit = _on_int
+
+    def _on_chld(self):
+        pass        # the loop reaps after every wakeup
+
+    def _on_usr1(self):
+        log.info("Received USR1: reopening log files")
+        logs.reopen()
+        self._kill_all(signal.SIGUSR1)
+
+    def _on_ttin(self):
+        self.desired += 1
+        log.info("Received TTIN: %d workers wanted", self.desired)
+
+    def _on_ttou(self):
+        self.desired = max(1, self.desired - 1)
+        log.info("Received TTOU: %d workers wanted", self.desired)
+
+    def _on_winch(self):
+        if os.isatty(0):
+            log.info("Received WINCH on a terminal: ignored")
+            return
+        log.info("Received WINCH: stopping all workers, keeping the arbiter")
+        self.desired = 0
+
+    def _on_hup(self):
+        from appserver.reload import reload_config
+        log.info("Received HUP: reloading")
+        result = reload_config(self)
+        if result is None:
+            return
+        self.cfg, self.app, self.access_log = result
+        self.desired = self.cfg.workers
+        for pid in self.workers:
+            if pid not in self.stopping:
+                self.retiring[pid] = "reload"
+
+    def _on_usr2(self):
+        if self.successor is not None or self.predecessor:
+            log.warning("Received USR2 during an upgrade: ignored")
+            return
+        self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd)
+        log.info("Received USR2: started new arbiter %d", self.successor)

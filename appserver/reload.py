@@ -1,0 +1,46 @@
+"""HUP: read the configuration again and, with ``preload``, the app code.
+
+``reload_config(arbiter)`` returns ``(cfg, app, access_log)`` for the new
+generation of workers, or None when the new configuration or app is invalid:
+then the error is logged and the running workers keep serving untouched.
+Without ``preload`` the app is not imported here; each new worker imports it
+fresh after the fork.
+"""
+
+import importlib
+import logging
+import sys
+
+from appserver import config, loader, logs
+from appserver.errors import AppServerError
+
+log = logging.getLogger("appserver")
+
+
+def reload_config(arbiter):
+    try:
+        cfg = config.reload(arbiter.cfg)
+        loader.prepare(cfg)
+    except AppServerError as exc:
+        log.error("Reload failed, keeping the running configuration: %s", exc)
+        return None
+    if tuple(cfg.bind) != tuple(arbiter.cfg.bind):
+        log.warning("bind changed in the new configuration; it takes effect on a "
+                    "restart or a USR2 upgrade, not on HUP")
+    app = None
+    if cfg.preload:
+        forget_modules(arbiter.base_modules)
+        try:
+            app = loader.load_app(cfg.app)
+        except AppServerError as exc:
+            log.error("Reload failed, the previous workers keep serving: %s", exc)
+            return None
+    return cfg, app, logs.setup(cfg)
+
+
+def forget_modules(keep):
+    """Drop modules imported since ``keep`` was taken, so they import afresh."""
+    for name in list(sys.modules):
+        if name not in keep and not name.startswith("appserver"):
+            del sys.modules[name]
+    importlib.invalidate_caches()

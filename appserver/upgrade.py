@@ -1,0 +1,50 @@
+"""USR2 upgrades: start a new arbiter that inherits the listening sockets.
+
+The old arbiter calls ``spawn_new_arbiter``: it forks a child that makes the
+listening sockets inheritable and execs the same command (``python -m
+appserver`` with the original arguments, from the original directory), with
+``APPSERVER_LISTEN_FDS`` naming the descriptors (in ``bind`` order) and
+``APPSERVER_UPGRADE_FROM`` the old arbiter's pid. The new arbiter calls
+``inherited_fds`` instead of binding, and ``old_arbiter`` to know whom to
+hand over to once its workers are ready.
+"""
+
+import os
+import sys
+
+FDS_VAR = "APPSERVER_LISTEN_FDS"
+FROM_VAR = "APPSERVER_UPGRADE_FROM"
+
+
+def spawn_new_arbiter(listeners, cwd, argv=None):
+    """Fork and exec a new arbiter; returns its pid (in the old arbiter)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ)
+    env[FDS_VAR] = ",".join(str(l.fileno()) for l in listeners)
+    env[FROM_VAR] = str(os.getpid())
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for listener in listeners:
+            os.set_inheritable(listener.fileno(), True)
+        os.chdir(cwd)
+        os.execvpe(sys.executable, [sys.executable, "-m", "appserver"] + argv, env)
+    finally:
+        os._exit(127)
+
+
+def inherited_fds(environ=None):
+    """The listening descriptors passed by an old arbiter, or None."""
+    environ = os.environ if environ is None else environ
+    value = environ.pop(FDS_VAR, None)
+    if not value:
+        return None
+    return [int(fd) for fd in value.split(",")]
+
+
+def old_arbiter(environ=None):
+    """The pid of the arbiter that started this one by USR2, or None."""
+    environ = os.environ if environ is None else environ
+    value = environ.pop(FROM_VAR, None)
+    return int(value) if value and value.isdigit() else None
