@@ -179,6 +179,11 @@ def test_unknown_environment_variable_suggests(cwd):
                        "did you mean 'APPSERVER_WORKERS'?")
 
 
+def test_upgrade_variables_are_not_settings(cwd):
+    cfg = load(cwd, environ={"APPSERVER_LISTEN_FDS": "3,4", "APPSERVER_UPGRADE_FROM": "99"})
+    assert cfg.as_dict() == load(cwd).as_dict()
+
+
 def test_command_line_only_setting_has_no_environment_variable(cwd):
     message = config_error(cwd, environ={"APPSERVER_CHECK_CONFIG": "1"})
     assert message.startswith("unknown setting 'APPSERVER_CHECK_CONFIG' in the environment")
@@ -281,6 +286,7 @@ def test_reload_rereads_the_config_file_and_keeps_the_command_line(cwd, tmp_path
     fresh = config.reload(cfg, environ={})
     assert (fresh.workers, fresh.timeout, fresh.app) == (6, 7, "a:b")
     assert fresh.config_file == path
+    assert fresh.cwd == cfg.cwd == str(cwd)
 
 
 # print_config
