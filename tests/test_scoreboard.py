@@ -1,0 +1,185 @@
+"""Unit tests for appserver.scoreboard: the shared per-worker slots.
+
+Covers claim/release/read, the arbiter's setters (pid, rss), every Slot
+writer (beat, set_state, request_started/finished, ask_recycle) and that
+none of them clobbers another field or a neighbouring slot, line truncation,
+and that a forked child's writes are seen by the parent (shared memory).
+"""
+import os
+
+import pytest
+
+from appserver import scoreboard
+from appserver.scoreboard import BOOTING, BUSY, DRAINING, EMPTY, IDLE, Scoreboard
+
+
+@pytest.fixture
+def board():
+    return Scoreboard(slots=4)
+
+
+def test_states_and_names_line_up():
+    assert scoreboard.STATE_NAMES[EMPTY] == "empty"
+    assert scoreboard.STATE_NAMES[BOOTING] == "booting"
+    assert scoreboard.STATE_NAMES[IDLE] == "idle"
+    assert scoreboard.STATE_NAMES[BUSY] == "busy"
+    assert scoreboard.STATE_NAMES[DRAINING] == "draining"
+    assert len(set((EMPTY, BOOTING, IDLE, BUSY, DRAINING))) == 5
+
+
+def test_new_board_slots_are_empty(board):
+    assert board.slots == 4
+    for index in range(4):
+        info = board.read(index)
+        assert info.index == index
+        assert info.pid == 0 and info.state == EMPTY
+        assert info.requests == 0 and info.request_line == ""
+
+
+def test_claim_resets_slot_to_booting(board):
+    board.claim(2, 1234, 50.0)
+    info = board.read(2)
+    assert info.pid == 1234
+    assert info.state == BOOTING
+    assert info.heartbeat == 50.0
+    assert info.boot_time == 50.0
+    assert info.requests == 0
+    assert info.request_start == 0.0
+    assert info.rss == 0
+    assert info.request_line == ""
+
+
+def test_claim_clears_what_the_previous_owner_left(board):
+    slot = board.claim(1, 10, 1.0)
+    board.set_rss(1, 999)
+    slot.request_started(b"GET /old HTTP/1.1", 2.0)
+    slot.ask_recycle()
+    board.release(1)
+    board.claim(1, 11, 3.0)
+    info = board.read(1)
+    assert (info.pid, info.state, info.requests, info.rss, info.request_line,
+            info.request_start, info.recycle) == (11, BOOTING, 0, 0, "", 0.0, False)
+
+
+def test_release_marks_slot_empty_with_no_pid(board):
+    board.claim(0, 77, 1.0)
+    board.release(0)
+    info = board.read(0)
+    assert info.pid == 0 and info.state == EMPTY
+
+
+def test_set_pid_and_set_rss_touch_only_their_field(board):
+    board.claim(3, 0, 5.0)          # the arbiter claims before fork, pid unknown
+    board.set_pid(3, 4321)
+    board.set_rss(3, 123 << 20)
+    info = board.read(3)
+    assert info.pid == 4321 and info.rss == 123 << 20
+    assert info.state == BOOTING and info.heartbeat == 5.0 and info.boot_time == 5.0
+
+
+def test_beat_and_set_state(board):
+    slot = board.claim(0, 1, 1.0)
+    slot.beat(2.5)
+    assert board.read(0).heartbeat == 2.5
+    assert board.read(0).state == BOOTING
+    slot.set_state(IDLE, 3.0)
+    info = board.read(0)
+    assert info.state == IDLE and info.heartbeat == 3.0
+    slot.set_state(DRAINING, 4.0)
+    assert board.read(0).state == DRAINING
+
+
+def test_request_started_records_line_start_and_busy(board):
+    slot = board.claim(0, 1, 1.0)
+    board.set_rss(0, 4096)
+    slot.set_state(IDLE, 2.0)
+    line = b"POST /a/rather/long/path/beyond/sixteen/bytes?q=1 HTTP/1.1"
+    slot.request_started(line, 5.0)
+    info = board.read(0)
+    assert info.state == BUSY
+    assert info.request_line == line.decode()
+    assert info.request_start == 5.0
+    assert info.heartbeat == 5.0
+    assert info.requests == 0
+    # the fields around the request record are untouched
+    assert info.boot_time == 1.0 and info.rss == 4096 and info.pid == 1
+
+
+def test_request_finished_counts_clears_and_goes_idle(board):
+    slot = board.claim(0, 1, 1.0)
+    board.set_rss(0, 4096)
+    for n in range(1, 4):
+        slot.request_started(b"GET /%d HTTP/1.1" % n, 10.0 + n)
+        slot.request_finished(20.0 + n)
+        info = board.read(0)
+        assert info.requests == n
+        assert info.state == IDLE
+        assert info.request_line == ""
+        assert info.request_start == 0.0
+        assert info.heartbeat == 20.0 + n
+    assert info.boot_time == 1.0 and info.rss == 4096
+
+
+def test_request_line_is_truncated_to_line_size(board):
+    slot = board.claim(1, 1, 1.0)
+    line = b"GET /" + b"x" * 1000 + b" HTTP/1.1"
+    slot.request_started(line, 2.0)
+    info = board.read(1)
+    assert info.request_line == line[:scoreboard.LINE_SIZE].decode()
+    assert board.read(2).pid == 0 and board.read(0).pid == 0
+
+
+def test_request_line_bytes_read_back_as_latin1(board):
+    slot = board.claim(0, 1, 1.0)
+    slot.request_started(b"GET /caf\xc3\xa9 HTTP/1.1", 2.0)
+    assert board.read(0).request_line == "GET /caf\xc3\xa9 HTTP/1.1"
+
+
+def test_ask_recycle_sets_the_flag_and_keeps_state(board):
+    slot = board.claim(0, 1, 1.0)
+    slot.set_state(IDLE, 2.0)
+    assert board.read(0).recycle is False
+    slot.ask_recycle()
+    info = board.read(0)
+    assert info.recycle is True and info.state == IDLE and info.pid == 1
+
+
+def test_writes_to_one_slot_leave_neighbours_untouched(board):
+    for i in range(4):
+        board.claim(i, 100 + i, float(i))
+    before = [board.read(i) for i in (0, 2, 3)]
+    slot = board.slot(1)
+    slot.set_state(BUSY, 9.0)
+    slot.request_started(b"G" * 500, 9.0)
+    slot.request_finished(9.5)
+    slot.ask_recycle()
+    board.set_rss(1, 2 ** 63)
+    board.set_pid(1, 2 ** 31 - 1)
+    assert [board.read(i) for i in (0, 2, 3)] == before
+    assert board.read(1).pid == 2 ** 31 - 1
+
+
+def test_slot_writer_and_claim_writer_share_the_same_memory(board):
+    board.claim(2, 5, 1.0)
+    board.slot(2).set_state(IDLE, 7.0)
+    assert board.read(2).state == IDLE and board.read(2).heartbeat == 7.0
+
+
+def test_forked_child_writes_are_visible_to_the_parent(board):
+    board.claim(1, 0, 1.0)
+    pid = os.fork()
+    if pid == 0:                      # child: write own slot, never return
+        try:
+            slot = board.slot(1)
+            slot.set_state(IDLE, 42.0)
+            slot.request_started(b"GET /from-child HTTP/1.1", 43.0)
+        finally:
+            os._exit(0)
+    board.set_pid(1, pid)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    info = board.read(1)
+    assert info.pid == pid
+    assert info.state == BUSY
+    assert info.heartbeat == 43.0
+    assert info.request_line == "GET /from-child HTTP/1.1"
