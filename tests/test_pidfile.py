@@ -1,0 +1,54 @@
+"""Unit tests for appserver.pidfile: atomic write, and removal only if still ours."""
+import os
+
+from appserver import pidfile
+
+
+def test_write_creates_file_with_pid_and_newline(tmp_path):
+    path = tmp_path / "app.pid"
+    pidfile.write(str(path), 4321)
+    assert path.read_text() == "4321\n"
+
+
+def test_write_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "app.pid"
+    pidfile.write(str(path), 4321)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.pid"]
+
+
+def test_write_replaces_an_existing_file_atomically(tmp_path):
+    path = tmp_path / "app.pid"
+    path.write_text("999\n")
+    old_inode = os.stat(path).st_ino
+    pidfile.write(str(path), 1000)
+    assert path.read_text() == "1000\n"
+    # a rename, not an in-place rewrite: readers never see a half-written file
+    assert os.stat(path).st_ino != old_inode
+
+
+def test_remove_deletes_our_own_file(tmp_path):
+    path = tmp_path / "app.pid"
+    pidfile.write(str(path), 55)
+    pidfile.remove(str(path), 55)
+    assert not path.exists()
+
+
+def test_remove_keeps_a_file_another_process_wrote(tmp_path):
+    path = tmp_path / "app.pid"
+    pidfile.write(str(path), 55)
+    pidfile.write(str(path), 66)           # e.g. the new arbiter after an upgrade
+    pidfile.remove(str(path), 55)
+    assert path.read_text() == "66\n"
+
+
+def test_remove_ignores_a_missing_file_and_garbage(tmp_path):
+    path = tmp_path / "app.pid"
+    pidfile.remove(str(path), 55)          # no exception
+    path.write_text("not a pid")
+    pidfile.remove(str(path), 55)
+    assert path.read_text() == "not a pid"
+
+
+def test_remove_ignores_a_path_that_is_a_directory(tmp_path):
+    pidfile.remove(str(tmp_path), 55)      # no exception
+    assert tmp_path.is_dir()
