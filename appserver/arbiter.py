@@ -17,7 +17,7 @@ import sys
 import time
 
 from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
-from appserver import upgrade
+from appserver import process, upgrade
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.arbiter_signals import SignalHandlers
@@ -60,11 +60,18 @@ class Arbiter(SignalHandlers):
     def run(self):
         cfg = self.cfg
         self.access_log = logs.setup(cfg)
+        self.predecessor = upgrade.old_arbiter()
+        if cfg.pid and not self.predecessor:
+            process.check_pidfile(cfg.pid)
+        process.check_user(cfg.user, cfg.group)
+        if cfg.daemon and not self.predecessor:
+            process.daemonize()
+            self.pid = os.getpid()
+        process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
-        self.predecessor = upgrade.old_arbiter()
         try:
             for listener in self.listeners:
                 log.info("Listening at: %s (%d)", listener.url(), self.pid)

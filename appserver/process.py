@@ -62,6 +62,14 @@ def switch_user(user, group, initgroups):
                           "change user)" % (user, group, exc)) from None
 
 
+def check_user(user, group):
+    """Fail early (in the arbiter) when ``user`` or ``group`` does not exist."""
+    if user is not None:
+        _uid(user)
+    if group is not None:
+        _gid(group)
+
+
 def _uid(user):
     try:
         return int(user) if str(user).isdigit() else pwd.getpwnam(user).pw_uid

@@ -168,6 +168,23 @@ SETTINGS = (
     # Process
     Setting("name", STR, None, ("-n", "--name"), PROCESS,
             "Name shown in the process titles (ps, top).", metavar="NAME"),
+    Setting("daemon", BOOL, False, ("-D", "--daemon/--no-daemon"), PROCESS,
+            "Detach from the terminal and run in the background (not under "
+            "systemd or in a container, which supervise the foreground "
+            "process)."),
+    Setting("user", STR, None, ("-u", "--user"), PROCESS,
+            "Run the workers as this user (name or uid); the arbiter keeps "
+            "its user so it can rebind on upgrade.", metavar="USER",
+            default_doc="none (the current user)"),
+    Setting("group", STR, None, ("-g", "--group"), PROCESS,
+            "Run the workers with this group (name or gid).", metavar="GROUP",
+            default_doc="none (the user's group)"),
+    Setting("initgroups", BOOL, False, ("--initgroups/--no-initgroups",), PROCESS,
+            "Give the workers the supplementary groups of --user."),
+    Setting("umask", STR, None, ("--umask",), PROCESS,
+            "File mode creation mask, in octal (e.g. 027), for files the "
+            "server and the app create.", metavar="OCTAL",
+            default_doc="none (inherited)"),
     Setting("proctitle-requests", BOOL, False,
             ("--proctitle-requests/--no-proctitle-requests",), PROCESS,
             "Show each worker's state and current request line in its process "

@@ -24,7 +24,7 @@ import signal
 import socket
 import time
 
-from appserver import errors, logs, scoreboard
+from appserver import errors, logs, process, scoreboard
 from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
@@ -88,6 +88,7 @@ class Worker:
         signal.signal(signal.SIGUSR2, self._on_timeout)
         self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
+        process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
         if self.app is None:
             self.app = _load_app(self.cfg.app)
         cfg = self.cfg
