@@ -1,0 +1,154 @@
+"""Unit tests for appserver.http.writer: response heads, chunks, error responses.
+
+Covers the exact bytes of a head (status line, header lines, Date and
+Server added unless suppressed, blank line), latin-1 encoding, the Date
+value (IMF-fixdate, cached per second), chunk framing, the constants, and
+``error_response`` (status, Content-Length matching the body, Connection:
+close, detail handling).
+"""
+import re
+import time
+from email.utils import parsedate_to_datetime
+from types import SimpleNamespace
+
+import pytest
+
+from appserver import SERVER_SOFTWARE
+from appserver.http import writer
+
+IMF_FIXDATE = re.compile(
+    r"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep"
+    r"|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT\r\n\Z")
+
+
+def split_head(raw):
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    assert sep, "head not terminated by an empty line"
+    lines = head.split(b"\r\n")
+    return lines[0], lines[1:], rest
+
+
+def test_head_exact_bytes_without_date_and_server():
+    raw = writer.head("HTTP/1.1", "200 OK", "Content-Type: text/plain\r\nX-A: 1\r\n",
+                      add_date=False, add_server=False)
+    assert raw == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n"
+
+
+def test_head_adds_date_then_server_by_default():
+    raw = writer.head("HTTP/1.0", "404 Not Found", "X-A: 1\r\n")
+    status, lines, rest = split_head(raw)
+    assert status == b"HTTP/1.0 404 Not Found"
+    assert rest == b""
+    assert lines[0] == b"X-A: 1"
+    assert lines[1].startswith(b"Date: ")
+    assert lines[2] == b"Server: " + SERVER_SOFTWARE.encode()
+    assert len(lines) == 3
+
+
+def test_head_with_no_headers_at_all():
+    assert writer.head("HTTP/1.1", "204 No Content", "", False, False) \
+        == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def test_head_is_latin1_encoded():
+    raw = writer.head("HTTP/1.1", "200 Caf\xe9", "X-Name: Jos\xe9\r\n", False, False)
+    assert b"200 Caf\xe9\r\n" in raw
+    assert b"X-Name: Jos\xe9\r\n" in raw
+
+
+def test_head_refuses_what_latin1_cannot_carry():
+    with pytest.raises(UnicodeEncodeError):
+        writer.head("HTTP/1.1", "200 OK", "X: \u20ac\r\n", False, False)
+
+
+def test_date_line_is_imf_fixdate_for_now():
+    line = writer.date_line()
+    assert IMF_FIXDATE.match(line), line
+    when = parsedate_to_datetime(line[len("Date: "):-2]).timestamp()
+    assert abs(when - time.time()) < 5
+
+
+def test_date_line_is_cached_within_a_second(monkeypatch):
+    calls = []
+    real = writer.formatdate
+
+    def counting(*args, **kw):
+        calls.append(args)
+        return real(*args, **kw)
+
+    clock = [1_800_000_000.2]
+    monkeypatch.setattr(writer, "formatdate", counting)
+    monkeypatch.setattr(writer, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(writer, "_date_cache", [0, ""])
+    first = writer.date_line()
+    clock[0] = 1_800_000_000.9
+    assert writer.date_line() == first
+    assert len(calls) == 1
+    clock[0] = 1_800_000_001.0
+    second = writer.date_line()
+    assert len(calls) == 2
+    assert first != second
+    assert parsedate_to_datetime(second[6:-2]).timestamp() == 1_800_000_001
+    assert parsedate_to_datetime(first[6:-2]).timestamp() == 1_800_000_000
+
+
+@pytest.mark.parametrize("data,framed", [
+    (b"hello", b"5\r\nhello\r\n"),
+    (b"x" * 255, b"ff\r\n" + b"x" * 255 + b"\r\n"),
+    (b"x" * 4096, b"1000\r\n" + b"x" * 4096 + b"\r\n"),
+    (b"\r\n0\r\n\r\n", b"7\r\n\r\n0\r\n\r\n\r\n"),   # payload is opaque
+])
+def test_chunk_framing(data, framed):
+    assert writer.chunk(data) == framed
+
+
+def test_chunk_accepts_bytes_like():
+    assert writer.chunk(bytearray(b"ab")) == b"2\r\nab\r\n"
+    assert writer.chunk(memoryview(b"abc")) == b"3\r\nabc\r\n"
+
+
+def test_constants():
+    assert writer.LAST_CHUNK == b"0\r\n\r\n"
+    assert writer.CONTINUE == b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def _parse_error(raw):
+    status, lines, body = split_head(raw)
+    headers = {}
+    for line in lines:
+        name, _, value = line.decode("latin-1").partition(": ")
+        assert name.lower() not in headers, "duplicate header %s" % name
+        headers[name.lower()] = value
+    return status, headers, body
+
+
+def test_error_response_without_detail():
+    status, headers, body = _parse_error(writer.error_response(400, "Bad Request"))
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert body == b"400 Bad Request\n"
+    assert headers["content-length"] == str(len(body))
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["connection"] == "close"
+    assert "date" in headers and headers["server"] == SERVER_SOFTWARE
+    assert "transfer-encoding" not in headers
+
+
+def test_error_response_with_detail():
+    status, headers, body = _parse_error(
+        writer.error_response(431, "Request Header Fields Too Large",
+                              "more than 100 header fields"))
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert body == b"431 Request Header Fields Too Large: more than 100 header fields\n"
+    assert int(headers["content-length"]) == len(body)
+
+
+def test_error_response_detail_equal_to_reason_is_not_repeated():
+    _, _, body = _parse_error(writer.error_response(408, "Request Timeout",
+                                                    "Request Timeout"))
+    assert body == b"408 Request Timeout\n"
+
+
+def test_error_response_non_latin1_detail_keeps_length_right():
+    _, headers, body = _parse_error(writer.error_response(400, "Bad Request", "bad \u2603"))
+    assert body == b"400 Bad Request: bad ?\n"
+    assert int(headers["content-length"]) == len(body)
