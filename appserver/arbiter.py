@@ -17,7 +17,8 @@ import sys
 import time
 
 from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
-from appserver import process, upgrade
+from appserver import process, systemd, upgrade
+from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.arbiter_signals import SignalHandlers
@@ -60,6 +61,7 @@ class Arbiter(SignalHandlers):
     def run(self):
         cfg = self.cfg
         self.access_log = logs.setup(cfg)
+        self.readiness = Readiness(systemd.Notifier())
         self.predecessor = upgrade.old_arbiter()
         if cfg.pid and not self.predecessor:
             process.check_pidfile(cfg.pid)
@@ -92,21 +94,28 @@ class Arbiter(SignalHandlers):
         return loader.load_app(self.cfg.app)
 
     def _listen(self):
+        """Sockets from an old arbiter (USR2), else from systemd, else bound."""
         from appserver.config import parse_bind
-        addresses = [parse_bind(b) for b in self.cfg.bind]
-        fds = upgrade.inherited_fds()
-        if fds is None:
-            return sockets.bind_all(addresses, self.cfg.backlog)
-        listeners = sockets.bind_all([("fd", fd) for fd in fds], self.cfg.backlog)
-        for listener, address in zip(listeners, addresses):
-            if address[0] == "unix":
-                listener.owned_path = address[1]
-        return listeners
+        backlog = self.cfg.backlog
+        inherited = upgrade.inherited_fds()
+        if inherited is not None:
+            listeners = sockets.bind_all([("fd", fd) for fd, _ in inherited], backlog)
+            for listener, (_, path) in zip(listeners, inherited):
+                listener.owned_path = path
+            return listeners
+        activated = systemd.listen_fds()
+        if activated:
+            log.info("Using %d sockets from systemd (%s)%s", len(activated),
+                     ", ".join(name for _, name in activated),
+                     "; bind is ignored" if self.cfg.source("bind") != "default" else "")
+            return sockets.bind_all([("fd", fd) for fd, _ in activated], backlog)
+        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog)
 
     def _loop(self):
         while self.stop_mode is None:
             self._maintain()
-            self.signals.wait(0.1 if not self.ready or self.retiring else 1.0)
+            tick = 0.1 if not self.ready or self.retiring else 1.0
+            self.signals.wait(self.readiness.tick_bound(tick))
             self._handle_signals()
             self._reap()
             self._check_workers(time.monotonic())
@@ -181,9 +190,10 @@ class Arbiter(SignalHandlers):
                 self.cfg.max_worker_memory << 20).items():
             log.info("Recycling worker %d: %s", pid, reason)
             self.retiring[pid] = reason
+        self.readiness.update(infos, now)
         if supervisor.all_booted(workers, infos):
             self.boot_failures = 0
-            if not self.ready:
+            if self.readiness.booted(len(workers), bool(self.retiring)):
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
                 self._hand_over()
@@ -274,6 +284,7 @@ class Arbiter(SignalHandlers):
     def _stop_workers(self):
         """Stop every worker: TERM (graceful) or QUIT (quick), then KILL."""
         graceful = self.stop_mode == "graceful"
+        self.readiness.stopping(handing_over=self.successor is not None)
         self._kill_all(signal.SIGTERM if graceful else signal.SIGQUIT)
         limit = self.cfg.graceful_timeout if graceful else QUICK_STOP_GRACE
         deadline = time.monotonic() + limit
@@ -301,6 +312,7 @@ class Arbiter(SignalHandlers):
             return
         if self.cfg.pid:
             pidfile.write(self.cfg.pid, self.pid)
+        self.readiness.took_over(self.pid)
         if self.cfg.upgrade_handoff:
             log.info("Upgrade complete: asking the old arbiter %d to stop",
                      self.predecessor)

@@ -62,8 +62,10 @@ class SignalHandlers:
     def _on_hup(self):
         from appserver.reload import reload_config
         log.info("Received HUP: reloading")
+        self.readiness.reload_started()
         result = reload_config(self)
         if result is None:
+            self.readiness.booted(len(self.workers), False)
             return
         self.cfg, self.app, self.access_log = result
         self.desired = self.cfg.workers

@@ -3,7 +3,8 @@
 The old arbiter calls ``spawn_new_arbiter``: it forks a child that makes the
 listening sockets inheritable and execs the same command (``python -m
 appserver`` with the original arguments, from the original directory), with
-``APPSERVER_LISTEN_FDS`` naming the descriptors (in ``bind`` order) and
+``APPSERVER_LISTEN_FDS`` naming the descriptors (``FD`` or ``FD=PATH`` for
+a unix socket file the new arbiter must remove when it stops) and
 ``APPSERVER_UPGRADE_FROM`` the old arbiter's pid. The new arbiter calls
 ``inherited_fds`` instead of binding, and ``old_arbiter`` to know whom to
 hand over to once its workers are ready.
@@ -20,7 +21,8 @@ def spawn_new_arbiter(listeners, cwd, argv=None):
     """Fork and exec a new arbiter; returns its pid (in the old arbiter)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
-    env[FDS_VAR] = ",".join(str(l.fileno()) for l in listeners)
+    env[FDS_VAR] = ",".join("%d=%s" % (l.fileno(), l.owned_path) if l.owned_path
+                            else str(l.fileno()) for l in listeners)
     env[FROM_VAR] = str(os.getpid())
     pid = os.fork()
     if pid:
@@ -35,12 +37,16 @@ def spawn_new_arbiter(listeners, cwd, argv=None):
 
 
 def inherited_fds(environ=None):
-    """The listening descriptors passed by an old arbiter, or None."""
+    """``[(fd, owned_path or None)]`` passed by an old arbiter, or None."""
     environ = os.environ if environ is None else environ
     value = environ.pop(FDS_VAR, None)
     if not value:
         return None
-    return [int(fd) for fd in value.split(",")]
+    found = []
+    for item in value.split(","):
+        fd, _, path = item.partition("=")
+        found.append((int(fd), path or None))
+    return found
 
 
 def old_arbiter(environ=None):

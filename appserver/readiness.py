@@ -1,0 +1,69 @@
+"""What the arbiter tells its supervisor (systemd) about its state, and when.
+
+``Readiness`` turns the arbiter's events into ``sd_notify`` messages through a
+``systemd.Notifier``: ``READY=1`` once the first workers have booted, and
+again when a reload has replaced every worker; ``RELOADING=1`` on HUP;
+``STOPPING=1`` on a stop (not when handing over to a new arbiter, which
+sends ``MAINPID=`` and ``READY=1`` itself); ``STATUS=`` with busy and idle
+workers when it changes, at most once a second; ``WATCHDOG=1`` at half the
+watchdog interval while the arbiter loop runs. Without ``NOTIFY_SOCKET`` it
+only tracks state.
+"""
+
+from appserver import scoreboard
+
+STATUS_INTERVAL = 1.0
+
+
+class Readiness:
+    """Arbiter-side state machine for readiness notifications."""
+
+    def __init__(self, notifier):
+        self.notifier = notifier
+        self.ready = False          # the first workers have booted
+        self.reloading = False
+        self.draining = False       # stopping: not ready for new traffic
+        self._status = None
+        self._status_at = -STATUS_INTERVAL
+        self._watchdog_at = 0.0
+
+    def tick_bound(self, default):
+        """How long the arbiter may sleep and still feed the watchdog."""
+        interval = self.notifier.watchdog_interval
+        return min(default, interval) if interval else default
+
+    def booted(self, workers_count, replacing):
+        """All workers have booted; ``replacing``: a reload is still rolling."""
+        if not self.ready:
+            self.ready = True
+            self.notifier.send("READY=1", "STATUS=%d workers booted" % workers_count)
+            return True
+        if self.reloading and not replacing:
+            self.reloading = False
+            self.notifier.send("READY=1", "STATUS=reloaded")
+        return False
+
+    def reload_started(self):
+        self.reloading = True
+        self.notifier.reloading()
+
+    def stopping(self, handing_over):
+        self.draining = True
+        if not handing_over:
+            self.notifier.send("STOPPING=1")
+
+    def took_over(self, pid):
+        self.notifier.send("MAINPID=%d" % pid, "READY=1")
+
+    def update(self, infos, now):
+        """Feed the watchdog and publish worker counts when they change."""
+        interval = self.notifier.watchdog_interval
+        if interval and now >= self._watchdog_at:
+            self._watchdog_at = now + interval
+            self.notifier.send("WATCHDOG=1")
+        busy = sum(1 for i in infos.values() if i.state == scoreboard.BUSY)
+        idle = sum(1 for i in infos.values() if i.state == scoreboard.IDLE)
+        status = "%d busy, %d idle workers" % (busy, idle)
+        if self.ready and status != self._status and now - self._status_at >= STATUS_INTERVAL:
+            self._status, self._status_at = status, now
+            self.notifier.send("STATUS=" + status)
