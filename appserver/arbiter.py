@@ -53,6 +53,8 @@ class Arbiter(SignalHandlers):
         self.stop_mode = None       # None, "graceful" or "quick"
         self.failure = None         # the AppServerError that ends the run
         self.successor = None       # pid of the new arbiter after USR2
+        self.stop_at = None         # end of the shutdown delay after TERM
+        self.admin = None
         self.pid = os.getpid()
         self.base_modules = set(sys.modules)
 
@@ -80,6 +82,7 @@ class Arbiter(SignalHandlers):
             if cfg.pid and not self.predecessor:
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)
+            self.admin = self._admin()
             self.scoreboard = scoreboard.Scoreboard()
             self.signals = SignalQueue(HANDLED)
             self._loop()
@@ -111,11 +114,31 @@ class Arbiter(SignalHandlers):
             return sockets.bind_all([("fd", fd) for fd, _ in activated], backlog)
         return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog)
 
+    def _admin(self):
+        if not self.cfg.admin_bind:
+            return None
+        from appserver.admin import AdminServer, bind_admin
+        from appserver.status import routes
+        listener = bind_admin(self.cfg.admin_bind)
+        log.info("Admin listener at: %s", listener.url())
+        return AdminServer(listener, routes(self))
+
+    def _wait(self, timeout):
+        """Sleep until a signal or an admin request; serve admin requests."""
+        if self.admin is None:
+            self.signals.wait(timeout)
+            return
+        for fd in self.signals.wait(timeout, self.admin.fds()):
+            self.admin.readable(fd)
+        self.admin.sweep(time.monotonic())
+
     def _loop(self):
         while self.stop_mode is None:
             self._maintain()
             tick = 0.1 if not self.ready or self.retiring else 1.0
-            self.signals.wait(self.readiness.tick_bound(tick))
+            self._wait(self.readiness.tick_bound(tick))
+            if self.stop_at is not None and time.monotonic() >= self.stop_at:
+                self.stop_mode = "graceful"
             self._handle_signals()
             self._reap()
             self._check_workers(time.monotonic())
@@ -126,6 +149,9 @@ class Arbiter(SignalHandlers):
             self._kill_all(signal.SIGKILL)
             self._reap(block=True)
         sockets.close_all(self.listeners, unlink=self.successor is None)
+        if self.admin is not None:
+            self.admin.close(listener_too=True)
+            sockets.close_all([self.admin.listener], unlink=self.successor is None)
         if self.cfg.pid:
             pidfile.remove(self.cfg.pid, self.pid)
         log.info("Shutting down: master %d", self.pid)
@@ -171,6 +197,8 @@ class Arbiter(SignalHandlers):
         try:
             from appserver.worker import Worker
             self.signals.close()
+            if self.admin is not None:
+                self.admin.close(listener_too=True)
             Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
                    index + 1).run()
         finally:
@@ -289,7 +317,7 @@ class Arbiter(SignalHandlers):
         limit = self.cfg.graceful_timeout if graceful else QUICK_STOP_GRACE
         deadline = time.monotonic() + limit
         while self.workers and time.monotonic() < deadline:
-            self.signals.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            self._wait(min(0.1, max(0.0, deadline - time.monotonic())))
             if self._quick_requested() and graceful:
                 graceful = False
                 self._kill_all(signal.SIGQUIT)

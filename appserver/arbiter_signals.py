@@ -9,6 +9,7 @@ which to replace); the loop and ``supervisor.plan`` carry it out.
 import logging
 import os
 import signal
+import time
 
 from appserver import logs, upgrade
 
@@ -27,8 +28,15 @@ class SignalHandlers:
             getattr(self, "_on_" + name)()
 
     def _on_term(self):
-        log.info("Received TERM: stopping gracefully")
-        self.stop_mode = "graceful"
+        delay = self.cfg.shutdown_delay
+        if not delay or self.stop_at is not None or self.successor is not None:
+            log.info("Received TERM: stopping gracefully")
+            self.stop_mode = "graceful"
+            return
+        log.info("Received TERM: not ready any more; still serving for %.1f s "
+                 "(shutdown-delay), then stopping gracefully", delay)
+        self.readiness.draining = True
+        self.stop_at = time.monotonic() + delay
 
     def _on_int(self):
         log.info("Received INT or QUIT: stopping now")

@@ -79,6 +79,11 @@ SETTINGS = (
             multiple=True, metavar="ADDRESS", default_env="PORT",
             default_env_format="0.0.0.0:{}",
             default_doc="127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set"),
+    Setting("admin-bind", STR, None, ("--admin-bind",), SERVER_SOCKET,
+            "Address of the admin listener, served by the arbiter itself "
+            "(never by a worker): /healthz, /readyz and /status. Same forms "
+            "as bind; keep it private.", metavar="ADDRESS",
+            default_doc="none (no admin listener)"),
     Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),
@@ -128,6 +133,10 @@ SETTINGS = (
     Setting("keep-alive", FLOAT, 5.0, ("--keep-alive",), TIMEOUTS,
             "Seconds an idle keep-alive connection is kept open between "
             "requests (0 disables keep-alive).", metavar="SECONDS", minimum=0),
+    Setting("shutdown-delay", FLOAT, 0.0, ("--shutdown-delay",), TIMEOUTS,
+            "On TERM, keep serving this many seconds while /readyz answers "
+            "503, so load balancers stop sending traffic first; then stop "
+            "gracefully.", metavar="SECONDS", minimum=0),
     Setting("boot-timeout", FLOAT, 60.0, ("--boot-timeout",), TIMEOUTS,
             "Seconds a worker may take to load the app before it is killed "
             "(0 disables).", metavar="SECONDS", minimum=0),

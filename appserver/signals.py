@@ -37,15 +37,18 @@ class SignalQueue:
         except (BlockingIOError, InterruptedError):
             pass
 
-    def wait(self, timeout):
-        """Sleep until a signal arrives or ``timeout`` seconds pass."""
+    def wait(self, timeout, fds=()):
+        """Sleep until a signal arrives, one of ``fds`` is readable, or
+        ``timeout`` seconds pass; returns the readable ``fds``."""
         if self._queue:
-            return
+            timeout = 0.0
         try:
-            select.select([self.read_fd], [], [], max(0.0, timeout))
+            readable = select.select([self.read_fd] + list(fds), [], [],
+                                     max(0.0, timeout))[0]
         except InterruptedError:
-            pass
+            readable = []
         self.drain_pipe()
+        return [fd for fd in readable if fd != self.read_fd]
 
     def close(self):
         """Stop routing signals here (used by a worker right after fork)."""
