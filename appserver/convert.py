@@ -2,11 +2,13 @@
 
 ``convert(setting, raw, origin)`` turns a raw value (a string from the command
 line or the environment, or a Python object from a config file) into the value
-``Config`` holds, according to ``setting.type`` and its bounds. Any bad value
-raises ``ConfigError`` naming the setting, what was expected, what was given
-and ``origin`` (``--workers``, ``APPSERVER_WORKERS``, ``config file PATH``);
-a malformed bind address raises ``BindError``. ``parse_bind`` parses one bind
-address; ``appserver.config`` re-exports it.
+``Config`` holds, according to ``setting.type`` and its bounds (an
+``int-or-auto`` setting such as ``workers`` also takes ``auto``, kept as the
+string ``"auto"``). Any bad value raises ``ConfigError`` naming the setting,
+what was expected, what was given and ``origin`` (``--workers``,
+``APPSERVER_WORKERS``, ``config file PATH``); a malformed bind address raises
+``BindError``. ``parse_bind`` parses one bind address; ``appserver.config``
+re-exports it.
 """
 
 import ipaddress
@@ -16,6 +18,8 @@ import re
 from appserver import settings as S
 from appserver.errors import BindError, ConfigError
 
+_AUTO = "auto"
+_NUMBERS = (S.INT, S.INT_OR_AUTO, S.FLOAT)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
@@ -37,7 +41,9 @@ def convert(setting, raw, origin):
 
 def _convert_one(setting, raw, origin):
     value = _CONVERTERS[setting.type](setting, raw, origin)
-    if setting.type in (S.INT, S.FLOAT) and not _in_bounds(setting, value):
+    if value == _AUTO and setting.type == S.INT_OR_AUTO:
+        return value
+    if setting.type in _NUMBERS and not _in_bounds(setting, value):
         _fail(setting, describe(setting), raw, origin)
     return value
 
@@ -54,6 +60,8 @@ def describe(setting):
             S.KEYVALUE: "KEY=VALUE"}.get(setting.type)
     if setting.type == S.CHOICE:
         return "one of " + ", ".join(setting.choices)
+    if setting.type == S.INT_OR_AUTO:
+        return "a whole number%s or auto" % _bounds_text(setting)
     return kind + _bounds_text(setting)
 
 
@@ -95,6 +103,12 @@ def _to_int(setting, raw, origin):
     if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+\s*", raw):
         return int(raw)
     _fail(setting, describe(setting), raw, origin)
+
+
+def _to_int_or_auto(setting, raw, origin):
+    if isinstance(raw, str) and raw.strip().lower() == _AUTO:
+        return _AUTO
+    return _to_int(setting, raw, origin)
 
 
 def _to_float(setting, raw, origin):
@@ -147,9 +161,9 @@ def _to_bind(setting, raw, origin):
     return raw
 
 
-_CONVERTERS = {S.INT: _to_int, S.FLOAT: _to_float, S.STR: _to_str,
-               S.BOOL: _to_bool, S.CHOICE: _to_choice, S.BIND: _to_bind,
-               S.KEYVALUE: _to_keyvalue}
+_CONVERTERS = {S.INT: _to_int, S.INT_OR_AUTO: _to_int_or_auto, S.FLOAT: _to_float,
+               S.STR: _to_str, S.BOOL: _to_bool, S.CHOICE: _to_choice,
+               S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue}
 
 
 class _BadBind(Exception):

@@ -14,6 +14,8 @@ from typing import Any, Dict, Optional, Tuple
 # Value types understood by appserver.convert.
 INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
     "int", "float", "str", "bool", "choice", "bind", "keyvalue")
+# A whole number, or the word "auto" (kept as the string "auto").
+INT_OR_AUTO = "int-or-auto"
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,11 @@ SETTINGS = (
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),
     # Worker processes
-    Setting("workers", INT, 1, ("-w", "--workers"), WORKERS,
-            "Number of worker processes serving requests.",
-            metavar="INT", minimum=1, default_env="WEB_CONCURRENCY",
+    Setting("workers", INT_OR_AUTO, 1, ("-w", "--workers"), WORKERS,
+            "Number of worker processes serving requests, or 'auto' for 2 x "
+            "CPUs + 1 within the CPU and memory limits of the cgroup (see "
+            "docs/deploy.md).",
+            metavar="INT|auto", minimum=1, default_env="WEB_CONCURRENCY",
             default_doc="1, or $WEB_CONCURRENCY when set"),
     Setting("max-requests", INT, 0, ("--max-requests",), WORKERS,
             "Restart a worker after it has served this many requests "
