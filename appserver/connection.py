@@ -23,7 +23,11 @@ DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
 
 
-class ClientTimeout(OSError):
+class ClientError(OSError):
+    """The client went away or stopped reading or sending: nobody to answer."""
+
+
+class ClientTimeout(ClientError):
     """The client stopped sending or receiving for longer than allowed."""
 
 
@@ -78,6 +82,8 @@ class Connection:
                 except socket.timeout:
                     raise ClientTimeout("client sent no body bytes for %s s "
                                         "(read-timeout)" % self.read_timeout) from None
+                except OSError as exc:
+                    raise ClientError("reading the body: %s" % exc) from None
                 parser.feed(data)
             elif type(event) is Data:
                 return event.data
@@ -106,6 +112,8 @@ class Connection:
         except socket.timeout:
             raise ClientTimeout("client read nothing for %s s (send-timeout)"
                                 % self.send_timeout) from None
+        except OSError as exc:
+            raise ClientError("sending the response: %s" % exc) from None
 
     def sendfile(self, fileobj, offset, count):
         """Send ``count`` bytes of a real file from ``offset``; returns bytes sent."""
@@ -115,6 +123,8 @@ class Connection:
         except socket.timeout:
             raise ClientTimeout("client read nothing for %s s (send-timeout)"
                                 % self.send_timeout) from None
+        except OSError as exc:
+            raise ClientError("sending a file: %s" % exc) from None
 
     def send_continue(self):
         """``100 Continue``, before the app's first read of the body."""

@@ -84,12 +84,16 @@ class AccessLog:
         line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
             get("REMOTE_ADDR", "-"), get("REMOTE_USER") or "-",
             time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-            get("REQUEST_METHOD", "-"), get("RAW_URI", "-"),
+            get("REQUEST_METHOD", "-"), _quote(get("RAW_URI", "-")),
             get("SERVER_PROTOCOL", "-"), str(status)[:3], sent or "-",
             _quote(get("HTTP_REFERER", "-")), _quote(get("HTTP_USER_AGENT", "-")))
         _access_logger.info(line)
 
 
+_ESCAPES = {c: "\\x%02x" % c for c in range(32)}
+_ESCAPES.update({0x7f: "\\x7f", ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
 def _quote(value):
-    """Escape what would let a header value forge fields of the line."""
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    """Escape what would let a client forge fields or lines of the log."""
+    return value.translate(_ESCAPES)

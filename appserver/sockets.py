@@ -123,7 +123,7 @@ def _bind_unix(path, backlog):
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise BindError("cannot bind unix:%s: %s" % (path, exc.strerror)) from None
+        raise BindError("cannot bind unix:%s: %s" % (path, exc.strerror or exc)) from None
     sock.setblocking(False)
     return Listener(sock, "unix", path, owned_path=path)
 

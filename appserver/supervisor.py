@@ -127,7 +127,7 @@ def respawn_delay(consecutive_boot_failures):
     """Exponential backoff between respawns while workers fail to boot."""
     if consecutive_boot_failures <= 0:
         return 0.0
-    return min(BACKOFF_CAP, BACKOFF_START * 2 ** (consecutive_boot_failures - 1))
+    return min(BACKOFF_CAP, BACKOFF_START * 2 ** min(consecutive_boot_failures - 1, 32))
 
 
 def describe_exit(code):

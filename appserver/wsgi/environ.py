@@ -23,7 +23,7 @@ def base_environ(listener, multiprocess):
     if listener.kind == "tcp":
         server_name, server_port = listener.address[0], str(listener.address[1])
     else:
-        server_name, server_port = "localhost", ""
+        server_name, server_port = "localhost", "80"    # never empty (PEP 3333)
     return {
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",

@@ -11,7 +11,7 @@ been sent yet, and a closed connection otherwise; both are logged.
 import logging
 import time
 
-from appserver.connection import file_size
+from appserver.connection import ClientError, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
 from appserver.wsgi.environ import build_environ
@@ -35,10 +35,11 @@ class WorkerTimeout(BaseException):
 def handle(conn, request, app, base_environ, access_log):
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
     started = time.monotonic()
-    body = Input(conn.read_body, conn.send_continue if request.expect_continue else None)
-    environ = build_environ(base_environ, request, conn.peer, body)
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive)
+    body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
+                 else None)
+    environ = build_environ(base_environ, request, conn.peer, body)
     timed_out = False
     try:
         _run(app, environ, response, conn)
@@ -47,7 +48,7 @@ def handle(conn, request, app, base_environ, access_log):
         log.error("Request %s %s timed out after %.1f s; answering 504",
                   request.method, request.target, time.monotonic() - started)
         _fail(conn, response, 504, "Gateway Timeout", "")
-    except OSError as exc:          # the client went away or stopped reading
+    except ClientError as exc:      # the client went away or stopped reading
         log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
     except HTTPError as exc:        # raised while the app read the body
@@ -62,6 +63,14 @@ def handle(conn, request, app, base_environ, access_log):
     if timed_out:
         raise WorkerTimeout()
     return response.keep_alive and _finish_body(conn, body, request)
+
+
+def _continuer(conn, response):
+    """``100 Continue`` on the first body read, unless the response has begun."""
+    def send_continue():
+        if not response.headers_sent:
+            conn.send_continue()
+    return send_continue
 
 
 def _run(app, environ, response, conn):
@@ -85,10 +94,7 @@ def _send(result, response, conn):
         pass
     else:
         for data in result:
-            if type(data) is not bytes:
-                raise AppResponseError("body pieces must be bytes, got %s"
-                                       % type(data).__name__)
-            if data:
+            if data or type(data) is not bytes:
                 response.write(data)
     response.finish()
 
@@ -136,5 +142,5 @@ def _finish_body(conn, body, request):
         return False            # no 100 was sent: the client may not send it at all
     try:
         return conn.discard_body(UNREAD_BODY_LIMIT)
-    except (OSError, HTTPError):
+    except (ClientError, HTTPError):
         return False

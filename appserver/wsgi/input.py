@@ -48,6 +48,8 @@ class Input:
         return self._take(size)
 
     def readline(self, size=-1):
+        if size is None:
+            size = -1
         start = 0
         while True:
             end = self._buf.find(b"\n", start)
@@ -61,7 +63,7 @@ class Input:
             if not self._fill():
                 end = len(self._buf)
                 break
-        if size is not None and 0 <= size < end:
+        if 0 <= size < end:
             end = size
         return self._take(end)
 

@@ -18,7 +18,7 @@ from appserver.http import writer
 log = logging.getLogger("appserver")
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f\u0100-\U0010ffff]")  # and non-latin-1
 _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
@@ -163,6 +163,8 @@ class Response:
         """Send a piece of body (the head first if it has not gone yet)."""
         if self.status is None:
             raise AssertionError("write() before start_response()")
+        if type(data) is not bytes:
+            raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
         out = b"" if self.headers_sent else self._frame_head()
         if data and not self.no_body:
             out += self._frame_body(data)
