@@ -177,10 +177,9 @@ def test_access_log_escapes_quotes_in_header_values(tmp_path):
     assert m.group(8) == 'evil\\" 200 1 \\"-\\" \\"forged \\\\'
 
 
-@pytest.mark.xfail(strict=True, reason="logs.AccessLog.write does not escape RAW_URI, "
-                   "and the parser accepts '\"' in a request-target: a client can "
-                   "forge the status/bytes/referer fields of its own line")
 def test_access_log_escapes_quotes_in_the_request_line(tmp_path):
+    # regression: the parser accepts '"' in a request-target, and RAW_URI was
+    # logged unescaped, so a client could forge the fields after it
     path = tmp_path / "access.log"
     access = logs.AccessLog(str(path))
     access.write(environ(RAW_URI='/x" 200 99 "http://forged/" "forged-agent'),
@@ -190,6 +189,19 @@ def test_access_log_escapes_quotes_in_the_request_line(tmp_path):
     assert m, line
     assert m.group(5) == "404" and m.group(6) == "5"
     assert m.group(7) == "http://ref.example/"
+
+
+def test_access_log_escapes_control_characters(tmp_path):
+    path = tmp_path / "access.log"
+    access = logs.AccessLog(str(path))
+    access.write(environ(HTTP_USER_AGENT="a\nfake line\r\x1b[31m\x7f",
+                         RAW_URI="/p\nq"), "200 OK", 1, 0.0)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1, "a client value started a new log line"
+    m = COMBINED.match(lines[0])
+    assert m, lines[0]
+    assert m.group(8) == "a\\x0afake line\\x0d\\x1b[31m\\x7f"
+    assert not any(c in lines[0] for c in "\r\x1b\x7f")
 
 
 def test_new_access_log_replaces_the_previous_handler(tmp_path):

@@ -132,11 +132,8 @@ def test_readline_size_limit_without_newline_does_not_read_everything():
     assert source.calls == 2
 
 
-@pytest.mark.xfail(strict=True, reason="input.Input.readline compares size with "
-                   "'0 <= size' before its None check: readline(None) raises "
-                   "TypeError when no newline is buffered (read(None) works, and "
-                   "io streams accept None)")
 def test_readline_none_means_no_limit():
+    # regression: readline(None) raised TypeError when no newline was buffered
     body, _ = make(b"no newline here")
     assert body.readline(None) == b"no newline here"
 

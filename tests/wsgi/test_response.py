@@ -548,24 +548,18 @@ def test_file_wrapper_without_close():
     assert not hasattr(wrapper, "close")
 
 
-# -- known bugs ------------------------------------------------------------------------
+# -- regressions -----------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="response._set_headers accepts header values "
-                   "that are not latin-1 (PEP 3333: header strings must be latin-1); "
-                   "the failure comes later from writer.head's encode, after "
-                   "headers_sent was already set, so no 500 can be sent")
 def test_non_latin1_header_value_is_refused_by_start_response():
+    # regression: it used to fail later in writer.head, after headers_sent was set
     resp, wire = make()
     with pytest.raises(AppResponseError):
         resp.start_response("200 OK", [("X-Price", "5 \u20ac")])
     assert wire.sends == []
 
 
-@pytest.mark.xfail(strict=True, reason="Response.write marks headers_sent before the "
-                   "head is built and the piece framed: write('text') fails with a "
-                   "TypeError yet leaves headers_sent True with nothing on the wire, "
-                   "so the handler cannot answer 500")
 def test_write_of_str_fails_without_marking_the_head_sent():
+    # regression: headers_sent used to be set before the piece was checked
     resp, wire = make()
     write = resp.start_response("200 OK", [])
     with pytest.raises((AppResponseError, TypeError)):
