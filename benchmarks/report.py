@@ -1,0 +1,172 @@
+"""Render results as Markdown and write them into docs/benchmarks.md.
+
+Contract: ``machine()`` and ``versions(wrk_text)`` describe where and with
+what a run happened. ``render(summary, meta)`` returns the Markdown block:
+run settings, machine and versions, the per-scenario table (each cell is
+``appserver / Gunicorn (ratio)``), the issue's targets with the measured
+value and met / not met, and every problem seen. ``replace_block(doc,
+block)`` puts ``block`` between ``START`` and ``END`` (appending both markers
+when absent) and leaves the rest of the document as it is. ``console(summary)``
+is the plain-text table printed at the end of a run.
+"""
+import os
+import platform
+from importlib import metadata
+
+from benchmarks import stats, wrk
+
+START = "<!-- benchmarks:results:start -->"
+END = "<!-- benchmarks:results:end -->"
+
+COLUMNS = (  # (metric, heading)
+    ("rps", "req/s"),
+    ("p50_ms", "p50 ms"),
+    ("p99_ms", "p99 ms"),
+    ("cpu_us_per_req", "CPU µs/req"),
+    ("rss_mib", "RSS MiB/worker"),
+    ("startup_ms", "start→200 ms"),
+    ("fairness", "busiest/median conn"),
+)
+
+
+def machine(cpuinfo_path="/proc/cpuinfo"):
+    """CPU model, core count and kernel of this machine."""
+    model = "unknown"
+    try:
+        with open(cpuinfo_path) as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(),
+            "kernel": "%s %s" % (platform.system(), platform.release())}
+
+
+def _dist_version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions(wrk_text):
+    """Python, appserver, Gunicorn, Django and wrk versions."""
+    return {"Python": platform.python_version(),
+            "appserver": _dist_version("appserver"),
+            "Gunicorn": _dist_version("gunicorn"),
+            "Django": _dist_version("django"),
+            "wrk": wrk.version(wrk_text or "")}
+
+
+def num(value):
+    """A figure for a table: '–' when missing, precision by magnitude."""
+    if value is None:
+        return "–"
+    if abs(value) >= 1000:
+        return "{:,.0f}".format(value)
+    if abs(value) >= 100:
+        return "%.0f" % value
+    if abs(value) >= 10:
+        return "%.1f" % value
+    return "%.2f" % value
+
+
+def cell(entry, metric):
+    """'appserver / gunicorn (ratio x)' for one metric of one scenario."""
+    a, g = entry["appserver"][metric], entry["gunicorn"][metric]
+    if a is None and g is None:
+        return "–"
+    r = entry["ratio"][metric]
+    return "%s / %s (%s)" % (num(a), num(g), "%.2fx" % r if r is not None else "–")
+
+
+def scenario_table(summary, descriptions=None):
+    """The per-scenario Markdown table."""
+    descriptions = descriptions or {}
+    head = "| scenario | " + " | ".join(h for _, h in COLUMNS) + " |"
+    rule = "|---" * (len(COLUMNS) + 1) + "|"
+    rows = [head, rule]
+    for name, entry in summary.items():
+        label = "`%s`" % name
+        if descriptions.get(name):
+            label += " – " + descriptions[name]
+        rows.append("| %s | %s |" % (label, " | ".join(cell(entry, m) for m, _ in COLUMNS)))
+    return "\n".join(rows)
+
+
+def _met_text(met):
+    return {True: "met", False: "**not met**", None: "not measured"}[met]
+
+
+def targets_table(rows):
+    """The issue's targets next to the measured value."""
+    out = ["| target | goal | measured | result |", "|---|---|---|---|"]
+    for label, goal, value, met in rows:
+        shown = "–" if value is None else ("%.2f" % value) + ("" if "x" not in goal else "x")
+        out.append("| %s | %s | %s | %s |" % (label, goal, shown, _met_text(met)))
+    return "\n".join(out)
+
+
+def problems_text(summary):
+    """A bullet per problem seen, or a line saying there were none."""
+    lines = ["- `%s`: %s" % (name, p.replace("\n", " ⏎ "))
+             for name, entry in summary.items() for p in entry["problems"]]
+    return "\n".join(lines) if lines else "None: no failed start, socket error or non-2xx response."
+
+
+def _settings_line(meta):
+    return ("%(rounds)d rounds × %(duration)d s per server and scenario (after a "
+            "%(warmup)d s warm-up), servers interleaved round by round, "
+            "%(workers)d workers each; %(pinning)s. Run finished %(when)s." % meta)
+
+
+def render(summary, meta, descriptions=None):
+    """The whole generated Markdown block (without the markers)."""
+    m, v = meta["machine"], meta["versions"]
+    vtext = ", ".join("%s %s" % (k, v[k] or "–") for k in v)
+    parts = [
+        _settings_line(meta),
+        "",
+        "Machine: %s, %s cores, %s. Versions: %s." % (m["cpu"], m["cores"], m["kernel"], vtext),
+        "",
+        "Each cell: appserver / Gunicorn (ratio appserver/Gunicorn), medians over the rounds.",
+        "",
+        scenario_table(summary, descriptions),
+        "",
+        "### Targets (issue 7) against this run",
+        "",
+        targets_table(stats.evaluate(summary)),
+        "",
+        "### Problems seen in this run",
+        "",
+        problems_text(summary),
+    ]
+    if meta.get("chart"):
+        parts += ["", meta["chart"]]
+    return "\n".join(parts)
+
+
+def replace_block(doc, block):
+    """``doc`` with the text between the markers replaced by ``block``."""
+    new = "%s\n%s\n%s" % (START, block.strip("\n"), END)
+    if START in doc and END in doc and doc.index(START) < doc.index(END):
+        before = doc[:doc.index(START)]
+        after = doc[doc.index(END) + len(END):]
+        return before + new + after
+    return doc.rstrip("\n") + "\n\n" + new + "\n"
+
+
+def console(summary):
+    """Plain-text table of medians and ratios for the terminal."""
+    lines = ["%-12s %-10s %10s %9s %9s %11s %9s %9s %8s" % (
+        "scenario", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req",
+        "RSS MiB", "start ms", "fair")]
+    for name, entry in summary.items():
+        for who in ("appserver", "gunicorn", "ratio"):
+            row = entry[who]
+            lines.append("%-12s %-10s " % (name, who) + " ".join(
+                "%*s" % (w, num(row[m]))
+                for m, w in zip([c for c, _ in COLUMNS], (10, 9, 9, 11, 9, 9, 8))))
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Figures from runs: medians per server, ratios, and the issue's targets.
+
+Contract: a *run* is a dict with ``scenario``, ``server``, ``round`` and the
+figures in ``METRICS`` (any may be None), plus ``problems`` (list of str).
+``summarize(runs)`` returns ``{scenario: {"appserver": {metric: median},
+"gunicorn": {...}, "ratio": {metric: appserver/gunicorn}, "rounds": {server:
+n}, "problems": [...]}}``, keeping scenario order of first appearance.
+``fairness(counts)`` is busiest / median of per-connection request counts.
+``evaluate(summary)`` checks ``TARGETS`` and returns rows ``(label, target
+text, measured value or None, met: True/False/None)``; None means the
+figure is missing from the run.
+"""
+import statistics
+
+SERVERS = ("appserver", "gunicorn")
+METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "rss_mib",
+           "startup_ms", "fairness")
+
+
+def median(values):
+    """Median of the non-None values, or None when there are none."""
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is zero."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fairness(counts):
+    """Busiest connection's requests over the median connection's."""
+    mid = median(counts)
+    return ratio(max(counts), mid) if counts else None
+
+
+def _group(runs):
+    grouped = {}
+    for run in runs:
+        entry = grouped.setdefault(run["scenario"], {s: [] for s in SERVERS})
+        entry.setdefault(run["server"], []).append(run)
+    return grouped
+
+
+def _medians(runs):
+    return {m: median([r.get(m) for r in runs]) for m in METRICS}
+
+
+def summarize(runs):
+    """Medians per scenario and server, and the appserver/gunicorn ratios."""
+    summary = {}
+    for name, by_server in _group(runs).items():
+        entry = {s: _medians(by_server.get(s, [])) for s in SERVERS}
+        entry["ratio"] = {m: ratio(entry["appserver"][m], entry["gunicorn"][m])
+                          for m in METRICS}
+        entry["rounds"] = {s: len(by_server.get(s, [])) for s in SERVERS}
+        entry["problems"] = [p for s in SERVERS for r in by_server.get(s, [])
+                             for p in r.get("problems", [])]
+        summary[name] = entry
+    return summary
+
+
+# (label, scenario or None for "every scenario", metric, where, op, limit)
+# where: "ratio" (appserver/gunicorn) or "appserver" (absolute value).
+TARGETS = (
+    ("hello (keep-alive): CPU per request", "hello", "cpu_us_per_req", "ratio", "<=", 0.12),
+    ("hello-close: CPU per request", "hello-close", "cpu_us_per_req", "ratio", "<=", 0.35),
+    ("upload 1 MiB: CPU per request", "upload", "cpu_us_per_req", "ratio", "<=", 0.15),
+    ("big 1 MiB: CPU per request", "big", "cpu_us_per_req", "ratio", "<=", 0.70),
+    ("file 10 MiB: CPU per request", "file", "cpu_us_per_req", "ratio", "<=", 1.0),
+    ("django: requests/s", "django", "rps", "ratio", ">=", 1.3),
+    ("RSS per worker (worst scenario)", None, "rss_mib", "ratio", "<=", 1.0),
+    ("start to first 200 (worst scenario)", None, "startup_ms", "ratio", "<=", 1.0),
+    ("mixed: p99 of fast requests", "mixed", "p99_ms", "ratio", "<=", 1.0),
+    ("fairness: busiest / median connection", "fairness", "fairness", "appserver", "<=", 3.0),
+)
+
+
+def target_text(where, op, limit):
+    """How a target reads in the table, e.g. '≤ 0.12x'."""
+    sign = "≤" if op == "<=" else "≥"
+    suffix = "x" if where == "ratio" else ""
+    return "%s %g%s" % (sign, limit, suffix)
+
+
+def _measured(summary, scenario, metric, where):
+    if scenario is not None:
+        entry = summary.get(scenario)
+        return entry[where][metric] if entry else None
+    values = [e[where][metric] for e in summary.values() if e[where][metric] is not None]
+    return max(values) if values else None
+
+
+def evaluate(summary):
+    """Rows (label, target text, measured, met) for every target."""
+    rows = []
+    for label, scenario, metric, where, op, limit in TARGETS:
+        value = _measured(summary, scenario, metric, where)
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        rows.append((label, target_text(where, op, limit), value, met))
+    return rows
