@@ -1,0 +1,190 @@
+"""Smoke tests of the benchmark harness's pure parts (no wrk, no Gunicorn).
+
+Contract: covers wrk report parsing, CPU and RSS accounting on a fake /proc
+tree (children files and the scan fallback), medians, ratios, fairness,
+target evaluation, Markdown rendering and marker replacement, the load
+client's response-head parsing, and the command lines the harness builds.
+No server is started and nothing is sent on the network.
+"""
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import loadclient, procstat, report, stats, wrk  # noqa: E402
+from benchmarks.servers import pinned, server_argv  # noqa: E402
+
+WRK_REPORT = """\
+Running 5s test @ http://127.0.0.1:8000/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.84ms    1.23ms   8.84ms   58.72%
+    Req/Sec    26.19k     1.77k   28.48k    75.00%
+  Latency Distribution
+     50%  740.00us
+     75%    2.89ms
+     90%    3.33ms
+     99%    1.20s
+  52276 requests in 5.01s, 7.78MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:  10434.33
+Transfer/sec:      3.87MB
+"""
+
+
+def test_wrk_parse_full_report():
+    out = wrk.parse(WRK_REPORT)
+    assert out["requests"] == 52276
+    assert abs(out["seconds"] - 5.01) < 1e-9
+    assert out["rps"] == 10434.33
+    assert abs(out["p50_ms"] - 0.74) < 1e-9
+    assert out["p99_ms"] == 1200.0
+    assert out["socket_errors"] == {"connect": 0, "read": 3, "write": 0, "timeout": 2}
+    assert out["non_2xx"] == 7
+
+
+def test_wrk_parse_clean_report_and_failure():
+    clean = "\n".join(l for l in WRK_REPORT.splitlines() if "errors" not in l and "Non-2xx" not in l)
+    out = wrk.parse(clean)
+    assert out["non_2xx"] == 0 and sum(out["socket_errors"].values()) == 0
+    try:
+        wrk.parse("unable to connect to 127.0.0.1:1 Connection refused")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a failed run must not parse")
+
+
+def test_wrk_command_and_version():
+    argv = wrk.command("http://127.0.0.1:1/", 5, 50, headers=("Connection: close",))
+    assert argv[:5] == ["wrk", "-t1", "-c50", "-d5s", "--latency"]
+    assert argv[-3:] == ["-H", "Connection: close", "http://127.0.0.1:1/"]
+    assert wrk.version("wrk debian/4.1.0-3+b2 [epoll] Copyright") == "debian/4.1.0-3+b2"
+
+
+def _stat(pid, comm, ppid, ticks):
+    utime, stime, cutime, cstime = ticks
+    rest = ["0"] * 9 + [str(utime), str(stime), str(cutime), str(cstime)] + ["20", "0", "1"]
+    return "%d (%s) S %d " % (pid, comm, ppid) + " ".join(rest) + "\n"
+
+
+def _fake_proc(root, with_children_files):
+    procs = {10: ("appserver: master (x)", 1, (100, 50, 7, 3)),
+             11: ("appserver: worker", 10, (400, 100, 0, 0)),
+             12: ("appserver: worker", 10, (300, 200, 0, 0)),
+             99: ("other", 1, (5000, 5000, 0, 0))}
+    for pid, (comm, ppid, ticks) in procs.items():
+        d = root / str(pid)
+        (d / "task" / str(pid)).mkdir(parents=True)
+        (d / "stat").write_text(_stat(pid, comm, ppid, ticks))
+        (d / "status").write_text("Name:\tx\nVmRSS:\t  %d kB\nThreads:\t1\n" % (pid * 1024))
+        if with_children_files:
+            kids = [str(p) for p, (_, pp, _) in procs.items() if pp == pid]
+            (d / "task" / str(pid) / "children").write_text(" ".join(kids) + (" " if kids else ""))
+    (root / "self").mkdir()
+
+
+def test_cpu_and_rss_from_children_files(tmp_path):
+    _fake_proc(tmp_path, with_children_files=True)
+    assert procstat.children(10, str(tmp_path)) == [11, 12]
+    assert procstat.tree_ticks(10, str(tmp_path)) == 160 + 500 + 500
+    assert procstat.worker_rss_kib(10, str(tmp_path)) == [11 * 1024, 12 * 1024]
+
+
+def test_cpu_by_scanning_when_no_children_files(tmp_path):
+    _fake_proc(tmp_path, with_children_files=False)
+    assert procstat.descendants(10, str(tmp_path)) == [10, 11, 12]
+    assert procstat.tree_ticks(10, str(tmp_path)) == 1160
+    assert procstat.ticks_to_seconds(250, clk_tck=100) == 2.5
+
+
+def test_parse_stat_with_parentheses_in_name():
+    text = _stat(7, "a) b (c", 3, (1, 2, 3, 4))
+    assert procstat.parse_stat(text) == (3, 1, 2, 3, 4)
+    assert procstat.vmrss_kib("VmPeak:\t9 kB\nVmRSS:\t 1234 kB\n") == 1234
+
+
+def _run(scenario, server, **figures):
+    base = dict.fromkeys(stats.METRICS)
+    base.update(figures)
+    base.update(scenario=scenario, server=server, round=1, problems=[])
+    return base
+
+
+def _summary():
+    runs = []
+    for cpu in (10.0, 30.0, 20.0):
+        runs.append(_run("hello", "appserver", rps=1000.0, cpu_us_per_req=cpu, rss_mib=10.0))
+        runs.append(_run("hello", "gunicorn", rps=500.0, cpu_us_per_req=cpu * 10, rss_mib=20.0))
+    runs.append(_run("django", "appserver", rps=130.0))
+    runs.append(_run("django", "gunicorn", rps=100.0))
+    runs[-1]["problems"].append("wrk: 3 Non-2xx or 3xx responses")
+    return stats.summarize(runs)
+
+
+def test_medians_ratios_and_fairness():
+    assert stats.median([3, None, 1, 2]) == 2
+    assert stats.median([None]) is None
+    assert stats.ratio(1, 0) is None and stats.ratio(None, 2) is None
+    assert stats.fairness([10, 10, 30]) == 3.0
+    summary = _summary()
+    hello = summary["hello"]
+    assert hello["appserver"]["cpu_us_per_req"] == 20.0
+    assert hello["gunicorn"]["cpu_us_per_req"] == 200.0
+    assert abs(hello["ratio"]["cpu_us_per_req"] - 0.1) < 1e-12
+    assert hello["rounds"] == {"appserver": 3, "gunicorn": 3}
+    assert summary["django"]["problems"] == ["wrk: 3 Non-2xx or 3xx responses"]
+
+
+def test_targets_met_not_met_and_missing():
+    rows = {label: (goal, value, met) for label, goal, value, met in stats.evaluate(_summary())}
+    assert rows["hello (keep-alive): CPU per request"][0] == "≤ 0.12x"
+    assert rows["hello (keep-alive): CPU per request"][2] is True
+    assert rows["django: requests/s"][2] is True
+    assert rows["RSS per worker (worst scenario)"][1] == 0.5
+    assert rows["upload 1 MiB: CPU per request"] == ("≤ 0.15x", None, None)
+
+
+def test_markdown_render_and_marker_replacement():
+    meta = {"rounds": 3, "duration": 5, "warmup": 1, "workers": 2, "pinning": "pinned",
+            "when": "2024-01-01 00:00 UTC",
+            "machine": {"cpu": "Test CPU", "cores": 2, "kernel": "Linux 6"},
+            "versions": {"Python": "3.11", "appserver": "0.1", "Gunicorn": "23",
+                         "Django": None, "wrk": "4.1"}}
+    block = report.render(_summary(), meta, {"hello": "13 bytes"})
+    assert "| `hello` – 13 bytes | 1,000 / 500 (2.00x) |" in block
+    assert "20.0 / 200 (0.10x)" in block
+    assert "| django: requests/s | ≥ 1.3x | 1.30x | met |" in block
+    assert "**not met**" not in block.split("RSS per worker")[0]
+    assert "`django`: wrk: 3 Non-2xx" in block
+    assert "Test CPU, 2 cores, Linux 6" in block and "Django –" in block
+    doc = "# B\n\nprose\n\n%s\nold\n%s\n\nmore prose\n" % (report.START, report.END)
+    new = report.replace_block(doc, block)
+    assert new.startswith("# B\n\nprose\n\n") and new.endswith("\n\nmore prose\n")
+    assert "old" not in new and block in new
+    assert report.replace_block(new, "x").count(report.START) == 1
+    assert report.replace_block("# B\n", "x").endswith("%s\nx\n%s\n" % (report.START, report.END))
+    assert "hello" in report.console(_summary())
+
+
+def test_loadclient_head_parsing_and_percentiles():
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close"
+    assert loadclient.parse_head(head) == (200, 13, True)
+    assert loadclient.parse_head(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0") == (404, 0, False)
+    assert loadclient.parse_head(b"HTTP/1.0 200 OK\r\nContent-Length: 1") == (200, 1, True)
+    values = list(range(1, 101))
+    assert loadclient.percentile(values, 50) == 50
+    assert loadclient.percentile(values, 99) == 99
+    assert loadclient.percentile([], 99) is None
+
+
+def test_server_command_lines():
+    argv = server_argv("gunicorn", "hello:application", 8000, 2)
+    assert argv[1:3] == ["-m", "gunicorn"]
+    assert "--worker-class" in argv and "sync" in argv and "127.0.0.1:8000" in argv
+    assert server_argv("appserver", "hello:application", 8000, 2)[-1] == "hello:application"
+    assert pinned(["x"], 0) == ["taskset", "-c", "0", "x"]
+    assert pinned(["x"], None) == ["x"]
