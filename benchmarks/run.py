@@ -1,0 +1,220 @@
+"""Run the benchmark suite: appserver against Gunicorn, round by round.
+
+Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
+[--workers W] [--scenarios a,b] [--no-pin] [--no-docs] [--json FILE]``
+checks its prerequisites (exit 2 with install hints when something is
+missing), then for each scenario and round starts appserver, measures it,
+stops it, then does the same with Gunicorn (sync worker), so the servers
+alternate A B A B. Each measured run: start the server pinned to one CPU,
+time launch to first 200, warm up, read the server tree's CPU ticks, drive
+it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
+again, read each worker's RSS, stop the server (TERM, then KILL). It prints
+medians and ratios, and writes the results block into docs/benchmarks.md and
+the chart into docs/img/benchmarks.png (unless ``--no-docs``). Only
+127.0.0.1 is targeted; every load run is bounded by its duration and a
+subprocess timeout; servers are stopped on errors, Ctrl-C and TERM too.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import chart, checks, procstat, report, scenarios, stats, wrk
+from benchmarks.servers import Server, StartError, log_tail, pinned
+
+DOC = scenarios.REPO / "docs" / "benchmarks.md"
+IMG = scenarios.REPO / "docs" / "img" / "benchmarks.png"
+TOOL_SLACK_S = 30
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks",
+                                 description="appserver vs Gunicorn benchmark suite")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per measured run (default 5)")
+    ap.add_argument("--warmup", type=int, default=1, help="warm-up seconds before measuring (default 1)")
+    ap.add_argument("--workers", type=int, default=2, help="workers per server (default 2)")
+    ap.add_argument("--scenarios", default=",".join(scenarios.names()),
+                    help="comma-separated subset (default: all)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md and the chart")
+    ap.add_argument("--json", help="also write every run's raw figures to this file")
+    args = ap.parse_args(argv)
+    if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and 0 <= args.warmup <= 60):
+        ap.error("rounds 1..50, duration 1..600 s, warmup 0..60 s")
+    return args
+
+
+def run_tool(scenario, server, seconds, cpu):
+    """Drive ``server`` for ``seconds``; returns (figures, problems)."""
+    if scenario.tool == "wrk":
+        argv = wrk.command(server.url("/"), seconds, scenario.connections,
+                           script=scenario.script, headers=scenario.headers)
+    else:
+        argv = [sys.executable, "-m", "benchmarks.loadclient", "--port", str(server.port),
+                "--connections", str(scenario.connections), "--duration", str(seconds),
+                "--slow-every", str(scenario.slow_every)]
+    done = subprocess.run(pinned(argv, cpu), cwd=scenarios.REPO, capture_output=True,
+                          text=True, timeout=seconds + TOOL_SLACK_S)
+    if done.returncode != 0:
+        return None, ["%s exited %d: %s" % (argv[0], done.returncode, done.stderr.strip()[-300:])]
+    if scenario.tool == "wrk":
+        return _wrk_figures(done.stdout)
+    try:
+        return _client_figures(json.loads(done.stdout))
+    except ValueError:
+        return None, ["load client printed no report: %r" % done.stdout[-300:]]
+
+
+def _wrk_figures(text):
+    try:
+        out = wrk.parse(text)
+    except ValueError as exc:
+        return None, [str(exc)]
+    problems = []
+    if out["non_2xx"]:
+        problems.append("wrk: %d Non-2xx or 3xx responses" % out["non_2xx"])
+    errs = {k: v for k, v in out["socket_errors"].items() if v}
+    if errs:
+        problems.append("wrk socket errors: %s" % ", ".join("%s %d" % kv for kv in errs.items()))
+    return out, problems
+
+
+def _client_figures(data):
+    problems = []
+    bad = {s: n for s, n in data["statuses"].items() if s != "200"}
+    if bad:
+        problems.append("client: non-200 statuses %s" % bad)
+    if data["errors"]:
+        problems.append("client errors: %s" % data["errors"])
+    if data["unanswered"]:
+        problems.append("client: %d requests unanswered at the end" % data["unanswered"])
+    out = {"requests": data["requests"], "rps": data["rps"],
+           "p50_ms": data["fast"]["p50_ms"], "p99_ms": data["fast"]["p99_ms"],
+           "fairness": stats.fairness(data["per_connection"]),
+           "per_connection": data["per_connection"], "slow": data["slow"]}
+    return out, problems
+
+
+def measure(server, scenario, args, pins):
+    """Start, warm up, measure and stop one server; returns a run dict."""
+    run = {"problems": []}
+    with server:
+        server.start()
+        run["startup_ms"] = server.startup_s * 1000.0
+        if args.warmup:
+            run_tool(scenario, server, args.warmup, pins[1])
+        server.remember_children()
+        before = procstat.tree_ticks(server.pid)
+        figures, problems = run_tool(scenario, server, args.duration, pins[1])
+        after = procstat.tree_ticks(server.pid)
+        rss = procstat.worker_rss_kib(server.pid)
+        run["problems"] += problems
+        if figures:
+            run.update(figures)
+            if figures["requests"]:
+                cpu_s = procstat.ticks_to_seconds(after - before)
+                run["cpu_us_per_req"] = cpu_s * 1e6 / figures["requests"]
+        run["rss_mib"] = sum(rss) / len(rss) / 1024.0 if rss else None
+    if run["problems"]:
+        run["problems"].append("server log tail: " + log_tail(server.log_path, 6).strip())
+    return run
+
+
+def one_run(scenario, kind, rnd, args, pins, workdir, env):
+    """A run dict for one scenario, server and round (problems recorded, not raised)."""
+    log = workdir / ("%s-%s-%d.log" % (scenario.name, kind, rnd))
+    server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log, pins[0])
+    base = {"scenario": scenario.name, "server": kind, "round": rnd}
+    try:
+        run = measure(server, scenario, args, pins)
+    except StartError as exc:
+        run = {"problems": ["start failed: %s" % exc]}
+    except subprocess.TimeoutExpired as exc:
+        run = {"problems": ["load tool timed out: %s" % exc]}
+    base.update(run)
+    return base
+
+
+def print_run(run):
+    figures = " ".join("%s=%s" % (m, report.num(run.get(m))) for m in stats.METRICS)
+    print("  %-12s round %d %-9s %s" % (run["scenario"], run["round"], run["server"], figures))
+    for problem in run["problems"]:
+        print("    PROBLEM: %s" % problem.splitlines()[0])
+    sys.stdout.flush()
+
+
+def run_suite(selected, args, pins, workdir):
+    """Every run, interleaving the servers round by round."""
+    env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1")
+    runs = []
+    for scenario in selected:
+        for rnd in range(1, args.rounds + 1):
+            for kind in stats.SERVERS:
+                run = one_run(scenario, kind, rnd, args, pins, workdir, env)
+                print_run(run)
+                runs.append(run)
+    return runs
+
+
+def make_file(workdir):
+    """The file the ``file`` scenario serves, FILE_SIZE bytes."""
+    path = workdir / "file.bin"
+    with open(path, "wb") as f:
+        f.write(os.urandom(1024 * 1024) * (scenarios.FILE_SIZE // (1024 * 1024)))
+    return path
+
+
+def write_docs(summary, meta):
+    """The results block into docs/benchmarks.md, and the chart."""
+    if chart.available():
+        IMG.parent.mkdir(parents=True, exist_ok=True)
+        chart.draw(summary, IMG, "appserver / Gunicorn, %s" % meta["when"])
+        meta["chart"] = "![appserver/Gunicorn ratios per scenario](img/benchmarks.png)"
+    else:
+        meta["chart"] = "(Chart not drawn: matplotlib is not installed.)"
+        print("note: matplotlib not installed, chart skipped (pip install matplotlib)")
+    descriptions = {s.name: s.summary for s in scenarios.SCENARIOS}
+    block = report.render(summary, meta, descriptions)
+    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    DOC.write_text(report.replace_block(doc, block))
+    print("wrote %s" % DOC)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    selected = scenarios.by_names([n.strip() for n in args.scenarios.split(",") if n.strip()])
+    missing = checks.missing(any(s.name == "django" for s in selected))
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
+    server_cpu, client_cpu, note = checks.pinning(not args.no_pin)
+    print(note)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    wrk_text = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    try:
+        with tempfile.TemporaryDirectory(prefix="appserver-bench-") as tmp:
+            runs = run_suite(selected, args, (server_cpu, client_cpu), Path(tmp))
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, nothing written", file=sys.stderr)
+        return 130
+    summary = stats.summarize(runs)
+    print(report.console(summary))
+    meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
+            "workers": args.workers, "pinning": note,
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": report.machine(), "versions": report.versions(wrk_text)}
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+    if not args.no_docs:
+        write_docs(summary, meta)
+    return 0

@@ -1,0 +1,167 @@
+"""Start and stop the servers under test, and time their first 200.
+
+Contract: ``Server(kind, app, cwd, workers, env, log_path, cpu)`` describes
+one server run: ``kind`` is ``"appserver"`` or ``"gunicorn"`` (sync worker),
+``app`` a WSGI spec importable from ``cwd``. ``start(timeout)`` binds a free
+127.0.0.1 port, launches the server (pinned with ``taskset -c CPU`` when
+``cpu`` is given), and polls with a raw socket until a ``GET /`` gets a 200;
+it sets ``startup_s`` (launch to first 200) and raises ``StartError`` with
+the log's tail when the server exits or times out. ``stop()`` sends TERM to
+the arbiter's pid, then KILL after a grace period, then KILL to any worker
+pid seen while it ran that is still alive; it is safe to call twice and is
+always called by the context manager, on error and on Ctrl-C too.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from benchmarks import procstat
+
+HOST = "127.0.0.1"
+POLL_S = 0.01
+
+
+class StartError(RuntimeError):
+    """The server did not answer 200 in time (message holds the log tail)."""
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def server_argv(kind, app, port, workers):
+    """The command line that serves ``app`` with ``kind``."""
+    bind = "%s:%d" % (HOST, port)
+    if kind == "appserver":
+        return [sys.executable, "-m", "appserver", "--bind", bind,
+                "--workers", str(workers), app]
+    if kind == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", "--bind", bind,
+                "--workers", str(workers), "--worker-class", "sync", app]
+    raise ValueError("unknown server kind %r" % kind)
+
+
+def pinned(argv, cpu):
+    """``argv`` run through ``taskset -c cpu`` (or as is when cpu is None)."""
+    return argv if cpu is None else ["taskset", "-c", str(cpu)] + list(argv)
+
+
+def get_status(port, path="/", timeout=0.5):
+    """Status code of one raw ``GET path`` to 127.0.0.1:port, or None."""
+    request = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+               % (path, HOST, port)).encode("ascii")
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as s:
+            s.sendall(request)
+            head = s.recv(64)
+    except OSError:
+        return None
+    parts = head.split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def log_tail(path, lines=15):
+    """The last ``lines`` lines of a log file ('' when absent)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+class Server:
+    """One run of one server; use as a context manager."""
+
+    def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None):
+        self.kind, self.app, self.cwd, self.workers = kind, app, cwd, workers
+        self.env, self.log_path, self.cpu = env, log_path, cpu
+        self.port = free_port()
+        self.proc = None
+        self.startup_s = None
+        self.seen_children = set()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def url(self, path="/"):
+        return "http://%s:%d%s" % (HOST, self.port, path)
+
+    def start(self, timeout=60.0):
+        """Launch and wait for the first 200; raises StartError."""
+        argv = pinned(server_argv(self.kind, self.app, self.port, self.workers), self.cpu)
+        log = open(self.log_path, "ab")
+        began = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                argv, cwd=self.cwd, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        finally:
+            log.close()
+        self._wait_first_200(began, timeout)
+
+    def _wait_first_200(self, began, timeout):
+        deadline = began + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartError("%s exited with code %s:\n%s" % (
+                    self.kind, self.proc.returncode, log_tail(self.log_path)))
+            if get_status(self.port) == 200:
+                self.startup_s = time.monotonic() - began
+                self.remember_children()
+                return
+            time.sleep(POLL_S)
+        raise StartError("%s gave no 200 within %.0f s:\n%s" % (
+            self.kind, timeout, log_tail(self.log_path)))
+
+    def remember_children(self):
+        """Record the current worker pids (so stop() can reap leftovers)."""
+        if self.proc and self.proc.poll() is None:
+            self.seen_children.update(procstat.descendants(self.pid)[1:])
+
+    def stop(self, grace=10.0):
+        """TERM the arbiter, KILL it after ``grace`` s, KILL leftover workers."""
+        if self.proc is None:
+            return
+        self.remember_children()
+        if self.proc.poll() is None:
+            _signal(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal(self.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        for pid in sorted(self.seen_children):
+            if _alive_and_ours(pid, self.kind):
+                _signal(pid, signal.SIGKILL)
+        self.seen_children.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _alive_and_ours(pid, kind):
+    """True when ``pid`` still runs (not a zombie) and its command names ``kind``."""
+    stat = procstat._read("/proc/%d/stat" % pid)
+    cmdline = procstat._read("/proc/%d/cmdline" % pid) or ""
+    return bool(stat) and stat[stat.rindex(")") + 2] != "Z" and kind in cmdline
