@@ -16,12 +16,14 @@ import signal
 import sys
 import time
 
-from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
-from appserver import process, systemd, upgrade
+from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
+from appserver import supervisor
+from appserver import process, status, systemd, upgrade
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.arbiter_signals import SignalHandlers
+from appserver.monitor import Monitor
 
 log = logging.getLogger("appserver")
 
@@ -55,6 +57,7 @@ class Arbiter(SignalHandlers):
         self.successor = None       # pid of the new arbiter after USR2
         self.stop_at = None         # end of the shutdown delay after TERM
         self.admin = None
+        self.when_ready_called = False
         self.pid = os.getpid()
         self.base_modules = set(sys.modules)
 
@@ -73,6 +76,7 @@ class Arbiter(SignalHandlers):
             self.pid = os.getpid()
         process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
+        hooks.call_strict(cfg.hooks, "on_starting", self)
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
@@ -83,7 +87,10 @@ class Arbiter(SignalHandlers):
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)
             self.admin = self._admin()
+            if cfg.pid and not self.predecessor:
+                status.write_admin_file(self)
             self.scoreboard = scoreboard.Scoreboard()
+            self.monitor = Monitor(self)
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -154,6 +161,8 @@ class Arbiter(SignalHandlers):
             sockets.close_all([self.admin.listener], unlink=self.successor is None)
         if self.cfg.pid:
             pidfile.remove(self.cfg.pid, self.pid)
+            status.remove_admin_file(self)
+        hooks.call(self.cfg.hooks, "on_exit", self)
         log.info("Shutting down: master %d", self.pid)
 
     # -- workers ------------------------------------------------------------
@@ -184,9 +193,11 @@ class Arbiter(SignalHandlers):
         index = supervisor.free_index(self.workers.values(), self.scoreboard.slots)
         now = time.monotonic()
         slot = self.scoreboard.claim(index, 0, now)
+        hooks.call(self.cfg.hooks, "pre_fork", self, supervisor.Worker(None, index, now))
         pid = os.fork()
         if pid == 0:
             self._become_worker(slot, index)
+        self.monitor.spawned()
         self.scoreboard.set_pid(index, pid)
         self.workers[pid] = supervisor.Worker(pid, index, now)
         self.lifetimes[pid] = _lifetime(self.cfg)
@@ -199,8 +210,10 @@ class Arbiter(SignalHandlers):
             self.signals.close()
             if self.admin is not None:
                 self.admin.close(listener_too=True)
-            Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                   index + 1).run()
+            worker = Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
+                            index + 1, server=self)
+            hooks.call(self.cfg.hooks, "post_fork", self, worker)
+            worker.run()
         finally:
             os._exit(errors.EXIT_ERROR)
 
@@ -208,6 +221,7 @@ class Arbiter(SignalHandlers):
         workers = list(self.workers.values())
         infos = self._infos(workers)
         self._handle_stuck(workers, infos, now)
+        self.monitor.tick(now)
         if now >= self.next_rss:
             self.next_rss = now + RSS_INTERVAL
             for worker in workers:
@@ -225,6 +239,9 @@ class Arbiter(SignalHandlers):
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
                 self._hand_over()
+                if not self.when_ready_called:
+                    self.when_ready_called = True
+                    hooks.call(self.cfg.hooks, "when_ready", self)
 
     def _handle_stuck(self, workers, infos, now):
         for stuck in supervisor.stuck_workers(workers, infos, now, self.cfg.timeout,
@@ -257,8 +274,11 @@ class Arbiter(SignalHandlers):
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 info = self.scoreboard.read(worker.index)
+                code = os.waitstatus_to_exitcode(status)
+                self.monitor.exited(worker, info, code)
                 self.scoreboard.release(worker.index)
-                self._worker_exited(worker, info, os.waitstatus_to_exitcode(status))
+                self._worker_exited(worker, info, code)
+                hooks.call(self.cfg.hooks, "child_exit", self, worker)
 
     def _worker_exited(self, worker, info, code):
         pid = worker.pid
@@ -340,6 +360,7 @@ class Arbiter(SignalHandlers):
             return
         if self.cfg.pid:
             pidfile.write(self.cfg.pid, self.pid)
+            status.write_admin_file(self)
         self.readiness.took_over(self.pid)
         if self.cfg.upgrade_handoff:
             log.info("Upgrade complete: asking the old arbiter %d to stop",

@@ -35,7 +35,7 @@ class Connection:
     """A client socket, its parser, its state and its current deadline."""
 
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
-                 "drained", "read_timeout", "send_timeout", "_timeout")
+                 "drained", "read_timeout", "send_timeout", "_timeout", "received")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
         self.sock = sock
@@ -49,6 +49,7 @@ class Connection:
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
         self._timeout = read_timeout
+        self.received = 0           # bytes read since the metrics last took them
         sock.settimeout(read_timeout)
 
     def fill(self):
@@ -62,6 +63,7 @@ class Connection:
             return True
         except OSError:
             data = b""
+        self.received += len(data)
         self.parser.feed(data)
         return bool(data)
 
@@ -84,6 +86,7 @@ class Connection:
                                         "(read-timeout)" % self.read_timeout) from None
                 except OSError as exc:
                     raise ClientError("reading the body: %s" % exc) from None
+                self.received += len(data)
                 parser.feed(data)
             elif type(event) is Data:
                 return event.data

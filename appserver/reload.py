@@ -35,7 +35,13 @@ def reload_config(arbiter):
         except AppServerError as exc:
             log.error("Reload failed, the previous workers keep serving: %s", exc)
             return None
-    return cfg, app, logs.setup(cfg)
+    try:
+        access_log = logs.setup(cfg)
+    except AppServerError as exc:
+        log.error("Reload failed, keeping the running configuration: %s", exc)
+        logs.setup(arbiter.cfg)
+        return None
+    return cfg, app, access_log
 
 
 def forget_modules(keep):

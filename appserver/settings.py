@@ -86,6 +86,12 @@ SETTINGS = (
             "(never by a worker): /healthz, /readyz and /status. Same forms "
             "as bind; keep it private.", metavar="ADDRESS",
             default_doc="none (no admin listener)"),
+    Setting("forwarded-allow-ips", STR, "127.0.0.1,::1", ("--forwarded-allow-ips",),
+            SERVER_SOCKET,
+            "Comma-separated IP addresses and CIDR networks of the proxies "
+            "trusted to send request metadata (such as X-Request-ID), or '*' "
+            "to trust every peer. Peers on a unix socket are trusted.",
+            metavar="ADDRESSES"),
     Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),
@@ -178,6 +184,32 @@ SETTINGS = (
     Setting("error-logfile", STR, "-", ("--error-logfile",), LOGGING,
             "Error log file; '-' is standard error.", metavar="FILE",
             default_doc="- (standard error)"),
+    Setting("access-log-format", STR, None, ("--access-log-format",), LOGGING,
+            "Format of access log lines: Gunicorn-style atoms such as %(h)s "
+            "%(r)s %(s)s %(b)s %(D)s %({header}i)s %({header}o)s "
+            "%({variable}e)s, or 'json' for one JSON object per line (see "
+            "docs/observability.md).", metavar="FORMAT",
+            default_doc='the Apache combined format, %(h)s %(l)s %(u)s %(t)s '
+                        '"%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'),
+    Setting("log-config", STR, None, ("--log-config",), LOGGING,
+            "A logging.config.dictConfig dictionary in a JSON or TOML file, "
+            "applied after the settings above, for full control of the "
+            "appserver and appserver.access loggers.", metavar="FILE",
+            default_doc="none"),
+    Setting("request-id-header", STR, None, ("--request-id-header",), LOGGING,
+            "Echo each request's id in a response header of this name (e.g. "
+            "X-Request-ID). The id is the trusted proxy's X-Request-ID, else a "
+            "new one; the app finds it in environ['appserver.request_id'].",
+            metavar="NAME", default_doc="none (not echoed)"),
+    Setting("slow-request", FLOAT, 0.0, ("--slow-request",), LOGGING,
+            "Log a warning with the stack of a request still running after "
+            "this many seconds, once per request, without stopping it (0 "
+            "disables).", metavar="SECONDS", minimum=0),
+    Setting("statsd-host", STR, None, ("--statsd-host",), LOGGING,
+            "Push the metrics to this StatsD server (HOST:PORT) over UDP once "
+            "a second.", metavar="HOST:PORT", default_doc="none (no StatsD)"),
+    Setting("statsd-prefix", STR, "appserver", ("--statsd-prefix",), LOGGING,
+            "Prefix of the StatsD metric names.", metavar="PREFIX"),
     # Process
     Setting("name", STR, None, ("-n", "--name"), PROCESS,
             "Name shown in the process titles (ps, top).", metavar="NAME"),
@@ -218,6 +250,15 @@ SETTINGS = (
             multiple=True, metavar="KEY=VALUE", default_doc="none"),
     Setting("preload", BOOL, False, ("--preload/--no-preload",), APPLICATION,
             "Load the app in the arbiter before forking the workers."),
+    Setting("reload", BOOL, False, ("--reload/--no-reload",), APPLICATION,
+            "Development: when a Python module the workers loaded (or a "
+            "reload-extra-file) changes, reload gracefully as on HUP; new code "
+            "that fails to load is logged and the running workers keep "
+            "serving."),
+    Setting("reload-extra-file", STR, (), ("--reload-extra-file",), APPLICATION,
+            "A file or glob pattern (templates/**/*.html) also watched by "
+            "--reload. Repeat for several; in the environment, separate them "
+            "with commas.", multiple=True, metavar="GLOB", default_doc="none"),
     # Command (command line only)
     Setting("config", STR, None, ("-c", "--config"), COMMAND,
             "Python config file; by default ./appserver.conf.py if it exists.",

@@ -9,7 +9,10 @@ is complete is served synchronously (``wsgi.handler.handle``), then any
 pipelined request already buffered, then it goes back to the loop. Deadlines
 (``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
 second. The heartbeat goes to the scoreboard on every turn and around every
-request, so a request stuck in the app stops it.
+request, so a request stuck in the app stops it. Each request goes through a
+``RequestObserver`` (request id, access log, metrics, request hooks). On
+``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
+going; with ``reload`` it watches its own modules (``appserver.devreload``).
 
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
@@ -24,10 +27,11 @@ import signal
 import socket
 import time
 
-from appserver import errors, logs, process, scoreboard
+from appserver import errors, hooks, logs, process, scoreboard
 from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
+from appserver.observe import RequestObserver
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.wsgi.environ import base_environ
@@ -41,12 +45,16 @@ HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
 DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
+STACK_SIGNAL = signal.SIGURG   # the arbiter asks for the stack of a slow request
 
 
 class Worker:
     """One worker process; see the module comment."""
 
-    def __init__(self, cfg, listeners, slot, app, access_log, number):
+    def __init__(self, cfg, listeners, slot, app, access_log, number, server=None):
+        self.forked_at = time.monotonic()
+        self.pid = os.getpid()
+        self.server = server
         self.cfg = cfg
         self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
@@ -62,6 +70,9 @@ class Worker:
         self.requests = 0
         self.max_requests = _max_requests(cfg)
         self.in_app = False
+        self.counters = slot.counters()
+        self.observer = RequestObserver(cfg, access_log, self.counters, self)
+        self.watcher = None
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -75,6 +86,7 @@ class Worker:
             log.exception("Worker %d crashed", os.getpid())
             code = errors.EXIT_ERROR
         finally:
+            hooks.call(self.cfg.hooks, "worker_exit", self.server, self)
             logging.shutdown()
             os._exit(code)
 
@@ -101,7 +113,17 @@ class Worker:
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
-        self.slot.set_state(scoreboard.IDLE, time.monotonic())
+        try:
+            hooks.call_strict(cfg.hooks, "post_worker_init", self)
+        except Exception:
+            log.exception("Hook post_worker_init failed; this worker does not serve")
+            raise SystemExit(errors.EXIT_WORKER_BOOT)
+        if cfg.reload:
+            from appserver.devreload import Watcher
+            self.watcher = Watcher(cfg.reload_extra_file, self.counters.ask_reload)
+        now = time.monotonic()
+        self.counters.booted(now - self.forked_at)
+        self.slot.set_state(scoreboard.IDLE, now)
 
     def _register_stack_dump(self):
         """On SIGUSR2 (sent by the arbiter on a timeout), dump every thread's
@@ -111,10 +133,22 @@ class Worker:
         if stream is not None:
             faulthandler.register(signal.SIGUSR2, file=stream, all_threads=True,
                                   chain=True)
+        signal.signal(STACK_SIGNAL, self._on_stack_request)
 
     def _on_timeout(self, signum, frame):
         if self.in_app:
+            hooks.call(self.cfg.hooks, "worker_abort", self)
             raise WorkerTimeout()
+
+    def _on_stack_request(self, signum, frame):
+        """Log where the running request is (slow-request), and carry on."""
+        import traceback
+        if not self.in_app:
+            log.warning("Worker %d: the slow request finished before its stack "
+                        "could be taken", os.getpid())
+            return
+        log.warning("Worker %d: stack of the slow request (still running):\n%s",
+                    os.getpid(), "".join(traceback.format_stack(frame)).rstrip())
 
     # -- loop ---------------------------------------------------------------
 
@@ -136,6 +170,8 @@ class Worker:
             now = time.monotonic()
             if now >= self.next_sweep:
                 self._sweep(now)
+                if self.watcher is not None:
+                    self.watcher.check(now)
 
     def _accept_on(self):
         if not self.accepting and self.alive:
@@ -223,7 +259,7 @@ class Worker:
         self.in_app = True
         try:
             keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                          self.access_log)
+                          self.observer)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)
@@ -245,6 +281,7 @@ class Worker:
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", _peer(conn), err.detail, err.status, err.reason)
+        self.observer.rejected(conn, err)
         if conn.start_closing(err):
             conn.deadline = time.monotonic() + DRAIN_SECONDS
         else:
@@ -294,6 +331,7 @@ class Worker:
             if signum == signal.SIGTERM:
                 self._begin_stop(time.monotonic())
             elif signum in (signal.SIGINT, signal.SIGQUIT):
+                hooks.call(self.cfg.hooks, "worker_int", self)
                 raise SystemExit(0)
             elif signum == signal.SIGUSR1:
                 logs.reopen()

@@ -5,7 +5,9 @@ complete, sends its response through the connection, calls the iterable's
 ``close()`` exactly once (also when the client went away), writes the access
 log line, and skips any unread body. It returns whether the connection may
 carry another request. Errors from the app become a 500 when no header has
-been sent yet, and a closed connection otherwise; both are logged.
+been sent yet, and a closed connection otherwise; both are logged. The
+``observer`` (``appserver.observe.RequestObserver``) is told when the environ
+is ready and when the response is done (request id, access log, metrics).
 """
 
 import logging
@@ -32,7 +34,7 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, access_log):
+def handle(conn, request, app, base_environ, observer):
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
@@ -40,6 +42,7 @@ def handle(conn, request, app, base_environ, access_log):
     body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
                  else None)
     environ = build_environ(base_environ, request, conn.peer, body)
+    observer.started(request, environ, response)
     timed_out = False
     try:
         _run(app, environ, response, conn)
@@ -58,8 +61,7 @@ def handle(conn, request, app, base_environ, access_log):
         log.exception("Error handling request %s %s", request.method, request.target)
         detail = str(exc) if isinstance(exc, AppResponseError) else ""
         _fail(conn, response, 500, "Internal Server Error", detail)
-    access_log.write(environ, response.code or 500, response.sent,
-                     time.monotonic() - started)
+    observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
     return response.keep_alive and _finish_body(conn, body, request)

@@ -84,11 +84,16 @@ class FakeConn:
 
 
 class AccessLog:
+    """Stands for the worker's RequestObserver; records what the log would."""
+
     def __init__(self):
         self.calls = []
 
-    def write(self, environ, status, sent, duration):
-        self.calls.append((environ, status, sent, duration))
+    def started(self, request, environ, response):
+        pass
+
+    def finished(self, conn, request, environ, response, duration):
+        self.calls.append((environ, response.code or 500, response.sent, duration))
 
 
 def serve(raw, app, **kw):
