@@ -86,6 +86,13 @@ def add(total, stats):
         total[i] += stats[i]
 
 
+def count(stats, method, status, duration):
+    """Count one request into a snapshot list (for requests no worker counted)."""
+    stats[cell(method, status)] += 1
+    stats[HISTOGRAM + bisect_left(BUCKETS, duration)] += 1
+    stats[DURATION_SUM] += duration
+
+
 def boot_bucket(seconds):
     return bisect_left(BOOT_BUCKETS, seconds)
 

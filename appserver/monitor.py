@@ -4,7 +4,8 @@
 The arbiter tells it ``spawned()`` for every fork and ``exited(worker, info,
 code)`` for every reaped worker, before the worker's slot is released: the
 slot's counters are then added to the retired totals, so the sums never go
-down, and the exit is counted by cause (``exit_cause``). ``tick(now)``, once
+down, and the exit is counted by cause (``exit_cause``); a worker killed
+(SIGKILL) in a timed-out request gets that request's 504 access line here. ``tick(now)``, once
 per loop turn, warns about requests running past ``slow-request`` (once per
 request; the worker is sent ``STACK_SIGNAL`` and logs its stack), answers a
 worker's reload flag (``--reload``) with a graceful reload, and pushes StatsD
@@ -17,9 +18,12 @@ import os
 import signal
 import socket
 import struct
+import time
 from collections import Counter, namedtuple
 
 from appserver import errors, metrics, scoreboard
+from appserver.observe import rejected_environ
+from appserver.requestid import new_id
 
 log = logging.getLogger("appserver")
 
@@ -92,11 +96,22 @@ class Monitor:
         cause = exit_cause(worker.pid, info, code, arb.retiring, arb.timed_out,
                            arb.stopping, arb.stop_mode is not None)
         self.exits[cause] += 1
+        if cause == "timeout" and code < 0 and info.request_line:
+            self._killed_request(info)
         stats = arb.scoreboard.stats(worker.index)
         metrics.add(self.retired, stats)
         self._count_boot(stats[metrics.BOOT_SECONDS])
         self.slow_seen.pop(worker.pid, None)
         return cause
+
+    def _killed_request(self, info):
+        """The access line of a request whose worker had to be killed (504)."""
+        access_log = self.arbiter.access_log
+        environ = rejected_environ(None, info.request_line.encode("latin-1"))
+        environ["appserver.request_id"] = new_id()
+        duration = time.monotonic() - info.request_start
+        access_log.write(environ, 504, 0, duration)
+        metrics.count(self.retired, environ.get("REQUEST_METHOD"), 504, duration)
 
     def _count_boot(self, seconds):
         if seconds > 0:
