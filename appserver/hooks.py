@@ -7,9 +7,9 @@ a hook that is not callable or cannot take its arguments, and for a function
 of the file whose name is close to a hook's but is none (``post_fok``).
 ``call(hooks, name, *args)`` runs a hook if it is defined: an exception is
 logged with its traceback and swallowed, so a failing hook is never fatal.
-``call_strict`` lets the exception through, for the two hooks whose failure
-is meant to stop something (``on_starting``: the start; ``post_worker_init``:
-that worker's boot).
+``call_strict`` logs it and raises ``HookFailed``, for the two hooks whose
+failure is meant to stop something (``on_starting``: the start, exit code 1;
+``post_worker_init``: that worker's boot, counted as a boot failure).
 """
 
 import difflib
@@ -17,7 +17,7 @@ import inspect
 import logging
 import types
 
-from appserver.errors import ConfigError
+from appserver.errors import AppServerError, ConfigError
 
 log = logging.getLogger("appserver")
 
@@ -84,7 +84,18 @@ def call(hooks, name, *args):
         return None
 
 
+class HookFailed(AppServerError):
+    """A hook whose failure stops something raised (already logged)."""
+
+
 def call_strict(hooks, name, *args):
-    """Run hook ``name`` if defined and let its exception through."""
+    """Run hook ``name`` if defined; log its exception and raise ``HookFailed``."""
     hook = hooks.get(name) if hooks else None
-    return None if hook is None else hook(*args)
+    if hook is None:
+        return None
+    try:
+        return hook(*args)
+    except Exception as exc:
+        log.exception("Hook %s failed", name)
+        raise HookFailed("hook %s failed: %s: %s" % (name, type(exc).__name__, exc)) \
+            from None

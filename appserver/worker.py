@@ -115,8 +115,7 @@ class Worker:
         self._accept_on()
         try:
             hooks.call_strict(cfg.hooks, "post_worker_init", self)
-        except Exception:
-            log.exception("Hook post_worker_init failed; this worker does not serve")
+        except hooks.HookFailed:
             raise SystemExit(errors.EXIT_WORKER_BOOT)
         if cfg.reload:
             from appserver.devreload import Watcher
