@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from .harness import (APPSERVER, LISTENING_RE, REPO_ROOT, NotifyListener, Proc, app_env,
+from .files import SYSTEMD, unit_entries, unit_value
+from .harness import (APPSERVER, LISTENING_RE, NotifyListener, Proc, app_env,
                       descendants, free_port, http_get, short_tmpdir, wait_until)
 
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
-EXAMPLES = REPO_ROOT / "examples" / "systemd"
 STATE_KEYS = ("READY", "RELOADING", "STOPPING", "MAINPID")
 
 pytestmark = pytest.mark.timeout(60)
@@ -210,30 +210,8 @@ def test_watchdog_pings_continue_after_a_usr2_upgrade(procs, notify):
 
 # -- example units ------------------------------------------------------------------
 
-def unit_entries(path):
-    """``[(section, key, value)]`` of a unit file, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", Path(path).read_text())
-    entries, section = [], None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        entries.append((section, key.strip(), value.strip()))
-    return entries
-
-
-def unit_value(entries, section, key):
-    values = [v for s, k, v in entries if (s, k) == (section, key)]
-    assert values, "%s= is missing from [%s]" % (key, section)
-    return values[-1]
-
-
 def test_service_unit_runs_unprivileged_hardened_and_notifies():
-    entries = unit_entries(EXAMPLES / "appserver.service")
+    entries = unit_entries(SYSTEMD / "appserver.service")
     service = {k: v for s, k, v in entries if s == "Service"}
     assert service["Type"] == "notify-reload"
     assert service["NotifyAccess"] == "all"
@@ -254,7 +232,7 @@ def test_service_unit_runs_unprivileged_hardened_and_notifies():
 
 
 def test_socket_unit_listens_and_names_the_socket():
-    entries = unit_entries(EXAMPLES / "appserver.socket")
+    entries = unit_entries(SYSTEMD / "appserver.socket")
     assert unit_value(entries, "Socket", "ListenStream") == "127.0.0.1:8000"
     assert unit_value(entries, "Socket", "FileDescriptorName") == "http"
 
@@ -268,7 +246,7 @@ def test_example_units_pass_systemd_analyze_verify(tmp_path):
     if not os.access(SYSTEMD_ANALYZE, os.X_OK):
         pytest.skip("systemd-analyze is not installed")
     for name in ("appserver.service", "appserver.socket"):
-        shutil.copy(EXAMPLES / name, tmp_path / name)
+        shutil.copy(SYSTEMD / name, tmp_path / name)
     service = tmp_path / "appserver.service"
     binary = shutil.which("appserver") or os.path.join(os.path.dirname(sys.executable),
                                                         "appserver")
