@@ -18,6 +18,10 @@ from pathlib import Path
 
 from .harness import REPO_ROOT
 
+__all__ = ["REPO_ROOT", "DOCKERFILE", "SYSTEMD", "MANIFEST", "unit_entries", "unit_value",
+           "instructions", "last", "exec_form", "dockerfile_env", "load_manifest",
+           "pod_and_container", "option"]
+
 DOCKERFILE = REPO_ROOT / "examples" / "docker" / "Dockerfile"
 SYSTEMD = REPO_ROOT / "examples" / "systemd"
 MANIFEST = REPO_ROOT / "examples" / "kubernetes" / "deployment.yaml"

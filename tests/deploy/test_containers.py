@@ -18,7 +18,7 @@ import pytest
 
 from appserver.cpus import resolve_workers
 
-from .files import dockerfile_env, exec_form, instructions, last, option, pod_and_container
+from .files import dockerfile_env, exec_form, instructions, last, pod_and_container
 from .harness import REPO_ROOT, Proc, app_env, children, state, wait_until
 
 NAMESPACES = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net"]

