@@ -137,3 +137,30 @@ def test_write_callable(server_factory, query):
     if query:
         assert resp.header("Content-Length") == "25"
     server.assert_log_clean()
+
+
+def test_expect_100_continue(server_factory):
+    """The server asks for the body (100 Continue) when the app reads it."""
+    server = server_factory("echo")
+    with server.connect() as sock:
+        sock.sendall(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        rfile = sock.makefile("rb")
+        assert rfile.readline() == b"HTTP/1.1 100 Continue\r\n"
+        while rfile.readline() not in (b"\r\n", b""):
+            pass
+        sock.sendall(b"hello")
+        resp = read_response(rfile)
+    assert resp.status == 200
+    assert resp.json()["body"] == "hello"
+
+
+def test_expect_100_continue_body_never_read(server_factory):
+    """An app that ignores the body answers without the client sending it."""
+    server = server_factory("hello")
+    with server.connect(timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        resp = read_response(sock.makefile("rb"))
+    assert resp.status == 200
+    assert resp.body == b"Hello, World!\n"
