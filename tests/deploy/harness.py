@@ -169,7 +169,8 @@ class Proc:
             return None
         self.remember_tree()
         mains = [pid for pid in self.mains if self.alive(pid)]
-        for pid in [self.popen.pid] + mains:
+        running = [self.popen.pid] if self.popen.poll() is None else []
+        for pid in running + mains:
             _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (

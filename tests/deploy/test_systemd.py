@@ -112,8 +112,8 @@ def test_socket_activation_serves_tcp_and_unix_and_keeps_the_socket_file(procs):
 def test_notify_sequence_ready_reloading_ready_stopping(procs, notify):
     proc = serve(procs, "--workers", "2", env={"NOTIFY_SOCKET": notify.address})
     ready = notify.wait_for("READY")
-    assert ready.pid == proc.pid
-    assert ready.fields["STATUS"] == "2 workers booted"
+    assert notify.messages[0] is ready and ready.pid == proc.pid
+    assert ready.fields == {"READY": "1", "STATUS": "2 workers booted"}
     proc.wait_for_log(r"Ready: 2 workers booted")
     old_workers = [int(p) for p in re.findall(r"Booting worker with pid: (\d+)", proc.log())]
 
