@@ -103,8 +103,10 @@ def _met_text(met):
 def targets_table(rows):
     """The issue's targets next to the measured value."""
     out = ["| target | goal | measured | result |", "|---|---|---|---|"]
-    for label, goal, value, met in rows:
-        shown = "–" if value is None else ("%.2f" % value) + ("" if "x" not in goal else "x")
+    for label, goal, value, met, note in rows:
+        shown = "–" if value is None else ("%.3f" % value) + ("x" if goal.endswith("x") else "")
+        if note:
+            shown += " (%s)" % note
         out.append("| %s | %s | %s | %s |" % (label, goal, shown, _met_text(met)))
     return "\n".join(out)
 

@@ -11,7 +11,8 @@ it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
 again, read each worker's RSS, stop the server (TERM, then KILL). It prints
 medians and ratios, and writes the results block into docs/benchmarks.md and
 the chart into docs/img/benchmarks.png (unless ``--no-docs``). Only
-127.0.0.1 is targeted; every load run is bounded by its duration and a
+127.0.0.1 is targeted; ``--from-json FILE`` re-renders a saved run without
+running anything; every load run is bounded by its duration and a
 subprocess timeout; servers are stopped on errors, Ctrl-C and TERM too.
 """
 import argparse
@@ -44,6 +45,8 @@ def parse_args(argv):
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md and the chart")
     ap.add_argument("--json", help="also write every run's raw figures to this file")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="render the docs from a file written by --json, run nothing")
     args = ap.parse_args(argv)
     if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and 0 <= args.warmup <= 60):
         ap.error("rounds 1..50, duration 1..600 s, warmup 0..60 s")
@@ -190,8 +193,20 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def render_saved(path, no_docs):
+    """Print and (unless no_docs) write the results of a saved --json run."""
+    saved = json.loads(Path(path).read_text())
+    summary = stats.summarize(saved["runs"])
+    print(report.console(summary))
+    if not no_docs:
+        write_docs(summary, saved["meta"])
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        return render_saved(args.from_json, args.no_docs)
     selected = scenarios.by_names([n.strip() for n in args.scenarios.split(",") if n.strip()])
     missing = checks.missing(any(s.name == "django" for s in selected))
     if missing:
