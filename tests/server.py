@@ -2,9 +2,9 @@
 
 Contract:
 
-* ``Server(app, *args, ...)`` runs ``python -m appserver APP --bind BIND *args``
-  in a subprocess. Its stdout and stderr go to files in a private temporary
-  directory (never to a pipe that could fill up). ``PYTHONPATH`` holds the
+* ``Server(app, args=(...), ...)`` runs ``python -m appserver APP --bind BIND
+  [--workers N] ARGS`` in a subprocess. Its stdout and stderr go to files in
+  a private temporary directory (never to a pipe that could fill up). ``PYTHONPATH`` holds the
   repository root (so ``appserver`` imports without being installed) and the
   given ``pythonpath`` directories (``tests/apps`` by default). The variable
   ``TESTAPP_RECORD_DIR`` names that temporary directory; test apps write their
