@@ -2,13 +2,14 @@
 
 Contract:
 
-* ``Server(app, args=(...), ...)`` runs ``python -m appserver APP --bind BIND
-  [--workers N] ARGS`` in a subprocess. Its stdout and stderr go to files in
-  a private temporary directory (never to a pipe that could fill up). ``PYTHONPATH`` holds the
-  repository root (so ``appserver`` imports without being installed) and the
-  given ``pythonpath`` directories (``tests/apps`` by default). The variable
-  ``TESTAPP_RECORD_DIR`` names that temporary directory; test apps write their
-  records (``close.log``, ``slow.log``) there.
+* ``Server(app, args=(...), ...)`` runs ``python -m appserver APP --bind
+  BIND [--workers N] ARGS`` in a subprocess. Its stdout and stderr go to
+  files in a private temporary directory (never to a pipe that could fill
+  up). ``PYTHONPATH`` holds the repository root (so ``appserver`` imports
+  without being installed) and the given ``pythonpath`` directories
+  (``tests/apps`` by default). The variable ``TESTAPP_RECORD_DIR`` names
+  that temporary directory; test apps write their records (``close.log``,
+  ``slow.log``) there.
 * ``start()`` returns once the error log shows ``Listening at: ...`` and
   ``Ready: N workers booted``; it raises ``ServerError`` with the whole log if
   the process exits or the lines do not appear in time. ``port`` and
