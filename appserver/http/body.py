@@ -1,18 +1,17 @@
-"""Field sections and body framing for the request parser (RFC 9112 5-7).
+"""Field sections and body readers for the request parser (RFC 9112 5-7).
 
 Contract: ``Section`` finds and checks a head or trailer section in the
 parser's bytearray as bytes arrive; ``parse_fields`` turns its lines into
-(name, value) pairs. ``select_framing`` decides a request's framing
-(``"none"``, ``"length"``, ``"chunked"``) from its framing fields, refusing
-ambiguous or unsupported ones; ``READERS[framing](length, limits)`` builds the
-body reader, whose ``read(buf)`` consumes from the front of the buffer and
-returns ``Data`` (never empty, never past the boundary), ``EndOfMessage``
-(chunked trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
+(name, value) pairs. ``READERS[framing](length, limits)``, framing being
+``"none"``, ``"length"`` or ``"chunked"``, builds a request's body reader,
+whose ``read(buf)`` consumes from the front of the buffer and returns
+``Data`` (never empty, never past the boundary), ``EndOfMessage`` (chunked
+trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
 ``HTTPError`` subclasses. ``parser.py`` re-exports the two event classes.
 """
 import re
 
-from .errors import BadRequest, HeaderFieldsTooLarge, NotImplemented_, PayloadTooLarge, URITooLong
+from .errors import BadRequest, HeaderFieldsTooLarge, PayloadTooLarge, URITooLong
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control bytes other than HTAB, a CR not followed by LF, an LF without CR.
@@ -20,7 +19,6 @@ BAD_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?=[^\n])|(?<!\r)\n
 _CTL_CR_LF = bytes(range(32)).replace(b"\t", b"") + b"\x7f"
 _SPECIAL = frozenset(
     ("host", "content-length", "transfer-encoding", "connection", "expect", "content-type"))
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 MAX_CHUNK_LINE = 4096  # chunk-size line, extensions included, CRLF excluded
 _TOKEN_B = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
@@ -163,47 +161,15 @@ class Section:
         return min(found)[2]  # (index, rank) pairs are unique
 
 
-def token_list(values):
-    """Comma-separated list field lines -> lowercased, non-empty elements."""
-    items = ",".join(values).lower().split(",")
-    return [item.strip(" \t") for item in items if item.strip(" \t")]
-
-
-def _transfer_coding(values):
-    """Transfer-Encoding must be [unsupported codings,] chunked."""
-    codings = token_list(values)
-    if not codings or any(TOKEN.fullmatch(c) is None for c in codings):
-        raise BadRequest("invalid Transfer-Encoding")
-    if codings[-1] != "chunked":
-        if "chunked" in codings:
-            raise BadRequest("chunked is not the final transfer coding")
-        raise NotImplemented_("unsupported transfer coding")
-    if codings.count("chunked") > 1:
-        raise BadRequest("chunked applied more than once")
-    if len(codings) > 1:
-        raise NotImplemented_("unsupported transfer coding")
-
-
-def select_framing(groups, http11, body_limit):
-    """(framing, content_length) from the grouped framing fields (RFC 9112 6.3)."""
-    te, cl = groups.get("transfer-encoding"), groups.get("content-length")
-    if te is not None:
-        if cl is not None:
-            raise BadRequest("both Transfer-Encoding and Content-Length")
-        if not http11:
-            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
-        _transfer_coding(te)
-        return "chunked", None
-    if cl is None:
-        return "none", None
-    if len(cl) > 1:
-        raise BadRequest("duplicate Content-Length")
-    if _CONTENT_LENGTH.fullmatch(cl[0]) is None:
-        raise BadRequest("invalid Content-Length")
-    length = int(cl[0])
-    if body_limit and length > body_limit:
-        raise PayloadTooLarge("body larger than %d bytes" % body_limit)
-    return ("length" if length else "none"), length
+def _take(buf, n):
+    """Up to n bytes from the front of buf, removed from it."""
+    if n >= len(buf):
+        data = bytes(buf)
+        buf.clear()
+    else:
+        data = bytes(buf[:n])
+        del buf[:n]
+    return data
 
 
 class NoBody:
@@ -232,8 +198,7 @@ class ContentLengthReader:
             return EndOfMessage([])
         if not buf:
             return None
-        data = bytes(buf[:n])
-        del buf[:n]
+        data = _take(buf, n)
         self.remaining = n - len(data)
         return Data(data)
 
@@ -284,8 +249,7 @@ class ChunkedReader:
         if not buf:
             return None
         n = self._remaining
-        data = bytes(buf[:n])
-        del buf[:n]
+        data = _take(buf, n)
         self._remaining = n = n - len(data)
         if not n:
             self._state = _DATA_END

@@ -11,16 +11,14 @@ socket. Heads are parsed from the whole buffer with ``find``/``split`` and
 precompiled regexes. Partial heads are checked as bytes arrive (bad bytes,
 oversize lines, too many fields are refused at once) and the outcome never
 depends on how the bytes were split: the violation whose byte comes first
-wins. Field sections and body framing live in ``body.py``.
+wins. Field sections and body readers live in ``body.py``.
 """
 import re
 
-from .body import (
-    READERS, TOKEN, Data, EndOfMessage, Section, parse_fields, select_framing, token_list,
-)
+from .body import READERS, TOKEN, Data, EndOfMessage, Section, parse_fields
 from .errors import (
     BadRequest, ExpectationFailed, HTTPError, IncompleteRequest, MethodNotAllowed,
-    VersionNotSupported,
+    NotImplemented_, PayloadTooLarge, VersionNotSupported,
 )
 
 __all__ = ["Limits", "Request", "Data", "EndOfMessage", "NEED_DATA", "CLOSED", "RequestParser"]
@@ -35,6 +33,7 @@ _TARGET = re.compile(r"[\x21\x22\x24-\x7e]+")  # VCHAR except "#"
 _ABSOLUTE = re.compile(r"(?i:https?)://([^/?]*)([^?]*)(?:\?(.*))?")
 # host[:port]: an IP-literal or a reg-name (RFC 3986), minus "," which only
 # appears when a proxy has joined two Host lines.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{0,5})?")
 
 
@@ -145,6 +144,49 @@ def _host(req, hosts, http11):
         raise BadRequest("invalid Host header")
     if req.host is None:
         req.host = hosts[0]
+
+
+def token_list(values):
+    """Comma-separated list field lines -> lowercased, non-empty elements."""
+    items = ",".join(values).lower().split(",")
+    return [item.strip(" \t") for item in items if item.strip(" \t")]
+
+
+def _transfer_coding(values):
+    """Transfer-Encoding must be [unsupported codings,] chunked."""
+    codings = token_list(values)
+    if not codings or any(TOKEN.fullmatch(c) is None for c in codings):
+        raise BadRequest("invalid Transfer-Encoding")
+    if codings[-1] != "chunked":
+        if "chunked" in codings:
+            raise BadRequest("chunked is not the final transfer coding")
+        raise NotImplemented_("unsupported transfer coding")
+    if codings.count("chunked") > 1:
+        raise BadRequest("chunked applied more than once")
+    if len(codings) > 1:
+        raise NotImplemented_("unsupported transfer coding")
+
+
+def select_framing(groups, http11, body_limit):
+    """(framing, content_length) from the grouped framing fields (RFC 9112 6.3)."""
+    te, cl = groups.get("transfer-encoding"), groups.get("content-length")
+    if te is not None:
+        if cl is not None:
+            raise BadRequest("both Transfer-Encoding and Content-Length")
+        if not http11:
+            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
+        _transfer_coding(te)
+        return "chunked", None
+    if cl is None:
+        return "none", None
+    if len(cl) > 1:
+        raise BadRequest("duplicate Content-Length")
+    if _CONTENT_LENGTH.fullmatch(cl[0]) is None:
+        raise BadRequest("invalid Content-Length")
+    length = int(cl[0])
+    if body_limit and length > body_limit:
+        raise PayloadTooLarge("body larger than %d bytes" % body_limit)
+    return ("length" if length else "none"), length
 
 
 def _semantics(req, groups, body_limit):
