@@ -38,7 +38,7 @@ class Arbiter(SignalHandlers):
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.desired = cfg.workers
+        self.desired = 0            # set by run(): cfg.workers, resolved
         self.workers = {}           # pid -> supervisor.Worker
         self.retiring = {}          # pid -> why it is being replaced
         self.stopping = set()       # pids sent TERM
@@ -63,8 +63,8 @@ class Arbiter(SignalHandlers):
     def run(self):
         cfg = self.cfg
         self.access_log = logs.setup(cfg)
-        self.readiness = Readiness(systemd.Notifier())
         self.predecessor = upgrade.old_arbiter()
+        self.readiness = Readiness(systemd.Notifier(), successor=bool(self.predecessor))
         if cfg.pid and not self.predecessor:
             process.check_pidfile(cfg.pid)
         process.check_user(cfg.user, cfg.group)
@@ -73,6 +73,7 @@ class Arbiter(SignalHandlers):
             self.pid = os.getpid()
         process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
+        self.desired = self.resolve_workers(cfg)
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
@@ -91,6 +92,14 @@ class Arbiter(SignalHandlers):
         if self.failure is not None:
             raise self.failure
         return errors.EXIT_OK
+
+    def resolve_workers(self, cfg):
+        """``workers`` as a number; ``auto`` is computed and explained."""
+        from appserver.cpus import resolve_workers
+        count, explanation = resolve_workers(cfg.workers)
+        if explanation:
+            log.info("%s", explanation)
+        return count
 
     def _load_app(self):
         from appserver import loader

@@ -96,7 +96,7 @@ class Worker:
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
-        multiprocess = cfg.workers > 1
+        multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)

@@ -204,9 +204,6 @@ def test_the_kubernetes_pod_args_probe_drain_and_stop(container, tmp_path):
     assert proc.wait_exit(timeout=budget) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "appserver.cpus.resolve_workers is not wired into the arbiter yet: "
-    "--workers auto reaches supervisor.plan as the string 'auto'"))
 def test_workers_auto_starts_the_computed_number_of_workers(container):
     n, explanation = resolve_workers("auto")
     proc = container([sys.executable, "-m", "appserver", "deployapp", "--workers", "auto"],

@@ -192,10 +192,6 @@ def test_usr2_upgrade_reports_the_new_arbiter_as_mainpid(procs, notify):
     assert not pidfile.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "arbiter bug: after a USR2 upgrade the new arbiter inherits WATCHDOG_PID="
-    "<old arbiter pid> from the environment, so Notifier disables its watchdog "
-    "and systemd would kill the service WatchdogSec after the handover"))
 def test_watchdog_pings_continue_after_a_usr2_upgrade(procs, notify):
     proc = serve(procs, env={"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "1000000"},
                  shell_prefix="WATCHDOG_PID=$$; export WATCHDOG_PID;")
