@@ -1,6 +1,8 @@
 """Test app for the supervision tests: who served, slow, stuck in Python or C.
 
-Contract, by PATH_INFO:
+Contract: at import (the worker's boot, or the arbiter's with --preload)
+it records ``booted <pid>`` in ``sv_boot.log`` (see ``_record``). By
+PATH_INFO:
 
 * ``/`` (and anything not listed): 200 text ``"<pid> <ppid>"``, the worker's
   pid and its parent's (the arbiter that forked it).
@@ -9,6 +11,8 @@ Contract, by PATH_INFO:
   answers like ``/``.
 * ``/hang``: ``hang_in_python()`` sleeps 30 s in Python (a signal handler
   can interrupt it), then answers 200.
+* ``/grow?mb=N``: keeps N MiB more of written (resident) memory for the
+  life of the worker, then answers like ``/``.
 * ``/cstuck``: ``stuck_in_c()`` locks a default pthread mutex twice from the
   same thread through ctypes: the thread blocks in C for good, and Python
   signal handlers never get to run (only C-level handlers do).
@@ -19,6 +23,9 @@ import time
 from urllib.parse import parse_qs
 
 from _record import record
+
+record("sv_boot.log", "booted %d" % os.getpid())
+_hoard = []
 
 
 def hang_in_python():
@@ -45,6 +52,9 @@ def application(environ, start_response):
         record("sv_slow.log", "end %d" % os.getpid())
     elif path == "/hang":
         hang_in_python()
+    elif path == "/grow":
+        mib = int(parse_qs(environ.get("QUERY_STRING", "")).get("mb", ["1"])[0])
+        _hoard.append(b"\1" * (mib << 20))
     elif path == "/cstuck":
         stuck_in_c()
     body = _who()

@@ -17,8 +17,9 @@ counts as failed if it fails too). Bodies of the form
 ``"<pid> <ppid>"`` (the ``sv_app`` app) are counted per (pid, ppid).
 
 ``children_of(pid)`` lists the live (not zombie) children of a process from
-``/proc``; ``ChildSampler`` polls that count in a thread and keeps the lowest
-value seen; ``wait_until`` polls a predicate.
+``/proc``; ``ServingSampler`` polls how many workers are serving and keeps
+the lowest count seen; ``wait_until`` polls a predicate; ``Subreaper``
+adopts orphaned descendants (the new arbiter of a USR2 upgrade).
 """
 
 import collections
@@ -225,37 +226,6 @@ def parent_of(pid):
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
-class ChildSampler:
-    """Polls the number of live children of ``pid`` every ``period`` seconds."""
-
-    def __init__(self, pid, period=0.005):
-        self.pid = pid
-        self.period = period
-        self.samples = 0
-        self.lowest = None
-        self.lowest_pids = None
-        self.seen = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.is_set():
-            pids = children_of(self.pid)
-            self.samples += 1
-            self.seen.update(pids)
-            if self.lowest is None or len(pids) < self.lowest:
-                self.lowest, self.lowest_pids = len(pids), pids
-            self._stop.wait(self.period)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-
-
 def wait_until(predicate, timeout, describe=lambda: "", period=0.01):
     """Poll ``predicate`` until true; AssertionError with ``describe()`` if not."""
     deadline = time.monotonic() + timeout
@@ -333,3 +303,49 @@ class Subreaper:
                     self.wait(pid, 5)
         finally:
             self._prctl(36, 0, 0, 0, 0)
+
+
+class ServingSampler:
+    """Polls, every ``period`` seconds, the arbiter's live children and how
+    many of them are *serving*: booted (the ``sv_app`` import recorded
+    ``booted <pid>`` in ``sv_boot.log``) and not yet told to stop (no
+    ``Stopping worker <pid>`` line in the log). Keeps the lowest of each
+    (``lowest_children``, ``lowest_serving``) and what was seen then."""
+
+    def __init__(self, server, period=0.005):
+        import re
+        self.server = server
+        self.period = period
+        self.samples = 0
+        self.lowest_children = None
+        self.lowest_serving = None
+        self.at_lowest = None
+        self._stopping = re.compile(r"Stopping worker (\d+)")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self):
+        children = children_of(self.server.pid)
+        booted = {int(line.split()[1]) for line in self.server.records("sv_boot.log")}
+        stopping = {int(pid) for pid in self._stopping.findall(self.server.log())}
+        serving = [pid for pid in children if pid in booted and pid not in stopping]
+        return children, serving
+
+    def _run(self):
+        while not self._stop.is_set():
+            children, serving = self.sample()
+            self.samples += 1
+            if self.lowest_children is None or len(children) < self.lowest_children:
+                self.lowest_children = len(children)
+            if self.lowest_serving is None or len(serving) < self.lowest_serving:
+                self.lowest_serving = len(serving)
+                self.at_lowest = (children, serving)
+            self._stop.wait(self.period)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)

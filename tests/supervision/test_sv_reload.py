@@ -160,3 +160,37 @@ def test_hup_with_invalid_config_keeps_old_workers_serving(server_factory, tmp_p
         load.wait_for_ok(100)
     assert load.failed == 0, load.summary()
     assert len(log_pids(BOOTING_RE.pattern, server.log()[mark:])) >= 3, new
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "arbiter.py _check_workers resets boot_failures to 0 on every turn where "
+    "all live workers have booted, which the old workers always have during "
+    "a reload: a replacement that dies at import is respawned every 0.1 s "
+    "forever, with no backoff and no max-boot-failures limit"))
+def test_hup_to_app_that_dies_at_import_backs_off_and_gives_up(server_factory,
+                                                              tmp_path):
+    app = tmp_path / "sv_reloadable.py"
+    _write_app(app, "v1")
+    server = server_factory("sv_reloadable", "--max-boot-failures", "3", workers=2,
+                            pythonpath=[tmp_path, APPS_DIR], env=NO_PYC)
+    original = server.wait_for_workers(2)
+    with Load(server, threads=4, duration=30) as load:
+        load.wait_for_ok(50)
+        app.write_text("import os\nos._exit(1)\n")
+        mark = server.log_offset()
+        server.signal(signal.SIGHUP)
+        server.wait_for_log(r"exited with code 1 while booting", after=mark)
+        # Long enough for 0.1 + 0.2 + 0.4 s of backoff and a few loop turns.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            load.wait_for_ok(10)
+        text = server.log()[mark:]
+    assert load.failed == 0, load.summary()
+    assert server.proc.poll() is None, text
+    assert server.worker_pids() == original
+    attempts = BOOTING_RE.findall(text)
+    delays = [float(d) for d in re.findall(r"respawning in ([\d.]+) s", text)]
+    assert len(attempts) <= 3, "%d boot attempts in 3 s, respawn delays %s" % (
+        len(attempts), delays)
+    assert delays == sorted(delays) and len(set(delays)) == len(delays), delays
