@@ -10,10 +10,12 @@ time launch to first 200, warm up, read the server tree's CPU ticks, drive
 it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
 again, read each worker's RSS, stop the server (TERM, then KILL). It prints
 medians and ratios, and writes the results block into docs/benchmarks.md and
-the chart into docs/img/benchmarks.png (unless ``--no-docs``). Only
-127.0.0.1 is targeted; ``--from-json FILE`` re-renders a saved run without
-running anything; every load run is bounded by its duration and a
-subprocess timeout; servers are stopped on errors, Ctrl-C and TERM too.
+the chart into docs/img/benchmarks.png (unless ``--no-docs``);
+``--from-json FILE`` re-renders a saved run without running anything. The
+servers import the appserver of this checkout (its root goes first on
+PYTHONPATH). Only 127.0.0.1 is targeted; every load run is bounded by its
+duration and a subprocess timeout; servers are stopped on errors, Ctrl-C and
+TERM too.
 """
 import argparse
 import json
@@ -154,7 +156,9 @@ def print_run(run):
 
 def run_suite(selected, args, pins, workdir):
     """Every run, interleaving the servers round by round."""
-    env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1")
+    path = os.pathsep.join(p for p in (str(scenarios.REPO), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1",
+               PYTHONPATH=path)
     runs = []
     for scenario in selected:
         for rnd in range(1, args.rounds + 1):
@@ -215,6 +219,7 @@ def main(argv=None):
     server_cpu, client_cpu, note = checks.pinning(not args.no_pin)
     print(note)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     wrk_text = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     try:
         with tempfile.TemporaryDirectory(prefix="appserver-bench-") as tmp:
@@ -227,7 +232,8 @@ def main(argv=None):
     meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
             "workers": args.workers, "pinning": note,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": report.machine(), "versions": report.versions(wrk_text)}
+            "machine": report.machine(),
+            "versions": report.versions(wrk_text, scenarios.REPO)}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     if not args.no_docs:
