@@ -18,6 +18,7 @@ import time
 
 from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
 from appserver import process, systemd, upgrade
+from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
@@ -47,6 +48,8 @@ class Arbiter(SignalHandlers):
         self.listeners = []
         self.app = None
         self.ready = False
+        self.booted_once = False    # some worker has loaded the app
+        self.booted = set()         # pids of live workers that have booted
         self.boot_failures = 0
         self.next_spawn_at = 0.0
         self.next_rss = 0.0
@@ -85,6 +88,7 @@ class Arbiter(SignalHandlers):
             set_title("master", cfg)
             self.admin = self._admin()
             self.scoreboard = scoreboard.Scoreboard()
+            self.handoff_pair = create_pair()
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -173,7 +177,8 @@ class Arbiter(SignalHandlers):
             return
         workers = list(self.workers.values())
         infos = self._infos(workers)
-        plan = supervisor.plan(self.desired, workers, infos, self.retiring, self.stopping)
+        plan = supervisor.plan(self.desired, workers, infos, self.retiring,
+                               self.stopping, self.booted_once)
         for pid in plan.stop:
             self._stop_one(pid)
         if plan.spawn and time.monotonic() >= self.next_spawn_at:
@@ -209,7 +214,7 @@ class Arbiter(SignalHandlers):
             if self.admin is not None:
                 self.admin.close(listener_too=True)
             Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                   index + 1).run()
+                   index + 1, self.handoff_pair).run()
         finally:
             os._exit(errors.EXIT_ERROR)
 
@@ -228,8 +233,12 @@ class Arbiter(SignalHandlers):
             log.info("Recycling worker %d: %s", pid, reason)
             self.retiring[pid] = reason
         self.readiness.update(infos, now)
-        if supervisor.all_booted(workers, infos):
+        fresh = supervisor.newly_booted(workers, infos, self.booted)
+        if fresh:
+            self.booted.update(fresh)
+            self.booted_once = True
             self.boot_failures = 0
+        if supervisor.all_booted(workers, infos) and len(workers) >= self.desired:
             if self.readiness.booted(len(workers), bool(self.retiring)):
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
@@ -275,6 +284,7 @@ class Arbiter(SignalHandlers):
         for table in (self.retiring, self.timed_out, self.lifetimes):
             table.pop(pid, None)
         self.stopping.discard(pid)
+        self.booted.discard(pid)
         what = supervisor.describe_exit(code)
         if expected:
             log.info("Worker %d %s", pid, what)
@@ -294,6 +304,13 @@ class Arbiter(SignalHandlers):
 
     def _boot_failed(self, pid, what):
         self.boot_failures += 1
+        if self.boot_failures >= self.cfg.max_boot_failures and self.retiring:
+            log.error("Reload failed: %d new workers in a row died while booting "
+                      "(last: worker %d %s); the previous workers keep serving",
+                      self.boot_failures, pid, what)
+            self.retiring.clear()
+            self.boot_failures = 0
+            return
         if self.boot_failures >= self.cfg.max_boot_failures:
             self._fail(errors.WorkerBootError(
                 "workers failed to boot %d times in a row (last: worker %d %s); "

@@ -230,6 +230,15 @@ class RequestParser:
         """Bytes held and not yet turned into events."""
         return len(self._buf)
 
+    def pending_head(self):
+        """The buffered bytes of a head not yet complete, or None mid-body.
+
+        Feeding them to a new parser reproduces this one's state (used to
+        hand a connection to another worker)."""
+        if self._reader is not None or self._error is not None or self._eof:
+            return None
+        return bytes(self._buf)
+
     def feed(self, data):
         """Append received bytes; ``b""`` means the peer closed."""
         if not data:
