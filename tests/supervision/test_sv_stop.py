@@ -4,7 +4,7 @@ Covers: TERM while 10 workers each run a 2 s request and 20 more
 connections with complete requests wait in the listen backlog: all 30 get
 200, then the arbiter exits 0 and no worker is left. TERM with a single
 busy worker and 40 queued connections (more than one accept batch): all
-must be served (strict xfail: only 32 are). A request sent on an idle
+must be served, not only the first accept batches. A request sent on an idle
 keep-alive connection while its worker is busy, after the worker was told
 to stop (TERM, or HUP replacing it), is answered (with Connection: close),
 not reset. WINCH (the arbiter has no terminal here) stops every
@@ -89,10 +89,6 @@ def test_term_completes_in_flight_and_backlog_then_exits_0(server_factory):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "worker.py _begin_stop calls _accept once, which takes at most "
-    "ACCEPT_BATCH (16) connections: the rest of the backlog is reset when the "
-    "arbiter closes the listener"))
 def test_term_serves_a_backlog_longer_than_one_accept_batch(server_factory):
     server = server_factory("sv_app", "--graceful-timeout", "20", workers=1)
     threads, results = _slow_requests(server, 1, 1)

@@ -12,8 +12,7 @@ killed. Crash loop: workers that die while booting (``os._exit(1)`` at
 import) are respawned with backoff, and after ``--max-boot-failures 3`` the
 arbiter exits with code 3 and says why. An app whose import raises
 (RuntimeError) or fails with an ImportError stops the arbiter at start with
-exit code 4 and its traceback (reported once per worker today, where the
-issue asks for once: strict xfail).
+exit code 4 and its traceback, reported once even with several workers.
 """
 import http.client
 import re
@@ -151,10 +150,6 @@ def test_app_that_cannot_be_imported_exits_4(server_factory, app, error):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 4 asks for a boot error reported once with its traceback; the "
-    "arbiter forks every worker at once at start and each logs the same "
-    "traceback (worker.py _load_app), so N workers print it N times"))
 def test_boot_error_traceback_reported_once_with_several_workers(server_factory):
     server = server_factory("sv_boot_raise", workers=3, start=False)
     server.start(wait=False)
