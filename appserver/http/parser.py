@@ -272,6 +272,8 @@ class RequestParser:
 
     def _next_head(self):
         buf = self._buf
+        if not buf:                 # between requests: the common case
+            return CLOSED if self._eof else NEED_DATA
         while buf[:2] == b"\r\n" and not self._head.scan:  # RFC 9112 2.2
             del buf[:2]
             self._blank += 1
