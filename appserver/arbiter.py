@@ -19,6 +19,7 @@ import time
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
 from appserver import supervisor
 from appserver import process, status, systemd, upgrade
+from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
@@ -40,7 +41,7 @@ class Arbiter(SignalHandlers):
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.desired = cfg.workers
+        self.desired = 0            # set by run(): cfg.workers, resolved
         self.workers = {}           # pid -> supervisor.Worker
         self.retiring = {}          # pid -> why it is being replaced
         self.stopping = set()       # pids sent TERM
@@ -49,6 +50,8 @@ class Arbiter(SignalHandlers):
         self.listeners = []
         self.app = None
         self.ready = False
+        self.booted_once = False    # some worker has loaded the app
+        self.booted = set()         # pids of live workers that have booted
         self.boot_failures = 0
         self.next_spawn_at = 0.0
         self.next_rss = 0.0
@@ -66,8 +69,8 @@ class Arbiter(SignalHandlers):
     def run(self):
         cfg = self.cfg
         self.access_log = logs.setup(cfg)
-        self.readiness = Readiness(systemd.Notifier())
         self.predecessor = upgrade.old_arbiter()
+        self.readiness = Readiness(systemd.Notifier(), successor=bool(self.predecessor))
         if cfg.pid and not self.predecessor:
             process.check_pidfile(cfg.pid)
         process.check_user(cfg.user, cfg.group)
@@ -77,6 +80,7 @@ class Arbiter(SignalHandlers):
         process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
         hooks.call_strict(cfg.hooks, "on_starting", self)
+        self.desired = self.resolve_workers(cfg)
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
@@ -91,6 +95,7 @@ class Arbiter(SignalHandlers):
                 status.write_admin_file(self)
             self.scoreboard = scoreboard.Scoreboard()
             self.monitor = Monitor(self)
+            self.handoff_pair = create_pair()
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -98,6 +103,14 @@ class Arbiter(SignalHandlers):
         if self.failure is not None:
             raise self.failure
         return errors.EXIT_OK
+
+    def resolve_workers(self, cfg):
+        """``workers`` as a number; ``auto`` is computed and explained."""
+        from appserver.cpus import resolve_workers
+        count, explanation = resolve_workers(cfg.workers)
+        if explanation:
+            log.info("%s", explanation)
+        return count
 
     def _load_app(self):
         from appserver import loader
@@ -173,7 +186,8 @@ class Arbiter(SignalHandlers):
             return
         workers = list(self.workers.values())
         infos = self._infos(workers)
-        plan = supervisor.plan(self.desired, workers, infos, self.retiring, self.stopping)
+        plan = supervisor.plan(self.desired, workers, infos, self.retiring,
+                               self.stopping, self.booted_once)
         for pid in plan.stop:
             self._stop_one(pid)
         if plan.spawn and time.monotonic() >= self.next_spawn_at:
@@ -211,7 +225,7 @@ class Arbiter(SignalHandlers):
             if self.admin is not None:
                 self.admin.close(listener_too=True)
             worker = Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                            index + 1, server=self)
+                            index + 1, self.handoff_pair, server=self)
             hooks.call(self.cfg.hooks, "post_fork", self, worker)
             worker.run()
         finally:
@@ -233,8 +247,12 @@ class Arbiter(SignalHandlers):
             log.info("Recycling worker %d: %s", pid, reason)
             self.retiring[pid] = reason
         self.readiness.update(infos, now)
-        if supervisor.all_booted(workers, infos):
+        fresh = supervisor.newly_booted(workers, infos, self.booted)
+        if fresh:
+            self.booted.update(fresh)
+            self.booted_once = True
             self.boot_failures = 0
+        if supervisor.all_booted(workers, infos) and len(workers) >= self.desired:
             if self.readiness.booted(len(workers), bool(self.retiring)):
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
@@ -286,6 +304,7 @@ class Arbiter(SignalHandlers):
         for table in (self.retiring, self.timed_out, self.lifetimes):
             table.pop(pid, None)
         self.stopping.discard(pid)
+        self.booted.discard(pid)
         what = supervisor.describe_exit(code)
         if expected:
             log.info("Worker %d %s", pid, what)
@@ -305,6 +324,13 @@ class Arbiter(SignalHandlers):
 
     def _boot_failed(self, pid, what):
         self.boot_failures += 1
+        if self.boot_failures >= self.cfg.max_boot_failures and self.retiring:
+            log.error("Reload failed: %d new workers in a row died while booting "
+                      "(last: worker %d %s); the previous workers keep serving",
+                      self.boot_failures, pid, what)
+            self.retiring.clear()
+            self.boot_failures = 0
+            return
         if self.boot_failures >= self.cfg.max_boot_failures:
             self._fail(errors.WorkerBootError(
                 "workers failed to boot %d times in a row (last: worker %d %s); "

@@ -82,7 +82,7 @@ class SignalHandlers:
             self.readiness.booted(len(self.workers), False)
             return
         self.cfg, self.app, self.access_log = result
-        self._set_desired(self.cfg.workers)
+        self._set_desired(self.resolve_workers(self.cfg))
         for pid in self.workers:
             if pid not in self.stopping:
                 self.retiring[pid] = "reload"

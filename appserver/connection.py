@@ -31,6 +31,10 @@ class ClientTimeout(ClientError):
     """The client stopped sending or receiving for longer than allowed."""
 
 
+class BodyTimeout(ClientTimeout):
+    """The client stopped sending its request body (``read-timeout``)."""
+
+
 class Connection:
     """A client socket, its parser, its state and its current deadline."""
 
@@ -82,7 +86,7 @@ class Connection:
                 try:
                     data = self.sock.recv(RECV_SIZE)
                 except socket.timeout:
-                    raise ClientTimeout("client sent no body bytes for %s s "
+                    raise BodyTimeout("client sent no body bytes for %s s "
                                         "(read-timeout)" % self.read_timeout) from None
                 except OSError as exc:
                     raise ClientError("reading the body: %s" % exc) from None

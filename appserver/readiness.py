@@ -18,8 +18,9 @@ STATUS_INTERVAL = 1.0
 class Readiness:
     """Arbiter-side state machine for readiness notifications."""
 
-    def __init__(self, notifier):
+    def __init__(self, notifier, successor=False):
         self.notifier = notifier
+        self.successor = successor  # started by USR2: took_over() says READY
         self.ready = False          # the first workers have booted
         self.reloading = False
         self.draining = False       # stopping: not ready for new traffic
@@ -36,7 +37,8 @@ class Readiness:
         """All workers have booted; ``replacing``: a reload is still rolling."""
         if not self.ready:
             self.ready = True
-            self.notifier.send("READY=1", "STATUS=%d workers booted" % workers_count)
+            if not self.successor:
+                self.notifier.send("READY=1", "STATUS=%d workers booted" % workers_count)
             return True
         if self.reloading and not replacing:
             self.reloading = False

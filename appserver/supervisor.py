@@ -32,13 +32,15 @@ def _booting(worker, infos):
     return info is None or info.pid != worker.pid or info.state == scoreboard.BOOTING
 
 
-def plan(desired, workers, infos, retiring, stopping):
+def plan(desired, workers, infos, retiring, stopping, booted_once=True):
     """Spawn and stop decisions for one turn of the arbiter loop.
 
     ``workers`` are all live workers; ``retiring`` the pids to be replaced;
     ``stopping`` the pids already sent TERM. Retiring workers are replaced one
     at a time: a new one is forked only while no other new one is booting,
     and an old one is stopped only once a new one has booted in its place.
+    Until a first worker has ever booted (``booted_once``), one worker boots
+    alone: an app that cannot load fails once, with one traceback.
     """
     active = [w for w in workers if w.pid not in stopping]
     current = [w for w in active if w.pid not in retiring]
@@ -46,6 +48,8 @@ def plan(desired, workers, infos, retiring, stopping):
                  key=lambda w: (w.spawned_at, w.pid))
     if not old:
         missing = desired - len(current)
+        if not booted_once:
+            missing = min(missing, 0 if current else 1)
         if missing >= 0:
             return Plan(missing, [])
         return Plan(0, to_stop(desired, current))
@@ -98,6 +102,11 @@ def stuck_workers(workers, infos, now, timeout, boot_timeout):
 def all_booted(workers, infos):
     """True when there are workers and every one has left the booting state."""
     return bool(workers) and not any(_booting(w, infos) for w in workers)
+
+
+def newly_booted(workers, infos, seen):
+    """Pids of workers that have left the booting state and are not in ``seen``."""
+    return {w.pid for w in workers if w.pid not in seen and not _booting(w, infos)}
 
 
 def recycle_reasons(workers, infos, now, lifetime, memory_limit):

@@ -28,6 +28,8 @@ def spawn_new_arbiter(listeners, cwd, argv=None):
     if pid:
         return pid
     try:
+        if "WATCHDOG_USEC" in env:
+            env["WATCHDOG_PID"] = str(os.getpid())     # exec keeps this pid
         for listener in listeners:
             os.set_inheritable(listener.fileno(), True)
         os.chdir(cwd)

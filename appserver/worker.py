@@ -29,6 +29,7 @@ import time
 
 from appserver import errors, hooks, logs, process, scoreboard
 from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
+from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
 from appserver.observe import RequestObserver
@@ -51,11 +52,13 @@ STACK_SIGNAL = signal.SIGURG   # the arbiter asks for the stack of a slow reques
 class Worker:
     """One worker process; see the module comment."""
 
-    def __init__(self, cfg, listeners, slot, app, access_log, number, server=None):
+    def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
+                 server=None):
         self.forked_at = time.monotonic()
         self.pid = os.getpid()
         self.server = server
         self.cfg = cfg
+        self.handoff = Handoff(handoff_pair)
         self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
         self.slot = slot
@@ -73,6 +76,7 @@ class Worker:
         self.counters = slot.counters()
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
         self.watcher = None
+        self.current = None         # the connection whose request the app runs
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -98,6 +102,7 @@ class Worker:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGUSR2, self._on_timeout)
+        signal.signal(signal.SIGALRM, self._on_long_request)
         self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
         process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
@@ -108,7 +113,7 @@ class Worker:
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
-        multiprocess = cfg.workers > 1
+        multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
@@ -139,6 +144,15 @@ class Worker:
             hooks.call(self.cfg.hooks, "worker_abort", self)
             raise WorkerTimeout()
 
+    def _on_long_request(self, signum, frame):
+        """The app call runs long: let free workers serve our idle connections."""
+        if not self.in_app:
+            return
+        for conn in [c for c in self.conns.values()
+                     if c.state in (IDLE, HEAD) and c is not self.current]:
+            if self.handoff.give(conn):
+                self._drop(conn)
+
     def _on_stack_request(self, signum, frame):
         """Log where the running request is (slow-request), and carry on."""
         import traceback
@@ -154,6 +168,7 @@ class Worker:
     def _loop(self):
         poll, conns, listeners = self.poller.poll, self.conns, self.listeners
         sig_fd, beat = self.signals.read_fd, self.slot.beat
+        handoff_fd = self.handoff.fileno()
         while self.alive or conns:
             now = time.monotonic()
             beat(now)
@@ -166,6 +181,8 @@ class Worker:
                     self._accept(listeners[fd])
                 elif fd == sig_fd:
                     self._signals()
+                elif fd == handoff_fd:
+                    self._adopt()
             now = time.monotonic()
             if now >= self.next_sweep:
                 self._sweep(now)
@@ -173,38 +190,59 @@ class Worker:
                     self.watcher.check(now)
 
     def _accept_on(self):
+        """Take new connections: from the listeners and from busy workers."""
         if not self.accepting and self.alive:
-            for fd in self.listeners:
+            for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.register(fd, _IN | _EXCLUSIVE)
             self.accepting = True
 
     def _accept_off(self):
         if self.accepting:
-            for fd in self.listeners:
+            for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.unregister(fd)
             self.accepting = False
 
-    def _accept(self, listener):
+    def _adopt(self):
+        """Take the connections busy workers handed over, and carry on."""
+        room = self.cfg.max_connections - len(self.conns)
+        for moved in self.handoff.take(max(1, room)):
+            listener = self.listeners.get(moved.listener_fd)
+            if listener is None:
+                moved.sock.close()
+                continue
+            conn = self._register(moved.sock, moved.peer, listener)
+            conn.state, conn.deadline = moved.state, moved.deadline
+            if moved.head:
+                conn.parser.feed(moved.head)
+                self._process(conn)
+
+    def _accept(self, listener, batch=ACCEPT_BATCH):
+        """Accept up to ``batch`` connections; True if the backlog may hold more."""
         cfg = self.cfg
-        for _ in range(ACCEPT_BATCH):
+        for _ in range(batch):
             if len(self.conns) >= cfg.max_connections and not self._make_room():
                 self._accept_off()
-                return
+                return False
             try:
                 sock, peer = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return False
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
-                return
+                return False
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, peer, listener, self.limits,
-                              cfg.read_timeout, cfg.send_timeout)
+            conn = self._register(sock, peer, listener)
             conn.state = HEAD
             conn.deadline = time.monotonic() + cfg.header_timeout
-            self.conns[conn.fd] = conn
-            self.poller.register(conn.fd, _IN)
+        return True
+
+    def _register(self, sock, peer, listener):
+        conn = Connection(sock, peer, listener, self.limits,
+                          self.cfg.read_timeout, self.cfg.send_timeout)
+        self.conns[conn.fd] = conn
+        self.poller.register(conn.fd, _IN)
+        return conn
 
     def _make_room(self):
         """Close the idle keep-alive connection closest to its deadline."""
@@ -255,7 +293,10 @@ class Worker:
             set_title("worker %d busy %s" % (self.number, line[:100]), self.cfg)
         if not self.alive:
             request.keep_alive = False
-        self.in_app = True
+        armed = len(self.conns) > 1
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER)
+        self.current, self.in_app = conn, True
         try:
             keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
                           self.observer)
@@ -263,6 +304,8 @@ class Worker:
             self.in_app = False
             raise SystemExit(0)
         self.in_app = False
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         now = time.monotonic()
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
@@ -337,17 +380,21 @@ class Worker:
                 self._register_stack_dump()
 
     def _begin_stop(self, now):
-        """Graceful stop: take what the backlog holds, close idle connections."""
+        """Graceful stop: take what the backlog holds, close idle connections
+        (but serve those on which a request has already arrived)."""
         if not self.alive:
             return
         for listener in self.listeners.values():
-            self._accept(listener)
+            while self._accept(listener, self.cfg.max_connections):
+                pass
         self._accept_off()
         self.alive = False
         self.stop_by = now + self.cfg.graceful_timeout
         self.slot.set_state(scoreboard.DRAINING, now)
+        readable = {fd for fd, _ in self.poller.poll(0)}
         for conn in [c for c in self.conns.values() if c.state == IDLE]:
-            self._drop(conn)
+            if conn.fd not in readable:
+                self._drop(conn)
 
 
 def _load_app(spec):

@@ -2,8 +2,8 @@
 
 Contract: ``available()`` tells whether matplotlib can be imported (it is
 optional: only the benchmarks use it). ``draw(summary, path, title)`` writes
-a bar chart of the appserver/Gunicorn ratio of CPU time per request and of
-requests/s for each scenario, with the parity line at 1.0 and the issue's CPU
+two bar charts, the appserver/Gunicorn ratio of CPU time per request and of
+requests/s per scenario, each with the parity line at 1.0 and the issue's
 targets as markers; it returns the path written.
 """
 from benchmarks import stats
@@ -18,18 +18,28 @@ def available():
     return True
 
 
-def _cpu_targets():
+def _targets(wanted):
     return {scenario: limit for _, scenario, metric, where, _, limit in stats.TARGETS
-            if metric == "cpu_us_per_req" and where == "ratio"}
+            if metric == wanted and where == "ratio" and scenario}
 
 
-def _bars(ax, names, values, offset, width, label, color):
-    xs = [i + offset for i in range(len(names))]
+def _marks(ax, names, targets):
+    marks = [(i, targets[n]) for i, n in enumerate(names) if n in targets]
+    if marks:
+        ax.scatter(*zip(*marks), marker="_", s=900, linewidths=2, color="#c44e52",
+                   zorder=3, label="target (issue 7)")
+        ax.legend(fontsize=8, loc="upper left")
+
+
+def _bars(ax, names, values, color):
     heights = [v if v is not None else 0 for v in values]
-    ax.bar(xs, heights, width, label=label, color=color)
-    for x, v in zip(xs, values):
+    ax.bar(range(len(names)), heights, 0.6, color=color)
+    for x, v in enumerate(values):
         text = "%.2f" % v if v is not None else "n/a"
-        ax.annotate(text, (x, v or 0), ha="center", va="bottom", fontsize=7)
+        ax.annotate(text, (x, v or 0), ha="center", va="bottom", fontsize=8)
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names)
 
 
 def draw(summary, path, title):
@@ -41,20 +51,14 @@ def draw(summary, path, title):
     names = list(summary)
     cpu = [summary[n]["ratio"]["cpu_us_per_req"] for n in names]
     rps = [summary[n]["ratio"]["rps"] for n in names]
-    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
-    _bars(ax, names, cpu, -0.2, 0.4, "CPU time per request (lower is better)", "#4c72b0")
-    _bars(ax, names, rps, 0.2, 0.4, "requests/s (higher is better)", "#dd8452")
-    targets = _cpu_targets()
-    marks = [(i - 0.2, targets[n]) for i, n in enumerate(names) if n in targets]
-    if marks:
-        ax.scatter(*zip(*marks), marker="_", s=400, color="black", zorder=3,
-                   label="CPU target (issue 7)")
-    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names)
-    ax.set_ylabel("appserver / Gunicorn")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), dpi=100)
+    _bars(top, names, cpu, "#4c72b0")
+    _marks(top, names, _targets("cpu_us_per_req"))
+    top.set_ylabel("CPU per request\nappserver / Gunicorn\n(lower is better)")
+    top.set_title(title, fontsize=10)
+    _bars(bottom, names, rps, "#dd8452")
+    _marks(bottom, names, _targets("rps"))
+    bottom.set_ylabel("requests/s\nappserver / Gunicorn\n(higher is better)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

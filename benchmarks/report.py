@@ -1,7 +1,8 @@
 """Render results as Markdown and write them into docs/benchmarks.md.
 
-Contract: ``machine()`` and ``versions(wrk_text)`` describe where and with
-what a run happened. ``render(summary, meta)`` returns the Markdown block:
+Contract: ``machine()`` and ``versions(wrk_text, repo)`` describe where and
+with what a run happened (appserver's version carries the checkout's git
+commit and whether ``appserver/`` had uncommitted changes). ``render(summary, meta)`` returns the Markdown block:
 run settings, machine and versions, the per-scenario table (each cell is
 ``appserver / Gunicorn (ratio)``), the issue's targets with the measured
 value and met / not met, and every problem seen. ``replace_block(doc,
@@ -11,6 +12,7 @@ is the plain-text table printed at the end of a run.
 """
 import os
 import platform
+import subprocess
 from importlib import metadata
 
 from benchmarks import stats, wrk
@@ -51,10 +53,28 @@ def _dist_version(name):
         return None
 
 
-def versions(wrk_text):
-    """Python, appserver, Gunicorn, Django and wrk versions."""
+def _git(repo, *args):
+    try:
+        done = subprocess.run(["git", "-C", str(repo)] + list(args),
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def source_state(repo):
+    """'git <commit>' of the checkout, noting uncommitted changes to appserver/."""
+    commit = _git(repo, "rev-parse", "--short", "HEAD")
+    if not commit:
+        return "not a git checkout"
+    dirty = _git(repo, "status", "--porcelain", "--", "appserver")
+    return "git %s%s" % (commit, ", with uncommitted changes in appserver/" if dirty else "")
+
+
+def versions(wrk_text, repo):
+    """Python, appserver (and its source state), Gunicorn, Django and wrk versions."""
     return {"Python": platform.python_version(),
-            "appserver": _dist_version("appserver"),
+            "appserver": "%s (%s)" % (_dist_version("appserver"), source_state(repo)),
             "Gunicorn": _dist_version("gunicorn"),
             "Django": _dist_version("django"),
             "wrk": wrk.version(wrk_text or "")}
@@ -103,8 +123,10 @@ def _met_text(met):
 def targets_table(rows):
     """The issue's targets next to the measured value."""
     out = ["| target | goal | measured | result |", "|---|---|---|---|"]
-    for label, goal, value, met in rows:
-        shown = "–" if value is None else ("%.2f" % value) + ("" if "x" not in goal else "x")
+    for label, goal, value, met, note in rows:
+        shown = "–" if value is None else ("%.3f" % value) + ("x" if goal.endswith("x") else "")
+        if note:
+            shown += " (%s)" % note
         out.append("| %s | %s | %s | %s |" % (label, goal, shown, _met_text(met)))
     return "\n".join(out)
 

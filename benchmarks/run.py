@@ -10,9 +10,12 @@ time launch to first 200, warm up, read the server tree's CPU ticks, drive
 it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
 again, read each worker's RSS, stop the server (TERM, then KILL). It prints
 medians and ratios, and writes the results block into docs/benchmarks.md and
-the chart into docs/img/benchmarks.png (unless ``--no-docs``). Only
-127.0.0.1 is targeted; every load run is bounded by its duration and a
-subprocess timeout; servers are stopped on errors, Ctrl-C and TERM too.
+the chart into docs/img/benchmarks.png (unless ``--no-docs``);
+``--from-json FILE`` re-renders a saved run without running anything. The
+servers import the appserver of this checkout (its root goes first on
+PYTHONPATH). Only 127.0.0.1 is targeted; every load run is bounded by its
+duration and a subprocess timeout; servers are stopped on errors, Ctrl-C and
+TERM too.
 """
 import argparse
 import json
@@ -44,6 +47,8 @@ def parse_args(argv):
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md and the chart")
     ap.add_argument("--json", help="also write every run's raw figures to this file")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="render the docs from a file written by --json, run nothing")
     args = ap.parse_args(argv)
     if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and 0 <= args.warmup <= 60):
         ap.error("rounds 1..50, duration 1..600 s, warmup 0..60 s")
@@ -151,7 +156,9 @@ def print_run(run):
 
 def run_suite(selected, args, pins, workdir):
     """Every run, interleaving the servers round by round."""
-    env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1")
+    path = os.pathsep.join(p for p in (str(scenarios.REPO), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1",
+               PYTHONPATH=path)
     runs = []
     for scenario in selected:
         for rnd in range(1, args.rounds + 1):
@@ -190,8 +197,20 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def render_saved(path, no_docs):
+    """Print and (unless no_docs) write the results of a saved --json run."""
+    saved = json.loads(Path(path).read_text())
+    summary = stats.summarize(saved["runs"])
+    print(report.console(summary))
+    if not no_docs:
+        write_docs(summary, saved["meta"])
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        return render_saved(args.from_json, args.no_docs)
     selected = scenarios.by_names([n.strip() for n in args.scenarios.split(",") if n.strip()])
     missing = checks.missing(any(s.name == "django" for s in selected))
     if missing:
@@ -200,6 +219,7 @@ def main(argv=None):
     server_cpu, client_cpu, note = checks.pinning(not args.no_pin)
     print(note)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     wrk_text = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     try:
         with tempfile.TemporaryDirectory(prefix="appserver-bench-") as tmp:
@@ -212,7 +232,8 @@ def main(argv=None):
     meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
             "workers": args.workers, "pinning": note,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "machine": report.machine(), "versions": report.versions(wrk_text)}
+            "machine": report.machine(),
+            "versions": report.versions(wrk_text, scenarios.REPO)}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     if not args.no_docs:

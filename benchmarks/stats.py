@@ -6,9 +6,11 @@ figures in ``METRICS`` (any may be None), plus ``problems`` (list of str).
 "gunicorn": {...}, "ratio": {metric: appserver/gunicorn}, "rounds": {server:
 n}, "problems": [...]}}``, keeping scenario order of first appearance.
 ``fairness(counts)`` is busiest / median of per-connection request counts.
-``evaluate(summary)`` checks ``TARGETS`` and returns rows ``(label, target
-text, measured value or None, met: True/False/None)``; None means the
-figure is missing from the run.
+``values`` holds each server's per-round figures. ``evaluate(summary)``
+checks ``TARGETS`` and returns rows ``(label, target text, measured value or
+None, met: True/False/None, note)``; None means the figure is missing from
+the run; the note names the worst scenario, or gives the per-round range of
+an absolute figure.
 """
 import statistics
 
@@ -56,6 +58,8 @@ def summarize(runs):
         entry["ratio"] = {m: ratio(entry["appserver"][m], entry["gunicorn"][m])
                           for m in METRICS}
         entry["rounds"] = {s: len(by_server.get(s, [])) for s in SERVERS}
+        entry["values"] = {s: {m: [r.get(m) for r in by_server.get(s, [])] for m in METRICS}
+                           for s in SERVERS}
         entry["problems"] = [p for s in SERVERS for r in by_server.get(s, [])
                              for p in r.get("problems", [])]
         summary[name] = entry
@@ -71,8 +75,8 @@ TARGETS = (
     ("big 1 MiB: CPU per request", "big", "cpu_us_per_req", "ratio", "<=", 0.70),
     ("file 10 MiB: CPU per request", "file", "cpu_us_per_req", "ratio", "<=", 1.0),
     ("django: requests/s", "django", "rps", "ratio", ">=", 1.3),
-    ("RSS per worker (worst scenario)", None, "rss_mib", "ratio", "<=", 1.0),
-    ("start to first 200 (worst scenario)", None, "startup_ms", "ratio", "<=", 1.0),
+    ("RSS per worker", None, "rss_mib", "ratio", "<=", 1.0),
+    ("start to first 200", None, "startup_ms", "ratio", "<=", 1.0),
     ("mixed: p99 of fast requests", "mixed", "p99_ms", "ratio", "<=", 1.0),
     ("fairness: busiest / median connection", "fairness", "fairness", "appserver", "<=", 3.0),
 )
@@ -82,22 +86,37 @@ def target_text(where, op, limit):
     """How a target reads in the table, e.g. '≤ 0.12x'."""
     sign = "≤" if op == "<=" else "≥"
     suffix = "x" if where == "ratio" else ""
-    return "%s %g%s" % (sign, limit, suffix)
+    return "%s %.2f%s" % (sign, limit, suffix)
+
+
+def _round_range(entry, metric):
+    values = [v for v in entry["values"]["appserver"][metric] if v is not None]
+    if len(values) < 2:
+        return ""
+    return "rounds %.2f–%.2f" % (min(values), max(values))
 
 
 def _measured(summary, scenario, metric, where):
+    """(value, note) of one target's figure; the worst scenario when None."""
     if scenario is not None:
         entry = summary.get(scenario)
-        return entry[where][metric] if entry else None
-    values = [e[where][metric] for e in summary.values() if e[where][metric] is not None]
-    return max(values) if values else None
+        if not entry:
+            return None, ""
+        note = _round_range(entry, metric) if where == "appserver" else ""
+        return entry[where][metric], note
+    found = [(e[where][metric], name) for name, e in summary.items()
+             if e[where][metric] is not None]
+    if not found:
+        return None, ""
+    value, name = max(found)
+    return value, "worst: %s" % name
 
 
 def evaluate(summary):
-    """Rows (label, target text, measured, met) for every target."""
+    """Rows (label, target text, measured, met, note) for every target."""
     rows = []
     for label, scenario, metric, where, op, limit in TARGETS:
-        value = _measured(summary, scenario, metric, where)
+        value, note = _measured(summary, scenario, metric, where)
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
-        rows.append((label, target_text(where, op, limit), value, met))
+        rows.append((label, target_text(where, op, limit), value, met, note))
     return rows

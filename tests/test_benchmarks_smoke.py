@@ -140,12 +140,12 @@ def test_medians_ratios_and_fairness():
 
 
 def test_targets_met_not_met_and_missing():
-    rows = {label: (goal, value, met) for label, goal, value, met in stats.evaluate(_summary())}
+    rows = {row[0]: row[1:] for row in stats.evaluate(_summary())}
     assert rows["hello (keep-alive): CPU per request"][0] == "≤ 0.12x"
     assert rows["hello (keep-alive): CPU per request"][2] is True
     assert rows["django: requests/s"][2] is True
-    assert rows["RSS per worker (worst scenario)"][1] == 0.5
-    assert rows["upload 1 MiB: CPU per request"] == ("≤ 0.15x", None, None)
+    assert rows["RSS per worker"][1:] == (0.5, True, "worst: hello")
+    assert rows["upload 1 MiB: CPU per request"] == ("≤ 0.15x", None, None, "")
 
 
 def test_markdown_render_and_marker_replacement():
@@ -157,7 +157,8 @@ def test_markdown_render_and_marker_replacement():
     block = report.render(_summary(), meta, {"hello": "13 bytes"})
     assert "| `hello` – 13 bytes | 1,000 / 500 (2.00x) |" in block
     assert "20.0 / 200 (0.10x)" in block
-    assert "| django: requests/s | ≥ 1.3x | 1.30x | met |" in block
+    assert "| django: requests/s | ≥ 1.30x | 1.300x | met |" in block
+    assert "| RSS per worker | ≤ 1.00x | 0.500x (worst: hello) | met |" in block
     assert "**not met**" not in block.split("RSS per worker")[0]
     assert "`django`: wrk: 3 Non-2xx" in block
     assert "Test CPU, 2 cores, Linux 6" in block and "Django –" in block

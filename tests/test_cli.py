@@ -82,8 +82,9 @@ def test_help_lists_each_option_in_its_section(clean, setting):
 
 def test_help_shows_env_var_and_default(clean):
     out = " ".join(invoke("--help").stdout.split())
-    assert ("Number of worker processes serving requests. [env: APPSERVER_WORKERS; "
-            "default: 1, or $WEB_CONCURRENCY when set]") in out
+    assert ("Number of worker processes serving requests, or 'auto' for 2 x CPUs + 1 "
+            "within the CPU and memory limits of the cgroup (see docs/deploy.md). "
+            "[env: APPSERVER_WORKERS; default: 1, or $WEB_CONCURRENCY when set]") in out
     assert "[env: APPSERVER_GRACEFUL_TIMEOUT; default: 30]" in out
     assert "-c, --config FILE" in out
 
@@ -129,7 +130,7 @@ def test_config_option_and_port(clean):
 def test_bad_command_line_value_exits_2_naming_the_flag(clean):
     result = invoke("x:app", "--print-config", "--workers", "many")
     assert result.exit_code == 2
-    assert result.stderr == ("Error: workers: expected a whole number >= 1, "
+    assert result.stderr == ("Error: workers: expected a whole number >= 1 or auto, "
                              "got 'many' (from --workers)\n")
     assert result.stdout == ""
 

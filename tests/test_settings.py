@@ -82,7 +82,7 @@ def test_the_settings_the_server_needs_exist():
 
 
 @pytest.mark.parametrize("name, text", [
-    ("workers", "a whole number >= 1"),
+    ("workers", "a whole number >= 1 or auto"),
     ("limit-request-fields", "a whole number from 0 to 32768"),
     ("read-timeout", "a number > 0"),
     ("log-level", "one of debug, info, warning, error, critical"),

@@ -13,7 +13,7 @@ is ready and when the response is done (request id, access log, metrics).
 import logging
 import time
 
-from appserver.connection import ClientError, file_size
+from appserver.connection import BodyTimeout, ClientError, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
 from appserver.wsgi.environ import build_environ
@@ -51,6 +51,9 @@ def handle(conn, request, app, base_environ, observer):
         log.error("Request %s %s timed out after %.1f s; answering 504",
                   request.method, request.target, time.monotonic() - started)
         _fail(conn, response, 504, "Gateway Timeout", "")
+    except BodyTimeout as exc:      # the client stopped sending its body
+        log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
+        _fail(conn, response, 408, "Request Timeout", str(exc))
     except ClientError as exc:      # the client went away or stopped reading
         log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
@@ -105,7 +108,7 @@ def _send_file(wrapper, response, conn):
     """Send a real file with ``sendfile``; False to fall back to iteration."""
     fileobj = wrapper.filelike
     size = file_size(fileobj)
-    if size is None or response.status is None:
+    if size is None or response.status is None or response.headers_sent:
         return False
     try:
         offset = fileobj.tell()

@@ -23,6 +23,8 @@ _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
 _warned = set()
+_valid_lines = {}           # (name, value) -> "Name: value\r\n", checked once
+_VALID_LINES_MAX = 4096
 
 
 class AppResponseError(Exception):
@@ -102,6 +104,13 @@ class Response:
             raise AppResponseError("headers must be a list, got %s" % type(headers).__name__)
         lines, self.length, self._date, self._server = [], None, True, True
         for item in headers:
+            try:
+                line = _valid_lines.get(item)
+            except TypeError:       # unhashable: certainly not a valid header
+                line = None
+            if line is not None:
+                lines.append(line)
+                continue
             if type(item) is not tuple or len(item) != 2:
                 raise AppResponseError("header %r is not a (name, value) tuple" % (item,))
             name, value = item
@@ -113,11 +122,14 @@ class Response:
             if lname in HOP_BY_HOP or lname == "content-length":
                 self._special_header(lname, value)
                 continue
+            line = "%s: %s\r\n" % (name, value)
             if lname == "date":
                 self._date = False
             elif lname == "server":
                 self._server = False
-            lines.append("%s: %s\r\n" % (name, value))
+            elif len(_valid_lines) < _VALID_LINES_MAX and type(name) is str:
+                _valid_lines[item] = line   # ordinary header: safe to reuse as is
+            lines.append(line)
         self._lines = lines
 
     def _special_header(self, lname, value):

@@ -75,18 +75,33 @@ def test_counters_never_go_down_when_workers_are_recycled(obs_server):
 
 def test_exits_by_cause(obs_server):
     srv = obs_server("--admin-bind", "127.0.0.1:0", "--timeout", "1", workers=2)
-    srv.get("/sleep?s=30", timeout=20)                     # timeout
-    srv.wait_for_workers(2)
-    srv.signal(signal.SIGTTOU)                              # scale-down
-    wait_until(lambda: len(srv.worker_pids()) == 1, 10, "one worker")
-    os.kill(srv.worker_pids()[0], signal.SIGKILL)          # crash
-    srv.wait_for_log(r"killed by signal 9; replacing it")
-    srv.signal(signal.SIGHUP)                               # reload
-    srv.wait_for_log(r"Worker \d+ exited with code 0", count=3)
-    exits = lambda: {dict(l)["cause"]: v for (n, l), v in scrape(srv).items()
-                     if n == "appserver_worker_exits_total"}
-    wait_until(lambda: exits()["reload"] == 1, 10, "the reload exit")
-    assert (exits()["timeout"], exits()["scale-down"], exits()["crash"]) == (1, 1, 1)
+
+    def exits():
+        return {dict(l)["cause"]: v for (n, l), v in scrape(srv).items()
+                if n == "appserver_worker_exits_total"}
+
+    def wait_exit(cause, count=1):
+        wait_until(lambda: exits()[cause] == count, 15, "%s exits: %d" % (cause, count))
+
+    def wait_idle(count):
+        wait_until(lambda: scrape(srv)[("appserver_workers", (("state", "idle"),))]
+                   == count, 15, "%d idle workers" % count)
+
+    assert srv.get("/sleep?s=30", timeout=20).status == 504
+    wait_exit("timeout")
+    wait_idle(2)
+    srv.signal(signal.SIGTTOU)
+    wait_exit("scale-down")
+    wait_idle(1)
+    [victim] = srv.wait_for_workers(1, timeout=15)
+    os.kill(victim, signal.SIGKILL)
+    wait_exit("crash")
+    srv.wait_for_workers(1, exclude=[victim], timeout=15)
+    wait_idle(1)
+    srv.signal(signal.SIGHUP)
+    wait_exit("reload")
+    assert (exits()["timeout"], exits()["scale-down"], exits()["crash"],
+            exits()["shutdown"]) == (1, 1, 1, 0)
 
 
 def test_statsd_datagrams(obs_server):

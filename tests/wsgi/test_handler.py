@@ -712,9 +712,6 @@ def test_worker_timeout_after_head_sends_no_504_and_closes_iterable():
 
 # -- regressions and known bugs -----------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="handler._send_file sends the raw file after a "
-                   "head already sent by write(): on HTTP/1.1 the file bytes land "
-                   "unframed inside a chunked body and keep-alive stays on")
 def test_file_wrapper_after_write_stays_chunked(data_file):
     keep, conn, _ = serve(req(), file_app(data_file, before=b"prefix"))
     r = parse(conn.out)

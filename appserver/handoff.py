@@ -1,0 +1,82 @@
+"""Hand waiting connections from a busy worker to a free one.
+
+A sync worker running the app cannot notice a new request on its other
+connections: idle keep-alive ones, and ones it accepted whose head is still
+arriving or not yet dispatched. Such a request would wait behind the running
+one even while another worker sits idle. The arbiter therefore creates one
+unix datagram socket pair shared by every worker. A worker whose app call lasts
+longer than ``HANDOFF_AFTER`` sends those connections into the pair (the
+descriptor with ``SCM_RIGHTS``, plus the listener, peer, state, deadline and
+any head bytes already read) and forgets them. The receiving end sits in every
+worker's epoll set with ``EPOLLEXCLUSIVE``, like a listening socket: only a
+worker waiting in its loop, so a free one, takes them and carries on with
+each exactly where the busy worker left it. Busy workers never take any.
+"""
+
+import socket
+
+HANDOFF_AFTER = 0.01        # seconds an app call runs before connections move
+MAX_HEAD_BYTES = 60000      # a longer partial head stays where it is
+_MAX_PAYLOAD = MAX_HEAD_BYTES + 512
+
+
+class Moved:
+    """A connection as received from another worker."""
+
+    __slots__ = ("sock", "listener_fd", "peer", "state", "deadline", "head")
+
+    def __init__(self, sock, listener_fd, peer, state, deadline, head):
+        self.sock, self.listener_fd, self.peer = sock, listener_fd, peer
+        self.state, self.deadline, self.head = state, deadline, head
+
+
+def create_pair():
+    """The shared pair, made by the arbiter before forking."""
+    pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for sock in pair:
+        sock.setblocking(False)
+    return pair
+
+
+class Handoff:
+    """One worker's view of the shared pair."""
+
+    def __init__(self, pair):
+        self.send_sock, self.recv_sock = pair
+
+    def fileno(self):
+        return self.recv_sock.fileno()
+
+    def give(self, conn):
+        """Pass ``conn`` on; False if it must stay (pair full, head too long)."""
+        head = conn.parser.pending_head()
+        if head is None or len(head) > MAX_HEAD_BYTES:
+            return False
+        host, port = conn.peer[:2] if conn.peer else ("", -1)
+        meta = "%d\0%s\0%r\0%s\0%d\n" % (conn.listener.fileno(), conn.state,
+                                          conn.deadline, host, port)
+        try:
+            socket.send_fds(self.send_sock, [meta.encode() + head], [conn.fd])
+        except (BlockingIOError, InterruptedError):
+            return False
+        return True
+
+    def take(self, limit):
+        """Up to ``limit`` ``Moved`` connections waiting in the pair."""
+        taken = []
+        while len(taken) < limit:
+            try:
+                payload, fds, _, _ = socket.recv_fds(self.recv_sock, _MAX_PAYLOAD, 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            if fds:
+                taken.append(_decode(payload, fds[0]))
+        return taken
+
+
+def _decode(payload, fd):
+    meta, _, head = payload.partition(b"\n")
+    listener_fd, state, deadline, host, port = meta.decode().split("\0")
+    peer = (host, int(port)) if int(port) >= 0 else ""
+    return Moved(socket.socket(fileno=fd), int(listener_fd), peer, state,
+                 float(deadline), head)

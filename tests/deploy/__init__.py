@@ -1,0 +1,1 @@
+"""Deployment tests: systemd, containers (PID 1), example files."""

@@ -1,0 +1,1 @@
+"""Functional tests: the real ``appserver`` command, real processes and sockets."""
