@@ -7,6 +7,7 @@ A request running past --slow-request is warned about once, with the
 worker's stack, and finishes normally.
 """
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -32,16 +33,17 @@ def busy_request(srv, path):
 def test_status_table_shows_a_busy_worker(obs_server):
     srv = obs_server("--admin-bind", "127.0.0.1:0", workers=2)
     srv.get("/")
-    thread = busy_request(srv, "/sleep?s=2")
-    wait_until(lambda: "busy" in status_cmd("--admin", admin_url(srv)).stdout, 10,
-               "a busy worker")
-    out = status_cmd("--admin", admin_url(srv)).stdout
+    thread = busy_request(srv, "/sleep?s=3")
+    def busy_with_rss():      # the arbiter measures RSS once a second
+        out = status_cmd("--admin", admin_url(srv)).stdout
+        return out if re.search(r" busy .*M$", out, re.M) else None
+    out = wait_until(busy_with_rss, 10, "a busy worker with its RSS")
     header, columns, *rows = out.splitlines()
     assert header.startswith("arbiter %d  app obs_app  workers 2/2  ready" % srv.pid)
     assert columns.split() == ["#", "PID", "STATE", "REQS", "REQUEST", "AGE", "BEAT", "RSS"]
     assert sorted(int(r.split()[1]) for r in rows) == srv.worker_pids()
     [busy] = [r for r in rows if " busy " in r]
-    assert "GET /sleep?s=2 HTTP/1.1" in busy and busy.split()[-1].endswith("M")
+    assert "GET /sleep?s=3 HTTP/1.1" in busy and busy.split()[-1].endswith("M")
     thread.join()
 
 
