@@ -22,7 +22,6 @@ BOOT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 EXIT_CAUSES = ("timeout", "memory", "max-requests", "lifetime", "reload", "crash",
                "boot-failure", "scale-down", "shutdown")
 
-_METHOD_INDEX = {m: i for i, m in enumerate(METHODS)}
 REQUESTS = 0                                    # first of len(METHODS) * 5 cells
 HISTOGRAM = REQUESTS + len(METHODS) * len(CLASSES)
 BYTES_IN = HISTOGRAM + len(BUCKETS) + 1
@@ -36,10 +35,14 @@ _SLOT = struct.Struct("<%dQ2dQ" % DURATION_SUM)
 assert _SLOT.size == SIZE
 
 
+_ROW = {m: REQUESTS + i * len(CLASSES) for i, m in enumerate(METHODS)}
+_OTHER_ROW = _ROW["other"]
+_CLASS_OF = (0, 0, 1, 2, 3, 4, 4, 4, 4, 4)      # status // 100 -> class (clamped)
+
+
 def cell(method, status):
     """The index of the requests cell for ``method`` and ``status``."""
-    klass = min(max(status // 100, 1), 5) - 1
-    return REQUESTS + _METHOD_INDEX.get(method, 7) * 5 + klass
+    return _ROW.get(method, _OTHER_ROW) + _CLASS_OF[status // 100 if status < 1000 else 9]
 
 
 class Counters:
@@ -55,7 +58,8 @@ class Counters:
     def record(self, method, status, duration, bytes_in, bytes_out):
         """Count one request: a handful of stores into shared memory."""
         q, base = self._q, self._base
-        q[base + cell(method, status)] += 1
+        q[base + _ROW.get(method, _OTHER_ROW)
+          + _CLASS_OF[status // 100 if status < 1000 else 9]] += 1
         q[base + HISTOGRAM + bisect_left(BUCKETS, duration)] += 1
         self._d[base + DURATION_SUM] += duration
         q[base + BYTES_IN] += bytes_in

@@ -38,7 +38,8 @@ class RequestObserver:
         self.worker = worker
 
     def started(self, request, environ, response):
-        rid = self.ids.choose(environ.get("HTTP_X_REQUEST_ID"), environ["REMOTE_ADDR"])
+        rid = environ.get("HTTP_X_REQUEST_ID")
+        rid = new_id() if rid is None else self.ids.choose(rid, environ["REMOTE_ADDR"])
         environ["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID] = rid
         if self.echo:
             response.extra_header(self.echo, rid)

@@ -29,7 +29,7 @@ if hasattr(os, "register_at_fork"):
 
 def new_id():
     """A new request id: 128 random bits as 32 hex digits."""
-    return "%032x" % _rng.getrandbits(128)
+    return _rng.getrandbits(128).to_bytes(16, "big").hex()
 
 
 class Trusted:
