@@ -47,6 +47,7 @@ DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 STACK_SIGNAL = signal.SIGURG   # the arbiter asks for the stack of a slow request
+_HANDLER_FILE = handle.__code__.co_filename
 
 
 class Worker:
@@ -160,8 +161,11 @@ class Worker:
             log.warning("Worker %d: the slow request finished before its stack "
                         "could be taken", os.getpid())
             return
+        stack = traceback.extract_stack(frame)
+        starts = [i for i, f in enumerate(stack) if f.filename == _HANDLER_FILE]
+        del stack[:starts[-1] + 1 if starts else 0]     # from the app call on
         log.warning("Worker %d: stack of the slow request (still running):\n%s",
-                    os.getpid(), "".join(traceback.format_stack(frame)).rstrip())
+                    os.getpid(), "".join(traceback.format_list(stack)).rstrip())
 
     # -- loop ---------------------------------------------------------------
 
