@@ -15,19 +15,17 @@ slots plus the retired totals, worker states, memory, listen backlogs.
 
 import logging
 import os
-import signal
 import socket
 import struct
 import time
 from collections import Counter, namedtuple
 
 from appserver import errors, metrics, scoreboard
-from appserver.observe import rejected_environ
+from appserver.observe import STACK_SIGNAL, rejected_environ
 from appserver.requestid import new_id
 
 log = logging.getLogger("appserver")
 
-STACK_SIGNAL = signal.SIGURG
 _TCP_INFO = struct.Struct("<8B6I")    # ..., tcpi_unacked, tcpi_sacked
 
 View = namedtuple("View", "stats states wanted rss backlog starts exits "

@@ -13,13 +13,22 @@ access line is formatted when the log is off, no hook is looked up per call.
 
 ``rejected_environ(peer, head)`` is the environ-like dict such a line is made
 from: the peer, and the request line's parts when the head has one.
+``log_stack(frame, in_app)`` logs a slow request's stack from the app call on.
 """
+
+import logging
+import os
+import signal
+import traceback
 
 from appserver import hooks
 from appserver.http import writer
 from appserver.requestid import RequestIds, new_id, trusted_networks
 
+log = logging.getLogger("appserver")
+
 REQUEST_ID = "appserver.request_id"
+STACK_SIGNAL = signal.SIGURG    # arbiter -> worker: log your slow request's stack
 _HEAD_PEEK = 2048
 
 
@@ -90,3 +99,19 @@ def rejected_environ(peer, head):
         environ.update(REQUEST_METHOD=method, RAW_URI=target, PATH_INFO=path,
                        QUERY_STRING=query, SERVER_PROTOCOL=version)
     return environ
+
+
+def log_stack(frame, in_app):
+    """Log the stack of the request running in ``frame``, from the app call on
+    (the worker's ``slow-request`` signal handler)."""
+    if not in_app:
+        log.warning("Worker %d: the slow request finished before its stack could "
+                    "be taken", os.getpid())
+        return
+    from appserver.wsgi import handler
+    stack = traceback.extract_stack(frame)
+    starts = [i for i, f in enumerate(stack)
+              if f.filename == handler.handle.__code__.co_filename]
+    del stack[:starts[-1] + 1 if starts else 0]
+    log.warning("Worker %d: stack of the slow request (still running):\n%s",
+                os.getpid(), "".join(traceback.format_list(stack)).rstrip())

@@ -32,7 +32,7 @@ from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
-from appserver.observe import RequestObserver
+from appserver.observe import STACK_SIGNAL, RequestObserver, log_stack
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.wsgi.environ import base_environ
@@ -46,8 +46,6 @@ HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
 DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
-STACK_SIGNAL = signal.SIGURG   # the arbiter asks for the stack of a slow request
-_HANDLER_FILE = handle.__code__.co_filename
 
 
 class Worker:
@@ -156,16 +154,7 @@ class Worker:
 
     def _on_stack_request(self, signum, frame):
         """Log where the running request is (slow-request), and carry on."""
-        import traceback
-        if not self.in_app:
-            log.warning("Worker %d: the slow request finished before its stack "
-                        "could be taken", os.getpid())
-            return
-        stack = traceback.extract_stack(frame)
-        starts = [i for i, f in enumerate(stack) if f.filename == _HANDLER_FILE]
-        del stack[:starts[-1] + 1 if starts else 0]     # from the app call on
-        log.warning("Worker %d: stack of the slow request (still running):\n%s",
-                    os.getpid(), "".join(traceback.format_list(stack)).rstrip())
+        log_stack(frame, self.in_app)
 
     # -- loop ---------------------------------------------------------------
 
