@@ -37,7 +37,7 @@ def test_hooks_run_in_their_process_with_their_arguments(obs_server):
 
     assert srv.get("/status/201?x=1").status == 201
     assert named(srv, "pre_request") == [["pre_request", worker, "GET", "/status/201"]]
-    [post] = named(srv, "post_request")
+    [post] = wait_until(lambda: named(srv, "post_request"), 10, "post_request")
     assert post[:4] == ["post_request", worker, "/status/201", "201"]
 
     srv.signal(signal.SIGTTIN)
