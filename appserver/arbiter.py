@@ -57,6 +57,7 @@ class Arbiter(SignalHandlers):
         self.failure = None         # the AppServerError that ends the run
         self.successor = None       # pid of the new arbiter after USR2
         self.stop_at = None         # end of the shutdown delay after TERM
+        self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
         self.pid = os.getpid()
         self.base_modules = set(sys.modules)
@@ -116,8 +117,8 @@ class Arbiter(SignalHandlers):
         inherited = upgrade.inherited_fds()
         if inherited is not None:
             listeners = sockets.bind_all([("fd", fd) for fd, _ in inherited], backlog)
-            for listener, (_, path) in zip(listeners, inherited):
-                listener.owned_path = path
+            # The socket files stay the old arbiter's until we take over.
+            self.inherited_paths = [path for _, path in inherited]
             return listeners
         activated = systemd.listen_fds()
         if activated:
@@ -366,6 +367,8 @@ class Arbiter(SignalHandlers):
             return
         if self.cfg.pid:
             pidfile.write(self.cfg.pid, self.pid)
+        for listener, path in zip(self.listeners, self.inherited_paths):
+            listener.owned_path = path
         self.readiness.took_over(self.pid)
         if self.cfg.upgrade_handoff:
             log.info("Upgrade complete: asking the old arbiter %d to stop",

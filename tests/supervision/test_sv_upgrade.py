@@ -170,10 +170,6 @@ def test_usr2_whose_new_arbiter_fails_leaves_the_old_one_serving(server_factory,
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "arbiter.py _cleanup closes the inherited listeners with "
-    "unlink=self.successor is None, so a new arbiter that fails before taking "
-    "over removes the unix socket file the old arbiter still serves on"))
 def test_usr2_whose_new_arbiter_fails_keeps_the_unix_socket_file(server_factory,
                                                                  tmp_path):
     import os
