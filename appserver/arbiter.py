@@ -22,6 +22,8 @@ from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
+from appserver.worker import Worker     # imported before fork: shared, and
+                                         # no worker pays for it while booting
 from appserver.arbiter_signals import SignalHandlers
 
 log = logging.getLogger("appserver")
@@ -210,7 +212,6 @@ class Arbiter(SignalHandlers):
     def _become_worker(self, slot, index):
         """In the child: never returns."""
         try:
-            from appserver.worker import Worker
             self.signals.close()
             if self.admin is not None:
                 self.admin.close(listener_too=True)
