@@ -184,8 +184,9 @@ class Worker:
         """Accept up to ``batch`` connections; True if the backlog may hold more."""
         cfg = self.cfg
         for _ in range(batch):
-            if len(self.conns) >= cfg.max_connections and not self._make_room():
-                self._accept_off()
+            full = len(self.conns) >= cfg.max_connections
+            if full and not any(c.state == IDLE for c in self.conns.values()):
+                self._accept_off()          # resumes when a connection closes
                 return False
             try:
                 sock, peer = listener.sock.accept()
@@ -194,6 +195,8 @@ class Worker:
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
                 return False
+            if full:
+                self._make_room()
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
