@@ -15,7 +15,7 @@ import re
 import pytest
 
 from tests.server import BOOTING_RE
-from tests.supervision.sv_load import Load, ServingSampler, wait_until
+from tests.supervision.sv_load import Load, ServingSampler, wait_booted, wait_until
 
 RECYCLING_RE = re.compile(r"Recycling worker (\d+): (.*)")
 
@@ -58,7 +58,7 @@ def test_max_requests_recycles_with_no_failed_request(server_factory, keepalive)
             _wait_recycled(server, "max-requests reached", 6, 20)
         recycled = _recycled(server.log(), "max-requests reached")
         _wait_stopped(server, [pid for pid, _ in recycled])
-        server.wait_for_workers(2)
+        wait_booted(server, server.wait_for_workers(2))
     assert load.failed == 0, load.summary()
     text = server.log()
     for pid, why in recycled:
@@ -75,7 +75,9 @@ def test_max_requests_recycles_with_no_failed_request(server_factory, keepalive)
 
 @pytest.mark.timeout(40)
 def test_max_worker_lifetime_recycles_with_no_failed_request(server_factory):
-    server = server_factory("sv_app", "--max-worker-lifetime", "2", workers=2)
+    # Workers keep being replaced until the end: bound the stop.
+    server = server_factory("sv_app", "--max-worker-lifetime", "2",
+                            "--graceful-timeout", "3", workers=2)
     first = server.wait_for_workers(2)
     with ServingSampler(server) as sampler:
         with Load(server, threads=4, duration=30) as load:
@@ -106,6 +108,7 @@ def test_max_worker_memory_recycles_the_big_worker(server_factory):
                                        r"exceeded \(RSS (\d+) MiB\)" % big, timeout=10)
             assert int(line.group(1)) > 80, line.group(0)
             server.wait_for_log(r"Worker %d exited" % big)
+            wait_booted(server, server.wait_for_workers(2))
             load.wait_for_ok(20)
     assert load.failed == 0, load.summary()
     _check_replacement_first(server.log(), big, r"max-worker-memory exceeded \(RSS \d+ MiB\)")
