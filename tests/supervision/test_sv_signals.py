@@ -1,12 +1,14 @@
-"""The other stop signals, USR1, and the heartbeat of idle workers.
+"""The other stop signals, USR1, and workers whose arbiter was killed.
 
 Covers: TERM with a request that outlives ``--graceful-timeout``: the
 arbiter kills the worker once the graceful timeout has passed and exits 0,
 leaving no worker. INT and QUIT: a quick stop; a worker stuck in a long
 request is killed after the 2 s quick-stop grace. USR1 after the log files
 were moved away (logrotate): the arbiter and every worker write to new
-files at the configured paths (error log and access log).
+files at the configured paths (error log and access log). SIGKILL of the
+arbiter: its workers notice and exit by themselves (code 0).
 """
+import os
 import re
 import signal
 import threading
@@ -15,7 +17,7 @@ import time
 import pytest
 
 from tests.server import recv_until_closed
-from tests.supervision.sv_load import wait_until
+from tests.supervision.sv_load import Subreaper, parent_of, wait_booted, wait_until
 
 
 def _slow_in_thread(server, seconds):
@@ -104,3 +106,25 @@ def test_usr1_reopens_error_and_access_logs_everywhere(server_factory, tmp_path)
     assert server.worker_pids() == workers       # no restart was needed
     assert not re.search(r"\[INFO\] client ", (tmp_path / "error.log.1").read_text())
     assert len((tmp_path / "access.log.1").read_text().splitlines()) == 1
+
+
+@pytest.mark.timeout(30)
+def test_workers_stop_by_themselves_when_the_arbiter_is_killed(server_factory):
+    with Subreaper() as reaper:
+        server = server_factory("sv_app", workers=2)
+        workers = server.wait_for_workers(2)
+        wait_booted(server, workers)
+        reaper.adopted.update(workers)
+        mark = server.log_offset()
+        server.signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        server.proc.wait(5)
+        # Orphaned, the workers are adopted by the test (their subreaper).
+        wait_until(lambda: all(parent_of(pid) in (os.getpid(), None) for pid in workers),
+                   5, lambda: str([parent_of(pid) for pid in workers]))
+        codes = [reaper.wait(pid, 5) for pid in workers]
+        took = time.monotonic() - killed_at
+    assert codes == [0, 0], (codes, server.log()[mark:])
+    assert took < 2.5, took
+    for pid in workers:
+        assert "Worker %d: the arbiter went away; stopping" % pid in server.log()
