@@ -92,6 +92,8 @@ class Arbiter(SignalHandlers):
             self.admin = self._admin()
             self.scoreboard = scoreboard.Scoreboard()
             self.handoff_pair = create_pair()
+            # Workers write a byte here to have their slot looked at now.
+            self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -140,13 +142,15 @@ class Arbiter(SignalHandlers):
         return AdminServer(listener, routes(self))
 
     def _wait(self, timeout):
-        """Sleep until a signal or an admin request; serve admin requests."""
-        if self.admin is None:
-            self.signals.wait(timeout)
-            return
-        for fd in self.signals.wait(timeout, self.admin.fds()):
-            self.admin.readable(fd)
-        self.admin.sweep(time.monotonic())
+        """Sleep until a signal, a worker's nudge or an admin request."""
+        admin_fds = self.admin.fds() if self.admin is not None else []
+        for fd in self.signals.wait(timeout, [self.nudge_r] + admin_fds):
+            if fd == self.nudge_r:
+                _drain(fd)
+            else:
+                self.admin.readable(fd)
+        if self.admin is not None:
+            self.admin.sweep(time.monotonic())
 
     def _loop(self):
         while self.stop_mode is None:
@@ -201,9 +205,13 @@ class Arbiter(SignalHandlers):
         index = supervisor.free_index(self.workers.values(), self.scoreboard.slots)
         now = time.monotonic()
         slot = self.scoreboard.claim(index, 0, now)
+        # Signals stay blocked across the fork: one sent to the new worker
+        # before it has its own handlers waits for them instead of being lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         pid = os.fork()
         if pid == 0:
             self._become_worker(slot, index)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         self.scoreboard.set_pid(index, pid)
         self.workers[pid] = supervisor.Worker(pid, index, now)
         self.lifetimes[pid] = _lifetime(self.cfg)
@@ -216,7 +224,7 @@ class Arbiter(SignalHandlers):
             if self.admin is not None:
                 self.admin.close(listener_too=True)
             Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                   index + 1, self.handoff_pair).run()
+                   index + 1, self.handoff_pair, self.nudge_w).run()
         finally:
             os._exit(errors.EXIT_ERROR)
 
@@ -375,6 +383,14 @@ class Arbiter(SignalHandlers):
             log.info("Upgrade complete: asking the old arbiter %d to stop",
                      self.predecessor)
             self._signal(self.predecessor, signal.SIGTERM)
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 def _lifetime(cfg):

@@ -47,8 +47,10 @@ _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 class Worker:
     """One worker process; see the module comment."""
 
-    def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair):
+    def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
+                 nudge_fd):
         self.cfg = cfg
+        self.nudge_fd = nudge_fd
         self.handoff = Handoff(handoff_pair)
         self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
@@ -86,10 +88,13 @@ class Worker:
     def _boot(self):
         self.signals = SignalQueue((signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
                                     signal.SIGUSR1))
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH):
+            signal.signal(signum, signal.SIG_IGN)       # the arbiter's business
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGUSR2, self._on_timeout)
         signal.signal(signal.SIGALRM, self._on_long_request)
+        # The arbiter forks with its signals blocked; ours are in place now.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
         process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
@@ -282,6 +287,10 @@ class Worker:
             log.info("Worker %d served %d requests (max-requests); asking for a "
                      "replacement", os.getpid(), self.requests)
             slot.ask_recycle()
+            try:
+                os.write(self.nudge_fd, b"r")
+            except OSError:
+                pass
         if not keep:
             return False
         conn.state = IDLE

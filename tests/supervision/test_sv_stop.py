@@ -12,7 +12,7 @@ worker and keeps the arbiter, which spawns none until TTIN brings one back;
 after another WINCH, HUP brings back the configured number.
 A TERM sent while a worker forked by TTIN is still running the at-fork
 hooks of a preloaded app stops it gracefully too, instead of it being
-killed at graceful-timeout (strict xfail).
+killed at graceful-timeout.
 """
 import signal
 import threading
@@ -181,12 +181,6 @@ def _get_or_none(server):
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a signal that reaches a new worker between its fork and the SignalQueue "
-    "that Worker._boot installs runs the arbiter's inherited handler "
-    "(arbiter.py _become_worker) and is lost: the worker serves on until "
-    "graceful-timeout and is killed; an at-fork hook of a preloaded app "
-    "widens the window to its duration"))
 def test_term_while_a_new_worker_runs_at_fork_hooks_stops_it_gracefully(
         server_factory):
     server = server_factory("sv_slow_fork", "--preload", "--graceful-timeout", "2",
