@@ -23,6 +23,8 @@ from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
+from appserver.worker import Worker     # imported before fork: shared, and
+                                         # no worker pays for it while booting
 from appserver.arbiter_signals import SignalHandlers
 from appserver.monitor import Monitor
 
@@ -59,6 +61,7 @@ class Arbiter(SignalHandlers):
         self.failure = None         # the AppServerError that ends the run
         self.successor = None       # pid of the new arbiter after USR2
         self.stop_at = None         # end of the shutdown delay after TERM
+        self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
         self.when_ready_called = False
         self.pid = os.getpid()
@@ -96,6 +99,8 @@ class Arbiter(SignalHandlers):
             self.scoreboard = scoreboard.Scoreboard()
             self.monitor = Monitor(self)
             self.handoff_pair = create_pair()
+            # Workers write a byte here to have their slot looked at now.
+            self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -123,8 +128,8 @@ class Arbiter(SignalHandlers):
         inherited = upgrade.inherited_fds()
         if inherited is not None:
             listeners = sockets.bind_all([("fd", fd) for fd, _ in inherited], backlog)
-            for listener, (_, path) in zip(listeners, inherited):
-                listener.owned_path = path
+            # The socket files stay the old arbiter's until we take over.
+            self.inherited_paths = [path for _, path in inherited]
             return listeners
         activated = systemd.listen_fds()
         if activated:
@@ -144,13 +149,15 @@ class Arbiter(SignalHandlers):
         return AdminServer(listener, routes(self))
 
     def _wait(self, timeout):
-        """Sleep until a signal or an admin request; serve admin requests."""
-        if self.admin is None:
-            self.signals.wait(timeout)
-            return
-        for fd in self.signals.wait(timeout, self.admin.fds()):
-            self.admin.readable(fd)
-        self.admin.sweep(time.monotonic())
+        """Sleep until a signal, a worker's nudge or an admin request."""
+        admin_fds = self.admin.fds() if self.admin is not None else []
+        for fd in self.signals.wait(timeout, [self.nudge_r] + admin_fds):
+            if fd == self.nudge_r:
+                _drain(fd)
+            else:
+                self.admin.readable(fd)
+        if self.admin is not None:
+            self.admin.sweep(time.monotonic())
 
     def _loop(self):
         while self.stop_mode is None:
@@ -208,9 +215,13 @@ class Arbiter(SignalHandlers):
         now = time.monotonic()
         slot = self.scoreboard.claim(index, 0, now)
         hooks.call(self.cfg.hooks, "pre_fork", self, supervisor.Worker(None, index, now))
+        # Signals stay blocked across the fork: one sent to the new worker
+        # before it has its own handlers waits for them instead of being lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         pid = os.fork()
         if pid == 0:
             self._become_worker(slot, index)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         self.monitor.spawned()
         self.scoreboard.set_pid(index, pid)
         self.workers[pid] = supervisor.Worker(pid, index, now)
@@ -220,12 +231,11 @@ class Arbiter(SignalHandlers):
     def _become_worker(self, slot, index):
         """In the child: never returns."""
         try:
-            from appserver.worker import Worker
             self.signals.close()
             if self.admin is not None:
                 self.admin.close(listener_too=True)
             worker = Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                            index + 1, self.handoff_pair, server=self)
+                            index + 1, self.handoff_pair, self.nudge_w, server=self)
             hooks.call(self.cfg.hooks, "post_fork", self, worker)
             worker.run()
         finally:
@@ -387,11 +397,21 @@ class Arbiter(SignalHandlers):
         if self.cfg.pid:
             pidfile.write(self.cfg.pid, self.pid)
             status.write_admin_file(self)
+        for listener, path in zip(self.listeners, self.inherited_paths):
+            listener.owned_path = path
         self.readiness.took_over(self.pid)
         if self.cfg.upgrade_handoff:
             log.info("Upgrade complete: asking the old arbiter %d to stop",
                      self.predecessor)
             self._signal(self.predecessor, signal.SIGTERM)
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 def _lifetime(cfg):

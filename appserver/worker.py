@@ -52,11 +52,12 @@ class Worker:
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
-                 server=None):
+                 nudge_fd, server=None):
         self.forked_at = time.monotonic()
         self.pid = os.getpid()
         self.server = server
         self.cfg = cfg
+        self.nudge_fd = nudge_fd
         self.handoff = Handoff(handoff_pair)
         self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
@@ -98,10 +99,13 @@ class Worker:
     def _boot(self):
         self.signals = SignalQueue((signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
                                     signal.SIGUSR1))
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH):
+            signal.signal(signum, signal.SIG_IGN)       # the arbiter's business
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGUSR2, self._on_timeout)
         signal.signal(signal.SIGALRM, self._on_long_request)
+        # The arbiter forks with its signals blocked; ours are in place now.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
         process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
@@ -213,8 +217,9 @@ class Worker:
         """Accept up to ``batch`` connections; True if the backlog may hold more."""
         cfg = self.cfg
         for _ in range(batch):
-            if len(self.conns) >= cfg.max_connections and not self._make_room():
-                self._accept_off()
+            full = len(self.conns) >= cfg.max_connections
+            if full and not any(c.state == IDLE for c in self.conns.values()):
+                self._accept_off()          # resumes when a connection closes
                 return False
             try:
                 sock, peer = listener.sock.accept()
@@ -223,6 +228,8 @@ class Worker:
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
                 return False
+            if full:
+                self._make_room()
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
@@ -308,6 +315,10 @@ class Worker:
             log.info("Worker %d served %d requests (max-requests); asking for a "
                      "replacement", os.getpid(), self.requests)
             slot.ask_recycle()
+            try:
+                os.write(self.nudge_fd, b"r")
+            except OSError:
+                pass
         if not keep:
             return False
         conn.state = IDLE

@@ -9,8 +9,8 @@ n}, "problems": [...]}}``, keeping scenario order of first appearance.
 ``values`` holds each server's per-round figures. ``evaluate(summary)``
 checks ``TARGETS`` and returns rows ``(label, target text, measured value or
 None, met: True/False/None, note)``; None means the figure is missing from
-the run; the note names the worst scenario, or gives the per-round range of
-an absolute figure.
+the run; the note names the worst scenario, or gives the per-round range
+(for a ratio, round i of appserver over round i of Gunicorn).
 """
 import statistics
 
@@ -89,8 +89,15 @@ def target_text(where, op, limit):
     return "%s %.2f%s" % (sign, limit, suffix)
 
 
-def _round_range(entry, metric):
-    values = [v for v in entry["values"]["appserver"][metric] if v is not None]
+def _round_range(entry, metric, where):
+    """'rounds lo–hi' of the per-round figure (ratios pair round i of each server)."""
+    mine = entry["values"]["appserver"][metric]
+    if where == "ratio":
+        theirs = entry["values"]["gunicorn"][metric]
+        values = [ratio(a, b) for a, b in zip(mine, theirs)]
+    else:
+        values = list(mine)
+    values = [v for v in values if v is not None]
     if len(values) < 2:
         return ""
     return "rounds %.2f–%.2f" % (min(values), max(values))
@@ -102,7 +109,7 @@ def _measured(summary, scenario, metric, where):
         entry = summary.get(scenario)
         if not entry:
             return None, ""
-        note = _round_range(entry, metric) if where == "appserver" else ""
+        note = _round_range(entry, metric, where)
         return entry[where][metric], note
     found = [(e[where][metric], name) for name, e in summary.items()
              if e[where][metric] is not None]

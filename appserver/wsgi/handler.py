@@ -13,7 +13,7 @@ is ready and when the response is done (request id, access log, metrics).
 import logging
 import time
 
-from appserver.connection import BodyTimeout, ClientError, file_size
+from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
 from appserver.wsgi.environ import build_environ
@@ -55,7 +55,8 @@ def handle(conn, request, app, base_environ, observer):
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         _fail(conn, response, 408, "Request Timeout", str(exc))
     except ClientError as exc:      # the client went away or stopped reading
-        log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
+        log.log(logging.INFO if isinstance(exc, ClientTimeout) else logging.DEBUG,
+                "client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
     except HTTPError as exc:        # raised while the app read the body
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc.detail)

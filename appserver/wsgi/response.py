@@ -173,7 +173,9 @@ class Response:
         elif self.version == "HTTP/1.0":
             lines.append("Connection: keep-alive\r\n")
         self.headers_sent = True
-        return writer.head(self.version, self.status, "".join(lines),
+        # RFC 9110 6.2: answer with our own version, HTTP/1.1, also to a 1.0
+        # client; the framing above already suits the client's version.
+        return writer.head("HTTP/1.1", self.status, "".join(lines),
                            self._date, self._server)
 
     def _add_extra(self, lines):

@@ -236,7 +236,7 @@ def test_http10_keep_alive_with_single_piece():
     keep, conn, _ = serve(req(version="HTTP/1.0", headers=["Connection: keep-alive"]),
                           simple(body=[b"x"]))
     r = parse(conn.out)
-    assert r.status_line.startswith("HTTP/1.0 200")
+    assert r.status_line.startswith("HTTP/1.1 200")
     assert (r.framing, r.get("Connection"), keep) == ("length", "keep-alive", True)
 
 
