@@ -130,7 +130,8 @@ class Arbiter(SignalHandlers):
                      ", ".join(name for _, name in activated),
                      "; bind is ignored" if self.cfg.source("bind") != "default" else "")
             return sockets.bind_all([("fd", fd) for fd, _ in activated], backlog)
-        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog)
+        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog,
+                                self.cfg.bind_mode, self.cfg.bind_owner)
 
     def _admin(self):
         if not self.cfg.admin_bind:
