@@ -24,7 +24,7 @@ import signal
 import socket
 import time
 
-from appserver import errors, logs, process, scoreboard
+from appserver import errors, logs, process, proxy, scoreboard
 from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
@@ -107,6 +107,7 @@ class Worker:
                              body=cfg.limit_request_body)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self.rewrite = proxy.Rewriter(cfg)
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
@@ -271,7 +272,7 @@ class Worker:
         self.current, self.in_app = conn, True
         try:
             keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                          self.access_log)
+                          self.access_log, self.rewrite)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)

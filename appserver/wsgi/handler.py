@@ -32,8 +32,12 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, access_log):
-    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
+def handle(conn, request, app, base_environ, access_log, rewrite=None):
+    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
+
+    ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
+    trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
+    """
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive)
@@ -42,6 +46,8 @@ def handle(conn, request, app, base_environ, access_log):
     environ = build_environ(base_environ, request, conn.peer, body)
     timed_out = False
     try:
+        if rewrite is not None:
+            rewrite(environ)
         _run(app, environ, response, conn)
     except WorkerTimeout:
         timed_out = True
