@@ -7,6 +7,10 @@ blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
 ``start_closing()`` sends an error response, half-closes the socket, and
 leaves the worker loop to discard a bounded amount of further input before
 closing, so the client reads the response instead of a reset.
+
+Before the first request a connection may have to pass, in the worker loop and
+without blocking it: ``read_proxy_header()`` (PROXY protocol; reads exactly the
+header, nothing after it).
 """
 
 import os
@@ -15,12 +19,14 @@ import socket
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.http import writer
+from appserver import proxy_protocol
 
 RECV_SIZE = 65536
 DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 
 # States, as the worker loop sees them.
 HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
+PROXY_HEADER = "proxy-header"
 
 
 class ClientError(OSError):
@@ -39,7 +45,8 @@ class Connection:
     """A client socket, its parser, its state and its current deadline."""
 
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
-                 "drained", "read_timeout", "send_timeout", "_timeout")
+                 "drained", "read_timeout", "send_timeout", "_timeout", "base",
+                 "preface")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
         self.sock = sock
@@ -53,6 +60,8 @@ class Connection:
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
         self._timeout = read_timeout
+        self.base = None                # the environ base of its listener
+        self.preface = b""
         sock.settimeout(read_timeout)
 
     def fill(self):
@@ -161,6 +170,29 @@ class Connection:
             return False
         self.drained += len(data)
         return bool(data) and self.drained < DRAIN_LIMIT
+
+    def read_proxy_header(self):
+        """A ``ProxyHeader`` once complete, else None; never reads past it.
+
+        Raises ``ProxyProtocolError`` (also when the peer closes first) or
+        ``OSError``.
+        """
+        data = self.sock.recv(proxy_protocol.MAX_LENGTH, socket.MSG_PEEK)
+        if not data:
+            raise proxy_protocol.ProxyProtocolError("closed before a PROXY header")
+        result = proxy_protocol.parse(self.preface + data)
+        take = len(data) if result is proxy_protocol.NEED_DATA \
+            else result[1] - len(self.preface)
+        while take:                     # peeked bytes are there: no waiting
+            chunk = self.sock.recv(take)
+            if not chunk:
+                raise proxy_protocol.ProxyProtocolError("closed in a PROXY header")
+            self.preface += chunk
+            take -= len(chunk)
+        if result is proxy_protocol.NEED_DATA:
+            return None
+        self.preface = b""
+        return result[0]
 
     def close(self):
         try:

@@ -11,6 +11,10 @@ pipelined request already buffered, then it goes back to the loop. Deadlines
 second. The heartbeat goes to the scoreboard on every turn and around every
 request, so a request stuck in the app stops it.
 
+Before its first request head, a connection may have to send a PROXY protocol
+header (``proxy-protocol``); that too is waited for in the loop, within
+``header-timeout`` (``worker_front.py``).
+
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
 """
@@ -24,13 +28,14 @@ import signal
 import socket
 import time
 
-from appserver import errors, logs, process, proxy, scoreboard
-from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
+from appserver import errors, logs, process, scoreboard
+from appserver.connection import HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
+from appserver.worker_front import ConnectionFront
 from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import WorkerTimeout, handle
 
@@ -44,7 +49,7 @@ _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 
 
-class Worker:
+class Worker(ConnectionFront):
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
@@ -107,7 +112,7 @@ class Worker:
                              body=cfg.limit_request_body)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
-        self.rewrite = proxy.Rewriter(cfg)
+        self._boot_front(cfg)
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
@@ -206,13 +211,16 @@ class Worker:
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
-            conn.state = HEAD
+            if not self._open(conn):
+                self._drop(conn)
+                continue
             conn.deadline = time.monotonic() + cfg.header_timeout
         return True
 
     def _register(self, sock, peer, listener):
         conn = Connection(sock, peer, listener, self.limits,
                           self.cfg.read_timeout, self.cfg.send_timeout)
+        conn.base = self.bases[listener.fileno()]
         self.conns[conn.fd] = conn
         self.poller.register(conn.fd, _IN)
         return conn
@@ -226,12 +234,16 @@ class Worker:
         return True
 
     def _readable(self, conn):
-        if conn.state == CLOSING:
-            if not conn.drain():
-                self._drop(conn)
+        step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...
+        if step is not None:
+            step(conn)
             return
         conn.fill()
         self._process(conn)
+
+    def _drain(self, conn):
+        if not conn.drain():
+            self._drop(conn)
 
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
@@ -271,8 +283,8 @@ class Worker:
             signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER)
         self.current, self.in_app = conn, True
         try:
-            keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                          self.access_log, self.rewrite)
+            keep = handle(conn, request, self.app, conn.base, self.access_log,
+                          self.rewrite)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)
