@@ -10,11 +10,14 @@ closing, so the client reads the response instead of a reset.
 
 Before the first request a connection may have to pass, in the worker loop and
 without blocking it: ``read_proxy_header()`` (PROXY protocol; reads exactly the
-header, nothing after it).
+header, nothing after it) and ``handshake()`` after ``start_tls()``. With TLS,
+``fill()`` reads without blocking (a partial record must not stall the loop);
+``sendfile()`` is done by the ssl module with reads and sends.
 """
 
 import os
 import socket
+import ssl
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
@@ -26,7 +29,7 @@ DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 
 # States, as the worker loop sees them.
 HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
-PROXY_HEADER = "proxy-header"
+PROXY_HEADER, HANDSHAKE, HANDSHAKE_OUT = "proxy-header", "handshake", "handshake-out"
 
 
 class ClientError(OSError):
@@ -46,7 +49,7 @@ class Connection:
 
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
                  "drained", "read_timeout", "send_timeout", "_timeout", "base",
-                 "preface")
+                 "tls", "preface")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
         self.sock = sock
@@ -61,6 +64,7 @@ class Connection:
         self.send_timeout = send_timeout
         self._timeout = read_timeout
         self.base = None                # the environ base of its listener
+        self.tls = False
         self.preface = b""
         sock.settimeout(read_timeout)
 
@@ -69,9 +73,12 @@ class Connection:
 
         Returns False when the peer closed or reset the connection.
         """
+        if self.tls:
+            self._set_timeout(0.0)
         try:
             data = self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError, socket.timeout):
+        except (BlockingIOError, InterruptedError, socket.timeout,
+                ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return True
         except OSError:
             data = b""
@@ -193,6 +200,27 @@ class Connection:
             return None
         self.preface = b""
         return result[0]
+
+    def start_tls(self, context):
+        """Wrap the socket; ``handshake()`` is then driven by the worker loop."""
+        self.sock = context.wrap_socket(self.sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        self.tls = True
+
+    def handshake(self):
+        """Advance the TLS handshake without blocking.
+
+        Returns None when done, ``"read"`` or ``"write"`` for what it waits
+        on; raises ``OSError`` (``ssl.SSLError``) when it fails.
+        """
+        self._set_timeout(0.0)
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            return "read"
+        except ssl.SSLWantWriteError:
+            return "write"
+        return None
 
     def close(self):
         try:

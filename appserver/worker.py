@@ -12,8 +12,9 @@ second. The heartbeat goes to the scoreboard on every turn and around every
 request, so a request stuck in the app stops it.
 
 Before its first request head, a connection may have to send a PROXY protocol
-header (``proxy-protocol``); that too is waited for in the loop, within
-``header-timeout`` (``worker_front.py``).
+header (``proxy-protocol``) and complete a TLS handshake; both are waited for
+in the loop too, within ``header-timeout`` (``worker_front.py``). A TLS
+connection is never handed to another worker: its session lives here.
 
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
@@ -136,7 +137,7 @@ class Worker(ConnectionFront):
         if not self.in_app:
             return
         for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current]:
+                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls]:
             if self.handoff.give(conn):
                 self._drop(conn)
 
