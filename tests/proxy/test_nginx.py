@@ -9,114 +9,20 @@ by nginx), the scheme (https when nginx terminates TLS), upstream keep-alive,
 and 10 MiB bodies both ways.
 """
 import hashlib
-import http.client
 import json
 import os
-import shutil
-import socket
-import ssl
-import subprocess
-import time
 
 import pytest
 
-from tests.deploy.harness import REPO_ROOT, Proc, free_port, short_tmpdir, wait_until
-
 from .apps.proxyapp import pattern
 from .conftest import request
+from .nginx import NEEDS_NGINX, Nginx
 
-pytestmark = pytest.mark.timeout(120)
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-EXAMPLE = REPO_ROOT / "examples" / "nginx" / "appserver.conf"
+pytestmark = [pytest.mark.timeout(120), NEEDS_NGINX]
 MIB = 1 << 20
 FORGED = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example",
           "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil",
           "Forwarded": "for=6.6.6.6;proto=https"}
-
-MAIN = """\
-daemon off;
-master_process on;
-worker_processes 1;
-{user}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 128; }}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    include {dir}/appserver.conf;
-}}
-"""
-
-if not os.path.exists(NGINX):
-    pytestmark = [pytestmark, pytest.mark.skip(reason="nginx is not installed (.ci/run "
-                                                       "installs it)")]
-
-
-def replace_once(text, old, new):
-    assert text.count(old) == 1, "the example no longer has %r" % old
-    return text.replace(old, new)
-
-
-class Nginx:
-    """nginx from the example; ``http``/``https`` are its loopback ports."""
-
-    def __init__(self, certs, app_port, sock, upstream="tcp", edits=()):
-        self.dir = short_tmpdir()
-        os.chmod(self.dir, 0o755)          # nginx workers (nobody) reach the socket
-        self.http, self.https = free_port(), free_port()
-        conf = EXAMPLE.read_text()
-        for old, new in [
-                ("server 127.0.0.1:8000;", "server 127.0.0.1:%d;" % app_port),
-                ("server unix:/run/appserver/appserver.sock;", "server unix:%s;" % sock),
-                ("listen 80;", "listen 127.0.0.1:%d;" % self.http),
-                ("listen 443 ssl;", "listen 127.0.0.1:%d ssl;" % self.https),
-                ("/etc/ssl/certs/example.com.pem", certs.server_pem),
-                ("/etc/ssl/private/example.com.key", certs.server_key),
-                ("proxy_pass http://appserver_tcp;", "proxy_pass http://appserver_%s;" % upstream),
-        ] + list(edits):
-            conf = replace_once(conf, old, new)
-        (self.dir / "appserver.conf").write_text(conf)
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-        (self.dir / "nginx.conf").write_text(MAIN.format(dir=self.dir, user=user))
-        self.proc = Proc([NGINX, "-p", self.dir, "-c", self.dir / "nginx.conf",
-                          "-e", self.dir / "error.log"], tmpdir=self.dir)
-
-    def start(self):
-        self.proc.start()
-        wait_until(lambda: self._accepts(self.http) and self._accepts(self.https), 15,
-                   "nginx to listen\n" + self.proc.log() + self.error_log())
-        return self
-
-    def _accepts(self, port):
-        if self.proc.popen.poll() is not None:
-            raise AssertionError("nginx exited:\n" + self.proc.log() + self.error_log())
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def error_log(self):
-        path = self.dir / "error.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self):
-        self.proc.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def connection(self, tls=False, source="127.0.0.1", ca=None):
-        if tls:
-            context = ssl.create_default_context(cafile=ca)
-            return http.client.HTTPSConnection("127.0.0.1", self.https, context=context,
-                                               timeout=30, source_address=(source, 0))
-        return http.client.HTTPConnection("127.0.0.1", self.http, timeout=30,
-                                          source_address=(source, 0))
 
 
 @pytest.fixture
@@ -126,16 +32,15 @@ def stack(serve, certs, sock_dir):
 
     def start(upstream="tcp", app_args=(), edits=()):
         sock = sock_dir / "app.sock"
+        os.chmod(sock_dir, 0o755)
         if upstream == "tcp":
-            app = serve(*app_args)
-            port = app.port
+            servers = ["server 127.0.0.1:%d;" % serve(*app_args).port]
         else:
             perms = (["--bind-mode", "660", "--bind-owner", ":nogroup"]
                      if os.geteuid() == 0 else ["--bind-mode", "600"])
-            app = serve(*(list(app_args) + perms), bind="unix:%s" % sock)
-            port = 1
-        os.chmod(sock_dir, 0o755)
-        nginx = Nginx(certs, port, sock, upstream, edits)
+            serve(*(list(app_args) + perms), bind="unix:%s" % sock)
+            servers = ["server 127.0.0.1:9;"]      # the unused TCP upstream needs one
+        nginx = Nginx(certs, servers, sock, upstream, edits)
         started.append(nginx)
         return nginx.start()
 

@@ -5,12 +5,14 @@
 sends the same bytes through ``wsgi.file_wrapper`` from a real file.
 ``/redirect`` answers 302 to ``/next`` built from the environ per PEP 3333's
 URL reconstruction. Any other path answers the environ keys a proxy affects
-(and every forwarding header the app can see) as JSON.
+(and every forwarding header the app can see) as JSON, after ``?ms=N``
+milliseconds, with the worker's pid and ``$TEST_HOST``.
 """
 import hashlib
 import json
 import os
 import tempfile
+import time
 from urllib.parse import parse_qs
 
 SHOWN = ("REMOTE_ADDR", "REMOTE_PORT", "wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME",
@@ -41,9 +43,11 @@ def application(environ, start_response):
         start_response("302 Found", [("Location", url(environ) + "/next"),
                                      ("Content-Length", "0")])
         return [b""]
+    time.sleep(int(parse_qs(environ.get("QUERY_STRING", "")).get("ms", ["0"])[0]) / 1000)
     shown = {k: environ[k] for k in SHOWN if k in environ}
     shown["headers"] = sorted(k for k in environ if "FORWARDED" in k or "SCRIPT_NAME" in k[5:])
     shown["pid"] = os.getpid()
+    shown["host"] = os.environ.get("TEST_HOST")
     return _json(start_response, shown)
 
 
