@@ -37,6 +37,7 @@ When no forwarding header is present and ``script-name`` is unset, a call
 costs a few dictionary lookups.
 """
 
+import functools
 import ipaddress
 import re
 
@@ -175,6 +176,7 @@ def _is_proxy(host, trusted):
     return bool(host) and _IDENT.fullmatch(host) is None and host in trusted
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def parse_node(text):
     """``1.2.3.4``, ``1.2.3.4:80``, ``::1``, ``[::1]:80``, ``unknown``,
     ``_hidden[:_port]`` -> ``(host, port or None)``; None when malformed."""
