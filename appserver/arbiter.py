@@ -85,7 +85,10 @@ class Arbiter(SignalHandlers):
         self.listeners = self._listen()
         try:
             for listener in self.listeners:
-                log.info("Listening at: %s (%d)", listener.url(), self.pid)
+                url = listener.url()
+                if cfg.certfile:
+                    url = url.replace("http://", "https://", 1)
+                log.info("Listening at: %s (%d)", url, self.pid)
             if cfg.pid and not self.predecessor:
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)

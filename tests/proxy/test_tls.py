@@ -52,6 +52,7 @@ def test_https_request_and_url_scheme(serve, certs):
     assert env["SERVER_PORT"] == str(server.port)
     assert conn.sock.version() in ("TLSv1.2", "TLSv1.3")
     assert conn.sock.selected_alpn_protocol() == "http/1.1"
+    assert server.url == "https://127.0.0.1:%d" % server.port     # "Listening at"
 
 
 def test_keep_alive_and_pipelining_over_tls(serve, certs):
@@ -236,6 +237,16 @@ def test_bad_tls_settings_stop_the_start_with_exit_2(certs, args, message):
     try:
         assert proc.wait_exit() == 2
         assert message in proc.log() and "Listening at" not in proc.log()
+    finally:
+        proc.stop()
+        shutil.rmtree(proc.tmpdir, ignore_errors=True)
+
+
+def test_check_config_reports_a_bad_certificate(certs):
+    proc = Proc(APPSERVER + ["proxyapp", "--check-config", "--certfile", certs.server_pem,
+                             "--keyfile", certs.client_key], env=proxy_env()).start()
+    try:
+        assert proc.wait_exit() == 2 and "key values mismatch" in proc.log()
     finally:
         proc.stop()
         shutil.rmtree(proc.tmpdir, ignore_errors=True)
