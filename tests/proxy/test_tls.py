@@ -254,7 +254,7 @@ def test_check_config_reports_a_bad_certificate(certs):
 
 # -- HUP and PROXY protocol ------------------------------------------------------------------
 
-def test_hup_rereads_the_certificate(serve, certs):
+def test_hup_rereads_the_certificate_and_refuses_a_broken_one(serve, certs):
     directory = short_tmpdir()
     try:
         for name in ("ca.pem", "ca.key", "server.pem", "server.key", "server.ext"):
@@ -262,6 +262,12 @@ def test_hup_rereads_the_certificate(serve, certs):
         server = serve("--certfile", str(directory / "server.pem"),
                        "--keyfile", str(directory / "server.key"))
         assert _serial(server, certs) == 1
+        (directory / "server.pem").write_text("half-written\n")
+        offset = len(server.log())
+        server.proc.popen.send_signal(signal.SIGHUP)
+        server.proc.wait_for_log(r"Reload failed, keeping the running configuration: "
+                                 r"certfile/keyfile", after=offset)
+        assert _serial(server, certs) == 1            # the old workers keep serving
         make_leaf(directory, "server", "ca", "serverAuth",
                   "subjectAltName=IP:127.0.0.1,DNS:localhost", serial="77")
         offset = len(server.log())
