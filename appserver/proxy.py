@@ -1,40 +1,29 @@
 """Trusted reverse proxies: X-Forwarded-*, RFC 7239 ``Forwarded``, SCRIPT_NAME.
 
-Pure: no I/O. ``Rewriter(cfg)`` is built once per worker; calling it on a
-request's environ (after ``build_environ``, before the app) applies these rules:
+Pure: no I/O. ``Rewriter(cfg)`` is built once per worker and called on each
+request's environ after ``build_environ``, before the app (docs/proxy.md has
+the user's view):
 
-* The direct peer is ``REMOTE_ADDR`` (a unix-socket peer, ``""``, is always
-  trusted: only local processes allowed by the socket file's mode can connect;
-  with the PROXY protocol it is the address the PROXY header gave). It is
-  trusted when it is in ``forwarded-allow-ips`` (addresses, CIDR networks, or
-  ``*``; parsed once into networks, decisions cached per address).
-* From a trusted peer, the headers of the kind chosen by ``forwarded-headers``
-  are applied: ``x-forwarded`` (``X-Forwarded-For``, ``-Proto``, ``-Host``,
-  ``-Port``) or ``forwarded`` (RFC 7239 ``for=``, ``proto=``, ``host=``). The
-  other kind is removed: the proxy vouches only for what it sets. From any
-  other peer every forwarding header is removed and nothing is applied.
-* The client is the rightmost hop of ``X-Forwarded-For`` (or the ``for=`` of
-  the rightmost ``Forwarded`` element) that is not a trusted proxy itself; when
-  every hop is trusted, the first (leftmost) one. It becomes ``REMOTE_ADDR``
-  (an IP address, or an RFC 7239 ``unknown``/``_obfuscated`` identifier) and
-  ``REMOTE_PORT`` when the hop has a port (else ``REMOTE_PORT`` is removed).
-  A malformed hop on the way makes the whole header ignored.
-* ``X-Forwarded-Proto``, ``-Host`` and ``-Port`` take their rightmost value
-  (the nearest proxy's); ``Forwarded`` takes ``proto=``/``host=`` from the
-  element that gave the client. ``proto`` must be http or https; ``host`` a
-  valid Host; a port 1-65535; anything else is ignored. They set
-  ``wsgi.url_scheme``, ``HTTP_HOST``, ``SERVER_NAME`` and ``SERVER_PORT``
-  (``X-Forwarded-Port``, else the port in the host, else the scheme's
-  default); an ``X-Forwarded-Port`` also replaces the port in ``HTTP_HOST``,
-  so URLs rebuilt from either agree.
-* ``SCRIPT_NAME``: a trusted ``X-Forwarded-Prefix`` means the proxy removed
-  that prefix from the path: ``SCRIPT_NAME`` is set, ``PATH_INFO`` kept. A
-  trusted ``X-Script-Name``, else the ``script-name`` setting, means the path
-  still starts with the prefix: it moves from ``PATH_INFO`` to
-  ``SCRIPT_NAME``, and a path outside the prefix is answered 404.
+* The peer (``REMOTE_ADDR``: with the PROXY protocol the address it gave; a
+  unix-socket peer, ``""``, is always trusted) is trusted when it is in
+  ``forwarded-allow-ips`` (parsed once into networks; decisions cached).
+* From a trusted peer, the kind of headers chosen by ``forwarded-headers``
+  (``x-forwarded`` or ``forwarded``) is applied and the other kind removed;
+  from any other peer every forwarding header is removed, nothing applied.
+* The client is the rightmost hop of ``X-Forwarded-For`` (or ``for=`` of
+  ``Forwarded``) that is not a trusted proxy, else the leftmost hop; a
+  malformed hop on the way voids the header. It sets ``REMOTE_ADDR`` and
+  ``REMOTE_PORT`` (removed when the hop has no port).
+* Proto (http/https), host and port (``X-Forwarded-*``: rightmost value;
+  ``Forwarded``: the client's element) set ``wsgi.url_scheme``, ``HTTP_HOST``,
+  ``SERVER_NAME`` and ``SERVER_PORT``; an explicit port is also written into
+  ``HTTP_HOST``. Invalid values are ignored.
+* A trusted ``X-Forwarded-Prefix`` sets ``SCRIPT_NAME`` (the proxy removed the
+  prefix); a trusted ``X-Script-Name``, else ``script-name``, moves the prefix
+  from ``PATH_INFO`` to ``SCRIPT_NAME``, raising ``NotFound`` (404) for a
+  path outside it.
 
-When no forwarding header is present and ``script-name`` is unset, a call
-costs a few dictionary lookups.
+Without any forwarding header and ``script-name``, a call is seven dict lookups.
 """
 
 import functools
@@ -317,6 +306,6 @@ def mount(environ, prefix):
     if path == "*":
         return
     if path != prefix and not path.startswith(prefix + "/"):
-        raise NotFound("path %s is outside the script name %s" % (path[:200], prefix))
+        raise NotFound("the path is outside the script name %s" % prefix)
     environ["SCRIPT_NAME"] = prefix
     environ["PATH_INFO"] = path[len(prefix):]
