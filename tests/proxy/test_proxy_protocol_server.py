@@ -135,3 +135,19 @@ def test_without_proxy_protocol_a_header_is_a_bad_request(serve):
     sock = server.connect()
     sock.sendall(V1 + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 400 ")
+
+
+def test_the_proxied_client_survives_a_handoff(serve):
+    """An idle connection of a busy worker moves to a free one (here the same
+    worker, once free); the address from its PROXY header moves with it."""
+    server = serve("--proxy-protocol")                               # one worker
+    idle = server.connect()
+    idle.sendall(V1)
+    idle_conn = connection_over(idle)
+    assert get_json(idle_conn, "/")["REMOTE_ADDR"] == "203.0.113.9"
+    busy = server.connect()
+    busy.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.20 40009 443\r\n")
+    assert get_json(connection_over(busy), "/?ms=300")["REMOTE_ADDR"] == "192.0.2.77"
+    env = get_json(idle_conn, "/again")
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["PATH_INFO"]) == (
+        "203.0.113.9", "40001", "/again")

@@ -159,6 +159,18 @@ def read_until_closed(sock, timeout):
         data += chunk
 
 
+def test_tls_connections_stay_with_their_worker_during_a_long_request(serve, certs):
+    """A busy worker hands its idle connections to a free worker (handoff.py);
+    a TLS session cannot move, so an idle TLS connection must stay."""
+    server = tls_server(serve, certs)                                  # one worker
+    idle = https(server, client_context(certs))
+    assert request(idle)[0].status == 200
+    busy = https(server, client_context(certs))
+    assert request(busy, "GET", "/?ms=300")[0].status == 200          # > HANDOFF_AFTER
+    response, body = request(idle, "GET", "/again")
+    assert response.status == 200 and json.loads(body)["PATH_INFO"] == "/again"
+
+
 def test_plain_http_to_a_tls_port_is_closed(serve, certs):
     server = tls_server(serve, certs)
     sock = socket.create_connection(server.address)
