@@ -1,8 +1,8 @@
 """Trusted reverse proxies: X-Forwarded-*, RFC 7239 ``Forwarded``, SCRIPT_NAME.
 
-Pure: no I/O. ``Rewriter(cfg)`` is built once per worker and called on each
-request's environ after ``build_environ``, before the app (docs/proxy.md has
-the user's view):
+Pure: no I/O. ``Rewriter(cfg)`` is built once per worker; its ``rewrite`` is
+called on each request's environ after ``build_environ``, before the app
+(docs/proxy.md has the user's view):
 
 * The peer (``REMOTE_ADDR``: with the PROXY protocol the address it gave; a
   unix-socket peer, ``""``, is always trusted) is trusted when it is in
@@ -96,7 +96,8 @@ class Rewriter:
         self.use_forwarded = cfg.forwarded_headers == "forwarded"
         self.script_name = normalize_prefix(cfg.script_name or "")
 
-    def __call__(self, environ):
+    def rewrite(self, environ):
+        """Apply the rules to ``environ``; raises ``NotFound`` outside the prefix."""
         if (XFF not in environ and XFP not in environ and XFH not in environ
                 and XFPORT not in environ and FORWARDED not in environ
                 and PREFIX not in environ and SCRIPT not in environ):
@@ -110,6 +111,8 @@ class Rewriter:
                 environ.pop(key, None)
             if self.script_name:
                 mount(environ, self.script_name)
+
+    __call__ = rewrite
 
     def _trusted(self, environ):
         if self.use_forwarded:
