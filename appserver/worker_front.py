@@ -1,17 +1,17 @@
 """What stands before the HTTP parser in a worker: PROXY header, TLS, proxies.
 
 ``ConnectionFront`` is mixed into ``Worker`` (it uses its ``bases``,
-``poller``, ``_readable``, ``_drain`` and ``_drop``). ``_boot_front(cfg)`` builds, once
-per worker, the forwarded-header ``rewrite`` (``proxy.Rewriter.rewrite``), the
-TLS context (``tls.server_context``), the PROXY protocol allow list, and
-``steps``: the loop state -> method table ``_readable`` dispatches on for
-every state but ``HEAD`` and ``IDLE``. ``_open(conn)`` gives a new connection
-its first state: ``PROXY_HEADER`` (False, to be dropped at once, when its peer
-is not in ``proxy-allow-ips``), else ``HANDSHAKE`` with TLS, else ``HEAD``.
-Each step only reads what is there and never blocks the loop;
-``header-timeout`` (counted from the accept) bounds them all, through the
-worker's deadline sweep. A failed step closes the connection with a log line, without
-an HTTP answer.
+``poller``, ``_readable``, ``_drain`` and ``_drop``). ``_boot_front(cfg)``
+builds, once per worker, the forwarded-header ``rewrite``
+(``proxy.Rewriter.rewrite``), the TLS context (``tls.server_context``), the
+PROXY protocol allow list, and ``steps``: the loop state -> method table
+``_readable`` dispatches on for every state but ``HEAD`` and ``IDLE``.
+``_open(conn)`` gives a new connection its first state: ``PROXY_HEADER``
+(False, to be dropped at once, when its peer is not in ``proxy-allow-ips``),
+else ``HANDSHAKE`` with TLS, else ``HEAD``. Each step only reads what is there
+and never blocks the loop; ``header-timeout`` (counted from the accept) bounds
+them all, through the worker's deadline sweep. A failed step closes the
+connection with a log line, without an HTTP answer.
 """
 
 import logging
