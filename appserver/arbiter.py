@@ -89,7 +89,10 @@ class Arbiter(SignalHandlers):
         self.listeners = self._listen()
         try:
             for listener in self.listeners:
-                log.info("Listening at: %s (%d)", listener.url(), self.pid)
+                url = listener.url()
+                if cfg.certfile:
+                    url = url.replace("http://", "https://", 1)
+                log.info("Listening at: %s (%d)", url, self.pid)
             if cfg.pid and not self.predecessor:
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)
@@ -137,7 +140,8 @@ class Arbiter(SignalHandlers):
                      ", ".join(name for _, name in activated),
                      "; bind is ignored" if self.cfg.source("bind") != "default" else "")
             return sockets.bind_all([("fd", fd) for fd, _ in activated], backlog)
-        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog)
+        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog,
+                                self.cfg.bind_mode, self.cfg.bind_owner)
 
     def _admin(self):
         if not self.cfg.admin_bind:

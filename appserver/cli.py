@@ -16,7 +16,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from appserver import __version__, config, convert, loader
+from appserver import __version__, config, convert, loader, tls
 from appserver import settings as S
 from appserver.errors import AppServerError
 
@@ -123,6 +123,7 @@ def _check(cfg):
     for address in cfg.bind:
         config.parse_bind(address)
     loader.prepare(cfg)
+    tls.check(cfg)
     loader.load_app(cfg.app)
     module = sys.modules[loader.parse_spec(cfg.app).module]
     click.echo("config OK: app %s loaded from %s"
@@ -131,6 +132,7 @@ def _check(cfg):
 
 def _serve(cfg):
     loader.prepare(cfg)
+    tls.check(cfg)
     from appserver.arbiter import Arbiter
     sys.exit(Arbiter(cfg).run())
 

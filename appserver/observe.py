@@ -23,7 +23,8 @@ import traceback
 
 from appserver import hooks
 from appserver.http import writer
-from appserver.requestid import RequestIds, new_id, trusted_networks
+from appserver.proxy import AllowList
+from appserver.requestid import RequestIds, new_id
 
 log = logging.getLogger("appserver")
 
@@ -39,7 +40,7 @@ class RequestObserver:
         self.access_log = access_log
         self.log_on = access_log.enabled
         self.counters = counters
-        self.ids = RequestIds(trusted_networks(cfg.forwarded_allow_ips))
+        self.ids = RequestIds(AllowList(cfg.forwarded_allow_ips))
         self.echo = cfg.request_id_header
         self.hooks = cfg.hooks
         self.pre = "pre_request" in cfg.hooks

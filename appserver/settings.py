@@ -16,6 +16,8 @@ INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
     "int", "float", "str", "bool", "choice", "bind", "keyvalue")
 # A whole number, or the word "auto" (kept as the string "auto").
 INT_OR_AUTO = "int-or-auto"
+# Comma-separated IP addresses and CIDR networks, or "*" (kept as given).
+NETWORKS = "networks"
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Setting:
 
 
 SERVER_SOCKET = "Server socket"
+PROXIES = "Reverse proxies"
+TLS = "TLS"
 WORKERS = "Worker processes"
 TIMEOUTS = "Timeouts"
 LIMITS = "Limits"
@@ -69,7 +73,7 @@ PROCESS = "Process"
 APPLICATION = "Application"
 COMMAND = "Command"
 
-SECTIONS = (SERVER_SOCKET, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
+SECTIONS = (SERVER_SOCKET, PROXIES, TLS, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
             APPLICATION, COMMAND)
 
 SETTINGS = (
@@ -86,15 +90,70 @@ SETTINGS = (
             "(never by a worker): /healthz, /readyz and /status. Same forms "
             "as bind; keep it private.", metavar="ADDRESS",
             default_doc="none (no admin listener)"),
-    Setting("forwarded-allow-ips", STR, "127.0.0.1,::1", ("--forwarded-allow-ips",),
-            SERVER_SOCKET,
-            "Comma-separated IP addresses and CIDR networks of the proxies "
-            "trusted to send request metadata (such as X-Request-ID), or '*' "
-            "to trust every peer. Peers on a unix socket are trusted.",
-            metavar="ADDRESSES"),
     Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),
+    Setting("bind-mode", STR, None, ("--bind-mode",), SERVER_SOCKET,
+            "Permissions, in octal (e.g. 660), of the unix socket files the "
+            "server creates; only processes allowed by them can connect.",
+            metavar="OCTAL", default_doc="none (from the umask)"),
+    Setting("bind-owner", STR, None, ("--bind-owner",), SERVER_SOCKET,
+            "Owner of the unix socket files the server creates, USER, "
+            "USER:GROUP or :GROUP (names or numbers; changing the user needs "
+            "root).", metavar="USER[:GROUP]",
+            default_doc="none (the server's user)"),
+    # Reverse proxies
+    Setting("forwarded-allow-ips", NETWORKS, "127.0.0.1,::1",
+            ("--forwarded-allow-ips",), PROXIES,
+            "Proxies trusted to say who the client is: comma-separated "
+            "addresses and CIDR networks, or * for any. From them, the headers "
+            "chosen by forwarded-headers set REMOTE_ADDR, wsgi.url_scheme, "
+            "HTTP_HOST and SERVER_PORT, and their X-Request-ID is kept; from "
+            "any other peer those headers are removed. Unix-socket peers are "
+            "always trusted.",
+            metavar="ADDRESSES"),
+    Setting("forwarded-headers", CHOICE, "x-forwarded", ("--forwarded-headers",),
+            PROXIES,
+            "Which headers a trusted proxy sets: x-forwarded (X-Forwarded-For, "
+            "-Proto, -Host, -Port) or forwarded (RFC 7239 Forwarded). The "
+            "other kind is removed, so a client cannot slip one past a proxy "
+            "that does not overwrite it.",
+            metavar="KIND", choices=("x-forwarded", "forwarded")),
+    Setting("script-name", STR, None, ("--script-name",), PROXIES,
+            "URL prefix the app is mounted at (e.g. /app): it moves from "
+            "PATH_INFO to SCRIPT_NAME, and other paths get 404. A trusted "
+            "proxy's X-Script-Name or X-Forwarded-Prefix header overrides it.",
+            metavar="PATH", default_doc="none (mounted at /)"),
+    Setting("proxy-protocol", BOOL, False, ("--proxy-protocol/--no-proxy-protocol",),
+            PROXIES,
+            "Every connection starts with a PROXY protocol header (v1 or v2, "
+            "from HAProxy, AWS NLB and others) giving the client's address; "
+            "connections from peers outside proxy-allow-ips, or without a "
+            "valid header within header-timeout, are closed."),
+    Setting("proxy-allow-ips", NETWORKS, "127.0.0.1,::1", ("--proxy-allow-ips",),
+            PROXIES,
+            "Peers allowed to send PROXY protocol headers: comma-separated "
+            "addresses and CIDR networks, or *. Unix-socket peers are allowed.",
+            metavar="ADDRESSES"),
+    # TLS
+    Setting("certfile", STR, None, ("--certfile",), TLS,
+            "PEM certificate (chain) file; setting it serves HTTPS on every "
+            "listener.", metavar="FILE", default_doc="none (plain HTTP)"),
+    Setting("keyfile", STR, None, ("--keyfile",), TLS,
+            "PEM private key file, when the key is not in certfile.",
+            metavar="FILE", default_doc="none (the key is in certfile)"),
+    Setting("ca-certs", STR, None, ("--ca-certs",), TLS,
+            "PEM bundle of the CAs that client certificates are checked "
+            "against.", metavar="FILE", default_doc="none"),
+    Setting("cert-reqs", CHOICE, "none", ("--cert-reqs",), TLS,
+            "Client certificates: none (not asked for), optional (checked if "
+            "sent) or required (mutual TLS: no valid certificate, no "
+            "connection).", metavar="MODE", choices=("none", "optional", "required")),
+    Setting("ciphers", STR, None, ("--ciphers",), TLS,
+            "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's "
+            "defaults).", metavar="CIPHERS", default_doc="none (Python's defaults)"),
+    Setting("tls-min-version", CHOICE, "1.2", ("--tls-min-version",), TLS,
+            "Oldest TLS version accepted.", metavar="VERSION", choices=("1.2", "1.3")),
     # Worker processes
     Setting("workers", INT_OR_AUTO, 1, ("-w", "--workers"), WORKERS,
             "Number of worker processes serving requests, or 'auto' for 2 x "

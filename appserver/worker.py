@@ -14,6 +14,11 @@ request, so a request stuck in the app stops it. Each request goes through a
 ``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
 going; with ``reload`` it watches its own modules (``appserver.devreload``).
 
+Before its first request head, a connection may have to send a PROXY protocol
+header (``proxy-protocol``) and complete a TLS handshake; both are waited for
+in the loop too, within ``header-timeout`` (``worker_front.py``). A TLS
+connection is never handed to another worker: its session lives here.
+
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
 """
@@ -28,13 +33,14 @@ import socket
 import time
 
 from appserver import errors, hooks, logs, process, scoreboard
-from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
+from appserver.connection import HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
 from appserver.observe import STACK_SIGNAL, RequestObserver, log_stack
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
+from appserver.worker_front import ConnectionFront
 from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import WorkerTimeout, handle
 
@@ -48,7 +54,7 @@ _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 
 
-class Worker:
+class Worker(ConnectionFront):
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
@@ -118,6 +124,7 @@ class Worker:
                              body=cfg.limit_request_body)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self._boot_front(cfg)
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
@@ -152,7 +159,7 @@ class Worker:
         if not self.in_app:
             return
         for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current]:
+                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls]:
             if self.handoff.give(conn):
                 self._drop(conn)
 
@@ -233,13 +240,16 @@ class Worker:
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
-            conn.state = HEAD
+            if not self._open(conn):
+                self._drop(conn)
+                continue
             conn.deadline = time.monotonic() + cfg.header_timeout
         return True
 
     def _register(self, sock, peer, listener):
         conn = Connection(sock, peer, listener, self.limits,
                           self.cfg.read_timeout, self.cfg.send_timeout)
+        conn.base = self.bases[listener.fileno()]
         self.conns[conn.fd] = conn
         self.poller.register(conn.fd, _IN)
         return conn
@@ -253,12 +263,16 @@ class Worker:
         return True
 
     def _readable(self, conn):
-        if conn.state == CLOSING:
-            if not conn.drain():
-                self._drop(conn)
+        step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...
+        if step is not None:
+            step(conn)
             return
         conn.fill()
         self._process(conn)
+
+    def _drain(self, conn):
+        if not conn.drain():
+            self._drop(conn)
 
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
@@ -298,8 +312,8 @@ class Worker:
             signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER)
         self.current, self.in_app = conn, True
         try:
-            keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                          self.observer)
+            keep = handle(conn, request, self.app, conn.base, self.observer,
+                          self.rewrite)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)

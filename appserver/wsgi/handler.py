@@ -34,8 +34,13 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, observer):
-    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
+def handle(conn, request, app, base_environ, observer, rewrite=None):
+    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
+
+    ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
+    trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
+    ``observer`` is told when the request starts and ends (access log, metrics).
+    """
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive)
@@ -45,6 +50,8 @@ def handle(conn, request, app, base_environ, observer):
     observer.started(request, environ, response)
     timed_out = False
     try:
+        if rewrite is not None:
+            rewrite(environ)
         _run(app, environ, response, conn)
     except WorkerTimeout:
         timed_out = True
