@@ -87,6 +87,19 @@ class Connection:
         self.parser.feed(data)
         return bool(data)
 
+    def fill_waiting(self):
+        """Read what the socket holds right now, without waiting (plain
+        sockets only); True if anything (bytes or EOF) was read."""
+        try:
+            data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            data = b""
+        self.received += len(data)
+        self.parser.feed(data)
+        return True
+
     def _set_timeout(self, timeout):
         if timeout != self._timeout:
             self.sock.settimeout(timeout)

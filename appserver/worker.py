@@ -51,7 +51,6 @@ SWEEP_INTERVAL = 0.25       # how often deadlines are checked, seconds
 HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
 DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
-_EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 
 
 class Worker(ConnectionFront):
@@ -155,11 +154,16 @@ class Worker(ConnectionFront):
             raise WorkerTimeout()
 
     def _on_long_request(self, signum, frame):
-        """The app call runs long: let free workers serve our idle connections."""
+        """The app call runs long (the timer repeats while it does): let a
+        free worker serve those of our connections on which a request is
+        waiting. Connections with nothing to read stay: they are ours again
+        as soon as the app returns."""
         if not self.in_app:
             return
+        waiting = {fd for fd, _ in self.poller.poll(0)}
         for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls]:
+                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls
+                     and (c.fd in waiting or c.parser.buffered)]:
             if self.handoff.give(conn):
                 self._drop(conn)
 
@@ -194,10 +198,15 @@ class Worker(ConnectionFront):
                     self.watcher.check(now)
 
     def _accept_on(self):
-        """Take new connections: from the listeners and from busy workers."""
+        """Take new connections: from the listeners and from busy workers.
+
+        Not EPOLLEXCLUSIVE: the kernel would always pick the same worker's
+        epoll set, busy or not, and an idle worker would sleep while a
+        connection waits for a busy one. Each free worker is woken instead
+        (one wins the accept; the others find nothing, cheaply)."""
         if not self.accepting and self.alive:
             for fd in list(self.listeners) + [self.handoff.fileno()]:
-                self.poller.register(fd, _IN | _EXCLUSIVE)
+                self.poller.register(fd, _IN)
             self.accepting = True
 
     def _accept_off(self):
@@ -207,9 +216,9 @@ class Worker(ConnectionFront):
             self.accepting = False
 
     def _adopt(self):
-        """Take the connections busy workers handed over, and carry on."""
-        room = self.cfg.max_connections - len(self.conns)
-        for moved in self.handoff.take(max(1, room)):
+        """Take one connection a busy worker handed over, and carry on with
+        it; the next one waits in the pair for whichever worker is free."""
+        for moved in self.handoff.take(1):
             listener = self.listeners.get(moved.listener_fd)
             if listener is None:
                 moved.sock.close()
@@ -218,6 +227,9 @@ class Worker(ConnectionFront):
             conn.state, conn.deadline = moved.state, moved.deadline
             if moved.head:
                 conn.parser.feed(moved.head)
+            # It was handed over because a request waits on it: serve it now,
+            # ahead of our own, rather than after another turn of the loop.
+            if conn.fill_waiting() or moved.head:
                 self._process(conn)
 
     def _accept(self, listener, batch=ACCEPT_BATCH):
@@ -309,7 +321,7 @@ class Worker(ConnectionFront):
             request.keep_alive = False
         armed = len(self.conns) > 1
         if armed:
-            signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER)
+            signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER, HANDOFF_AFTER)
         self.current, self.in_app = conn, True
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
