@@ -23,6 +23,7 @@ _NUMBERS = (S.INT, S.INT_OR_AUTO, S.FLOAT)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
+_NETWORKS = "comma-separated IP addresses and CIDR networks, * or nothing"
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
 
 
@@ -57,7 +58,7 @@ def describe(setting):
     """What a value of ``setting`` must look like, for messages and docs."""
     kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
             S.BOOL: "true or false", S.BIND: _BIND_FORMS,
-            S.KEYVALUE: "KEY=VALUE"}.get(setting.type)
+            S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS}.get(setting.type)
     if setting.type == S.CHOICE:
         return "one of " + ", ".join(setting.choices)
     if setting.type == S.INT_OR_AUTO:
@@ -161,9 +162,24 @@ def _to_bind(setting, raw, origin):
     return raw
 
 
+def _to_networks(setting, raw, origin):
+    if isinstance(raw, (list, tuple)) and all(isinstance(i, str) for i in raw):
+        raw = ",".join(raw)
+    if isinstance(raw, str):
+        items = [item.strip() for item in raw.split(",") if item.strip()]
+        try:
+            for item in items:
+                if item != "*":
+                    ipaddress.ip_network(item, strict=False)
+            return ",".join(items)
+        except ValueError:
+            pass
+    _fail(setting, _NETWORKS, raw, origin)
+
+
 _CONVERTERS = {S.INT: _to_int, S.INT_OR_AUTO: _to_int_or_auto, S.FLOAT: _to_float,
                S.STR: _to_str, S.BOOL: _to_bool, S.CHOICE: _to_choice,
-               S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue}
+               S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue, S.NETWORKS: _to_networks}
 
 
 class _BadBind(Exception):

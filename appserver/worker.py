@@ -100,6 +100,7 @@ class Worker:
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
+        self.connection, self.uwsgi_peers = _protocol(cfg)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
         self.poller = select.epoll()
@@ -194,6 +195,10 @@ class Worker:
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
                 return False
+            if self.uwsgi_peers is not None and not self.uwsgi_peers.allows(peer):
+                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
+                sock.close()
+                continue
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
@@ -202,8 +207,8 @@ class Worker:
         return True
 
     def _register(self, sock, peer, listener):
-        conn = Connection(sock, peer, listener, self.limits,
-                          self.cfg.read_timeout, self.cfg.send_timeout)
+        conn = self.connection(sock, peer, listener, self.limits,
+                               self.cfg.read_timeout, self.cfg.send_timeout)
         self.conns[conn.fd] = conn
         self.poller.register(conn.fd, _IN)
         return conn
@@ -241,7 +246,7 @@ class Worker:
             if event is CLOSED:
                 self._drop(conn)
                 return
-            if type(event) is not Request or not self._serve(conn, event):
+            if not isinstance(event, Request) or not self._serve(conn, event):
                 self._close(conn)
                 return
 
@@ -369,6 +374,15 @@ def _load_app(spec):
     except Exception:
         log.exception("Worker failed to boot")
         raise SystemExit(errors.EXIT_WORKER_BOOT)
+
+
+def _protocol(cfg):
+    """The connection class for ``protocol``, and the uwsgi peers allowed."""
+    if cfg.protocol != "uwsgi":
+        return Connection, None
+    from appserver.connection import UwsgiConnection
+    from appserver.uwsgi import AllowList
+    return UwsgiConnection, AllowList(cfg.uwsgi_allow_ips)
 
 
 def _max_requests(cfg):

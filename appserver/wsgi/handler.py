@@ -14,7 +14,6 @@ import time
 from appserver.connection import BodyTimeout, ClientError, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
-from appserver.wsgi.environ import build_environ
 from appserver.wsgi.input import Input
 from appserver.wsgi.response import AppResponseError, FileWrapper, Response
 
@@ -39,7 +38,7 @@ def handle(conn, request, app, base_environ, access_log):
                         request.keep_alive)
     body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
                  else None)
-    environ = build_environ(base_environ, request, conn.peer, body)
+    environ = conn.build_environ(base_environ, request, conn.peer, body)
     timed_out = False
     try:
         _run(app, environ, response, conn)
