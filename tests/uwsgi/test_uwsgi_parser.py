@@ -1,4 +1,4 @@
-"""Unit tests for appserver.uwsgi: the uwsgi packet parser, its environ, its allow list.
+"""Unit tests for appserver.uwsgi: the uwsgi packet parser.
 
 Every packet is replayed whole, byte by byte and in random splits (hypothesis),
 and must give the same outcome: the request (its fields and environ), its
@@ -6,8 +6,6 @@ body, CLOSED; or the same error. Malformed packets raise ``PacketError``;
 packets beyond the limits raise the HTTP status errors; the parser state can
 be handed to another parser with ``pending_head``.
 """
-import io
-from wsgiref.validate import check_environ
 
 import hypothesis.strategies as st
 import pytest
@@ -17,16 +15,12 @@ from appserver.http.errors import (
     HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge, URITooLong,
 )
 from appserver.http.parser import Limits
-from appserver.sockets import Listener
 from appserver.uwsgi import (
-    CLOSED, NEED_DATA, AllowList, Data, EndOfMessage, PacketError, UwsgiParser,
-    UwsgiRequest, build_environ, pack,
+    CLOSED, NEED_DATA, Data, EndOfMessage, PacketError, UwsgiParser, UwsgiRequest, pack,
 )
-from appserver.wsgi.environ import base_environ
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
 
 # What nginx sends for "POST /caf%C3%A9/a%2Fb?x=1&y=%20 HTTP/1.1" with the
 # distribution's uwsgi_params (PATH_INFO is $document_uri: percent-decoded).
@@ -48,7 +42,7 @@ PACKET = pack(NGINX_VARS) + BODY
 
 def replay(data, cuts=(), limits=None, eof=True):
     """Feed ``data`` cut at ``cuts`` (then EOF); the outcomes, as comparable values."""
-    parser, out, start = UwsgiParser(limits or Limits()), [], 0
+    parser, out = UwsgiParser(limits or Limits()), []
     pieces = [data[a:b] for a, b in zip((0,) + tuple(cuts), tuple(cuts) + (len(data),))]
     try:
         for piece in pieces + ([b""] if eof else []):
@@ -167,6 +161,12 @@ def test_control_bytes_allowed_in_path_info_only():
     assert env["PATH_INFO"] == "/a\nb\x00"
     kind, detail = error_of(pack([("REQUEST_METHOD", "GET"), ("HTTP_X_A", "a\rb")]))
     assert kind == "PacketError" and "HTTP_X_A" in detail
+
+
+def test_path_info_carries_every_byte_as_latin1():
+    value = bytes(range(256))
+    env = only_request(pack([(b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", value)]))
+    assert env["PATH_INFO"].encode("latin-1") == value
 
 
 def test_repeated_headers_are_joined_cookie_with_semicolon():
@@ -310,61 +310,3 @@ def test_body_over_limit_request_body_is_413():
     data = pack(GET + [("CONTENT_LENGTH", "17")])
     assert error_of(data, Limits(body=16))[0] == PayloadTooLarge.__name__
     assert only_request(pack(GET + [("CONTENT_LENGTH", "16")]), Limits(body=16))
-
-
-# -- environ ----------------------------------------------------------------------
-
-def parse(data):
-    parser = UwsgiParser(Limits())
-    parser.feed(data)
-    return parser.next_event()
-
-
-def test_environ_is_pep3333_and_the_client_comes_from_the_vars():
-    body = io.BytesIO()
-    env = build_environ(BASE, parse(PACKET), ("127.0.0.1", 40000), body)
-    check_environ(env)
-    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("203.0.113.7", "51234")
-    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("example.com", "80")
-    assert env["wsgi.input"] is body and env["wsgi.multiprocess"] is True
-    assert env["HTTP_X_FORWARDED_FOR"] == "198.51.100.1"
-
-
-def test_environ_without_client_vars_uses_the_peer_and_the_listener():
-    env = build_environ(BASE, parse(pack(GET + [("PATH_INFO", "/")])),
-                        ("127.0.0.1", 40000), None)
-    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("127.0.0.1", "40000")
-    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8000")
-    assert build_environ(BASE, parse(pack(GET)), "", None)["REMOTE_ADDR"] == ""
-
-
-def test_vars_cannot_replace_wsgi_keys():
-    env = build_environ(BASE, parse(pack(GET + [("HTTPS", "on")])), "", "INPUT")
-    assert env["wsgi.input"] == "INPUT" and env["wsgi.url_scheme"] == "https"
-    assert env["wsgi.version"] == (1, 0)
-
-
-def test_path_info_carries_every_byte_as_latin1():
-    value = bytes(range(256))
-    env = only_request(pack([(b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", value)]))
-    assert env["PATH_INFO"].encode("latin-1") == value
-
-
-# -- allow list ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("spec, peer, allowed", [
-    ("127.0.0.1,::1", ("127.0.0.1", 5), True),
-    ("127.0.0.1,::1", ("127.0.0.2", 5), False),
-    ("127.0.0.1,::1", ("::1", 5, 0, 0), True),
-    ("127.0.0.1,::1", ("::ffff:127.0.0.1", 5, 0, 0), True),
-    ("127.0.0.1,::1", ("::2", 5, 0, 0), False),
-    ("10.0.0.0/8, 192.168.1.0/24", ("10.9.8.7", 5), True),
-    ("10.0.0.0/8, 192.168.1.0/24", ("192.168.2.1", 5), False),
-    ("fd00::/8", ("fd12::1", 5, 0, 0), True),
-    ("*", ("198.51.100.1", 5), True),
-    ("", ("127.0.0.1", 5), False),
-    ("10.0.0.0/8", "", True),                       # a unix-socket peer
-    ("10.0.0.0/8", ("not-an-address", 5), False),
-])
-def test_allow_list(spec, peer, allowed):
-    assert AllowList(spec).allows(peer) is allowed

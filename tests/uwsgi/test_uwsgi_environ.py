@@ -1,0 +1,70 @@
+"""Unit tests for appserver.uwsgi: the environ of a uwsgi request and the allow list.
+
+The environ is PEP 3333 (``wsgiref.validate.check_environ``), says who the
+client is from the vars (else from the peer), keeps the listener's keys the
+vars do not set, and vars cannot replace the ``wsgi.*`` keys. The allow list
+takes addresses, CIDR networks, ``*``, IPv4-mapped IPv6 peers and unix peers.
+"""
+import io
+from wsgiref.validate import check_environ
+
+import pytest
+
+from appserver.http.parser import Limits
+from appserver.sockets import Listener
+from appserver.uwsgi import AllowList, UwsgiParser, build_environ, pack
+from appserver.wsgi.environ import base_environ
+
+from .test_uwsgi_parser import GET, PACKET
+
+BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
+
+
+def parse(data):
+    parser = UwsgiParser(Limits())
+    parser.feed(data)
+    return parser.next_event()
+
+
+def test_environ_is_pep3333_and_the_client_comes_from_the_vars():
+    body = io.BytesIO()
+    env = build_environ(BASE, parse(PACKET), ("127.0.0.1", 40000), body)
+    check_environ(env)
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("203.0.113.7", "51234")
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("example.com", "80")
+    assert env["wsgi.input"] is body and env["wsgi.multiprocess"] is True
+    assert env["HTTP_X_FORWARDED_FOR"] == "198.51.100.1"
+
+
+def test_environ_without_client_vars_uses_the_peer_and_the_listener():
+    env = build_environ(BASE, parse(pack(GET + [("PATH_INFO", "/")])),
+                        ("127.0.0.1", 40000), None)
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("127.0.0.1", "40000")
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8000")
+    assert build_environ(BASE, parse(pack(GET)), "", None)["REMOTE_ADDR"] == ""
+
+
+def test_vars_cannot_replace_wsgi_keys():
+    env = build_environ(BASE, parse(pack(GET + [("HTTPS", "on")])), "", "INPUT")
+    assert env["wsgi.input"] == "INPUT" and env["wsgi.url_scheme"] == "https"
+    assert env["wsgi.version"] == (1, 0)
+
+
+# -- allow list ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, peer, allowed", [
+    ("127.0.0.1,::1", ("127.0.0.1", 5), True),
+    ("127.0.0.1,::1", ("127.0.0.2", 5), False),
+    ("127.0.0.1,::1", ("::1", 5, 0, 0), True),
+    ("127.0.0.1,::1", ("::ffff:127.0.0.1", 5, 0, 0), True),
+    ("127.0.0.1,::1", ("::2", 5, 0, 0), False),
+    ("10.0.0.0/8, 192.168.1.0/24", ("10.9.8.7", 5), True),
+    ("10.0.0.0/8, 192.168.1.0/24", ("192.168.2.1", 5), False),
+    ("fd00::/8", ("fd12::1", 5, 0, 0), True),
+    ("*", ("198.51.100.1", 5), True),
+    ("", ("127.0.0.1", 5), False),
+    ("10.0.0.0/8", "", True),                       # a unix-socket peer
+    ("10.0.0.0/8", ("not-an-address", 5), False),
+])
+def test_allow_list(spec, peer, allowed):
+    assert AllowList(spec).allows(peer) is allowed
