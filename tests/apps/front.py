@@ -6,11 +6,13 @@ Contract:
   it back in 64 KiB pieces with no Content-Length, so the server picks the
   framing; headers ``X-Body-Length`` and ``X-Body-Sha256`` describe what it
   read.
+* ``GET /redirect?to=URL``: 302 with ``Location: URL`` (URL percent-decoded).
 * Anything else: 200 application/json, every environ key whose value is a
   str (``wsgi.url_scheme`` included).
 """
 import hashlib
 import json
+from urllib.parse import parse_qs
 from wsgiref.validate import validator
 
 CHUNK = 65536
@@ -43,9 +45,18 @@ def dump(environ, start_response):
     return [out]
 
 
+def redirect(environ, start_response):
+    target = parse_qs(environ["QUERY_STRING"])["to"][0]
+    start_response("302 Found", [("Location", target), ("Content-Type", "text/plain"),
+                                 ("Content-Length", "0")])
+    return [b""]
+
+
 def _app(environ, start_response):
     if environ["PATH_INFO"] == "/roundtrip" and environ["REQUEST_METHOD"] == "POST":
         return roundtrip(environ, start_response)
+    if environ["PATH_INFO"] == "/redirect":
+        return redirect(environ, start_response)
     return dump(environ, start_response)
 
 
