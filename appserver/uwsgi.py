@@ -12,9 +12,9 @@ then ``CLOSED``. It returns ``NEED_DATA`` for more bytes and ``CLOSED`` when
 the peer closed before sending a byte. A malformed packet raises
 ``PacketError`` (the connection is closed without an answer); a well-formed
 one beyond the limits raises what the HTTP parser raises, answered the same
-way: a vars block larger than a whole head may be, REQUEST_URI longer than
-limit-request-line (414), more HTTP_* vars than limit-request-fields or one
-longer than limit-request-field-size (431), CONTENT_LENGTH over
+way: REQUEST_URI longer than limit-request-line (414); a vars block longer
+than a whole head may be, more HTTP_* vars than limit-request-fields or one
+longer than limit-request-field-size (431); CONTENT_LENGTH over
 limit-request-body (413). The outcome never depends on how the bytes were split.
 
 Vars: keys match ``[A-Za-z0-9_-]+``; values are read as latin-1 and may not
@@ -35,7 +35,8 @@ client's own protocol is SERVER_PROTOCOL.
 such a request: the listener's base, REMOTE_ADDR/REMOTE_PORT from the peer
 unless the vars say who the client is, then every var. ``AllowList(spec)``
 holds the ``uwsgi-allow-ips`` networks; ``allows(peer)`` is true for a peer
-inside them and for any unix-socket peer.
+inside them and for any unix-socket peer. ``pack(pairs)`` builds a packet
+the way nginx does.
 """
 import ipaddress
 import re
@@ -146,7 +147,7 @@ def _body_length(env, body_limit):
         raise PacketError("invalid CONTENT_LENGTH %r" % length[:32])
     if body_limit and int(length) > body_limit:
         raise PayloadTooLarge("body larger than %d bytes" % body_limit)
-    return int(length) or None
+    return int(length)
 
 
 def _scheme(env):
