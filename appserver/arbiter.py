@@ -16,8 +16,9 @@ import signal
 import sys
 import time
 
-from appserver import __version__, errors, logs, pidfile, scoreboard, sockets, supervisor
-from appserver import process, systemd, upgrade
+from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
+from appserver import supervisor
+from appserver import process, status, systemd, upgrade
 from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
@@ -25,6 +26,7 @@ from appserver.signals import SignalQueue
 from appserver.worker import Worker     # imported before fork: shared, and
                                          # no worker pays for it while booting
 from appserver.arbiter_signals import SignalHandlers
+from appserver.monitor import Monitor
 
 log = logging.getLogger("appserver")
 
@@ -61,6 +63,7 @@ class Arbiter(SignalHandlers):
         self.stop_at = None         # end of the shutdown delay after TERM
         self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
+        self.when_ready_called = False
         self.pid = os.getpid()
         self.base_modules = set(sys.modules)
 
@@ -79,19 +82,28 @@ class Arbiter(SignalHandlers):
             self.pid = os.getpid()
         process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
+        hooks.call_strict(cfg.hooks, "on_starting", self)
         self.desired = self.resolve_workers(cfg)
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
         try:
             for listener in self.listeners:
-                log.info("Listening at: %s (%d)", listener.url(), self.pid)
+                url = listener.url()
+                if cfg.certfile:
+                    url = url.replace("http://", "https://", 1)
+                log.info("Listening at: %s (%d)", url, self.pid)
             if cfg.pid and not self.predecessor:
                 pidfile.write(cfg.pid, self.pid)
             set_title("master", cfg)
             self.admin = self._admin()
+            if cfg.pid and not self.predecessor:
+                status.write_admin_file(self)
             self.scoreboard = scoreboard.Scoreboard()
+            self.monitor = Monitor(self)
             self.handoff_pair = create_pair()
+            # Workers write a byte here to have their slot looked at now.
+            self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)
             self._loop()
         finally:
@@ -128,7 +140,8 @@ class Arbiter(SignalHandlers):
                      ", ".join(name for _, name in activated),
                      "; bind is ignored" if self.cfg.source("bind") != "default" else "")
             return sockets.bind_all([("fd", fd) for fd, _ in activated], backlog)
-        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog)
+        return sockets.bind_all([parse_bind(b) for b in self.cfg.bind], backlog,
+                                self.cfg.bind_mode, self.cfg.bind_owner)
 
     def _admin(self):
         if not self.cfg.admin_bind:
@@ -140,13 +153,15 @@ class Arbiter(SignalHandlers):
         return AdminServer(listener, routes(self))
 
     def _wait(self, timeout):
-        """Sleep until a signal or an admin request; serve admin requests."""
-        if self.admin is None:
-            self.signals.wait(timeout)
-            return
-        for fd in self.signals.wait(timeout, self.admin.fds()):
-            self.admin.readable(fd)
-        self.admin.sweep(time.monotonic())
+        """Sleep until a signal, a worker's nudge or an admin request."""
+        admin_fds = self.admin.fds() if self.admin is not None else []
+        for fd in self.signals.wait(timeout, [self.nudge_r] + admin_fds):
+            if fd == self.nudge_r:
+                _drain(fd)
+            else:
+                self.admin.readable(fd)
+        if self.admin is not None:
+            self.admin.sweep(time.monotonic())
 
     def _loop(self):
         while self.stop_mode is None:
@@ -170,6 +185,8 @@ class Arbiter(SignalHandlers):
             sockets.close_all([self.admin.listener], unlink=self.successor is None)
         if self.cfg.pid:
             pidfile.remove(self.cfg.pid, self.pid)
+            status.remove_admin_file(self)
+        hooks.call(self.cfg.hooks, "on_exit", self)
         log.info("Shutting down: master %d", self.pid)
 
     # -- workers ------------------------------------------------------------
@@ -201,9 +218,15 @@ class Arbiter(SignalHandlers):
         index = supervisor.free_index(self.workers.values(), self.scoreboard.slots)
         now = time.monotonic()
         slot = self.scoreboard.claim(index, 0, now)
+        hooks.call(self.cfg.hooks, "pre_fork", self, supervisor.Worker(None, index, now))
+        # Signals stay blocked across the fork: one sent to the new worker
+        # before it has its own handlers waits for them instead of being lost.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         pid = os.fork()
         if pid == 0:
             self._become_worker(slot, index)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        self.monitor.spawned()
         self.scoreboard.set_pid(index, pid)
         self.workers[pid] = supervisor.Worker(pid, index, now)
         self.lifetimes[pid] = _lifetime(self.cfg)
@@ -215,8 +238,10 @@ class Arbiter(SignalHandlers):
             self.signals.close()
             if self.admin is not None:
                 self.admin.close(listener_too=True)
-            Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                   index + 1, self.handoff_pair).run()
+            worker = Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
+                            index + 1, self.handoff_pair, self.nudge_w, server=self)
+            hooks.call(self.cfg.hooks, "post_fork", self, worker)
+            worker.run()
         finally:
             os._exit(errors.EXIT_ERROR)
 
@@ -224,6 +249,7 @@ class Arbiter(SignalHandlers):
         workers = list(self.workers.values())
         infos = self._infos(workers)
         self._handle_stuck(workers, infos, now)
+        self.monitor.tick(now)
         if now >= self.next_rss:
             self.next_rss = now + RSS_INTERVAL
             for worker in workers:
@@ -245,6 +271,9 @@ class Arbiter(SignalHandlers):
                 self.ready = True
                 log.info("Ready: %d workers booted", len(workers))
                 self._hand_over()
+                if not self.when_ready_called:
+                    self.when_ready_called = True
+                    hooks.call(self.cfg.hooks, "when_ready", self)
 
     def _handle_stuck(self, workers, infos, now):
         for stuck in supervisor.stuck_workers(workers, infos, now, self.cfg.timeout,
@@ -277,8 +306,11 @@ class Arbiter(SignalHandlers):
             worker = self.workers.pop(pid, None)
             if worker is not None:
                 info = self.scoreboard.read(worker.index)
+                code = os.waitstatus_to_exitcode(status)
+                self.monitor.exited(worker, info, code)
                 self.scoreboard.release(worker.index)
-                self._worker_exited(worker, info, os.waitstatus_to_exitcode(status))
+                self._worker_exited(worker, info, code)
+                hooks.call(self.cfg.hooks, "child_exit", self, worker)
 
     def _worker_exited(self, worker, info, code):
         pid = worker.pid
@@ -368,6 +400,7 @@ class Arbiter(SignalHandlers):
             return
         if self.cfg.pid:
             pidfile.write(self.cfg.pid, self.pid)
+            status.write_admin_file(self)
         for listener, path in zip(self.listeners, self.inherited_paths):
             listener.owned_path = path
         self.readiness.took_over(self.pid)
@@ -375,6 +408,14 @@ class Arbiter(SignalHandlers):
             log.info("Upgrade complete: asking the old arbiter %d to stop",
                      self.predecessor)
             self._signal(self.predecessor, signal.SIGTERM)
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
 
 
 def _lifetime(cfg):

@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from appserver import logs, upgrade
+from appserver import hooks, logs, upgrade
 
 log = logging.getLogger("appserver")
 
@@ -53,30 +53,36 @@ class SignalHandlers:
         self._kill_all(signal.SIGUSR1)
 
     def _on_ttin(self):
-        self.desired += 1
+        self._set_desired(self.desired + 1)
         log.info("Received TTIN: %d workers wanted", self.desired)
 
     def _on_ttou(self):
-        self.desired = max(1, self.desired - 1)
+        self._set_desired(max(1, self.desired - 1))
         log.info("Received TTOU: %d workers wanted", self.desired)
+
+    def _set_desired(self, value):
+        old, self.desired = self.desired, value
+        if value != old:
+            hooks.call(self.cfg.hooks, "nworkers_changed", self, value, old)
 
     def _on_winch(self):
         if os.isatty(0):
             log.info("Received WINCH on a terminal: ignored")
             return
         log.info("Received WINCH: stopping all workers, keeping the arbiter")
-        self.desired = 0
+        self._set_desired(0)
 
     def _on_hup(self):
         from appserver.reload import reload_config
         log.info("Received HUP: reloading")
+        hooks.call(self.cfg.hooks, "on_reload", self)
         self.readiness.reload_started()
         result = reload_config(self)
         if result is None:
             self.readiness.booted(len(self.workers), False)
             return
         self.cfg, self.app, self.access_log = result
-        self.desired = self.resolve_workers(self.cfg)
+        self._set_desired(self.resolve_workers(self.cfg))
         for pid in self.workers:
             if pid not in self.stopping:
                 self.retiring[pid] = "reload"
@@ -85,5 +91,6 @@ class SignalHandlers:
         if self.successor is not None or self.predecessor:
             log.warning("Received USR2 during an upgrade: ignored")
             return
+        hooks.call(self.cfg.hooks, "pre_exec", self)
         self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd)
         log.info("Received USR2: started new arbiter %d", self.successor)

@@ -7,6 +7,8 @@ the config file or the environment. ``--version``, ``--print-config`` and
 ``--check-config`` print and exit; otherwise the process is prepared
 (``loader.prepare``) and the arbiter runs. ``_run`` is the one place where an
 ``AppServerError`` becomes ``Error: <message>`` on stderr and its exit code.
+``appserver status ...`` (a first argument of ``status``) runs
+``appserver.status_cli.command`` instead; ``appserver APP`` is unchanged.
 """
 
 import sys
@@ -14,7 +16,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from appserver import __version__, config, convert, loader
+from appserver import __version__, config, convert, loader, tls
 from appserver import settings as S
 from appserver.errors import AppServerError
 
@@ -65,6 +67,18 @@ def _print_version(ctx, param, value):
         ctx.exit(0)
 
 
+class MainCommand(SectionedCommand):
+    """The server command, which hands ``appserver status ...`` over."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        args = list(sys.argv[1:] if args is None else args)
+        if args[:1] == ["status"]:
+            from appserver.status_cli import command
+            return command.main(args[1:], prog_name="%s status" % (prog_name or "appserver"),
+                                **extra)
+        return super().main(args, prog_name, **extra)
+
+
 def _option(setting):
     """The click option for one setting; ``default=None`` so that an option
     not given is told apart (``ctx.get_parameter_source``) and not passed on."""
@@ -109,6 +123,7 @@ def _check(cfg):
     for address in cfg.bind:
         config.parse_bind(address)
     loader.prepare(cfg)
+    tls.check(cfg)
     loader.load_app(cfg.app)
     module = sys.modules[loader.parse_spec(cfg.app).module]
     click.echo("config OK: app %s loaded from %s"
@@ -117,11 +132,12 @@ def _check(cfg):
 
 def _serve(cfg):
     loader.prepare(cfg)
+    tls.check(cfg)
     from appserver.arbiter import Arbiter
     sys.exit(Arbiter(cfg).run())
 
 
-main = SectionedCommand(
+main = MainCommand(
     name="appserver",
     callback=_run,
     params=[click.Argument(["app"], required=False, metavar="APP")]
@@ -131,7 +147,9 @@ main = SectionedCommand(
          "MODULE:NAME.ATTR or MODULE:FACTORY(literal arguments). Every option "
          "can also be set in the config file (-c FILE, else ./appserver.conf.py) "
          "or in its APPSERVER_* environment variable; the command line wins, "
-         "then the environment, then the config file.",
+         "then the environment, then the config file.\n\n"
+         "'appserver status [--admin ADDR | --pid FILE] [--json]' shows what "
+         "the workers of a running server are doing.",
     context_settings={"help_option_names": ["-h", "--help"],
                       "max_content_width": 100},
 )

@@ -4,7 +4,8 @@
 settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the config
 file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
 ``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), and
-the values given explicitly on the command line. ``cfg.source(name)`` says
+the values given explicitly on the command line. The config file's server
+hooks (``appserver.hooks``) are kept in ``cfg.hooks``. ``cfg.source(name)`` says
 where each value came from, and ``print_config`` shows them all. An unknown
 setting name in the config file or the environment, a broken config file, or
 a bad value raises ``ConfigError`` (a bad bind address ``BindError``) naming
@@ -19,6 +20,7 @@ import runpy
 import traceback
 import types
 
+from appserver import hooks
 from appserver import settings as S
 from appserver.convert import convert, parse_bind
 from appserver.errors import ConfigError
@@ -36,18 +38,20 @@ class Config:
 
     Also ``cfg.app`` (the app spec or None), ``cfg.config_file`` (absolute
     path or None), ``cfg.cli`` (the explicit command-line values) and
-    ``cfg.cwd`` (the directory it was loaded in, before any ``chdir``).
+    ``cfg.cwd`` (the directory it was loaded in, before any ``chdir``), and
+    ``cfg.hooks`` (``{name: function}``, the config file's server hooks).
     Values of repeatable settings (``bind``, ``env``) are tuples.
     """
 
     __slots__ = tuple(s.key for s in S.CONFIG_SETTINGS) + (
-        "app", "config_file", "cli", "cwd", "_sources")
+        "app", "config_file", "cli", "cwd", "hooks", "_sources")
 
     def __init__(self, values, sources, app=None, config_file=None, cli=None,
-                 cwd=None):
+                 cwd=None, hooks=None):
         fields = dict(values, app=app, config_file=config_file,
                       cli=types.MappingProxyType(dict(cli or {})),
-                      cwd=cwd, _sources=dict(sources))
+                      cwd=cwd, hooks=types.MappingProxyType(dict(hooks or {})),
+                      _sources=dict(sources))
         for key, value in fields.items():
             object.__setattr__(self, key, value)
 
@@ -89,8 +93,10 @@ def load(app=None, cli=None, environ=None, cwd=None):
     cli = _cli_values(cli or {})
     path = _find_config_file(cli.get("config"), cwd)
     layers = [_env_layer(environ), _cli_layer(cli)]
+    file_hooks = {}
     if path:
-        layers.insert(0, _file_layer(path))
+        file_layer, file_hooks = _file_layer(path)
+        layers.insert(0, file_layer)
     values, sources = {}, {}
     for layer in layers:
         for key, (raw, origin, description) in layer.items():
@@ -99,7 +105,7 @@ def load(app=None, cli=None, environ=None, cwd=None):
     for setting in S.CONFIG_SETTINGS:
         if setting.key not in values:
             values[setting.key], sources[setting.key] = _default(setting, environ)
-    return Config(values, sources, app, path, cli, cwd)
+    return Config(values, sources, app, path, cli, cwd, file_hooks)
 
 
 def reload(cfg, environ=None):
@@ -187,19 +193,21 @@ def _find_config_file(given, cwd):
 
 
 def _file_layer(path):
+    """The settings of a config file, and its server hooks."""
     origin = "config file " + path
     layer = {}
-    for name, value in _run_config_file(path).items():
+    names, file_hooks = _run_config_file(path)
+    for name, value in names.items():
         setting = S.BY_KEY.get(name)
         if setting is None or setting.cli_only:
             raise _unknown(name, "in " + path, S.BY_KEY)
         layer[name] = (value, origin, origin)
-    return layer
+    return layer, file_hooks
 
 
 def _run_config_file(path):
     """Execute the config file; return its public names that are not
-    modules, functions or classes (callables are left for server hooks)."""
+    modules, functions or classes, and its server hooks."""
     try:
         namespace = runpy.run_path(path, run_name="__appserver_config__")
     except SyntaxError as err:
@@ -208,9 +216,11 @@ def _run_config_file(path):
     except Exception as err:
         raise ConfigError("config file %s, line %s: %s: %s" % (
             path, _line_in(path, err), type(err).__name__, err)) from None
+    file_hooks = hooks.pick(namespace, path)
     return {name: value for name, value in namespace.items()
-            if not name.startswith("_")
-            and not isinstance(value, types.ModuleType) and not callable(value)}
+            if not name.startswith("_") and name not in file_hooks
+            and not isinstance(value, types.ModuleType) and not callable(value)
+            }, file_hooks
 
 
 def _line_in(path, err):

@@ -9,22 +9,31 @@ blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
 ``start_closing()`` sends an error response, half-closes the socket, and
 leaves the worker loop to discard a bounded amount of further input before
 closing, so the client reads the response instead of a reset.
+
+Before the first request a connection may have to pass, in the worker loop and
+without blocking it: ``read_proxy_header()`` (PROXY protocol; reads exactly the
+header, nothing after it) and ``handshake()`` after ``start_tls()``. With TLS,
+``fill()`` reads without blocking (a partial record must not stall the loop);
+``sendfile()`` is done by the ssl module with reads and sends.
 """
 
 import os
 import socket
+import ssl
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver import uwsgi
 from appserver.wsgi.environ import build_environ
 from appserver.http import writer
+from appserver import proxy_protocol
 
 RECV_SIZE = 65536
 DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 
 # States, as the worker loop sees them.
 HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
+PROXY_HEADER, HANDSHAKE, HANDSHAKE_OUT = "proxy-header", "handshake", "handshake-out"
 
 
 class ClientError(OSError):
@@ -45,7 +54,8 @@ class Connection:
     parser_class = RequestParser                    # the protocol: how requests
     build_environ = staticmethod(build_environ)     # are read, and their environ
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
-                 "drained", "read_timeout", "send_timeout", "_timeout")
+                 "drained", "read_timeout", "send_timeout", "_timeout", "received",
+                 "base", "tls", "preface")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
         self.sock = sock
@@ -59,6 +69,10 @@ class Connection:
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
         self._timeout = read_timeout
+        self.received = 0           # bytes read since the metrics last took them
+        self.base = None                # the environ base of its listener
+        self.tls = False
+        self.preface = b""
         sock.settimeout(read_timeout)
 
     def fill(self):
@@ -66,12 +80,16 @@ class Connection:
 
         Returns False when the peer closed or reset the connection.
         """
+        if self.tls:
+            self._set_timeout(0.0)
         try:
             data = self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError, socket.timeout):
+        except (BlockingIOError, InterruptedError, socket.timeout,
+                ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return True
         except OSError:
             data = b""
+        self.received += len(data)
         self.parser.feed(data)
         return bool(data)
 
@@ -94,6 +112,7 @@ class Connection:
                                         "(read-timeout)" % self.read_timeout) from None
                 except OSError as exc:
                     raise ClientError("reading the body: %s" % exc) from None
+                self.received += len(data)
                 parser.feed(data)
             elif type(event) is Data:
                 return event.data
@@ -167,6 +186,50 @@ class Connection:
             return False
         self.drained += len(data)
         return bool(data) and self.drained < DRAIN_LIMIT
+
+    def read_proxy_header(self):
+        """A ``ProxyHeader`` once complete, else None; never reads past it.
+
+        Raises ``ProxyProtocolError`` (also when the peer closes first) or
+        ``OSError``.
+        """
+        data = self.sock.recv(proxy_protocol.MAX_LENGTH, socket.MSG_PEEK)
+        if not data:
+            raise proxy_protocol.ProxyProtocolError("closed before a PROXY header")
+        result = proxy_protocol.parse(self.preface + data)
+        take = len(data) if result is proxy_protocol.NEED_DATA \
+            else result[1] - len(self.preface)
+        while take:                     # peeked bytes are there: no waiting
+            chunk = self.sock.recv(take)
+            if not chunk:
+                raise proxy_protocol.ProxyProtocolError("closed in a PROXY header")
+            self.preface += chunk
+            take -= len(chunk)
+        if result is proxy_protocol.NEED_DATA:
+            return None
+        self.preface = b""
+        return result[0]
+
+    def start_tls(self, context):
+        """Wrap the socket; ``handshake()`` is then driven by the worker loop."""
+        self.sock = context.wrap_socket(self.sock, server_side=True,
+                                        do_handshake_on_connect=False)
+        self.tls = True
+
+    def handshake(self):
+        """Advance the TLS handshake without blocking.
+
+        Returns None when done, ``"read"`` or ``"write"`` for what it waits
+        on; raises ``OSError`` (``ssl.SSLError``) when it fails.
+        """
+        self._set_timeout(0.0)
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            return "read"
+        except ssl.SSLWantWriteError:
+            return "write"
+        return None
 
     def close(self):
         try:

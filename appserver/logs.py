@@ -2,17 +2,30 @@
 
 ``setup(cfg)`` configures the ``appserver`` error logger (stderr by default,
 or ``error-logfile``) at ``log-level``, and the access log when
-``access-logfile`` is set (``-`` is stdout). Every line of the error log reads
-``[2026-11-25 02:50:00 +0000] [PID] [LEVEL] message``. ``AccessLog.write``
-renders the Apache combined format; it costs nothing when the log is off.
-``reopen()`` reopens the files (after log rotation).
+``access-logfile`` is set (``-`` is stdout) in ``access-log-format`` (see
+``appserver.accesslog``). Every line of the error log reads
+``[2026-11-25 02:50:00 +0000] [PID] [LEVEL] message``. Then, with
+``log-config FILE`` (JSON, or TOML), the file's ``logging.config.dictConfig``
+dictionary is applied on top, for full control: it may route the
+``appserver`` and ``appserver.access`` loggers anywhere (existing loggers are
+kept unless the file says ``disable_existing_loggers``). A bad file raises
+``ConfigError``. ``reopen()`` reopens every log file of every logger in this
+process (after log rotation; the arbiter does it on USR1 and tells workers).
 """
 
+import json
 import logging
+import logging.config
 import sys
-import time
+
+from appserver.accesslog import AccessLog, access_logger
+from appserver.errors import ConfigError
+
+__all__ = ["setup", "error_stream", "reopen", "load_log_config", "AccessLog",
+           "error_log"]
 
 error_log = logging.getLogger("appserver")
+_access_logger = access_logger
 
 _FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
 _DATEFMT = "%Y-%m-%d %H:%M:%S %z"
@@ -26,6 +39,8 @@ def _handler(path, default_stream):
 
 def setup(cfg):
     """Configure the error log and return the ``AccessLog``."""
+    log_config = getattr(cfg, "log_config", None)
+    dict_config = load_log_config(log_config) if log_config else None
     for handler in list(error_log.handlers):
         error_log.removeHandler(handler)
         handler.close()
@@ -34,7 +49,50 @@ def setup(cfg):
     error_log.addHandler(handler)
     error_log.setLevel(cfg.log_level.upper())
     error_log.propagate = False
-    return AccessLog(cfg.access_logfile)
+    access = AccessLog(cfg.access_logfile, getattr(cfg, "access_log_format", None))
+    if dict_config is not None:
+        try:
+            logging.config.dictConfig(dict_config)
+        except (ValueError, TypeError, AttributeError, ImportError) as exc:
+            raise ConfigError("log-config %s: %s" % (log_config, exc)) from None
+        access.refresh()
+    return access
+
+
+def load_log_config(path):
+    """The ``dictConfig`` dictionary in ``path`` (``.json``, ``.toml``)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ConfigError("log-config %s: %s" % (path, exc.strerror)) from None
+    try:
+        if path.endswith(".toml"):
+            config = _toml(data)
+        else:
+            config = json.loads(data.decode("utf-8"))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError("log-config %s is not valid %s: %s" % (
+            path, "TOML" if path.endswith(".toml") else "JSON", exc)) from None
+    if not isinstance(config, dict):
+        raise ConfigError("log-config %s: expected a dictConfig dictionary" % path)
+    config.setdefault("version", 1)
+    config.setdefault("disable_existing_loggers", False)
+    return config
+
+
+def _toml(data):
+    try:
+        import tomllib
+    except ImportError:
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("log-config: reading TOML needs Python 3.11+ or the "
+                              "tomli package; use a .json file") from None
+    return tomllib.loads(data.decode("utf-8"))
 
 
 def error_stream():
@@ -46,54 +104,26 @@ def error_stream():
     return None
 
 
+def _all_handlers():
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)]
+    seen = []
+    for logger in loggers:
+        for handler in logger.handlers:
+            if handler not in seen:
+                seen.append(handler)
+    return seen
+
+
 def reopen():
-    """Reopen the error log file and the access log file in this process."""
-    for handler in error_log.handlers + _access_logger.handlers:
+    """Reopen every log file of every logger in this process."""
+    for handler in _all_handlers():
         if isinstance(handler, logging.FileHandler):
             handler.acquire()
             try:
-                handler.close()
-                handler.stream = handler._open()
+                old, handler.stream = handler.stream, handler._open()
+                if old is not None:
+                    old.close()
             finally:
                 handler.release()
-
-
-_access_logger = logging.getLogger("appserver.access")
-
-
-class AccessLog:
-    """One line per request in the Apache combined format, or nothing."""
-
-    def __init__(self, path):
-        self.enabled = path is not None
-        for handler in list(_access_logger.handlers):
-            _access_logger.removeHandler(handler)
-            handler.close()
-        _access_logger.propagate = False
-        if self.enabled:
-            handler = _handler(path, sys.stdout)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            _access_logger.addHandler(handler)
-            _access_logger.setLevel(logging.INFO)
-
-    def write(self, environ, status, sent, duration):
-        """Log one request; ``status`` is the status line or code, ``sent`` bytes."""
-        if not self.enabled:
-            return
-        get = environ.get
-        line = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s"' % (
-            get("REMOTE_ADDR", "-"), get("REMOTE_USER") or "-",
-            time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-            get("REQUEST_METHOD", "-"), _quote(get("RAW_URI", "-")),
-            get("SERVER_PROTOCOL", "-"), str(status)[:3], sent or "-",
-            _quote(get("HTTP_REFERER", "-")), _quote(get("HTTP_USER_AGENT", "-")))
-        _access_logger.info(line)
-
-
-_ESCAPES = {c: "\\x%02x" % c for c in range(32)}
-_ESCAPES.update({0x7f: "\\x7f", ord('"'): '\\"', ord("\\"): "\\\\"})
-
-
-def _quote(value):
-    """Escape what would let a client forge fields or lines of the log."""
-    return value.translate(_ESCAPES)

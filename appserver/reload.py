@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from appserver import config, loader, logs
+from appserver import config, loader, logs, tls
 from appserver.errors import AppServerError
 
 log = logging.getLogger("appserver")
@@ -21,6 +21,7 @@ def reload_config(arbiter):
     try:
         cfg = config.reload(arbiter.cfg)
         loader.prepare(cfg)
+        tls.check(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
         return None
@@ -35,7 +36,13 @@ def reload_config(arbiter):
         except AppServerError as exc:
             log.error("Reload failed, the previous workers keep serving: %s", exc)
             return None
-    return cfg, app, logs.setup(cfg)
+    try:
+        access_log = logs.setup(cfg)
+    except AppServerError as exc:
+        log.error("Reload failed, keeping the running configuration: %s", exc)
+        logs.setup(arbiter.cfg)
+        return None
+    return cfg, app, access_log
 
 
 def forget_modules(keep):

@@ -5,7 +5,9 @@ memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
 on every turn of its loop and around every request, the count of requests
 served, and the current request's start time and line. The arbiter reads all
 slots (``Scoreboard.read``) to detect stuck workers; status pages and metrics
-read the same records. Nothing here touches the disk.
+read the same records. Nothing here touches the disk. From ``STATS_OFFSET``
+on, a slot holds the worker's request counters (``appserver.metrics``):
+``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 
 Times are ``time.monotonic()`` values, which on Linux share one clock across
 processes. Reads are not atomic with writes: a reader may see a slot mid-update,
@@ -16,10 +18,13 @@ import mmap
 import struct
 from collections import namedtuple
 
+from appserver import metrics
+
 EMPTY, BOOTING, IDLE, BUSY, DRAINING = range(5)
 STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 
-SLOT_SIZE = 256
+SLOT_SIZE = 1024
+STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
 LINE_SIZE = 192
 # pid, state, recycle flag, boot time, rss, requests, heartbeat, request start,
 # request line: the last four are written together by _REQUEST.
@@ -33,7 +38,7 @@ _OFF_RECYCLE = 5
 _OFF_RSS = 16
 _OFF_REQUESTS = 24
 _OFF_HEARTBEAT = 32
-assert _LAYOUT.size <= SLOT_SIZE
+assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
 SlotInfo = namedtuple(
     "SlotInfo",
@@ -49,6 +54,7 @@ class Scoreboard:
 
     def claim(self, index, pid, now):
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
+        self._mem[index * SLOT_SIZE:(index + 1) * SLOT_SIZE] = bytes(SLOT_SIZE)
         _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0, now, 0, 0,
                           now, 0.0, b"")
         return Slot(self._mem, index)
@@ -69,6 +75,14 @@ class Scoreboard:
 
     def set_rss(self, index, rss):
         struct.pack_into("<Q", self._mem, index * SLOT_SIZE + _OFF_RSS, rss)
+
+    def counters(self, index):
+        """The metrics writer for slot ``index`` (used by its worker)."""
+        return metrics.Counters(self._mem, index * SLOT_SIZE + STATS_OFFSET)
+
+    def stats(self, index):
+        """A snapshot of slot ``index``'s metric cells (``metrics.read``)."""
+        return metrics.read(self._mem, index * SLOT_SIZE + STATS_OFFSET)
 
     def slot(self, index):
         """The writer for slot ``index`` (used by the worker that owns it)."""
@@ -91,6 +105,10 @@ class Slot:
     def set_state(self, state, now):
         _STATE.pack_into(self._mem, self._base + _OFF_STATE, state)
         self.beat(now)
+
+    def counters(self):
+        """The metrics writer for this slot (``appserver.metrics.Counters``)."""
+        return metrics.Counters(self._mem, self._base + STATS_OFFSET)
 
     def ask_recycle(self):
         """Ask the arbiter for a replacement (max-requests); keep serving."""

@@ -63,6 +63,8 @@ class Setting:
 
 
 SERVER_SOCKET = "Server socket"
+PROXIES = "Reverse proxies"
+TLS = "TLS"
 WORKERS = "Worker processes"
 TIMEOUTS = "Timeouts"
 LIMITS = "Limits"
@@ -71,7 +73,7 @@ PROCESS = "Process"
 APPLICATION = "Application"
 COMMAND = "Command"
 
-SECTIONS = (SERVER_SOCKET, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
+SECTIONS = (SERVER_SOCKET, PROXIES, TLS, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
             APPLICATION, COMMAND)
 
 SETTINGS = (
@@ -102,6 +104,67 @@ SETTINGS = (
     Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),
+    Setting("bind-mode", STR, None, ("--bind-mode",), SERVER_SOCKET,
+            "Permissions, in octal (e.g. 660), of the unix socket files the "
+            "server creates; only processes allowed by them can connect.",
+            metavar="OCTAL", default_doc="none (from the umask)"),
+    Setting("bind-owner", STR, None, ("--bind-owner",), SERVER_SOCKET,
+            "Owner of the unix socket files the server creates, USER, "
+            "USER:GROUP or :GROUP (names or numbers; changing the user needs "
+            "root).", metavar="USER[:GROUP]",
+            default_doc="none (the server's user)"),
+    # Reverse proxies
+    Setting("forwarded-allow-ips", NETWORKS, "127.0.0.1,::1",
+            ("--forwarded-allow-ips",), PROXIES,
+            "Proxies trusted to say who the client is: comma-separated "
+            "addresses and CIDR networks, or * for any. From them, the headers "
+            "chosen by forwarded-headers set REMOTE_ADDR, wsgi.url_scheme, "
+            "HTTP_HOST and SERVER_PORT, and their X-Request-ID is kept; from "
+            "any other peer those headers are removed. Unix-socket peers are "
+            "always trusted.",
+            metavar="ADDRESSES"),
+    Setting("forwarded-headers", CHOICE, "x-forwarded", ("--forwarded-headers",),
+            PROXIES,
+            "Which headers a trusted proxy sets: x-forwarded (X-Forwarded-For, "
+            "-Proto, -Host, -Port) or forwarded (RFC 7239 Forwarded). The "
+            "other kind is removed, so a client cannot slip one past a proxy "
+            "that does not overwrite it.",
+            metavar="KIND", choices=("x-forwarded", "forwarded")),
+    Setting("script-name", STR, None, ("--script-name",), PROXIES,
+            "URL prefix the app is mounted at (e.g. /app): it moves from "
+            "PATH_INFO to SCRIPT_NAME, and other paths get 404. A trusted "
+            "proxy's X-Script-Name or X-Forwarded-Prefix header overrides it.",
+            metavar="PATH", default_doc="none (mounted at /)"),
+    Setting("proxy-protocol", BOOL, False, ("--proxy-protocol/--no-proxy-protocol",),
+            PROXIES,
+            "Every connection starts with a PROXY protocol header (v1 or v2, "
+            "from HAProxy, AWS NLB and others) giving the client's address; "
+            "connections from peers outside proxy-allow-ips, or without a "
+            "valid header within header-timeout, are closed."),
+    Setting("proxy-allow-ips", NETWORKS, "127.0.0.1,::1", ("--proxy-allow-ips",),
+            PROXIES,
+            "Peers allowed to send PROXY protocol headers: comma-separated "
+            "addresses and CIDR networks, or *. Unix-socket peers are allowed.",
+            metavar="ADDRESSES"),
+    # TLS
+    Setting("certfile", STR, None, ("--certfile",), TLS,
+            "PEM certificate (chain) file; setting it serves HTTPS on every "
+            "listener.", metavar="FILE", default_doc="none (plain HTTP)"),
+    Setting("keyfile", STR, None, ("--keyfile",), TLS,
+            "PEM private key file, when the key is not in certfile.",
+            metavar="FILE", default_doc="none (the key is in certfile)"),
+    Setting("ca-certs", STR, None, ("--ca-certs",), TLS,
+            "PEM bundle of the CAs that client certificates are checked "
+            "against.", metavar="FILE", default_doc="none"),
+    Setting("cert-reqs", CHOICE, "none", ("--cert-reqs",), TLS,
+            "Client certificates: none (not asked for), optional (checked if "
+            "sent) or required (mutual TLS: no valid certificate, no "
+            "connection).", metavar="MODE", choices=("none", "optional", "required")),
+    Setting("ciphers", STR, None, ("--ciphers",), TLS,
+            "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's "
+            "defaults).", metavar="CIPHERS", default_doc="none (Python's defaults)"),
+    Setting("tls-min-version", CHOICE, "1.2", ("--tls-min-version",), TLS,
+            "Oldest TLS version accepted.", metavar="VERSION", choices=("1.2", "1.3")),
     # Worker processes
     Setting("workers", INT_OR_AUTO, 1, ("-w", "--workers"), WORKERS,
             "Number of worker processes serving requests, or 'auto' for 2 x "
@@ -191,6 +254,32 @@ SETTINGS = (
     Setting("error-logfile", STR, "-", ("--error-logfile",), LOGGING,
             "Error log file; '-' is standard error.", metavar="FILE",
             default_doc="- (standard error)"),
+    Setting("access-log-format", STR, None, ("--access-log-format",), LOGGING,
+            "Format of access log lines: Gunicorn-style atoms such as %(h)s "
+            "%(r)s %(s)s %(b)s %(D)s %({header}i)s %({header}o)s "
+            "%({variable}e)s, or 'json' for one JSON object per line (see "
+            "docs/observability.md).", metavar="FORMAT",
+            default_doc='the Apache combined format, %(h)s %(l)s %(u)s %(t)s '
+                        '"%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'),
+    Setting("log-config", STR, None, ("--log-config",), LOGGING,
+            "A logging.config.dictConfig dictionary in a JSON or TOML file, "
+            "applied after the settings above, for full control of the "
+            "appserver and appserver.access loggers.", metavar="FILE",
+            default_doc="none"),
+    Setting("request-id-header", STR, None, ("--request-id-header",), LOGGING,
+            "Echo each request's id in a response header of this name (e.g. "
+            "X-Request-ID). The id is the trusted proxy's X-Request-ID, else a "
+            "new one; the app finds it in environ['appserver.request_id'].",
+            metavar="NAME", default_doc="none (not echoed)"),
+    Setting("slow-request", FLOAT, 0.0, ("--slow-request",), LOGGING,
+            "Log a warning with the stack of a request still running after "
+            "this many seconds, once per request, without stopping it (0 "
+            "disables).", metavar="SECONDS", minimum=0),
+    Setting("statsd-host", STR, None, ("--statsd-host",), LOGGING,
+            "Push the metrics to this StatsD server (HOST:PORT) over UDP once "
+            "a second.", metavar="HOST:PORT", default_doc="none (no StatsD)"),
+    Setting("statsd-prefix", STR, "appserver", ("--statsd-prefix",), LOGGING,
+            "Prefix of the StatsD metric names.", metavar="PREFIX"),
     # Process
     Setting("name", STR, None, ("-n", "--name"), PROCESS,
             "Name shown in the process titles (ps, top).", metavar="NAME"),
@@ -231,6 +320,15 @@ SETTINGS = (
             multiple=True, metavar="KEY=VALUE", default_doc="none"),
     Setting("preload", BOOL, False, ("--preload/--no-preload",), APPLICATION,
             "Load the app in the arbiter before forking the workers."),
+    Setting("reload", BOOL, False, ("--reload/--no-reload",), APPLICATION,
+            "Development: when a Python module the workers loaded (or a "
+            "reload-extra-file) changes, reload gracefully as on HUP; new code "
+            "that fails to load is logged and the running workers keep "
+            "serving."),
+    Setting("reload-extra-file", STR, (), ("--reload-extra-file",), APPLICATION,
+            "A file or glob pattern (templates/**/*.html) also watched by "
+            "--reload. Repeat for several; in the environment, separate them "
+            "with commas.", multiple=True, metavar="GLOB", default_doc="none"),
     # Command (command line only)
     Setting("config", STR, None, ("-c", "--config"), COMMAND,
             "Python config file; by default ./appserver.conf.py if it exists.",

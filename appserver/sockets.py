@@ -5,11 +5,16 @@ tuples: ``("tcp", host, port)``, ``("unix", path)``, ``("fd", n)``) and returns
 ``Listener`` objects holding a listening, non-blocking, close-on-exec socket.
 TCP sockets get ``SO_REUSEADDR``; a unix socket path left by a dead server is
 replaced, but never a regular file; a unix socket file we created is removed by
-``close_all``. Any failure is a ``BindError`` naming the address and what to do.
+``close_all``, and gets the ``mode`` (octal string) and ``owner``
+(``USER[:GROUP]``) passed to ``bind_all``: it is created with that mode (never
+more open, not even for a moment), then chowned. Any failure is a
+``BindError`` naming the address and what to do.
 """
 
 import errno
+import grp
 import os
+import pwd
 import socket
 import stat
 
@@ -40,12 +45,16 @@ class Listener:
         return self.sock.fileno()
 
 
-def bind_all(addresses, backlog):
+def bind_all(addresses, backlog, mode=None, owner=None):
     """Bind and listen on every address; on failure close what was opened."""
     listeners = []
+    mode, owner = parse_mode(mode), parse_owner(owner)
     try:
         for address in addresses:
-            listeners.append(_bind_one(address, backlog))
+            if address[0] == "unix" and (mode is not None or owner is not None):
+                listeners.append(_bind_unix_as(address, backlog, mode, owner))
+            else:
+                listeners.append(_bind_one(address, backlog))
     except BaseException:
         close_all(listeners)
         raise
@@ -126,6 +135,60 @@ def _bind_unix(path, backlog):
         raise BindError("cannot bind unix:%s: %s" % (path, exc.strerror or exc)) from None
     sock.setblocking(False)
     return Listener(sock, "unix", path, owned_path=path)
+
+
+def _bind_unix_as(address, backlog, mode, owner):
+    """Bind a unix socket born with ``mode`` (no wider for a moment), then chown."""
+    old = os.umask(0o777 & ~mode) if mode is not None else None
+    try:
+        listener = _bind_one(address, backlog)
+    finally:
+        if old is not None:
+            os.umask(old)
+    try:
+        if mode is not None:
+            os.chmod(listener.owned_path, mode)
+        if owner is not None:
+            os.chown(listener.owned_path, *owner)
+    except OSError as exc:
+        close_all([listener])
+        raise BindError("cannot set the mode or owner of unix:%s: %s"
+                        % (listener.address, exc.strerror)) from None
+    return listener
+
+
+def parse_mode(text):
+    """``"660"`` -> 0o660; None stays None."""
+    if text is None:
+        return None
+    try:
+        mode = int(str(text), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise BindError("bind-mode: expected permissions in octal like 660, got %r"
+                        % (text,))
+    return mode
+
+
+def parse_owner(text):
+    """``"www-data:adm"``, ``"1000"``, ``":adm"`` -> ``(uid, gid)`` (-1 = keep)."""
+    if not text:
+        return None
+    user, _, group = str(text).partition(":")
+    try:
+        uid = _resolve(user, lambda n: pwd.getpwnam(n).pw_uid)
+        gid = _resolve(group, lambda n: grp.getgrnam(n).gr_gid)
+    except KeyError as exc:
+        raise BindError("bind-owner: no such user or group %s on this system"
+                        % exc) from None
+    return uid, gid
+
+
+def _resolve(name, lookup):
+    if not name:
+        return -1
+    return int(name) if name.isdigit() else lookup(name)
 
 
 def _remove_stale_socket(path):

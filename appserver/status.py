@@ -5,14 +5,17 @@ scoreboard slot (pid, state, requests served, current request and for how
 long, heartbeat age, RSS). ``routes(arbiter)`` maps admin paths to handlers:
 ``/healthz`` (200 while the arbiter loop runs and no worker is stuck),
 ``/readyz`` (200 once workers have booted and while not draining),
-``/status`` (the snapshot as JSON).
+``/status`` (the snapshot as JSON), ``/metrics`` (Prometheus text format,
+``appserver.metrics``). With both ``pid`` and ``admin-bind``, the arbiter
+writes the admin listener's URL to ``admin_file(pid)`` (the pid file's path
+plus ``.admin``) so ``appserver status --pid FILE`` finds it.
 """
 
 import json
 import os
 import time
 
-from appserver import __version__, scoreboard
+from appserver import __version__, metrics, scoreboard
 
 
 def snapshot(arbiter, now):
@@ -63,4 +66,40 @@ def routes(arbiter):
         body = json.dumps(snapshot(arbiter, time.monotonic()), indent=1)
         return 200, "application/json", body.encode() + b"\n"
 
-    return {"/healthz": healthz, "/readyz": readyz, "/status": status}
+    def metrics_page():
+        text = metrics.render(arbiter.monitor.view(time.monotonic()))
+        return 200, "text/plain; version=0.0.4; charset=utf-8", text.encode()
+
+    return {"/healthz": healthz, "/readyz": readyz, "/status": status,
+            "/metrics": metrics_page}
+
+
+def admin_file(pid_path):
+    return pid_path + ".admin"
+
+
+def write_admin_file(arbiter):
+    """Put the admin listener's URL next to the pid file (if both exist)."""
+    if arbiter.admin is None or not arbiter.cfg.pid:
+        return
+    path = admin_file(arbiter.cfg.pid)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(arbiter.admin.listener.url() + "\n")
+    os.replace(tmp, path)
+
+
+def remove_admin_file(arbiter):
+    """Remove the admin file if this arbiter still owns the pid file."""
+    if arbiter.admin is None or not arbiter.cfg.pid:
+        return
+    try:
+        with open(arbiter.cfg.pid) as f:
+            owner = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        owner = None
+    if owner in (None, os.getpid()):
+        try:
+            os.unlink(admin_file(arbiter.cfg.pid))
+        except OSError:
+            pass

@@ -33,12 +33,9 @@ client's own protocol is SERVER_PROTOCOL.
 
 ``build_environ(base, request, peer, wsgi_input)`` is the PEP 3333 environ of
 such a request: the listener's base, REMOTE_ADDR/REMOTE_PORT from the peer
-unless the vars say who the client is, then every var. ``AllowList(spec)``
-holds the ``uwsgi-allow-ips`` networks; ``allows(peer)`` is true for a peer
-inside them and for any unix-socket peer. ``pack(pairs)`` builds a packet
-the way nginx does.
+unless the vars say who the client is, then every var. ``pack(pairs)``
+builds a packet the way nginx does.
 """
-import ipaddress
 import re
 import struct
 
@@ -50,7 +47,7 @@ from appserver.http.errors import (
 from appserver.http.parser import CLOSED, NEED_DATA, Request
 
 __all__ = ["UwsgiParser", "UwsgiRequest", "PacketError", "Data", "EndOfMessage",
-           "NEED_DATA", "CLOSED", "build_environ", "AllowList", "pack"]
+           "NEED_DATA", "CLOSED", "build_environ", "pack"]
 
 HEADER = struct.Struct("<BHB")      # modifier1, datasize, modifier2
 _U16 = struct.Struct("<H")
@@ -286,25 +283,3 @@ def build_environ(base, request, peer, wsgi_input):
     environ.update(request.environ)
     environ["wsgi.input"] = wsgi_input
     return environ
-
-
-class AllowList:
-    """The peers a ``networks`` setting allows: addresses, CIDRs, or ``*``."""
-
-    def __init__(self, spec):
-        items = [item.strip() for item in spec.split(",") if item.strip()]
-        self.everyone = "*" in items
-        self.networks = tuple(ipaddress.ip_network(item, strict=False)
-                              for item in items if item != "*")
-
-    def allows(self, peer):
-        """``peer`` as ``accept()`` gives it; not a tuple for a unix socket."""
-        if self.everyone or not isinstance(peer, tuple):
-            return True
-        try:
-            address = ipaddress.ip_address(peer[0])
-        except ValueError:
-            return False
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)

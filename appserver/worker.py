@@ -9,7 +9,15 @@ is complete is served synchronously (``wsgi.handler.handle``), then any
 pipelined request already buffered, then it goes back to the loop. Deadlines
 (``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
 second. The heartbeat goes to the scoreboard on every turn and around every
-request, so a request stuck in the app stops it.
+request, so a request stuck in the app stops it. Each request goes through a
+``RequestObserver`` (request id, access log, metrics, request hooks). On
+``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
+going; with ``reload`` it watches its own modules (``appserver.devreload``).
+
+Before its first request head, a connection may have to send a PROXY protocol
+header (``proxy-protocol``) and complete a TLS handshake; both are waited for
+in the loop too, within ``header-timeout`` (``worker_front.py``). A TLS
+connection is never handed to another worker: its session lives here.
 
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
@@ -24,13 +32,15 @@ import signal
 import socket
 import time
 
-from appserver import errors, logs, process, scoreboard
-from appserver.connection import CLOSING, HEAD, IDLE, Connection, timeout_error
+from appserver import errors, hooks, logs, process, scoreboard
+from appserver.connection import HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
+from appserver.observe import STACK_SIGNAL, RequestObserver, log_stack
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
+from appserver.worker_front import ConnectionFront
 from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import WorkerTimeout, handle
 
@@ -44,11 +54,16 @@ _IN = select.EPOLLIN
 _EXCLUSIVE = getattr(select, "EPOLLEXCLUSIVE", 0)
 
 
-class Worker:
+class Worker(ConnectionFront):
     """One worker process; see the module comment."""
 
-    def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair):
+    def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
+                 nudge_fd, server=None):
+        self.forked_at = time.monotonic()
+        self.pid = os.getpid()
+        self.server = server
         self.cfg = cfg
+        self.nudge_fd = nudge_fd
         self.handoff = Handoff(handoff_pair)
         self.number = number
         self.listeners = {l.fileno(): l for l in listeners}
@@ -64,6 +79,9 @@ class Worker:
         self.requests = 0
         self.max_requests = _max_requests(cfg)
         self.in_app = False
+        self.counters = slot.counters()
+        self.observer = RequestObserver(cfg, access_log, self.counters, self)
+        self.watcher = None
         self.current = None         # the connection whose request the app runs
 
     def run(self):
@@ -78,6 +96,7 @@ class Worker:
             log.exception("Worker %d crashed", os.getpid())
             code = errors.EXIT_ERROR
         finally:
+            hooks.call(self.cfg.hooks, "worker_exit", self.server, self)
             logging.shutdown()
             os._exit(code)
 
@@ -86,10 +105,13 @@ class Worker:
     def _boot(self):
         self.signals = SignalQueue((signal.SIGTERM, signal.SIGINT, signal.SIGQUIT,
                                     signal.SIGUSR1))
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH):
+            signal.signal(signum, signal.SIG_IGN)       # the arbiter's business
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGUSR2, self._on_timeout)
         signal.signal(signal.SIGALRM, self._on_long_request)
+        # The arbiter forks with its signals blocked; ours are in place now.
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
         process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
@@ -103,10 +125,20 @@ class Worker:
         self.connection, self.uwsgi_peers = _protocol(cfg)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self._boot_front(cfg)
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
         self._accept_on()
-        self.slot.set_state(scoreboard.IDLE, time.monotonic())
+        try:
+            hooks.call_strict(cfg.hooks, "post_worker_init", self)
+        except hooks.HookFailed:
+            raise SystemExit(errors.EXIT_WORKER_BOOT)
+        if cfg.reload:
+            from appserver.devreload import Watcher
+            self.watcher = Watcher(cfg.reload_extra_file, self.counters.ask_reload)
+        now = time.monotonic()
+        self.counters.booted(now - self.forked_at)
+        self.slot.set_state(scoreboard.IDLE, now)
 
     def _register_stack_dump(self):
         """On SIGUSR2 (sent by the arbiter on a timeout), dump every thread's
@@ -116,9 +148,11 @@ class Worker:
         if stream is not None:
             faulthandler.register(signal.SIGUSR2, file=stream, all_threads=True,
                                   chain=True)
+        signal.signal(STACK_SIGNAL, self._on_stack_request)
 
     def _on_timeout(self, signum, frame):
         if self.in_app:
+            hooks.call(self.cfg.hooks, "worker_abort", self)
             raise WorkerTimeout()
 
     def _on_long_request(self, signum, frame):
@@ -126,9 +160,13 @@ class Worker:
         if not self.in_app:
             return
         for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current]:
+                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls]:
             if self.handoff.give(conn):
                 self._drop(conn)
+
+    def _on_stack_request(self, signum, frame):
+        """Log where the running request is (slow-request), and carry on."""
+        log_stack(frame, self.in_app)
 
     # -- loop ---------------------------------------------------------------
 
@@ -153,6 +191,8 @@ class Worker:
             now = time.monotonic()
             if now >= self.next_sweep:
                 self._sweep(now)
+                if self.watcher is not None:
+                    self.watcher.check(now)
 
     def _accept_on(self):
         """Take new connections: from the listeners and from busy workers."""
@@ -185,8 +225,9 @@ class Worker:
         """Accept up to ``batch`` connections; True if the backlog may hold more."""
         cfg = self.cfg
         for _ in range(batch):
-            if len(self.conns) >= cfg.max_connections and not self._make_room():
-                self._accept_off()
+            full = len(self.conns) >= cfg.max_connections
+            if full and not any(c.state == IDLE for c in self.conns.values()):
+                self._accept_off()          # resumes when a connection closes
                 return False
             try:
                 sock, peer = listener.sock.accept()
@@ -195,20 +236,26 @@ class Worker:
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
                 return False
-            if self.uwsgi_peers is not None and not self.uwsgi_peers.allows(peer):
+            allowed = self.uwsgi_peers
+            if allowed is not None and (peer[0] if peer else "") not in allowed:
                 log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
                 sock.close()
                 continue
+            if full:
+                self._make_room()
             if listener.kind == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
-            conn.state = HEAD
+            if not self._open(conn):
+                self._drop(conn)
+                continue
             conn.deadline = time.monotonic() + cfg.header_timeout
         return True
 
     def _register(self, sock, peer, listener):
         conn = self.connection(sock, peer, listener, self.limits,
                                self.cfg.read_timeout, self.cfg.send_timeout)
+        conn.base = self.bases[listener.fileno()]
         self.conns[conn.fd] = conn
         self.poller.register(conn.fd, _IN)
         return conn
@@ -222,12 +269,16 @@ class Worker:
         return True
 
     def _readable(self, conn):
-        if conn.state == CLOSING:
-            if not conn.drain():
-                self._drop(conn)
+        step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...
+        if step is not None:
+            step(conn)
             return
         conn.fill()
         self._process(conn)
+
+    def _drain(self, conn):
+        if not conn.drain():
+            self._drop(conn)
 
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
@@ -267,8 +318,8 @@ class Worker:
             signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER)
         self.current, self.in_app = conn, True
         try:
-            keep = handle(conn, request, self.app, self.bases[conn.listener.fileno()],
-                          self.access_log)
+            keep = handle(conn, request, self.app, conn.base, self.observer,
+                          self.rewrite)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)
@@ -284,6 +335,10 @@ class Worker:
             log.info("Worker %d served %d requests (max-requests); asking for a "
                      "replacement", os.getpid(), self.requests)
             slot.ask_recycle()
+            try:
+                os.write(self.nudge_fd, b"r")
+            except OSError:
+                pass
         if not keep:
             return False
         conn.state = IDLE
@@ -292,6 +347,7 @@ class Worker:
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", _peer(conn), err.detail, err.status, err.reason)
+        self.observer.rejected(conn, err)
         if conn.start_closing(err):
             conn.deadline = time.monotonic() + DRAIN_SECONDS
         else:
@@ -341,6 +397,7 @@ class Worker:
             if signum == signal.SIGTERM:
                 self._begin_stop(time.monotonic())
             elif signum in (signal.SIGINT, signal.SIGQUIT):
+                hooks.call(self.cfg.hooks, "worker_int", self)
                 raise SystemExit(0)
             elif signum == signal.SIGUSR1:
                 logs.reopen()
@@ -381,7 +438,7 @@ def _protocol(cfg):
     if cfg.protocol != "uwsgi":
         return Connection, None
     from appserver.connection import UwsgiConnection
-    from appserver.uwsgi import AllowList
+    from appserver.proxy import AllowList
     return UwsgiConnection, AllowList(cfg.uwsgi_allow_ips)
 
 

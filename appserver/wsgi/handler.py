@@ -5,13 +5,15 @@ complete, sends its response through the connection, calls the iterable's
 ``close()`` exactly once (also when the client went away), writes the access
 log line, and skips any unread body. It returns whether the connection may
 carry another request. Errors from the app become a 500 when no header has
-been sent yet, and a closed connection otherwise; both are logged.
+been sent yet, and a closed connection otherwise; both are logged. The
+``observer`` (``appserver.observe.RequestObserver``) is told when the environ
+is ready and when the response is done (request id, access log, metrics).
 """
 
 import logging
 import time
 
-from appserver.connection import BodyTimeout, ClientError, file_size
+from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
 from appserver.wsgi.input import Input
@@ -31,16 +33,24 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, access_log):
-    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on."""
+def handle(conn, request, app, base_environ, observer, rewrite=None):
+    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
+
+    ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
+    trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
+    ``observer`` is told when the request starts and ends (access log, metrics).
+    """
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive)
     body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
                  else None)
     environ = conn.build_environ(base_environ, request, conn.peer, body)
+    observer.started(request, environ, response)
     timed_out = False
     try:
+        if rewrite is not None:
+            rewrite(environ)
         _run(app, environ, response, conn)
     except WorkerTimeout:
         timed_out = True
@@ -51,7 +61,8 @@ def handle(conn, request, app, base_environ, access_log):
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         _fail(conn, response, 408, "Request Timeout", str(exc))
     except ClientError as exc:      # the client went away or stopped reading
-        log.debug("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
+        log.log(logging.INFO if isinstance(exc, ClientTimeout) else logging.DEBUG,
+                "client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
     except HTTPError as exc:        # raised while the app read the body
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc.detail)
@@ -60,8 +71,7 @@ def handle(conn, request, app, base_environ, access_log):
         log.exception("Error handling request %s %s", request.method, request.target)
         detail = str(exc) if isinstance(exc, AppResponseError) else ""
         _fail(conn, response, 500, "Internal Server Error", detail)
-    access_log.write(environ, response.code or 500, response.sent,
-                     time.monotonic() - started)
+    observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
     return response.keep_alive and _finish_body(conn, body, request)

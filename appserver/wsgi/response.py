@@ -60,7 +60,7 @@ class Response:
 
     __slots__ = ("_sendall", "version", "head_only", "keep_alive", "status",
                  "code", "_lines", "_date", "_server", "length", "chunked",
-                 "no_body", "headers_sent", "sent", "body_sent")
+                 "no_body", "headers_sent", "sent", "body_sent", "_extra")
 
     def __init__(self, sendall, version, method, keep_alive):
         self._sendall = sendall
@@ -74,6 +74,7 @@ class Response:
         self.headers_sent = False
         self.sent = 0               # bytes put on the wire, head included
         self.body_sent = 0
+        self._extra = None
 
     def start_response(self, status, headers, exc_info=None):
         """PEP 3333 ``start_response``; returns the ``write`` callable."""
@@ -143,9 +144,19 @@ class Response:
             _warn_once(lname, "dropping hop-by-hop header %r set by the application "
                        "(the server frames responses itself)", lname)
 
+    def extra_header(self, name, value):
+        """A header the server adds (a request id), unless the app sets it."""
+        self._extra = (name, value)
+
+    def header_lines(self):
+        """The ``Name: value\\r\\n`` lines of the head (for the access log)."""
+        return self._lines if self.status is not None else ()
+
     def _frame_head(self):
         """Decide the framing and return the head bytes."""
         code, lines = self.code, self._lines
+        if self._extra is not None:
+            self._add_extra(lines)
         self.no_body = self.head_only or code < 200 or code in (204, 304)
         if self.length is not None:
             if not (code < 200 or code == 204):
@@ -162,8 +173,16 @@ class Response:
         elif self.version == "HTTP/1.0":
             lines.append("Connection: keep-alive\r\n")
         self.headers_sent = True
-        return writer.head(self.version, self.status, "".join(lines),
+        # RFC 9110 6.2: answer with our own version, HTTP/1.1, also to a 1.0
+        # client; the framing above already suits the client's version.
+        return writer.head("HTTP/1.1", self.status, "".join(lines),
                            self._date, self._server)
+
+    def _add_extra(self, lines):
+        name, value = self._extra
+        prefix = name.lower() + ":"
+        if not any(line[:len(prefix)].lower() == prefix for line in lines):
+            lines.append("%s: %s\r\n" % (name, value))
 
     def set_length_if_unknown(self, length):
         """Declare a body length the server knows (a single-piece body, a file)."""

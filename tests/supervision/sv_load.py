@@ -325,9 +325,13 @@ class ServingSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self):
-        children = children_of(self.server.pid)
-        booted = {int(line.split()[1]) for line in self.server.records("sv_boot.log")}
+        # In this order, so that a snapshot taken while a replacement boots
+        # and an old worker is told to stop never undercounts: a stop line is
+        # logged only after its replacement recorded its boot, and that
+        # replacement is a child from before its boot on.
         stopping = {int(pid) for pid in self._stopping.findall(self.server.log())}
+        booted = {int(line.split()[1]) for line in self.server.records("sv_boot.log")}
+        children = children_of(self.server.pid)
         serving = [pid for pid in children if pid in booted and pid not in stopping]
         return children, serving
 
@@ -349,3 +353,12 @@ class ServingSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(5)
+
+
+def wait_booted(server, pids, timeout=10.0):
+    """Wait until each of ``pids`` has loaded ``sv_app`` (its ``booted``
+    record), so it is past the start of its worker loop."""
+    def booted():
+        done = {int(line.split()[1]) for line in server.records("sv_boot.log")}
+        return set(pids) <= done
+    wait_until(booted, timeout, lambda: "%s not booted\n%s" % (pids, server.log()))

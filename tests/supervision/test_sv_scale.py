@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.server import BOOTING_RE
-from tests.supervision.sv_load import Load, children_of, wait_until
+from tests.supervision.sv_load import Load, children_of, wait_booted, wait_until
 
 
 @pytest.mark.timeout(40)
@@ -36,6 +36,7 @@ def test_ttin_ttou_worker_count_follows_with_no_failed_request(server_factory,
             server.wait_for_log(r"Received %s: %d workers? wanted" % (name, wanted),
                                 after=mark)
             after = server.wait_for_workers(wanted)
+            wait_booted(server, after)
             if name == "TTOU" and len(before) > wanted:
                 oldest = min(before, key=booted_order.index)
                 server.wait_for_log(r"Stopping worker %d gracefully: fewer workers "

@@ -8,7 +8,11 @@ must be served, not only the first accept batches. A request sent on an idle
 keep-alive connection while its worker is busy, after the worker was told
 to stop (TERM, or HUP replacing it), is answered (with Connection: close),
 not reset. WINCH (the arbiter has no terminal here) stops every
-worker and keeps the arbiter, which spawns none until TTIN brings one back.
+worker and keeps the arbiter, which spawns none until TTIN brings one back;
+after another WINCH, HUP brings back the configured number.
+A TERM sent while a worker forked by TTIN is still running the at-fork
+hooks of a preloaded app stops it gracefully too, instead of it being
+killed at graceful-timeout.
 """
 import signal
 import threading
@@ -17,7 +21,7 @@ import time
 import pytest
 
 from tests.server import read_response
-from tests.supervision.sv_load import Load, children_of, wait_until
+from tests.supervision.sv_load import Load, children_of, wait_booted, wait_until
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: sv\r\nConnection: close\r\n\r\n"
 
@@ -160,6 +164,12 @@ def test_winch_stops_all_workers_and_keeps_the_arbiter(server_factory):
     assert back not in original
     resp = wait_until(lambda: _get_or_none(server), 10, server.log)
     assert resp.status == 200 and int(resp.body.split()[0]) == back
+    # After another WINCH, HUP brings back the configured number.
+    server.signal(signal.SIGWINCH)
+    server.wait_for_workers(0)
+    server.signal(signal.SIGHUP)
+    wait_booted(server, server.wait_for_workers(3))
+    assert server.get("/").status == 200
     assert server.stop() == 0, server.log()
 
 
@@ -168,3 +178,20 @@ def _get_or_none(server):
         return server.get("/", timeout=5)
     except OSError:
         return None
+
+
+@pytest.mark.timeout(30)
+def test_term_while_a_new_worker_runs_at_fork_hooks_stops_it_gracefully(
+        server_factory):
+    server = server_factory("sv_slow_fork", "--preload", "--graceful-timeout", "2",
+                            workers=1)
+    before = set(server.wait_for_workers(1))
+    server.signal(signal.SIGTTIN)
+    wait_until(lambda: set(children_of(server.pid)) - before, 5, server.log,
+               period=0.001)
+    server.signal(signal.SIGTERM)       # the new worker is in its 0.3 s hook
+    started = time.monotonic()
+    assert server.wait_exit(15) == 0, server.log()
+    took = time.monotonic() - started
+    assert "did not stop in time" not in server.log(), server.log()
+    assert took < 1.5, took

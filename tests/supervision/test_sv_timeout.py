@@ -1,6 +1,8 @@
 """Stuck workers and workers that cannot boot.
 
-Covers: ``--timeout 2``: a request stuck in Python (``hang_in_python``)
+Covers: ``--timeout 2``: idle workers, one of them holding an idle
+keep-alive connection, outlive the timeout (their heartbeat goes on); a
+request stuck in Python (``hang_in_python``)
 gets 504; the error log names the worker pid, the request line and the
 elapsed time, holds the worker's Python stack (the app's file and function),
 and the access log has the request with 504; a new worker serves. A request
@@ -28,6 +30,29 @@ APP_FILE = str(APPS_DIR / "sv_app.py")
 
 def _stack_frame(function, path=APP_FILE):
     return re.compile(r'File "%s", line \d+ in %s' % (re.escape(path), function))
+
+
+@pytest.mark.timeout(30)
+def test_idle_workers_beat_and_outlive_the_timeout(server_factory):
+    server = server_factory("sv_app", "--timeout", "2", workers=2)
+    workers = server.wait_for_workers(2)
+    mark = server.log_offset()
+    conn = server.connection()
+    try:
+        conn.request("GET", "/")
+        first = conn.getresponse()
+        assert first.status == 200 and not first.will_close
+        body = first.read()
+        time.sleep(3.5)         # idle for longer than the timeout, on purpose
+        conn.request("GET", "/")
+        second = conn.getresponse()
+        assert second.status == 200
+        assert second.read() == body        # the same worker, same connection
+    finally:
+        conn.close()
+    assert server.worker_pids() == workers
+    text = server.log()[mark:]
+    assert "timed out" not in text and "heartbeat" not in text, text
 
 
 @pytest.mark.timeout(30)

@@ -16,6 +16,7 @@ The new arbiter is a child of the old one, so this test makes itself the
 subreaper of its descendants: when the old arbiter exits, the new one is
 adopted by the test, which can wait for it and read its exit code.
 """
+import os
 import signal
 
 import pytest
@@ -66,10 +67,10 @@ def test_usr2_upgrade_hands_over_with_no_failed_request(server_factory, keepaliv
         assert ppid == new and pid in new_workers, (pid, ppid, new, new_workers)
         assert {p for _, p in load.served_by} <= {old, new}
         assert any(p == new for _, p in load.served_by), load.served_by
-        assert parent_of(new) == __import__("os").getpid()    # adopted by us
+        assert parent_of(new) == os.getpid()    # adopted by us
         # The new arbiter stops cleanly and removes the pid file.
         mark = server.log_offset()
-        __import__("os").kill(new, signal.SIGTERM)
+        os.kill(new, signal.SIGTERM)
         assert reaper.wait(new, 15) == 0, server.log()[mark:]
         assert not pidfile.exists()
         assert not any(alive(pid) for pid in new_workers)
@@ -77,7 +78,6 @@ def test_usr2_upgrade_hands_over_with_no_failed_request(server_factory, keepaliv
 
 @pytest.mark.timeout(45)
 def test_usr2_without_handoff_waits_for_winch_and_term(server_factory):
-    import os
     with Subreaper() as reaper:
         server = server_factory("sv_app", "--no-upgrade-handoff", workers=2,
                                 start=False)
@@ -110,6 +110,7 @@ def test_usr2_without_handoff_waits_for_winch_and_term(server_factory):
             load.wait_for_ok(50)
         assert load.failed == 0, load.summary()
         assert _who(server)[1] == new
+        assert {ppid for _, ppid in load.served_by} == {old, new}, load.served_by
         assert pidfile.read_text().strip() == str(new)
         os.kill(new, signal.SIGTERM)
         assert reaper.wait(new, 15) == 0, server.log()
@@ -172,7 +173,6 @@ def test_usr2_whose_new_arbiter_fails_leaves_the_old_one_serving(server_factory,
 @pytest.mark.timeout(30)
 def test_usr2_whose_new_arbiter_fails_keeps_the_unix_socket_file(server_factory,
                                                                  tmp_path):
-    import os
     server, _ = _start_then_break(server_factory, tmp_path, unix=True)
     assert server.get("/").status == 200
     _usr2_and_wait_for_failure(server)

@@ -87,11 +87,16 @@ class FakeConn:
 
 
 class AccessLog:
+    """Stands for the worker's RequestObserver; records what the log would."""
+
     def __init__(self):
         self.calls = []
 
-    def write(self, environ, status, sent, duration):
-        self.calls.append((environ, status, sent, duration))
+    def started(self, request, environ, response):
+        pass
+
+    def finished(self, conn, request, environ, response, duration):
+        self.calls.append((environ, response.code or 500, response.sent, duration))
 
 
 def serve(raw, app, **kw):
@@ -234,7 +239,7 @@ def test_http10_keep_alive_with_single_piece():
     keep, conn, _ = serve(req(version="HTTP/1.0", headers=["Connection: keep-alive"]),
                           simple(body=[b"x"]))
     r = parse(conn.out)
-    assert r.status_line.startswith("HTTP/1.0 200")
+    assert r.status_line.startswith("HTTP/1.1 200")
     assert (r.framing, r.get("Connection"), keep) == ("length", "keep-alive", True)
 
 

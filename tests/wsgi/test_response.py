@@ -331,7 +331,7 @@ def test_http10_without_length_is_close_delimited():
     resp, wire = make("HTTP/1.0", keep_alive=True)
     respond(resp, "200 OK", [], [b"ab", b"cd"])
     status, headers, body, framing = parse(wire.data)
-    assert status.startswith("HTTP/1.0 200")
+    assert status.startswith("HTTP/1.1 200")
     assert framing == "close" and body == b"abcd"
     assert header(headers, "Connection") == "close"
     assert header(headers, "Transfer-Encoding") is None

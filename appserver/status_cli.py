@@ -1,0 +1,134 @@
+"""``appserver status``: what every worker is doing, from the admin listener.
+
+``command`` (click) fetches ``/status`` from a running arbiter's admin
+listener and prints a table (pid, state, requests served, current request,
+its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
+listener is: ``--admin ADDR`` (``HOST:PORT``, ``unix:PATH`` or a URL), else
+``--pid FILE`` (the arbiter writes its admin URL to ``FILE.admin``), else the
+``admin-bind`` and then ``pid`` settings of the config file and environment.
+Exit codes: 0, 1 when the arbiter cannot be reached, 2 for a usage error.
+``cli.main`` sends ``appserver status ...`` here; ``render(snapshot)`` is
+the pure table.
+"""
+
+import http.client
+import json
+import socket
+import sys
+
+import click
+
+from appserver import config, status
+from appserver.errors import AppServerError, ConfigError
+
+_COLUMNS = ("#", "PID", "STATE", "REQS", "REQUEST", "AGE", "BEAT", "RSS")
+
+
+def _mib(rss):
+    return "%.1fM" % (rss / 1048576.0) if rss else "-"
+
+
+def _seconds(value):
+    return "-" if value is None else "%.1fs" % value
+
+
+def render(snap):
+    """The status table of a ``/status`` snapshot, as text."""
+    rows = [_COLUMNS]
+    for w in snap["workers"]:
+        request = w["request"] or "-"
+        if w.get("retiring"):
+            request += "  [retiring: %s]" % w["retiring"]
+        rows.append((str(w["number"]), str(w["pid"]), w["state"], str(w["requests"]),
+                     request, _seconds(w["request_seconds"]),
+                     _seconds(w["heartbeat_age"]), _mib(w["rss"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    lines = ["arbiter %s  app %s  workers %d/%d  %s" % (
+        snap["pid"], snap["app"], len(snap["workers"]), snap["workers_wanted"],
+        "draining" if snap["draining"] else "ready" if snap["ready"] else "booting")]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def find_admin(admin, pid_file, environ=None):
+    """The admin address to ask, from the options or the configuration."""
+    if admin:
+        return admin
+    if pid_file is None:
+        cfg = config.load(None, {}, environ)
+        if cfg.admin_bind and not cfg.admin_bind.endswith(":0"):
+            return cfg.admin_bind
+        pid_file = cfg.pid
+    if not pid_file:
+        raise ConfigError("no admin listener to ask: give --admin ADDR or --pid FILE "
+                          "(or set admin_bind in the config)")
+    path = status.admin_file(pid_file)
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise ConfigError("cannot read %s (%s): is the arbiter running with "
+                          "--pid and --admin-bind?" % (path, exc.strerror)) from None
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def fetch(address, path="/status", timeout=5.0):
+    """GET ``path`` from the admin listener; returns the body bytes."""
+    address = address.strip()
+    for scheme in ("http://",):
+        if address.startswith(scheme):
+            address = address[len(scheme):].rstrip("/")
+    if address.startswith("unix:"):
+        conn = _UnixConnection(address[5:], timeout)
+    else:
+        host, _, port = address.rpartition(":")
+        conn = http.client.HTTPConnection(host.strip("[]") or "127.0.0.1",
+                                          int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise OSError("%s answered %d %s" % (path, resp.status, resp.reason))
+    return body
+
+
+@click.command(name="status", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--admin", metavar="ADDRESS",
+              help="The arbiter's admin listener: HOST:PORT, unix:PATH or a URL.")
+@click.option("--pid", "pid_file", metavar="FILE",
+              help="The arbiter's pid file; its admin URL is read from FILE.admin.")
+@click.option("--json", "as_json", is_flag=True, help="Print the /status JSON.")
+@click.option("--timeout", default=5.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for the answer.")
+def command(admin, pid_file, as_json, timeout):
+    """Show what every worker of a running appserver is doing."""
+    try:
+        address = find_admin(admin, pid_file)
+    except AppServerError as err:
+        click.echo("Error: %s" % err, err=True)
+        sys.exit(err.exit_code)
+    try:
+        body = fetch(address, timeout=timeout)
+        snap = json.loads(body)
+    except (OSError, ValueError) as exc:
+        click.echo("Error: cannot get the status from %s: %s" % (address, exc), err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(snap, indent=1))
+    else:
+        click.echo(render(snap), nl=False)

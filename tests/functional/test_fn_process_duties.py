@@ -1,0 +1,114 @@
+"""Process duties of the arbiter over real processes: daemon mode, dropping
+privileges in the workers, umask, the pid file (stale one ignored, live one
+refused) and request lines in process titles."""
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.server import APPS_DIR, REPO_ROOT, cmdline
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(APPS_DIR)]))
+    return env
+
+
+def _status_field(pid, name):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith(name + ":"):
+            return line.split()[1:]
+    raise AssertionError("%s not in /proc/%d/status" % (name, pid))
+
+
+def _wait(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@pytest.mark.timeout(30)
+def test_daemon_detaches_serves_and_stops_on_term(tmp_path):
+    port, pidfile, log = _free_port(), tmp_path / "a.pid", tmp_path / "error.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "appserver", "hello", "-D", "--bind", "127.0.0.1:%d" % port,
+         "--pid", str(pidfile), "--error-logfile", str(log)],
+        env=_env(), cwd=str(tmp_path), timeout=15, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0                      # the foreground process left
+    _wait(pidfile.exists, 10, "the pid file")
+    pid = int(pidfile.read_text())
+    try:
+        assert os.getsid(pid) != os.getsid(0)        # its own session: detached
+        _wait(lambda: "Ready:" in log.read_text(), 10, "Ready in the log")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    _wait(lambda: not pidfile.exists(), 15, "the pid file to be removed")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
+def test_workers_run_as_the_given_user_and_umask(server_factory):
+    nobody = pwd.getpwnam("nobody")
+    # --preload: this machine's Python lives under /root, which "nobody" may
+    # not read, so the app must be imported before the workers drop root.
+    server = server_factory("hello", "--user", "nobody", "--group", str(nobody.pw_gid),
+                            "--umask", "027", "--preload")
+    worker = server.worker_pids()[0]
+    assert _status_field(worker, "Uid")[0] == str(nobody.pw_uid)
+    assert _status_field(worker, "Gid")[0] == str(nobody.pw_gid)
+    assert _status_field(worker, "Umask") == ["0027"]
+    assert _status_field(server.pid, "Uid")[0] == "0"      # the arbiter keeps root
+    assert server.get("/").status == 200
+
+
+def test_unknown_user_is_a_clear_startup_error():
+    done = subprocess.run(
+        [sys.executable, "-m", "appserver", "hello", "--user", "no-such-user-here"],
+        env=_env(), capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2
+    assert "no such user 'no-such-user-here'" in done.stderr
+
+
+def test_live_pid_file_is_refused_and_stale_one_ignored(server_factory, tmp_path):
+    pidfile = tmp_path / "a.pid"
+    pidfile.write_text("%d\n" % os.getpid())                # alive: this test
+    done = subprocess.run(
+        [sys.executable, "-m", "appserver", "hello", "--pid", str(pidfile)],
+        env=_env(), capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2
+    assert "names process %d, which is running" % os.getpid() in done.stderr
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    pidfile.write_text("%d\n" % dead.pid)                   # stale: that process is gone
+    server = server_factory("hello", "--pid", str(pidfile))
+    assert pidfile.read_text().strip() == str(server.pid)
+
+
+@pytest.mark.timeout(30)
+def test_proctitle_requests_shows_the_request_being_served(server_factory):
+    server = server_factory("slow", "--proctitle-requests")
+    worker = server.worker_pids()[0]
+    thread = threading.Thread(target=server.get, args=("/busy?s=2",), daemon=True)
+    thread.start()
+    _wait(lambda: "busy GET /busy?s=2 HTTP/1.1" in cmdline(worker), 10, "a busy title")
+    thread.join(10)
+    _wait(lambda: cmdline(worker).startswith("appserver: worker 1 idle"), 10, "idle title")
