@@ -6,7 +6,8 @@ by pid in a finaliser. Clients connect from 127.0.0.2 so that the client
 address the app sees (from the vars) differs from its peer (nginx, 127.0.0.1).
 Checked: a GET with a query and an encoded path, headers as HTTP_*,
 REMOTE_ADDR/REMOTE_PORT, a 1 MiB POST whose body comes back intact (sha256),
-a chunked upload (nginx sends it with CONTENT_LENGTH), many requests in a row.
+a chunked upload (nginx sends it with CONTENT_LENGTH), many requests in a row,
+and uwsgi over TLS (`uwsgi_pass suwsgi://`) to a server with a certificate.
 """
 import hashlib
 import http.client
@@ -14,6 +15,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 
 import pytest
 
@@ -56,15 +58,15 @@ http {{
         server_name localhost;
         location / {{
             include {params};
-            uwsgi_pass 127.0.0.1:{backend};
+            uwsgi_pass {scheme}127.0.0.1:{backend};
         }}
     }}
 }}
 """
 
 
-def start_nginx(tmp_path, backend_port):
-    """nginx in front of ``backend_port``; returns (proc, port) once it listens."""
+def start_nginx(tmp_path, backend_port, scheme=""):
+    """nginx in front of ``backend_port`` (``suwsgi://``: over TLS); (proc, port)."""
     params = STOCK_PARAMS
     if not os.path.exists(params):
         params = tmp_path / "uwsgi_params"
@@ -72,7 +74,8 @@ def start_nginx(tmp_path, backend_port):
     port = free_port()
     user = "user root root;" if os.geteuid() == 0 else ""
     (tmp_path / "nginx.conf").write_text(CONFIG.format(
-        dir=tmp_path, port=port, backend=backend_port, params=params, user=user))
+        dir=tmp_path, port=port, backend=backend_port, params=params, user=user,
+        scheme=scheme))
     proc = Proc([NGINX, "-p", tmp_path, "-c", tmp_path / "nginx.conf",
                  "-e", tmp_path / "error.log"], tmpdir=tmp_path)
     return proc, port
@@ -88,18 +91,34 @@ def accepts(proc, port):
         return False
 
 
+def run_nginx(request, tmp_path, backend_port, scheme=""):
+    proc, port = start_nginx(tmp_path, backend_port, scheme)
+    request.addfinalizer(proc.stop)
+    proc.start()
+    wait_until(lambda: accepts(proc, port), 15, "nginx to listen")
+    return proc, port
+
+
 @pytest.fixture
 def nginx(request, tmp_path, server_factory):
     """(server, nginx port, nginx Proc): appserver speaking uwsgi behind nginx."""
     srv = server_factory("front:application", "--protocol", "uwsgi")
-    proc, port = start_nginx(tmp_path, srv.port)
-    request.addfinalizer(proc.stop)
-    proc.start()
-    wait_until(lambda: accepts(proc, port), 15, "nginx to listen")
+    proc, port = run_nginx(request, tmp_path, srv.port)
     return srv, port, proc
 
 
-def request(port, method, path, body=None, headers=None, **kw):
+def make_cert(directory):
+    """A self-signed certificate and key for 127.0.0.1 (needs openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def request_from(port, method, path, body=None, headers=None, **kw):
     """One request from 127.0.0.2; (response, body, the client's own port)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
                                       source_address=(CLIENT, 0))
@@ -114,7 +133,7 @@ def request(port, method, path, body=None, headers=None, **kw):
 
 def test_get_with_query_headers_and_client_address(nginx):
     srv, port, _ = nginx
-    resp, body, client_port = request(port, "GET", "/caf%C3%A9/a%20b/%2541?x=1&y=%20z",
+    resp, body, client_port = request_from(port, "GET", "/caf%C3%A9/a%20b/%2541?x=1&y=%20z",
                                       headers={"X-Custom-Header": "hello",
                                                "User-Agent": "uwsgi-test/1"})
     assert resp.status == 200, body
@@ -134,7 +153,7 @@ def test_get_with_query_headers_and_client_address(nginx):
 def test_post_of_1_mib_comes_back_intact(nginx):
     _, port, _ = nginx
     sent = os.urandom(1 << 20)
-    resp, body, _ = request(port, "POST", "/roundtrip", body=sent,
+    resp, body, _ = request_from(port, "POST", "/roundtrip", body=sent,
                             headers={"Content-Type": "application/octet-stream"})
     assert resp.status == 200
     digest = hashlib.sha256(sent).hexdigest()
@@ -146,7 +165,7 @@ def test_post_of_1_mib_comes_back_intact(nginx):
 def test_chunked_upload_arrives_with_its_length(nginx):
     _, port, _ = nginx
     pieces = [os.urandom(70000) for _ in range(5)]
-    resp, body, _ = request(port, "POST", "/roundtrip", body=iter(pieces),
+    resp, body, _ = request_from(port, "POST", "/roundtrip", body=iter(pieces),
                             encode_chunked=True,
                             headers={"Transfer-Encoding": "chunked"})
     assert resp.status == 200
@@ -156,6 +175,23 @@ def test_chunked_upload_arrives_with_its_length(nginx):
 def test_many_requests_in_a_row_each_on_its_own_uwsgi_connection(nginx):
     srv, port, proc = nginx
     for i in range(30):
-        resp, body, _ = request(port, "GET", "/n/%d" % i)
+        resp, body, _ = request_from(port, "GET", "/n/%d" % i)
         assert resp.status == 200 and b'"/n/%d"' % i in body
     assert " [error] " not in (proc.tmpdir / "error.log").read_text()
+
+
+def test_uwsgi_over_tls_with_suwsgi(request, tmp_path, server_factory):
+    """``uwsgi_pass suwsgi://`` to appserver with --protocol uwsgi and a certificate."""
+    cert, key = make_cert(tmp_path)
+    srv = server_factory("front:application", "--protocol", "uwsgi",
+                         "--certfile", cert, "--keyfile", key)
+    assert srv.url.startswith("https://")
+    _, port = run_nginx(request, tmp_path, srv.port, "suwsgi://")
+    resp, body, client_port = request_from(port, "GET", "/tls?x=1")
+    env = json.loads(body)
+    assert resp.status == 200 and (env["PATH_INFO"], env["QUERY_STRING"]) == ("/tls", "x=1")
+    assert env["REMOTE_PORT"] == str(client_port)
+    assert env["wsgi.url_scheme"] == "http"     # the client's scheme, not the hop's
+    sent = os.urandom(1 << 20)
+    resp, body, _ = request_from(port, "POST", "/roundtrip", body=sent)
+    assert resp.status == 200 and body == sent

@@ -4,7 +4,8 @@ A packet gets a plain HTTP/1.x response and the server closes the connection
 after it; a response of unknown length is ended by the close (never
 chunked); a malformed packet is closed without a byte and logged; a peer
 outside ``uwsgi-allow-ips`` is closed before it is read, while unix-socket
-peers are allowed; limits are answered with their HTTP status.
+peers are allowed; limits are answered with their HTTP status; the
+trusted-proxy rules and --script-name apply to the environ from the vars.
 """
 import hashlib
 import io
@@ -110,3 +111,21 @@ def test_the_environ_comes_from_the_vars_not_from_http_parsing(front):
     env = json.loads(response_of(exchange(front, pack(pairs))).body)
     assert env["PATH_INFO"] == "/a%2Fb\n"
 
+
+def test_forwarded_headers_are_trusted_by_the_client_address_the_vars_give(front):
+    """The trusted-proxy rules see REMOTE_ADDR from the vars: nginx's own peer."""
+    xff = {"HTTP_X_FORWARDED_FOR": "198.51.100.7", "HTTP_X_FORWARDED_PROTO": "https"}
+    trusted = [p for p in vars_for(**xff) if p[0] != "REMOTE_ADDR"]
+    trusted.append(("REMOTE_ADDR", "127.0.0.1"))
+    env = response_of(exchange(front, pack(trusted))).json()
+    assert (env["REMOTE_ADDR"], env["wsgi.url_scheme"]) == ("198.51.100.7", "https")
+    env = response_of(exchange(front, pack(vars_for(**xff)))).json()   # from 203.0.113.9
+    assert env["REMOTE_ADDR"] == "203.0.113.9" and "HTTP_X_FORWARDED_FOR" not in env
+    assert env["wsgi.url_scheme"] == "http"
+
+
+def test_script_name_moves_the_prefix_out_of_path_info(server_factory):
+    srv = server_factory("front:application", *UWSGI, "--script-name", "/app")
+    env = response_of(exchange(srv, pack(vars_for(uri="/app/page?q=1")))).json()
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == ("/app", "/page")
+    assert response_of(exchange(srv, pack(vars_for(uri="/other")))).status == 404
