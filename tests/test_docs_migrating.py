@@ -4,9 +4,8 @@ Every ``--flag`` it gives as appserver's (outside the first column of its
 tables, which names the other server's settings, and in ``appserver``
 command lines) is a real appserver flag; every file or page it links to or
 names under ``examples/`` exists; every signal its appserver columns name is
-one the arbiter handles; the umask gives the socket mode the uWSGI row says.
+one the arbiter handles.
 """
-import os
 import re
 
 from appserver import settings as S
@@ -67,9 +66,3 @@ def test_signals_given_to_appserver_are_handled():
             if row[-1] != "—":
                 assert name in handled, name
 
-
-def test_umask_gives_the_unix_socket_mode_chmod_socket_would(server_factory):
-    """The uWSGI row for chmod-socket: --umask 117 makes the socket file 660."""
-    srv = server_factory("hello:application", "--umask", "117", unix=True)
-    assert os.stat(srv.address).st_mode & 0o777 == 0o660
-    assert srv.get("/").status == 200
