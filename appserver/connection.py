@@ -1,6 +1,8 @@
 """One client connection: the only code in the request path that does socket I/O.
 
-A ``Connection`` owns the client socket and its sans-I/O ``RequestParser``.
+A ``Connection`` owns the client socket and its sans-I/O ``RequestParser``;
+a ``UwsgiConnection`` (``--protocol uwsgi``) its ``UwsgiParser``. The class
+also names the ``build_environ`` that matches its requests.
 The worker's event loop calls ``fill()`` when the socket is readable (it never
 blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
 ``read-timeout`` and ``sendall()`` for the response up to ``send-timeout``.
@@ -21,6 +23,8 @@ import ssl
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
+from appserver import uwsgi
+from appserver.wsgi.environ import build_environ
 from appserver.http import writer
 from appserver import proxy_protocol
 
@@ -47,6 +51,8 @@ class BodyTimeout(ClientTimeout):
 class Connection:
     """A client socket, its parser, its state and its current deadline."""
 
+    parser_class = RequestParser                    # the protocol: how requests
+    build_environ = staticmethod(build_environ)     # are read, and their environ
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
                  "drained", "read_timeout", "send_timeout", "_timeout", "received",
                  "base", "tls", "preface")
@@ -56,7 +62,7 @@ class Connection:
         self.fd = sock.fileno()
         self.peer = peer
         self.listener = listener
-        self.parser = RequestParser(limits)
+        self.parser = self.parser_class(limits)
         self.state = IDLE
         self.deadline = 0.0
         self.drained = 0
@@ -256,3 +262,17 @@ def file_size(fileobj):
         return os.fstat(fileobj.fileno()).st_size
     except (AttributeError, OSError, ValueError):
         return None
+
+
+class UwsgiConnection(Connection):
+    """A connection speaking the uwsgi protocol (``appserver.uwsgi``): one
+    request, then closed; a malformed packet is closed without an answer."""
+
+    __slots__ = ()
+    parser_class = uwsgi.UwsgiParser
+    build_environ = staticmethod(uwsgi.build_environ)
+
+    def start_closing(self, error=None):
+        if isinstance(error, uwsgi.PacketError):
+            error = None
+        return super().start_closing(error)

@@ -85,6 +85,17 @@ SETTINGS = (
             multiple=True, metavar="ADDRESS", default_env="PORT",
             default_env_format="0.0.0.0:{}",
             default_doc="127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set"),
+    Setting("protocol", CHOICE, "http", ("--protocol",), SERVER_SOCKET,
+            "Wire protocol of every listener: http, or uwsgi (the binary "
+            "protocol of Nginx's uwsgi_pass; see docs/migrating.md). With "
+            "uwsgi, the response is HTTP/1.x and each connection carries one "
+            "request.", metavar="PROTOCOL", choices=("http", "uwsgi")),
+    Setting("uwsgi-allow-ips", NETWORKS, "127.0.0.1,::1", ("--uwsgi-allow-ips",),
+            SERVER_SOCKET,
+            "With --protocol uwsgi, the peers allowed to connect: "
+            "comma-separated addresses and CIDR networks, or * for any. A "
+            "connection from another peer is closed at once. Unix-socket "
+            "peers are always allowed.", metavar="ADDRESSES"),
     Setting("admin-bind", STR, None, ("--admin-bind",), SERVER_SOCKET,
             "Address of the admin listener, served by the arbiter itself "
             "(never by a worker): /healthz, /readyz and /status. Same forms "

@@ -121,6 +121,7 @@ class Worker(ConnectionFront):
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
+        self.connection, self.uwsgi_peers = _protocol(cfg)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
         self._boot_front(cfg)
@@ -247,6 +248,11 @@ class Worker(ConnectionFront):
             except OSError as exc:
                 log.warning("accept() failed: %s", exc)
                 return False
+            allowed = self.uwsgi_peers
+            if allowed is not None and (peer[0] if peer else "") not in allowed:
+                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
+                sock.close()
+                continue
             if full:
                 self._make_room()
             if listener.kind == "tcp":
@@ -259,8 +265,8 @@ class Worker(ConnectionFront):
         return True
 
     def _register(self, sock, peer, listener):
-        conn = Connection(sock, peer, listener, self.limits,
-                          self.cfg.read_timeout, self.cfg.send_timeout)
+        conn = self.connection(sock, peer, listener, self.limits,
+                               self.cfg.read_timeout, self.cfg.send_timeout)
         conn.base = self.bases[listener.fileno()]
         self.conns[conn.fd] = conn
         self.poller.register(conn.fd, _IN)
@@ -303,7 +309,7 @@ class Worker(ConnectionFront):
             if event is CLOSED:
                 self._drop(conn)
                 return
-            if type(event) is not Request or not self._serve(conn, event):
+            if not isinstance(event, Request) or not self._serve(conn, event):
                 self._close(conn)
                 return
 
@@ -437,6 +443,15 @@ def _load_app(spec):
     except Exception:
         log.exception("Worker failed to boot")
         raise SystemExit(errors.EXIT_WORKER_BOOT)
+
+
+def _protocol(cfg):
+    """The connection class for ``protocol``, and the uwsgi peers allowed."""
+    if cfg.protocol != "uwsgi":
+        return Connection, None
+    from appserver.connection import UwsgiConnection
+    from appserver.proxy import AllowList
+    return UwsgiConnection, AllowList(cfg.uwsgi_allow_ips)
 
 
 def _max_requests(cfg):

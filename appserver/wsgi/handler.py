@@ -16,7 +16,6 @@ import time
 from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
-from appserver.wsgi.environ import build_environ
 from appserver.wsgi.input import Input
 from appserver.wsgi.response import AppResponseError, FileWrapper, Response
 
@@ -46,7 +45,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
                         request.keep_alive)
     body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
                  else None)
-    environ = build_environ(base_environ, request, conn.peer, body)
+    environ = conn.build_environ(base_environ, request, conn.peer, body)
     observer.started(request, environ, response)
     timed_out = False
     try:

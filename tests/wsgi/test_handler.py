@@ -2,13 +2,14 @@
 
 Requests are parsed by the real ``RequestParser``; the connection is a fake
 providing ``read_body`` (fed by that parser), ``sendall``, ``sendfile``,
-``send_continue``, ``discard_body`` and ``peer``. Covers the response framing
-per body shape (single piece, iterable, write(), HTTP/1.0, HEAD, 204),
-``close()`` called exactly once on every path, app errors before and after
-the head (500 or a closed connection, logged), invalid status/headers/pieces
-(500), ``exc_info``, the body (read, 100 Continue, unread body skipped or the
-connection closed, a bad body answered with its 4xx), ``wsgi.file_wrapper``
-with sendfile, the 504 on ``WorkerTimeout``, and the access-log call.
+``send_continue``, ``discard_body``, ``peer`` and ``build_environ``. Covers
+the response framing per body shape (single piece, iterable, write(),
+HTTP/1.0, HEAD, 204), ``close()`` called exactly once on every path, app
+errors before and after the head (500 or a closed connection, logged), invalid
+status/headers/pieces (500), ``exc_info``, the body (read, 100 Continue,
+unread body skipped or the connection closed, a bad body answered with its
+4xx), ``wsgi.file_wrapper`` with sendfile, the 504 on ``WorkerTimeout``, and
+the access-log call.
 """
 import io
 import logging
@@ -22,7 +23,7 @@ from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.sockets import Listener
 from appserver.wsgi import handler
 from appserver.wsgi import response as response_mod
-from appserver.wsgi.environ import base_environ
+from appserver.wsgi.environ import base_environ, build_environ
 from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
 from appserver.wsgi.response import FileWrapper
 
@@ -31,6 +32,8 @@ BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
 
 class FakeConn:
     """The connection surface handle() uses, over a real parser and a byte sink."""
+
+    build_environ = staticmethod(build_environ)
 
     def __init__(self, raw, peer=("203.0.113.5", 40000), fail_sendall_after=None,
                  discard_result=None):
