@@ -23,21 +23,21 @@ Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
 """
 
-import faulthandler
 import logging
 import os
 import random
 import select
 import signal
-import socket
 import time
 
-from appserver import errors, hooks, logs, process, scoreboard
+from appserver import errors, hooks, process, scoreboard
 from appserver.connection import HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, Handoff
+from appserver.worker_intake import Intake
+from appserver.worker_signals import WorkerSignals
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
-from appserver.observe import STACK_SIGNAL, RequestObserver, log_stack
+from appserver.observe import RequestObserver
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.worker_front import ConnectionFront
@@ -46,14 +46,13 @@ from appserver.wsgi.handler import WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
 
-ACCEPT_BATCH = 16           # connections accepted per wakeup at most
 SWEEP_INTERVAL = 0.25       # how often deadlines are checked, seconds
 HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
 DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
 
 
-class Worker(ConnectionFront):
+class Worker(Intake, WorkerSignals, ConnectionFront):
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
@@ -139,39 +138,6 @@ class Worker(ConnectionFront):
         self.counters.booted(now - self.forked_at)
         self.slot.set_state(scoreboard.IDLE, now)
 
-    def _register_stack_dump(self):
-        """On SIGUSR2 (sent by the arbiter on a timeout), dump every thread's
-        stack to the error log from C, so it works even when the app is stuck
-        in C code; then the Python handler (chained) unwinds the app."""
-        stream = logs.error_stream()
-        if stream is not None:
-            faulthandler.register(signal.SIGUSR2, file=stream, all_threads=True,
-                                  chain=True)
-        signal.signal(STACK_SIGNAL, self._on_stack_request)
-
-    def _on_timeout(self, signum, frame):
-        if self.in_app:
-            hooks.call(self.cfg.hooks, "worker_abort", self)
-            raise WorkerTimeout()
-
-    def _on_long_request(self, signum, frame):
-        """The app call runs long (the timer repeats while it does): let a
-        free worker serve those of our connections on which a request is
-        waiting. Connections with nothing to read stay: they are ours again
-        as soon as the app returns."""
-        if not self.in_app:
-            return
-        waiting = {fd for fd, _ in self.poller.poll(0)}
-        for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls
-                     and (c.fd in waiting or c.parser.buffered)]:
-            if self.handoff.give(conn):
-                self._drop(conn)
-
-    def _on_stack_request(self, signum, frame):
-        """Log where the running request is (slow-request), and carry on."""
-        log_stack(frame, self.in_app)
-
     # -- loop ---------------------------------------------------------------
 
     def _loop(self):
@@ -197,88 +163,6 @@ class Worker(ConnectionFront):
                 self._sweep(now)
                 if self.watcher is not None:
                     self.watcher.check(now)
-
-    def _accept_on(self):
-        """Take new connections: from the listeners and from busy workers.
-
-        Not EPOLLEXCLUSIVE: the kernel would always pick the same worker's
-        epoll set, busy or not, and an idle worker would sleep while a
-        connection waits for a busy one. Each free worker is woken instead
-        (one wins the accept; the others find nothing, cheaply)."""
-        if not self.accepting and self.alive:
-            for fd in list(self.listeners) + [self.handoff.fileno()]:
-                self.poller.register(fd, _IN)
-            self.accepting = True
-
-    def _accept_off(self):
-        if self.accepting:
-            for fd in list(self.listeners) + [self.handoff.fileno()]:
-                self.poller.unregister(fd)
-            self.accepting = False
-
-    def _adopt(self):
-        """Take one connection a busy worker handed over, and carry on with
-        it; the next one waits in the pair for whichever worker is free."""
-        for moved in self.handoff.take(1):
-            listener = self.listeners.get(moved.listener_fd)
-            if listener is None:
-                moved.sock.close()
-                continue
-            conn = self._register(moved.sock, moved.peer, listener)
-            conn.state, conn.deadline = moved.state, moved.deadline
-            if moved.head:
-                conn.parser.feed(moved.head)
-            # It was handed over because a request waits on it: serve it now,
-            # ahead of our own, rather than after another turn of the loop.
-            if conn.fill_waiting() or moved.head:
-                self._process(conn)
-
-    def _accept(self, listener, batch=ACCEPT_BATCH):
-        """Accept up to ``batch`` connections; True if the backlog may hold more."""
-        cfg = self.cfg
-        for _ in range(batch):
-            full = len(self.conns) >= cfg.max_connections
-            if full and not any(c.state == IDLE for c in self.conns.values()):
-                self._accept_off()          # resumes when a connection closes
-                return False
-            try:
-                sock, peer = listener.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return False
-            except OSError as exc:
-                log.warning("accept() failed: %s", exc)
-                return False
-            allowed = self.uwsgi_peers
-            if allowed is not None and (peer[0] if peer else "") not in allowed:
-                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
-                sock.close()
-                continue
-            if full:
-                self._make_room()
-            if listener.kind == "tcp":
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = self._register(sock, peer, listener)
-            if not self._open(conn):
-                self._drop(conn)
-                continue
-            conn.deadline = time.monotonic() + cfg.header_timeout
-        return True
-
-    def _register(self, sock, peer, listener):
-        conn = self.connection(sock, peer, listener, self.limits,
-                               self.cfg.read_timeout, self.cfg.send_timeout)
-        conn.base = self.bases[listener.fileno()]
-        self.conns[conn.fd] = conn
-        self.poller.register(conn.fd, _IN)
-        return conn
-
-    def _make_room(self):
-        """Close the idle keep-alive connection closest to its deadline."""
-        idle = [c for c in self.conns.values() if c.state == IDLE]
-        if not idle:
-            return False
-        self._drop(min(idle, key=lambda c: c.deadline))
-        return True
 
     def _readable(self, conn):
         step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...
@@ -397,41 +281,6 @@ class Worker(ConnectionFront):
         if os.getppid() != self.ppid:
             log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
             self._begin_stop(now)
-
-    # -- signals and stopping -------------------------------------------------
-
-    def _signals(self):
-        self.signals.drain_pipe()
-        while True:
-            signum = self.signals.pop()
-            if signum is None:
-                return
-            if signum == signal.SIGTERM:
-                self._begin_stop(time.monotonic())
-            elif signum in (signal.SIGINT, signal.SIGQUIT):
-                hooks.call(self.cfg.hooks, "worker_int", self)
-                raise SystemExit(0)
-            elif signum == signal.SIGUSR1:
-                logs.reopen()
-                self._register_stack_dump()
-
-    def _begin_stop(self, now):
-        """Graceful stop: take what the backlog holds, close idle connections
-        (but serve those on which a request has already arrived)."""
-        if not self.alive:
-            return
-        for listener in self.listeners.values():
-            while self._accept(listener, self.cfg.max_connections):
-                pass
-        self._accept_off()
-        self.alive = False
-        self.stop_by = now + self.cfg.graceful_timeout
-        self.slot.set_state(scoreboard.DRAINING, now)
-        readable = {fd for fd, _ in self.poller.poll(0)}
-        for conn in [c for c in self.conns.values() if c.state == IDLE]:
-            if conn.fd not in readable:
-                self._drop(conn)
-
 
 def _load_app(spec):
     from appserver import loader

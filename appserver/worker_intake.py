@@ -1,0 +1,122 @@
+"""How connections enter a worker, and leave it for another.
+
+Mixed into ``Worker``. New connections come from the listening sockets
+(``_accept``, batched, honouring ``max-connections``: the idle keep-alive
+connection nearest its deadline makes room, and accepting pauses while every
+connection is busy) and from the handoff pair (``_adopt``: one connection a
+busy worker passed on, served at once). While this worker's app call runs
+long, ``_on_long_request`` (a repeating timer) passes on the connections on
+which a request is waiting (``appserver.handoff``).
+"""
+
+import logging
+import select
+import socket
+import time
+
+from appserver.connection import HEAD, IDLE
+
+log = logging.getLogger("appserver")
+
+ACCEPT_BATCH = 16           # connections accepted per wakeup at most
+_IN = select.EPOLLIN
+
+
+class Intake:
+    """Connection intake of ``Worker``; see the module comment."""
+
+    def _on_long_request(self, signum, frame):
+        """The app call runs long (the timer repeats while it does): let a
+        free worker serve those of our connections on which a request is
+        waiting. Connections with nothing to read stay: they are ours again
+        as soon as the app returns."""
+        if not self.in_app:
+            return
+        waiting = {fd for fd, _ in self.poller.poll(0)}
+        for conn in [c for c in self.conns.values()
+                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls
+                     and (c.fd in waiting or c.parser.buffered)]:
+            if self.handoff.give(conn):
+                self._drop(conn)
+
+    def _accept_on(self):
+        """Take new connections: from the listeners and from busy workers.
+
+        Not EPOLLEXCLUSIVE: the kernel would always pick the same worker's
+        epoll set, busy or not, and an idle worker would sleep while a
+        connection waits for a busy one. Each free worker is woken instead
+        (one wins the accept; the others find nothing, cheaply)."""
+        if not self.accepting and self.alive:
+            for fd in list(self.listeners) + [self.handoff.fileno()]:
+                self.poller.register(fd, _IN)
+            self.accepting = True
+
+    def _accept_off(self):
+        if self.accepting:
+            for fd in list(self.listeners) + [self.handoff.fileno()]:
+                self.poller.unregister(fd)
+            self.accepting = False
+
+    def _adopt(self):
+        """Take one connection a busy worker handed over, and carry on with
+        it; the next one waits in the pair for whichever worker is free."""
+        for moved in self.handoff.take(1):
+            listener = self.listeners.get(moved.listener_fd)
+            if listener is None:
+                moved.sock.close()
+                continue
+            conn = self._register(moved.sock, moved.peer, listener)
+            conn.state, conn.deadline = moved.state, moved.deadline
+            if moved.head:
+                conn.parser.feed(moved.head)
+            # It was handed over because a request waits on it: serve it now,
+            # ahead of our own, rather than after another turn of the loop.
+            if conn.fill_waiting() or moved.head:
+                self._process(conn)
+
+    def _accept(self, listener, batch=ACCEPT_BATCH):
+        """Accept up to ``batch`` connections; True if the backlog may hold more."""
+        cfg = self.cfg
+        for _ in range(batch):
+            full = len(self.conns) >= cfg.max_connections
+            if full and not any(c.state == IDLE for c in self.conns.values()):
+                self._accept_off()          # resumes when a connection closes
+                return False
+            try:
+                sock, peer = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError as exc:
+                log.warning("accept() failed: %s", exc)
+                return False
+            allowed = self.uwsgi_peers
+            if allowed is not None and (peer[0] if peer else "") not in allowed:
+                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
+                sock.close()
+                continue
+            if full:
+                self._make_room()
+            if listener.kind == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = self._register(sock, peer, listener)
+            if not self._open(conn):
+                self._drop(conn)
+                continue
+            conn.deadline = time.monotonic() + cfg.header_timeout
+        return True
+
+    def _register(self, sock, peer, listener):
+        conn = self.connection(sock, peer, listener, self.limits,
+                               self.cfg.read_timeout, self.cfg.send_timeout)
+        conn.base = self.bases[listener.fileno()]
+        self.conns[conn.fd] = conn
+        self.poller.register(conn.fd, _IN)
+        return conn
+
+    def _make_room(self):
+        """Close the idle keep-alive connection closest to its deadline."""
+        idle = [c for c in self.conns.values() if c.state == IDLE]
+        if not idle:
+            return False
+        self._drop(min(idle, key=lambda c: c.deadline))
+        return True
