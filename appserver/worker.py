@@ -77,6 +77,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.requests = 0
         self.max_requests = _max_requests(cfg)
         self.in_app = False
+        self.idle_sleep = idle_sleep(cfg.timeout)
         self.counters = slot.counters()
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
         self.watcher = None
@@ -147,7 +148,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         while self.alive or conns:
             now = time.monotonic()
             beat(now)
-            timeout = SWEEP_INTERVAL if conns else HEARTBEAT_INTERVAL
+            timeout = SWEEP_INTERVAL if conns else self.idle_sleep
             for fd, _ in poll(timeout):
                 conn = conns.get(fd)
                 if conn is not None:
@@ -281,6 +282,12 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         if os.getppid() != self.ppid:
             log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
             self._begin_stop(now)
+
+def idle_sleep(timeout):
+    """How long an idle worker may wait in epoll: well within ``timeout``, or
+    the arbiter would take its quiet sleep for a stuck request."""
+    return min(HEARTBEAT_INTERVAL, timeout / 4.0) if timeout else HEARTBEAT_INTERVAL
+
 
 def _load_app(spec):
     from appserver import loader
