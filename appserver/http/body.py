@@ -17,7 +17,7 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control bytes other than HTAB, a CR not followed by LF, an LF without CR.
 BAD_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?=[^\n])|(?<!\r)\n")
 _CTL_CR_LF = bytes(range(32)).replace(b"\t", b"") + b"\x7f"
-_SPECIAL = frozenset(
+SPECIAL_FIELDS = frozenset(  # the fields head.semantics needs
     ("host", "content-length", "transfer-encoding", "connection", "expect", "content-type"))
 MAX_CHUNK_LINE = 4096  # chunk-size line, extensions included, CRLF excluded
 _TOKEN_B = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -65,7 +65,7 @@ class EndOfMessage:
 def parse_fields(lines, groups):
     """Field lines -> (headers, dropped); framing fields also go to groups."""
     headers, dropped = [], []
-    append, token, special = headers.append, TOKEN.fullmatch, _SPECIAL
+    append, token, special = headers.append, TOKEN.fullmatch, SPECIAL_FIELDS
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or token(name) is None:

@@ -8,18 +8,18 @@ EOF at a clean boundary. Anything a strict server must refuse raises an
 ``appserver.http.errors.HTTPError`` subclass (its ``status`` is the answer);
 the parser is then dead and raises the same error again. It never touches a
 socket. Heads are parsed from the whole buffer with ``find``/``split`` and
-precompiled regexes. Partial heads are checked as bytes arrive (bad bytes,
+precompiled regexes; a plainly well-formed head that arrives whole is proved
+so by one match. Partial heads are checked as bytes arrive (bad bytes,
 oversize lines, too many fields are refused at once) and the outcome never
 depends on how the bytes were split: the violation whose byte comes first
-wins. Field sections and body readers live in ``body.py``.
+wins. Field sections and body readers live in ``body.py``, what a head means
+(request line, target, Host, framing, persistence) in ``head.py``.
 """
 import re
 
-from .body import READERS, TOKEN, Data, EndOfMessage, Section, parse_fields
-from .errors import (
-    BadRequest, ExpectationFailed, HTTPError, IncompleteRequest, MethodNotAllowed,
-    NotImplemented_, PayloadTooLarge, VersionNotSupported,
-)
+from .body import READERS, SPECIAL_FIELDS, Data, EndOfMessage, Section, parse_fields
+from .errors import BadRequest, HTTPError, IncompleteRequest
+from .head import request_line, semantics, split_target
 
 __all__ = ["Limits", "Request", "Data", "EndOfMessage", "NEED_DATA", "CLOSED", "RequestParser"]
 
@@ -28,14 +28,16 @@ MAX_FIELDS = 32768       # fields=0 means "up to this"
 MAX_HEAD = 1 << 20       # no head or trailer section is ever longer
 MAX_BLANK_LINES = 4      # empty lines tolerated before a request line
 
-_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
-_TARGET = re.compile(r"[\x21\x22\x24-\x7e]+")  # VCHAR except "#"
-_ABSOLUTE = re.compile(r"(?i:https?)://([^/?]*)([^?]*)(?:\?(.*))?")
-# host[:port]: an IP-literal or a reg-name (RFC 3986), minus "," which only
-# appears when a proxy has joined two Host lines.
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
-_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{0,5})?")
-
+# A head that is plainly well formed: "token SP target SP HTTP/1.x" and
+# "token:value" field lines, no control bytes, no folding. When one arrives
+# whole and within the size limits, one match proves what the byte-by-byte
+# checks would find; anything else takes the general path, which names the
+# first violation.
+_PLAIN_HEAD = re.compile(
+    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21\x22\x24-\x7e]+ HTTP/1\.[01]\r\n"
+    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
+_NO_BODY = READERS["none"](None, None)        # stateless: one serves all
+_PLAIN_FIELD = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")  # on such a head
 
 class Limits:
     """Size limits; 0 means the internal hard cap (body: unlimited)."""
@@ -96,125 +98,17 @@ NEED_DATA = _Sentinel("NEED_DATA")
 CLOSED = _Sentinel("CLOSED")
 
 
-def _request_line(line):
-    """'METHOD SP target SP version' -> the three parts, checked."""
-    parts = line.split(" ")
-    if len(parts) != 3:
-        raise BadRequest("malformed request line")
-    method, target, version = parts
-    if TOKEN.fullmatch(method) is None:
-        raise BadRequest("invalid method")
-    if version != "HTTP/1.1" and version != "HTTP/1.0":
-        if _VERSION.fullmatch(version):
-            raise VersionNotSupported("HTTP version %s not supported" % version)
-        raise BadRequest("invalid HTTP version")
-    if method == "CONNECT":
-        raise MethodNotAllowed("CONNECT is not supported")
-    return method, target, version
-
-
-def _split_target(method, target):
-    """request-target -> (path, query, authority or None)."""
-    if _TARGET.fullmatch(target) is None:
-        raise BadRequest("invalid request-target")
-    if target[0] == "/":
-        path, _, query = target.partition("?")
-        return path, query, None
-    if target == "*":
-        if method != "OPTIONS":
-            raise BadRequest("asterisk-form is only for OPTIONS")
-        return "*", "", None
-    match = _ABSOLUTE.fullmatch(target)
-    if match is None:
-        raise BadRequest("unsupported request-target form")
-    authority, path, query = match.groups()
-    if _HOST.fullmatch(authority) is None:
-        raise BadRequest("invalid authority in request-target")
-    return path or "/", query or "", authority
-
-
-def _host(req, hosts, http11):
-    if hosts is None:
-        if http11:
-            raise BadRequest("missing Host header")
-        return
-    if len(hosts) > 1:
-        raise BadRequest("duplicate Host header")
-    if _HOST.fullmatch(hosts[0]) is None:
-        raise BadRequest("invalid Host header")
-    if req.host is None:
-        req.host = hosts[0]
-
-
-def token_list(values):
-    """Comma-separated list field lines -> lowercased, non-empty elements."""
-    items = ",".join(values).lower().split(",")
-    return [item.strip(" \t") for item in items if item.strip(" \t")]
-
-
-def _transfer_coding(values):
-    """Transfer-Encoding must be [unsupported codings,] chunked."""
-    codings = token_list(values)
-    if not codings or any(TOKEN.fullmatch(c) is None for c in codings):
-        raise BadRequest("invalid Transfer-Encoding")
-    if codings[-1] != "chunked":
-        if "chunked" in codings:
-            raise BadRequest("chunked is not the final transfer coding")
-        raise NotImplemented_("unsupported transfer coding")
-    if codings.count("chunked") > 1:
-        raise BadRequest("chunked applied more than once")
-    if len(codings) > 1:
-        raise NotImplemented_("unsupported transfer coding")
-
-
-def select_framing(groups, http11, body_limit):
-    """(framing, content_length) from the grouped framing fields (RFC 9112 6.3)."""
-    te, cl = groups.get("transfer-encoding"), groups.get("content-length")
-    if te is not None:
-        if cl is not None:
-            raise BadRequest("both Transfer-Encoding and Content-Length")
-        if not http11:
-            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
-        _transfer_coding(te)
-        return "chunked", None
-    if cl is None:
-        return "none", None
-    if len(cl) > 1:
-        raise BadRequest("duplicate Content-Length")
-    if _CONTENT_LENGTH.fullmatch(cl[0]) is None:
-        raise BadRequest("invalid Content-Length")
-    length = int(cl[0])
-    if body_limit and length > body_limit:
-        raise PayloadTooLarge("body larger than %d bytes" % body_limit)
-    return ("length" if length else "none"), length
-
-
-def _semantics(req, groups, body_limit):
-    """Host, framing, persistence, expectations; returns the framing."""
-    http11 = req.version == "HTTP/1.1"
-    _host(req, groups.get("host"), http11)
-    if len(groups.get("content-type", ())) > 1:
-        raise BadRequest("duplicate Content-Type")
-    framing, req.content_length = select_framing(groups, http11, body_limit)
-    req.chunked = framing == "chunked"
-    if "connection" in groups:
-        tokens = token_list(groups["connection"])
-        req.keep_alive = "close" not in tokens and (http11 or "keep-alive" in tokens)
-    if "expect" in groups:
-        expectations = token_list(groups["expect"])
-        if any(e != "100-continue" for e in expectations):
-            raise ExpectationFailed("unsupported expectation")
-        req.expect_continue = http11 and bool(expectations)
-    return framing
-
-
 class RequestParser:
     """Turns the bytes of one connection into request events."""
 
-    __slots__ = ("_limits", "_buf", "_reader", "_eof", "_error", "_head", "_blank")
+    __slots__ = ("_limits", "_buf", "_reader", "_eof", "_error", "_head", "_blank",
+                 "_plain_max", "_max_fields")
 
     def __init__(self, limits=None):
         self._limits = Limits() if limits is None else limits
+        rl, nf, fs, _ = self._limits.caps()
+        self._plain_max = min(rl, fs)   # a head this short has no line too long
+        self._max_fields = nf
         self.reset()
 
     def reset(self):
@@ -274,6 +168,14 @@ class RequestParser:
         buf = self._buf
         if not buf:                 # between requests: the common case
             return CLOSED if self._eof else NEED_DATA
+        if not self._head.scan and buf[0] != 13:    # a new head, no blank line
+            end = buf.find(b"\r\n\r\n")
+            if (0 <= end and end + 2 <= self._plain_max
+                    and _PLAIN_HEAD.fullmatch(buf, 0, end + 2) is not None
+                    and buf.count(b"\n", 0, end) <= self._max_fields):
+                parsed = self._parse_plain(buf[:end + 2].decode("latin-1"))
+                if parsed is not None:
+                    return self._head_done(buf, end, parsed)
         while buf[:2] == b"\r\n" and not self._head.scan:  # RFC 9112 2.2
             del buf[:2]
             self._blank += 1
@@ -286,17 +188,46 @@ class RequestParser:
             if self._eof:
                 raise IncompleteRequest("connection closed in the middle of a head")
             return NEED_DATA
-        request, framing = self._parse_head(buf[:end].decode("latin-1").split("\r\n"))
-        del buf[:end + 4]
         self._head.reset()
+        return self._head_done(buf, end, self._parse_head(
+            buf[:end].decode("latin-1").split("\r\n")))
+
+    def _head_done(self, buf, end, parsed):
+        """Consume the head in ``buf[:end + 4]``, parsed to (request, framing)."""
+        request, framing = parsed
+        del buf[:end + 4]
         self._blank = 0
-        self._reader = READERS[framing](request.content_length, self._limits)
+        self._reader = _NO_BODY if framing == "none" else READERS[framing](
+            request.content_length, self._limits)
         return request
 
+    def _parse_plain(self, text):
+        """(request, framing) for a head ``_PLAIN_HEAD`` matched (``text``
+        ends with its last CRLF), or None for one the general path must
+        take: CONNECT, a target not in origin form, a field name with ``_``."""
+        first = text.find("\r\n")
+        method, target, version = text[:first].split(" ")
+        if method == "CONNECT" or target[0] != "/":
+            return None
+        headers = _PLAIN_FIELD.findall(text, first + 2)
+        groups = {}
+        for name, value in headers:
+            key = name.lower()
+            if key in SPECIAL_FIELDS:
+                if key in groups:
+                    groups[key].append(value)
+                else:
+                    groups[key] = [value]
+            elif "_" in name:
+                return None
+        path, _, query = target.partition("?")
+        req = Request(method, target, path, query, version, headers, [], None)
+        return req, semantics(req, groups, self._limits.body)
+
     def _parse_head(self, lines):
-        method, target, version = _request_line(lines[0])
-        path, query, authority = _split_target(method, target)
+        method, target, version = request_line(lines[0])
+        path, query, authority = split_target(method, target)
         groups = {}
         headers, dropped = parse_fields(lines[1:], groups)
         req = Request(method, target, path, query, version, headers, dropped, authority)
-        return req, _semantics(req, groups, self._limits.body)
+        return req, semantics(req, groups, self._limits.body)
