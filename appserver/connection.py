@@ -6,6 +6,14 @@ also names the ``build_environ`` that matches its requests.
 The worker's event loop calls ``fill()`` when the socket is readable (it never
 blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
 ``read-timeout`` and ``sendall()`` for the response up to ``send-timeout``.
+
+A plain socket stays blocking at the Python level: CPython polls before every
+call on a socket with a timeout, two extra system calls per request. Loop reads
+pass ``MSG_DONTWAIT``; the timeouts are the kernel's (``SO_RCVTIMEO``,
+``SO_SNDTIMEO``, set on first use), so a blocked call fails with ``EAGAIN``
+once the client has sent or accepted nothing for that long. TLS sockets use
+Python-level timeouts (an ``SSLSocket`` cannot tell a kernel timeout from a
+record still in flight).
 ``start_closing()`` sends an error response, half-closes the socket, and
 leaves the worker loop to discard a bounded amount of further input before
 closing, so the client reads the response instead of a reset.
@@ -20,6 +28,7 @@ header, nothing after it) and ``handshake()`` after ``start_tls()``. With TLS,
 import os
 import socket
 import ssl
+import struct
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
@@ -29,6 +38,8 @@ from appserver.http import writer
 from appserver import proxy_protocol
 
 RECV_SIZE = 65536
+_DONTWAIT = socket.MSG_DONTWAIT
+_SO_RCVTIMEO, _SO_SNDTIMEO = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO
 DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 
 # States, as the worker loop sees them.
@@ -55,7 +66,7 @@ class Connection:
     build_environ = staticmethod(build_environ)     # are read, and their environ
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
                  "drained", "read_timeout", "send_timeout", "_timeout", "received",
-                 "base", "tls", "preface")
+                 "base", "tls", "preface", "_kernel")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
         self.sock = sock
@@ -68,22 +79,24 @@ class Connection:
         self.drained = 0
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
-        self._timeout = read_timeout
+        self._timeout = None        # the Python-level timeout (TLS only)
+        self._kernel = 0            # SO_RCVTIMEO | SO_SNDTIMEO bits set so far
         self.received = 0           # bytes read since the metrics last took them
         self.base = None                # the environ base of its listener
         self.tls = False
         self.preface = b""
-        sock.settimeout(read_timeout)
 
     def fill(self):
         """Read what the socket has (it is readable) into the parser.
 
         Returns False when the peer closed or reset the connection.
         """
-        if self.tls:
-            self._set_timeout(0.0)
         try:
-            data = self.sock.recv(RECV_SIZE)
+            if self.tls:
+                self._set_timeout(0.0)
+                data = self.sock.recv(RECV_SIZE)
+            else:
+                data = self.sock.recv(RECV_SIZE, _DONTWAIT)
         except (BlockingIOError, InterruptedError, socket.timeout,
                 ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return True
@@ -111,16 +124,26 @@ class Connection:
             self.sock.settimeout(timeout)
             self._timeout = timeout
 
+    def _blocking_for(self, option, seconds):
+        """Ready the socket for a blocking call bounded by ``seconds``."""
+        if self.tls:
+            self._set_timeout(seconds)
+        elif not self._kernel & option:
+            whole = int(seconds)
+            self.sock.setsockopt(socket.SOL_SOCKET, option, struct.pack(
+                "ll", whole, int((seconds - whole) * 1e6)))
+            self._kernel |= option
+
     def read_body(self):
         """The next piece of the current request's body; ``b""`` at its end."""
         parser = self.parser
         while True:
             event = parser.next_event()
             if event is NEED_DATA:
-                self._set_timeout(self.read_timeout)
+                self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
                 try:
                     data = self.sock.recv(RECV_SIZE)
-                except socket.timeout:
+                except (socket.timeout, BlockingIOError):
                     raise BodyTimeout("client sent no body bytes for %s s "
                                         "(read-timeout)" % self.read_timeout) from None
                 except OSError as exc:
@@ -148,10 +171,10 @@ class Connection:
 
     def sendall(self, data):
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
-        self._set_timeout(self.send_timeout)
+        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
             self.sock.sendall(data)
-        except socket.timeout:
+        except (socket.timeout, BlockingIOError):
             raise ClientTimeout("client read nothing for %s s (send-timeout)"
                                 % self.send_timeout) from None
         except OSError as exc:
@@ -159,14 +182,29 @@ class Connection:
 
     def sendfile(self, fileobj, offset, count):
         """Send ``count`` bytes of a real file from ``offset``; returns bytes sent."""
-        self._set_timeout(self.send_timeout)
+        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
-            return self.sock.sendfile(fileobj, offset, count)
-        except socket.timeout:
+            if self.tls:
+                return self.sock.sendfile(fileobj, offset, count)
+            return self._sendfile(fileobj.fileno(), offset, count)
+        except (socket.timeout, BlockingIOError):
             raise ClientTimeout("client read nothing for %s s (send-timeout)"
                                 % self.send_timeout) from None
         except OSError as exc:
             raise ClientError("sending a file: %s" % exc) from None
+
+    def _sendfile(self, file_fd, offset, count):
+        """``os.sendfile`` until ``count`` bytes are sent or the file ends."""
+        sent, fd = 0, self.fd
+        while sent < count:
+            try:
+                n = os.sendfile(fd, file_fd, offset + sent, count - sent)
+            except InterruptedError:
+                continue
+            if not n:
+                break
+            sent += n
+        return sent
 
     def send_continue(self):
         """``100 Continue``, before the app's first read of the body."""

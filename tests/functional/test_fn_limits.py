@@ -99,3 +99,17 @@ def test_accepting_pauses_while_every_connection_is_busy(server_factory):
     assert read_response(waiting.makefile("rb")).status == 200
     for sock in held[1:] + [waiting]:
         sock.close()
+
+
+@pytest.mark.timeout(40)
+def test_client_that_stops_reading_a_file_is_dropped_after_send_timeout(server_factory):
+    server = server_factory("file_wrapper:raw", "--send-timeout", 1)
+    assert server.get("/?n=%d" % (32 << 20)).status == 200     # the file exists now
+    sock = server.connect()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (32 << 20))
+    time.sleep(0.2)                                  # let the buffers fill; never read
+    mark = server.log_offset()
+    assert server.get("/?n=10").status == 200       # the one worker is free again
+    server.wait_for_log(r"send-timeout", after=mark, timeout=5)
+    sock.close()
