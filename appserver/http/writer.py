@@ -34,13 +34,9 @@ def head(version, status, header_lines, add_date=True, add_server=True):
     ``header_lines`` is a str of ``Name: value\\r\\n`` lines already validated
     by the caller; ``Date``/``Server`` are added unless the app sent its own.
     """
-    parts = [version, " ", status, "\r\n", header_lines]
-    if add_date:
-        parts.append(date_line())
-    if add_server:
-        parts.append(_SERVER_LINE)
-    parts.append("\r\n")
-    return "".join(parts).encode("latin-1")
+    return ("%s %s\r\n%s%s%s\r\n" % (
+        version, status, header_lines, date_line() if add_date else "",
+        _SERVER_LINE if add_server else "")).encode("latin-1")
 
 
 def chunk(data):

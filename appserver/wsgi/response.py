@@ -23,7 +23,9 @@ _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
 _warned = set()
-_valid_lines = {}           # (name, value) -> "Name: value\r\n", checked once
+_valid_lines = {}           # (name, value) -> "Name: value\r\n" (or the length
+                            # for Content-Length), checked once
+_valid_statuses = {}        # status line -> (code, status as sent), checked once
 _VALID_LINES_MAX = 4096
 
 
@@ -91,6 +93,11 @@ class Response:
         return self.write
 
     def _set_status(self, status):
+        try:
+            self.code, self.status = _valid_statuses[status]
+            return
+        except (KeyError, TypeError):
+            pass
         if type(status) is not str:
             raise AppResponseError("status must be a str, got %r" % (status,))
         match = _STATUS.match(status)
@@ -98,6 +105,8 @@ class Response:
             raise AppResponseError("invalid status line %r" % (status,))
         self.code = int(match.group(1))
         self.status = status if " " in status else status + " "
+        if len(_valid_statuses) < _VALID_LINES_MAX:
+            _valid_statuses[status] = self.code, self.status
 
     def _set_headers(self, headers):
         if type(headers) is not list:
@@ -109,7 +118,12 @@ class Response:
             except TypeError:       # unhashable: certainly not a valid header
                 line = None
             if line is not None:
-                lines.append(line)
+                if line.__class__ is int:       # a Content-Length checked before
+                    if self.length is not None:
+                        raise AppResponseError("invalid Content-Length %r" % item[1])
+                    self.length = line
+                else:
+                    lines.append(line)
                 continue
             if type(item) is not tuple or len(item) != 2:
                 raise AppResponseError("header %r is not a (name, value) tuple" % (item,))
@@ -121,6 +135,8 @@ class Response:
             lname = name.lower()
             if lname in HOP_BY_HOP or lname == "content-length":
                 self._special_header(lname, value)
+                if lname == "content-length" and len(_valid_lines) < _VALID_LINES_MAX:
+                    _valid_lines[item] = self.length
                 continue
             line = "%s: %s\r\n" % (name, value)
             if lname == "date":
@@ -160,7 +176,7 @@ class Response:
         self.no_body = self.head_only or code < 200 or code in (204, 304)
         if self.length is not None:
             if not (code < 200 or code == 204):
-                lines.append("Content-Length: %d\r\n" % self.length)
+                lines.append("Content-Length: %s\r\n" % self.length)
         elif self.no_body:
             pass
         elif self.version == "HTTP/1.1":
