@@ -16,6 +16,7 @@ each exactly where the busy worker left it. Busy workers never take any.
 import socket
 
 HANDOFF_AFTER = 0.01        # seconds an app call runs before connections move
+HANDOFF_TICK = HANDOFF_AFTER / 2   # how often a busy worker checks
 MAX_HEAD_BYTES = 60000      # a longer partial head stays where it is
 _MAX_PAYLOAD = MAX_HEAD_BYTES + 512
 

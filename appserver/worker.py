@@ -32,7 +32,7 @@ import time
 
 from appserver import errors, hooks, process, scoreboard
 from appserver.connection import HEAD, IDLE, Connection, timeout_error
-from appserver.handoff import HANDOFF_AFTER, Handoff
+from appserver.handoff import HANDOFF_TICK, Handoff
 from appserver.worker_intake import Intake
 from appserver.worker_signals import WorkerSignals
 from appserver.http.errors import HTTPError
@@ -82,6 +82,8 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
         self.watcher = None
         self.current = None         # the connection whose request the app runs
+        self.app_started = 0.0      # when the current app call began (monotonic)
+        self.ticking = False        # the handoff timer (SIGALRM) runs
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -205,14 +207,15 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
                       ", ".join(request.dropped_headers))
         slot = self.slot
         line = "%s %s %s" % (request.method, request.target, request.version)
-        slot.request_started(line.encode("latin-1"), time.monotonic())
+        self.app_started = time.monotonic()
+        slot.request_started(line.encode("latin-1"), self.app_started)
         if self.cfg.proctitle_requests:
             set_title("worker %d busy %s" % (self.number, line[:100]), self.cfg)
         if not self.alive:
             request.keep_alive = False
-        armed = len(self.conns) > 1
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, HANDOFF_AFTER, HANDOFF_AFTER)
+        if not self.ticking and len(self.conns) > 1:
+            signal.setitimer(signal.ITIMER_REAL, HANDOFF_TICK, HANDOFF_TICK)
+            self.ticking = True
         self.current, self.in_app = conn, True
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
@@ -221,8 +224,6 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
             self.in_app = False
             raise SystemExit(0)
         self.in_app = False
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
         now = time.monotonic()
         slot.request_finished(now)
         if self.cfg.proctitle_requests:

@@ -5,16 +5,18 @@ Mixed into ``Worker``. New connections come from the listening sockets
 connection nearest its deadline makes room, and accepting pauses while every
 connection is busy) and from the handoff pair (``_adopt``: one connection a
 busy worker passed on, served at once). While this worker's app call runs
-long, ``_on_long_request`` (a repeating timer) passes on the connections on
+long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
 which a request is waiting (``appserver.handoff``).
 """
 
 import logging
 import select
+import signal
 import socket
 import time
 
 from appserver.connection import HEAD, IDLE
+from appserver.handoff import HANDOFF_AFTER
 
 log = logging.getLogger("appserver")
 
@@ -26,11 +28,18 @@ class Intake:
     """Connection intake of ``Worker``; see the module comment."""
 
     def _on_long_request(self, signum, frame):
-        """The app call runs long (the timer repeats while it does): let a
-        free worker serve those of our connections on which a request is
-        waiting. Connections with nothing to read stay: they are ours again
-        as soon as the app returns."""
+        """The app call runs long: let a free worker serve those of our
+        connections on which a request is waiting. Connections with nothing
+        to read stay: they are ours again as soon as the app returns.
+
+        The timer ticks every ``HANDOFF_TICK`` from the first request that
+        finds other connections here, and stops on a tick between requests:
+        under load it is armed once per quiet spell, not per request."""
         if not self.in_app:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.ticking = False
+            return
+        if time.monotonic() - self.app_started < HANDOFF_AFTER:
             return
         waiting = {fd for fd, _ in self.poller.poll(0)}
         for conn in [c for c in self.conns.values()
