@@ -32,7 +32,7 @@ import time
 
 from appserver import errors, hooks, process, scoreboard
 from appserver.connection import HEAD, IDLE, Connection, timeout_error
-from appserver.handoff import HANDOFF_TICK, Handoff
+from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker_intake import Intake
 from appserver.worker_signals import WorkerSignals
 from appserver.http.errors import HTTPError
@@ -84,6 +84,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.current = None         # the connection whose request the app runs
         self.app_started = 0.0      # when the current app call began (monotonic)
         self.ticking = False        # the handoff timer (SIGALRM) runs
+        self.long_call = False
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -151,7 +152,14 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
             now = time.monotonic()
             beat(now)
             timeout = SWEEP_INTERVAL if conns else self.idle_sleep
-            for fd, _ in poll(timeout):
+            events = poll(timeout)
+            self.long_call = False
+            for fd, _ in events:
+                if fd == handoff_fd:
+                    self._adopt_all()
+            for fd, _ in events:
+                if self.long_call:
+                    break                   # the list is stale: poll again
                 conn = conns.get(fd)
                 if conn is not None:
                     self._readable(conn)
@@ -159,8 +167,6 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
                     self._accept(listeners[fd])
                 elif fd == sig_fd:
                     self._signals()
-                elif fd == handoff_fd:
-                    self._adopt()
             now = time.monotonic()
             if now >= self.next_sweep:
                 self._sweep(now)
@@ -225,6 +231,8 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
             raise SystemExit(0)
         self.in_app = False
         now = time.monotonic()
+        if now - self.app_started >= HANDOFF_AFTER:
+            self.long_call = True
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
             set_title("worker %d idle" % self.number, self.cfg)

@@ -4,7 +4,7 @@ Mixed into ``Worker``. New connections come from the listening sockets
 (``_accept``, batched, honouring ``max-connections``: the idle keep-alive
 connection nearest its deadline makes room, and accepting pauses while every
 connection is busy) and from the handoff pair (``_adopt``: one connection a
-busy worker passed on, served at once). While this worker's app call runs
+busy worker passed on, served at once and ahead of this worker's own). While this worker's app call runs
 long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
 which a request is waiting (``appserver.handoff``).
 """
@@ -66,9 +66,19 @@ class Intake:
                 self.poller.unregister(fd)
             self.accepting = False
 
+    def _adopt_all(self):
+        """Serve the connections waiting in the pair before our own: each
+        has waited at least ``HANDOFF_AFTER`` already, ours less. Requests
+        are so served about in the order they came, whichever worker held
+        them, and none waits behind younger ones (a worker that served its
+        own new requests first would leave the oldest waiting longest)."""
+        while self.accepting and self._adopt():
+            pass
+
     def _adopt(self):
-        """Take one connection a busy worker handed over, and carry on with
-        it; the next one waits in the pair for whichever worker is free."""
+        """Take one connection a busy worker handed over and carry on with
+        it (True), or find the pair empty (False); the next one waits in the
+        pair for whichever worker is free then."""
         for moved in self.handoff.take(1):
             listener = self.listeners.get(moved.listener_fd)
             if listener is None:
@@ -82,6 +92,8 @@ class Intake:
             # ahead of our own, rather than after another turn of the loop.
             if conn.fill_waiting() or moved.head:
                 self._process(conn)
+            return True
+        return False
 
     def _accept(self, listener, batch=ACCEPT_BATCH):
         """Accept up to ``batch`` connections; True if the backlog may hold more."""

@@ -53,3 +53,27 @@ def test_idle_keep_alive_connection_not_held_by_busy_worker(server_factory):
     assert pid != busy_pid
     idle.close()
     other.close()
+
+
+@pytest.mark.timeout(40)
+def test_requests_passed_on_are_served_before_younger_ones(server_factory):
+    """Requests that waited behind a slow one (and were passed on) go before
+    a connection that arrived after them, not after it."""
+    server = server_factory("order", workers=1)
+    held = [server.connection() for _ in range(4)]
+    for conn in held:                          # all four belong to the one worker
+        conn.request("GET", "/warm")
+        assert conn.getresponse().read() == b"/warm"
+    slow, waiting = held[0], held[1:]
+    slow.request("GET", "/slow?s=1")
+    server.wait_for_records("started.log", 5)  # the worker is inside the slow call
+    for n, conn in enumerate(waiting):
+        conn.request("GET", "/early%d" % n)
+    late = server.connection()
+    late.request("GET", "/late")
+    for conn in held + [late]:
+        assert conn.getresponse().status == 200
+    served = [p for p in server.records("order.log") if p != "/warm"]
+    assert served == ["/slow", "/early0", "/early1", "/early2", "/late"], served
+    for conn in held + [late]:
+        conn.close()
