@@ -22,12 +22,12 @@ Before the first request a connection may have to pass, in the worker loop and
 without blocking it: ``read_proxy_header()`` (PROXY protocol; reads exactly the
 header, nothing after it) and ``handshake()`` after ``start_tls()``. With TLS,
 ``fill()`` reads without blocking (a partial record must not stall the loop);
-``sendfile()`` is done by the ssl module with reads and sends.
+``sendfile()`` is done by the ssl module with reads and sends. The ``ssl``
+module is imported by the TLS paths only (``appserver.tls``).
 """
 
 import os
 import socket
-import ssl
 import struct
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
@@ -36,6 +36,7 @@ from appserver import uwsgi
 from appserver.wsgi.environ import build_environ
 from appserver.http import writer
 from appserver import proxy_protocol
+from appserver.tls import ssl_module
 
 RECV_SIZE = 65536
 _DONTWAIT = socket.MSG_DONTWAIT
@@ -92,19 +93,23 @@ class Connection:
         Returns False when the peer closed or reset the connection.
         """
         try:
-            if self.tls:
-                self._set_timeout(0.0)
-                data = self.sock.recv(RECV_SIZE)
-            else:
-                data = self.sock.recv(RECV_SIZE, _DONTWAIT)
-        except (BlockingIOError, InterruptedError, socket.timeout,
-                ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            data = self._recv_tls() if self.tls else self.sock.recv(RECV_SIZE, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
             return True
         except OSError:
             data = b""
         self.received += len(data)
         self.parser.feed(data)
         return bool(data)
+
+    def _recv_tls(self):
+        """What a TLS socket has; ``BlockingIOError`` when a record is partial."""
+        ssl = ssl_module()
+        self._set_timeout(0.0)
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError from None
 
     def fill_waiting(self):
         """Read what the socket holds right now, without waiting (plain
@@ -273,6 +278,7 @@ class Connection:
         Returns None when done, ``"read"`` or ``"write"`` for what it waits
         on; raises ``OSError`` (``ssl.SSLError``) when it fails.
         """
+        ssl = ssl_module()
         self._set_timeout(0.0)
         try:
             self.sock.do_handshake()

@@ -10,15 +10,17 @@ HUP (new workers) rereads certificates that were renewed on disk. ``check(cfg)``
 builds one in the arbiter first, so a missing or mismatched file is a
 ``ConfigError`` at start (and a failed reload on HUP), not workers that cannot
 boot.
-"""
 
-import ssl
+The ``ssl`` module (and OpenSSL with it) is imported only when TLS is on: a
+server without a certificate neither pays for it at start nor carries it in
+every worker's memory.
+"""
 
 from appserver.errors import ConfigError
 
-VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
-CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL,
-             "required": ssl.CERT_REQUIRED}
+VERSIONS = {"1.2": "TLSv1_2", "1.3": "TLSv1_3"}           # ssl.TLSVersion names
+CERT_REQS = {"none": "CERT_NONE", "optional": "CERT_OPTIONAL",
+             "required": "CERT_REQUIRED"}                  # ssl.VerifyMode names
 
 
 def server_context(cfg):
@@ -28,8 +30,9 @@ def server_context(cfg):
             raise ConfigError("keyfile, ca-certs and cert-reqs need certfile "
                               "(TLS is on only with a certificate)")
         return None
+    import ssl
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = VERSIONS[cfg.tls_min_version]
+    context.minimum_version = ssl.TLSVersion[VERSIONS[cfg.tls_min_version]]
     _load(context.load_cert_chain, "certfile/keyfile", cfg.certfile, cfg.keyfile)
     _clients(context, cfg)
     if cfg.ciphers:
@@ -44,13 +47,19 @@ def _clients(context, cfg):
                           "client certificates are checked against)" % cfg.cert_reqs)
     if cfg.ca_certs:
         _load(context.load_verify_locations, "ca-certs", cfg.ca_certs)
-    context.verify_mode = CERT_REQS[cfg.cert_reqs]
+    context.verify_mode = getattr(ssl_module(), CERT_REQS[cfg.cert_reqs])
+
+
+def ssl_module():
+    """The ``ssl`` module, imported on first use."""
+    import ssl
+    return ssl
 
 
 def _load(method, what, *args):
     try:
         method(*args)
-    except (OSError, ssl.SSLError, ValueError) as exc:
+    except (OSError, ValueError) as exc:        # ssl.SSLError is an OSError
         shown = ", ".join(str(a) for a in args if a)
         raise ConfigError("%s (%s): %s" % (what, shown, _reason(exc))) from None
 
