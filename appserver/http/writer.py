@@ -8,7 +8,6 @@ wire: a short plain-text body and ``Connection: close``.
 """
 
 import time
-from email.utils import formatdate
 
 from appserver import SERVER_SOFTWARE
 
@@ -17,6 +16,17 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SERVER_LINE = "Server: %s\r\n" % SERVER_SOFTWARE
 
 _date_cache = [0, ""]
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+           "Nov", "Dec")
+
+
+def http_date(seconds):
+    """IMF-fixdate (RFC 9110 5.6.7): ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    t = time.gmtime(seconds)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year,
+        t.tm_hour, t.tm_min, t.tm_sec)
 
 
 def date_line():
@@ -24,7 +34,7 @@ def date_line():
     now = int(time.time())
     if _date_cache[0] != now:
         _date_cache[0] = now
-        _date_cache[1] = "Date: %s\r\n" % formatdate(now, usegmt=True)
+        _date_cache[1] = "Date: %s\r\n" % http_date(now)
     return _date_cache[1]
 
 

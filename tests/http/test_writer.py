@@ -8,7 +8,7 @@ close, detail handling).
 """
 import re
 import time
-from email.utils import parsedate_to_datetime
+from email.utils import formatdate, parsedate_to_datetime
 from types import SimpleNamespace
 
 import pytest
@@ -68,17 +68,26 @@ def test_date_line_is_imf_fixdate_for_now():
     assert abs(when - time.time()) < 5
 
 
+@pytest.mark.parametrize("seconds", [0, 784111777, 951782400, 1_800_000_000,
+                                     4_102_444_799, 253_402_300_799])
+def test_http_date_matches_the_standard_library(seconds):
+    # RFC 9110 5.6.7's example is 784111777; 951782400 is 29 Feb 2000, the
+    # last two are the ends of 2099 and 9999.
+    assert writer.http_date(seconds) == formatdate(seconds, usegmt=True)
+
+
 def test_date_line_is_cached_within_a_second(monkeypatch):
     calls = []
-    real = writer.formatdate
+    real = writer.http_date
 
     def counting(*args, **kw):
         calls.append(args)
         return real(*args, **kw)
 
     clock = [1_800_000_000.2]
-    monkeypatch.setattr(writer, "formatdate", counting)
-    monkeypatch.setattr(writer, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(writer, "http_date", counting)
+    monkeypatch.setattr(writer, "time", SimpleNamespace(time=lambda: clock[0],
+                                                        gmtime=time.gmtime))
     monkeypatch.setattr(writer, "_date_cache", [0, ""])
     first = writer.date_line()
     clock[0] = 1_800_000_000.9
