@@ -14,7 +14,6 @@ file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.convert``)
 parses one bind address.
 """
 
-import difflib
 import os
 import runpy
 import traceback
@@ -237,6 +236,7 @@ def _unknown(name, where, known):
         return ConfigError("'%s' %s is not allowed: it is only a command-line "
                            "option (%s)" % (name, where, "/".join(setting.flags)))
     folded = {k.lower(): k for k, s in known.items() if not s.cli_only}
+    import difflib                  # error messages only
     close = difflib.get_close_matches(name.lower(), list(folded), n=1)
     hint = ("did you mean '%s'?" % folded[close[0]] if close
             else "run 'appserver --help' for the list of settings")

@@ -12,7 +12,6 @@ failure is meant to stop something (``on_starting``: the start, exit code 1;
 ``post_worker_init``: that worker's boot, counted as a boot failure).
 """
 
-import difflib
 import inspect
 import logging
 import types
@@ -50,6 +49,7 @@ def pick(namespace, path):
             hooks[name] = value
         elif (isinstance(value, types.FunctionType)
               and value.__module__ == CONFIG_MODULE and not name.startswith("_")):
+            import difflib                  # error messages only
             close = difflib.get_close_matches(name, list(HOOKS), n=1, cutoff=0.85)
             if close:
                 raise ConfigError("config file %s defines %s(), which is no server "

@@ -12,7 +12,6 @@ missing (with the module's public callables), factory failed, not callable.
 """
 
 import ast
-import difflib
 import importlib
 import os
 import sys
@@ -185,6 +184,7 @@ def _resolve(module, attrs):
 
 def _missing_attr_message(obj, path, attr, module):
     if obj is module:
+        import difflib                  # error messages only
         close = difflib.get_close_matches(attr, public_callables(module), n=1)
         hint = " (did you mean %r?)" % close[0] if close else ""
         return "module %r has no attribute %r%s. %s" % (

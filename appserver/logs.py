@@ -15,7 +15,6 @@ process (after log rotation; the arbiter does it on USR1 and tells workers).
 
 import json
 import logging
-import logging.config
 import sys
 
 from appserver.accesslog import AccessLog, access_logger
@@ -51,8 +50,9 @@ def setup(cfg):
     error_log.propagate = False
     access = AccessLog(cfg.access_logfile, getattr(cfg, "access_log_format", None))
     if dict_config is not None:
+        from logging.config import dictConfig     # only with log-config: it is large
         try:
-            logging.config.dictConfig(dict_config)
+            dictConfig(dict_config)
         except (ValueError, TypeError, AttributeError, ImportError) as exc:
             raise ConfigError("log-config %s: %s" % (log_config, exc)) from None
         access.refresh()

@@ -88,8 +88,11 @@ def _bind_one(address, backlog):
 
 def _bind_tcp(host, port, backlog):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # An ASCII host goes as bytes: as str it passes through the idna codec,
+    # which imports unicodedata into every worker for nothing.
+    node = host.encode("ascii") if host.isascii() else host
     try:
-        infos = socket.getaddrinfo(host, port, family if host else 0,
+        infos = socket.getaddrinfo(node, port, family if host else 0,
                                    socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise BindError("cannot bind %s:%s: %s (check the host name or use an "

@@ -18,7 +18,7 @@ from appserver.http import writer
 log = logging.getLogger("appserver")
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f\u0100-\U0010ffff]")  # and non-latin-1
+_BAD_VALUE = re.compile("[^\t\x20-\x7e\x80-\xff]")  # controls and non-latin-1
 _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))

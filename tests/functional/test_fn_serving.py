@@ -229,3 +229,19 @@ def test_curl_chunked_upload(server_factory, tmp_path):
     assert got["length"] == len(data)
     assert got["sha256"] == hashlib.sha256(data).hexdigest()
     assert time.monotonic() - started < 10
+
+
+# What a worker must not carry when the feature is off: OpenSSL without TLS,
+# the idna codec's Unicode tables for an ASCII bind address, dictConfig
+# without log-config, the email package for one Date header.
+UNUSED_MODULES = ("ssl", "_ssl", "unicodedata", "encodings.idna", "logging.config",
+                  "email.utils")
+
+
+def test_worker_without_tls_or_log_config_imports_none_of_it(server_factory):
+    server = server_factory("modules")
+    resp = server.get("/")
+    assert resp.status == 200
+    loaded = set(json.loads(resp.body))
+    assert "appserver.worker" in loaded         # the list is the worker's own
+    assert [m for m in UNUSED_MODULES if m in loaded] == []
