@@ -17,7 +17,7 @@ import sys
 import time
 
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
-from appserver import process, status, systemd, upgrade
+from appserver import process, sharedlibs, status, systemd, upgrade
 from appserver.handoff import create_pair
 from appserver.readiness import Readiness
 from appserver.proctitle import set_title
@@ -57,6 +57,7 @@ class Arbiter(WorkerPool, SignalHandlers):
         self.admin = None
         self.when_ready_called = False
         self.pid = os.getpid()
+        sharedlibs.preload()        # before base_modules: a reload keeps them
         self.base_modules = set(sys.modules)
 
     # -- life cycle ---------------------------------------------------------

@@ -26,7 +26,11 @@ _warned = set()
 _valid_lines = {}           # (name, value) -> "Name: value\r\n" (or the length
                             # for Content-Length), checked once
 _valid_statuses = {}        # status line -> (code, status as sent), checked once
-_VALID_LINES_MAX = 4096
+# Small: the lines worth caching repeat from the first requests on; values
+# that differ per response would only fill it (and each worker's memory).
+_VALID_LINES_MAX = 512
+_UNCACHED = frozenset(("set-cookie", "etag", "last-modified", "expires", "location",
+                       "content-disposition", "x-request-id"))  # usually unique
 
 
 class AppResponseError(Exception):
@@ -143,7 +147,8 @@ class Response:
                 self._date = False
             elif lname == "server":
                 self._server = False
-            elif len(_valid_lines) < _VALID_LINES_MAX and type(name) is str:
+            elif (len(_valid_lines) < _VALID_LINES_MAX and type(name) is str
+                  and lname not in _UNCACHED):
                 _valid_lines[item] = line   # ordinary header: safe to reuse as is
             lines.append(line)
         self._lines = lines

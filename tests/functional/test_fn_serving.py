@@ -231,11 +231,11 @@ def test_curl_chunked_upload(server_factory, tmp_path):
     assert time.monotonic() - started < 10
 
 
-# What a worker must not carry when the feature is off: OpenSSL without TLS,
-# the idna codec's Unicode tables for an ASCII bind address, dictConfig
-# without log-config, the email package for one Date header.
-UNUSED_MODULES = ("ssl", "_ssl", "unicodedata", "encodings.idna", "logging.config",
-                  "email.utils")
+# What a worker must not carry when the feature is off: the ssl module
+# without TLS, the idna codec for an ASCII bind address, dictConfig without
+# log-config, the email package for one Date header. (The C extensions of
+# appserver.sharedlibs are loaded on purpose, before the fork.)
+UNUSED_MODULES = ("ssl", "encodings.idna", "logging.config", "email.utils")
 
 
 def test_worker_without_tls_or_log_config_imports_none_of_it(server_factory):
@@ -245,3 +245,12 @@ def test_worker_without_tls_or_log_config_imports_none_of_it(server_factory):
     loaded = set(json.loads(resp.body))
     assert "appserver.worker" in loaded         # the list is the worker's own
     assert [m for m in UNUSED_MODULES if m in loaded] == []
+
+
+def test_common_c_extensions_are_loaded_before_the_fork(server_factory):
+    """A worker finds them already imported: it shares the arbiter's copy."""
+    from appserver import sharedlibs
+    server = server_factory("modules")
+    loaded = set(json.loads(server.get("/").body))
+    assert set(sharedlibs.preload()) <= loaded
+    assert "_ssl" in loaded                         # this Python has OpenSSL

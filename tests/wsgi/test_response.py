@@ -188,6 +188,21 @@ def test_app_headers_keep_their_order_and_repeats():
     assert [v for n, v in headers if n == "Set-Cookie"] == ["a=1", "b=2"]
 
 
+def test_checked_header_cache_stays_small_with_a_new_cookie_per_response(monkeypatch):
+    monkeypatch.setattr(response_mod, "_valid_lines", {})
+    for n in range(3000):
+        resp, wire = make()
+        respond(resp, "200 OK", [("Content-Type", "text/html"),
+                                 ("Set-Cookie", "csrftoken=%d" % n),
+                                 ("X-Token", "t%d" % n)], [b"x"])
+        assert b"\r\nSet-Cookie: csrftoken=%d\r\n" % n in wire.data
+        assert b"\r\nX-Token: t%d\r\n" % n in wire.data
+    cached = response_mod._valid_lines
+    assert len(cached) <= response_mod._VALID_LINES_MAX
+    assert ("Content-Type", "text/html") in cached      # the repeated line is reused
+    assert not any(name == "Set-Cookie" for name, _ in cached)
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "1.0", "+1", "0x10", "", "1 2",
                                    "\u0661"])
 def test_invalid_content_length_is_refused(value):
