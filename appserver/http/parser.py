@@ -29,15 +29,18 @@ MAX_HEAD = 1 << 20       # no head or trailer section is ever longer
 MAX_BLANK_LINES = 4      # empty lines tolerated before a request line
 
 # A head that is plainly well formed: "token SP target SP HTTP/1.x" and
-# "token:value" field lines, no control bytes, no folding. When one arrives
-# whole and within the size limits, one match proves what the byte-by-byte
-# checks would find; anything else takes the general path, which names the
-# first violation.
+# "token:value" field lines, no control bytes, no folding, no whitespace
+# before a line's CRLF. When one arrives whole and within the size limits,
+# one match proves what the byte-by-byte checks would find; anything else
+# takes the general path, which names the first violation.
 _PLAIN_HEAD = re.compile(
     rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21\x22\x24-\x7e]+ HTTP/1\.[01]\r\n"
-    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*")
+    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:"
+    rb"(?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?\r\n)*")
 _NO_BODY = READERS["none"](None, None)        # stateless: one serves all
-_PLAIN_FIELD = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")  # on such a head
+# On such a head: name, and value without its leading whitespace (it has no
+# trailing whitespace). Greedy, so the value is one scan.
+_PLAIN_FIELD = re.compile(r"([^:]+):[ \t]*([^\r]*)\r\n")
 
 class Limits:
     """Size limits; 0 means the internal hard cap (body: unlimited)."""
@@ -153,6 +156,15 @@ class RequestParser:
         except HTTPError as exc:
             self._error = exc
             raise
+
+    def skip_empty_body(self):
+        """End a request that has no body without going through its events
+        (its ``EndOfMessage``); True if it had none, False if it has a body
+        (or its end was already taken)."""
+        if self._reader is _NO_BODY:
+            self._reader = None
+            return True
+        return False
 
     def _next_body(self):
         event = self._reader.read(self._buf)

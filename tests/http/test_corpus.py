@@ -227,3 +227,19 @@ def test_error_carries_status_and_stays():
     with pytest.raises(Exception) as second:
         parser.next_event()
     assert second.value is first.value
+
+
+def test_skip_empty_body_ends_a_bodiless_request_only():
+    parser = RequestParser()
+    parser.feed(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+                b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert parser.next_event().path == "/a"
+    assert parser.skip_empty_body() is True
+    assert parser.skip_empty_body() is False          # its end is taken already
+    post = parser.next_event()
+    assert post.path == "/b"
+    assert parser.skip_empty_body() is False          # it has a body: events only
+    assert parser.next_event().data == b"hi"
+    assert type(parser.next_event()) is EndOfMessage
+    assert parser.next_event().path == "/c"
