@@ -165,6 +165,8 @@ class Connection:
 
     def discard_body(self, limit):
         """Skip the rest of the body; False if more than ``limit`` bytes remain."""
+        if self.parser.skip_empty_body():
+            return True
         skipped = 0
         while True:
             data = self.read_body()

@@ -217,6 +217,11 @@ class UwsgiParser:
         else:
             self._buf += data
 
+    def skip_empty_body(self):
+        """False: a packet's body, even empty, ends through its events (one
+        request per connection: nothing to gain)."""
+        return False
+
     def next_event(self):
         """The next event, NEED_DATA or CLOSED; raises HTTPError subclasses."""
         if self._error is not None:
