@@ -181,11 +181,36 @@ class Connection:
         self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
             self.sock.sendall(data)
-        except (socket.timeout, BlockingIOError):
-            raise ClientTimeout("client read nothing for %s s (send-timeout)"
-                                % self.send_timeout) from None
         except OSError as exc:
-            raise ClientError("sending the response: %s" % exc) from None
+            raise self._send_error(exc, "the response") from None
+
+    def send_parts(self, parts):
+        """Send a list of bytes objects in order, as ``sendall`` does, but
+        without joining them first: one ``sendmsg`` gathers them (a large
+        body piece is not copied to put its chunk framing around it)."""
+        if self.tls:
+            return self.sendall(b"".join(parts))
+        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
+        try:
+            self._sendmsg_all(parts)
+        except OSError as exc:
+            raise self._send_error(exc, "the response") from None
+
+    def _sendmsg_all(self, parts):
+        sent = self.sock.sendmsg(parts)
+        for part in parts:          # the rest, if a signal or SO_SNDTIMEO cut it short
+            if sent >= len(part):
+                sent -= len(part)
+                continue
+            self.sock.sendall(memoryview(part)[sent:])
+            sent = 0
+
+    def _send_error(self, exc, what):
+        """The ``ClientError`` for an ``OSError`` raised while sending."""
+        if isinstance(exc, (socket.timeout, BlockingIOError)):
+            return ClientTimeout("client read nothing for %s s (send-timeout)"
+                                 % self.send_timeout)
+        return ClientError("sending %s: %s" % (what, exc))
 
     def sendfile(self, fileobj, offset, count):
         """Send ``count`` bytes of a real file from ``offset``; returns bytes sent."""
@@ -194,11 +219,8 @@ class Connection:
             if self.tls:
                 return self.sock.sendfile(fileobj, offset, count)
             return self._sendfile(fileobj.fileno(), offset, count)
-        except (socket.timeout, BlockingIOError):
-            raise ClientTimeout("client read nothing for %s s (send-timeout)"
-                                % self.send_timeout) from None
         except OSError as exc:
-            raise ClientError("sending a file: %s" % exc) from None
+            raise self._send_error(exc, "a file") from None
 
     def _sendfile(self, file_fd, offset, count):
         """``os.sendfile`` until ``count`` bytes are sent or the file ends."""

@@ -42,7 +42,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
     """
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
-                        request.keep_alive)
+                        request.keep_alive, conn.send_parts)
     body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
                  else None)
     environ = conn.build_environ(base_environ, request, conn.peer, body)

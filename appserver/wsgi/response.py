@@ -6,7 +6,9 @@ headers from corrupting framing, chooses the framing (the app's
 ``Content-Length``, enforced; chunked on HTTP/1.1; close-delimited on
 HTTP/1.0; no body for HEAD, 1xx, 204 and 304) and hands bytes to its
 connection's ``sendall``. The head is held back until the first non-empty body
-piece so both leave in one send. ``keep_alive`` says, after ``finish``,
+piece so both leave in one send; a piece of ``GATHER_MIN`` bytes or more goes
+with its head and chunk framing as a list to ``send_parts`` (when given), so
+it is not copied to be framed. ``keep_alive`` says, after ``finish``,
 whether the connection may carry another request.
 """
 
@@ -29,6 +31,7 @@ _valid_statuses = {}        # status line -> (code, status as sent), checked onc
 # Small: the lines worth caching repeat from the first requests on; values
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
+GATHER_MIN = 16384          # a body piece this large is sent without a copy
 _UNCACHED = frozenset(("set-cookie", "etag", "last-modified", "expires", "location",
                        "content-disposition", "x-request-id"))  # usually unique
 
@@ -64,12 +67,13 @@ def _warn_once(key, message, *args):
 class Response:
     """The response to one request; see the module comment."""
 
-    __slots__ = ("_sendall", "version", "head_only", "keep_alive", "status",
+    __slots__ = ("_sendall", "_send_parts", "version", "head_only", "keep_alive", "status",
                  "code", "_lines", "_date", "_server", "length", "chunked",
                  "no_body", "headers_sent", "sent", "body_sent", "_extra")
 
-    def __init__(self, sendall, version, method, keep_alive):
+    def __init__(self, sendall, version, method, keep_alive, send_parts=None):
         self._sendall = sendall
+        self._send_parts = send_parts   # send a list of bytes unjoined, if given
         self.version = version
         self.head_only = method == "HEAD"
         self.keep_alive = keep_alive
@@ -219,10 +223,24 @@ class Response:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
         out = b"" if self.headers_sent else self._frame_head()
         if data and not self.no_body:
+            if len(data) >= GATHER_MIN and self._send_parts is not None:
+                self._write_parts(out, data)
+                return
             out += self._frame_body(data)
         if out:
             self._sendall(out)
             self.sent += len(out)
+
+    def _write_parts(self, head, data):
+        """A large piece: head, framing and data go out unjoined."""
+        parts = [head] if head else []
+        if self.chunked:
+            self.body_sent += len(data)
+            parts += (b"%x\r\n" % len(data), data, b"\r\n")
+        else:
+            parts.append(self._frame_body(data))
+        self._send_parts(parts)
+        self.sent += sum(map(len, parts))
 
     def _frame_body(self, data):
         if self.chunked:

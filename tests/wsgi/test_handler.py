@@ -66,6 +66,9 @@ class FakeConn:
         self.sendall_calls += 1
         self.out += data
 
+    def send_parts(self, parts):        # as Connection.send_parts: one send, unjoined
+        self.sendall(b"".join(parts))
+
     def sendfile(self, fileobj, offset, count):
         self.sendfiles.append((fileobj, offset, count))
         fileobj.seek(offset)

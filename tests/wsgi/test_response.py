@@ -581,3 +581,32 @@ def test_write_of_str_fails_without_marking_the_head_sent():
         write("text")
     assert wire.sends == []
     assert resp.headers_sent is False
+
+
+class PartsWire(Wire):
+    """Also takes lists of parts, as ``Connection.send_parts`` does."""
+
+    def __init__(self):
+        super().__init__()
+        self.part_lists = []
+
+    def parts(self, parts):
+        assert all(type(p) is bytes for p in parts)
+        self.part_lists.append(list(parts))
+        self.sends.append(b"".join(parts))
+
+
+@pytest.mark.parametrize("headers", [[], [("Content-Length", str(3 * 65536 + 5))]])
+def test_large_pieces_go_unjoined_and_frame_like_small_ones(headers):
+    pieces = [b"a" * 65536, b"b" * 65536, b"tiny", b"c" * 65536, b"d"]
+    gathered = PartsWire()
+    resp = Response(gathered, "HTTP/1.1", "GET", True, gathered.parts)
+    respond(resp, "200 OK", list(headers), pieces)
+    plain, wire = make()
+    respond(plain, "200 OK", list(headers), pieces)
+    assert gathered.data == wire.data           # the same bytes on the wire
+    assert resp.sent == len(gathered.data) and resp.body_sent == plain.body_sent
+    assert len(gathered.part_lists) == 3        # the three large pieces
+    assert any(p is pieces[0] for p in gathered.part_lists[0])   # not copied
+    _, _, body, _ = parse(gathered.data)
+    assert body == b"".join(pieces)
