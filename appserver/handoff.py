@@ -58,7 +58,7 @@ class Handoff:
                                           conn.deadline, host, port)
         try:
             socket.send_fds(self.send_sock, [meta.encode() + head], [conn.fd])
-        except (BlockingIOError, InterruptedError):
+        except OSError:             # the pair is full, or anything else: it stays
             return False
         return True
 

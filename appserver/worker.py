@@ -84,7 +84,8 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.current = None         # the connection whose request the app runs
         self.app_started = 0.0      # when the current app call began (monotonic)
         self.ticking = False        # the handoff timer (SIGALRM) runs
-        self.long_call = False
+        self.long_call = False      # the last app call ran past HANDOFF_AFTER
+        self.handing_off = False    # _on_long_request is passing connections on
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""

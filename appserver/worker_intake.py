@@ -34,13 +34,28 @@ class Intake:
 
         The timer ticks every ``HANDOFF_TICK`` from the first request that
         finds other connections here, and stops on a tick between requests:
-        under load it is armed once per quiet spell, not per request."""
+        under load it is armed once per quiet spell, not per request.
+
+        A tick can arrive while the previous one is still passing connections
+        on (a busy machine may not run this process for longer than a tick);
+        Python then runs this handler inside itself. That tick does nothing:
+        it would pass on again the connections the first one was sending,
+        and two workers would read one socket."""
+        if self.handing_off:
+            return
         if not self.in_app:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.ticking = False
             return
         if time.monotonic() - self.app_started < HANDOFF_AFTER:
             return
+        self.handing_off = True
+        try:
+            self._pass_on_waiting()
+        finally:
+            self.handing_off = False
+
+    def _pass_on_waiting(self):
         waiting = {fd for fd, _ in self.poller.poll(0)}
         for conn in [c for c in self.conns.values()
                      if c.state in (IDLE, HEAD) and c is not self.current and not c.tls

@@ -1,0 +1,78 @@
+"""The handoff timer of ``appserver.worker_intake`` over real sockets: every
+connection with a request waiting is passed on once, also when a second
+tick arrives while the first is still passing them on (Python runs the
+handler inside itself then). Passed twice, one socket would be read by two
+workers: a request's body parsed as a head (414), EBADF inside the app."""
+import os
+import select
+import socket
+import time
+
+from appserver.connection import IDLE, Connection
+from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
+from appserver.http.parser import Limits
+from appserver.sockets import Listener
+from appserver.worker_intake import Intake
+
+
+class Pool(Intake):
+    """The parts of a worker the timer uses, with real sockets."""
+
+    def __init__(self, waiting):
+        self.poller = select.epoll()
+        self.handoff = Handoff(create_pair())
+        self.conns, self.clients, self.inodes = {}, [], []
+        listening = socket.create_server(("127.0.0.1", 0))
+        self.listener = Listener(listening, "tcp", listening.getsockname())
+        self.current = None
+        self.in_app, self.handing_off, self.ticking = True, False, True
+        self.app_started = time.monotonic() - 10 * HANDOFF_AFTER   # a long call
+        for _ in range(waiting):
+            ours, theirs = socket.socketpair()
+            conn = Connection(ours, "", self.listener, Limits(), 5.0, 5.0)
+            self.inodes.append(os.fstat(ours.fileno()).st_ino)
+            conn.state = IDLE
+            self.conns[conn.fd] = conn
+            self.poller.register(conn.fd, select.EPOLLIN)
+            theirs.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")   # a request waits
+            self.clients.append(theirs)
+
+    def _drop(self, conn):              # as Worker._drop
+        if self.conns.pop(conn.fd, None) is not None:
+            self.poller.unregister(conn.fd)
+        conn.close()
+
+
+def test_a_tick_during_a_tick_passes_nothing_twice():
+    pool = Pool(waiting=6)
+    give = pool.handoff.give
+    nested = []
+
+    def give_with_a_second_tick(conn):
+        if not nested:                  # the next tick fires mid-handoff
+            nested.append(True)
+            pool._on_long_request(None, None)
+            # and the descriptors it freed are reused, as a busy worker does
+            nested.extend(socket.socketpair() for _ in range(6))
+        return give(conn)
+
+    pool.handoff.give = give_with_a_second_tick
+    pool._on_long_request(None, None)
+    moved = pool.handoff.take(100)
+    assert nested and pool.conns == {}
+    # each socket once: the inodes of the descriptors received are the six
+    # sockets that had a request waiting, none of them twice
+    assert sorted(os.fstat(m.sock.fileno()).st_ino for m in moved) == sorted(pool.inodes)
+    reused = [sock for pair in nested[1:] for sock in pair]
+    for sock in [m.sock for m in moved] + pool.clients + [pool.listener.sock] + reused:
+        sock.close()
+
+
+def test_connections_go_once_without_a_nested_tick_too():
+    pool = Pool(waiting=3)
+    pool._on_long_request(None, None)
+    pool._on_long_request(None, None)    # the next tick finds them gone
+    moved = pool.handoff.take(100)
+    assert sorted(os.fstat(m.sock.fileno()).st_ino for m in moved) == sorted(pool.inodes)
+    for sock in [m.sock for m in moved] + pool.clients + [pool.listener.sock]:
+        sock.close()
