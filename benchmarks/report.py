@@ -141,7 +141,8 @@ def problems_text(summary):
 def _settings_line(meta):
     return ("%(rounds)d rounds × %(duration)d s per server and scenario (after a "
             "%(warmup)d s warm-up), servers interleaved round by round, "
-            "%(workers)d workers each; %(pinning)s. Run finished %(when)s." % meta)
+            "%(workers)d workers each; %(pinning)s; %(isolation)s. Run finished %(when)s."
+            % dict({"isolation": "one shared loopback"}, **meta))
 
 
 def render(summary, meta, descriptions=None):

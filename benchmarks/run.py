@@ -1,11 +1,13 @@
 """Run the benchmark suite: appserver against Gunicorn, round by round.
 
 Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
-[--workers W] [--scenarios a,b] [--no-pin] [--no-docs] [--json FILE]``
+[--workers W] [--scenarios a,b] [--no-pin] [--no-netns] [--no-docs] [--json FILE]``
 checks its prerequisites (exit 2 with install hints when something is
 missing), then for each scenario and round starts appserver, measures it,
 stops it, then does the same with Gunicorn (sync worker), so the servers
-alternate A B A B. Each measured run: start the server pinned to one CPU,
+alternate A B A B. Each measured run happens in a fresh network namespace
+when this process may make one (``benchmarks.netns``; root), so no run
+inherits another's TCP state. A run: start the server pinned to one CPU,
 time launch to first 200, warm up, read the server tree's CPU ticks, drive
 it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
 again, read each worker's RSS, stop the server (TERM, then KILL). It prints
@@ -19,6 +21,7 @@ TERM too.
 """
 import argparse
 import compileall
+import contextlib
 import json
 import os
 import signal
@@ -28,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import chart, checks, procstat, report, scenarios, stats, wrk
+from benchmarks import chart, checks, netns, procstat, report, scenarios, stats, wrk
 from benchmarks.servers import Server, StartError, log_tail, pinned
 
 DOC = scenarios.REPO / "docs" / "benchmarks.md"
@@ -46,6 +49,8 @@ def parse_args(argv):
     ap.add_argument("--scenarios", default=",".join(scenarios.names()),
                     help="comma-separated subset (default: all)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
+    ap.add_argument("--no-netns", action="store_true",
+                    help="run every server on the shared loopback, not a fresh network namespace")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md and the chart")
     ap.add_argument("--json", help="also write every run's raw figures to this file")
     ap.add_argument("--from-json", metavar="FILE",
@@ -135,10 +140,13 @@ def measure(server, scenario, args, pins):
 def one_run(scenario, kind, rnd, args, pins, workdir, env):
     """A run dict for one scenario, server and round (problems recorded, not raised)."""
     log = workdir / ("%s-%s-%d.log" % (scenario.name, kind, rnd))
-    server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log, pins[0])
     base = {"scenario": scenario.name, "server": kind, "round": rnd}
+    isolated = netns.fresh_loopback() if args.isolate else contextlib.nullcontext()
     try:
-        run = measure(server, scenario, args, pins)
+        with isolated:
+            server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log,
+                            pins[0])
+            run = measure(server, scenario, args, pins)
     except StartError as exc:
         run = {"problems": ["start failed: %s" % exc]}
     except subprocess.TimeoutExpired as exc:
@@ -231,6 +239,9 @@ def main(argv=None):
         return 2
     server_cpu, client_cpu, note = checks.pinning(not args.no_pin)
     print(note)
+    args.isolate, isolation = (False, "one shared loopback (--no-netns)") if args.no_netns \
+        else netns.probe()
+    print(isolation)
     precompile()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
@@ -244,7 +255,7 @@ def main(argv=None):
     summary = stats.summarize(runs)
     print(report.console(summary))
     meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
-            "workers": args.workers, "pinning": note,
+            "workers": args.workers, "pinning": note, "isolation": isolation,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": report.machine(),
             "versions": report.versions(wrk_text, scenarios.REPO)}
