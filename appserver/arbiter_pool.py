@@ -82,6 +82,8 @@ class WorkerPool:
                             index + 1, self.handoff_pair, self.nudge_w, server=self)
             hooks.call(self.cfg.hooks, "post_fork", self, worker)
             worker.run()
+        except BaseException:
+            log.exception("Worker %d could not start", os.getpid())
         finally:
             os._exit(errors.EXIT_ERROR)
 
