@@ -3,9 +3,11 @@
 The arbiter creates it before forking, so every worker inherits the same
 memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
 on every turn of its loop and around every request, the count of requests
-served, and the current request's start time and line. The arbiter reads all
+served, the connections it holds, and the current request's start time and
+line. The arbiter reads all
 slots (``Scoreboard.read``) to detect stuck workers; status pages and metrics
-read the same records. Nothing here touches the disk. From ``STATS_OFFSET``
+read the same records, and workers read each other's load (``Slot.peers``)
+to share new connections out (``appserver.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
 on, a slot holds the worker's request counters (``appserver.metrics``):
 ``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 
@@ -26,15 +28,20 @@ STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 SLOT_SIZE = 1024
 STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
 LINE_SIZE = 192
-# pid, state, recycle flag, boot time, rss, requests, heartbeat, request start,
-# request line: the last four are written together by _REQUEST.
-_LAYOUT = struct.Struct("<iBB2xdQQdd%ds" % LINE_SIZE)
+# pid, state, recycle flag, connections held, boot time, rss, requests,
+# heartbeat, request start, request line: the last four are written together
+# by _REQUEST.
+_LAYOUT = struct.Struct("<iBBHdQQdd%ds" % LINE_SIZE)
+_CONNECTIONS = struct.Struct("<H")
+_PEER = "iBBH24xdd"     # pid, state, recycle, connections, heartbeat, request start
+_PEER_GAP = "%dx" % (SLOT_SIZE - struct.calcsize("<" + _PEER))
 _PID_STATE = struct.Struct("<iB")
 _STATE = struct.Struct("<B")
 _HEARTBEAT = struct.Struct("<d")
 _REQUEST = struct.Struct("<Qdd%ds" % LINE_SIZE)   # requests, heartbeat, start, line
 _OFF_STATE = 4
 _OFF_RECYCLE = 5
+_OFF_CONNECTIONS = 6
 _OFF_RSS = 16
 _OFF_REQUESTS = 24
 _OFF_HEARTBEAT = 32
@@ -42,7 +49,8 @@ assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
 SlotInfo = namedtuple(
     "SlotInfo",
-    "index pid state recycle requests heartbeat request_start boot_time rss request_line")
+    "index pid state recycle requests heartbeat request_start boot_time rss request_line "
+    "connections")
 
 
 class Scoreboard:
@@ -55,7 +63,7 @@ class Scoreboard:
     def claim(self, index, pid, now):
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
         self._mem[index * SLOT_SIZE:(index + 1) * SLOT_SIZE] = bytes(SLOT_SIZE)
-        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0, now, 0, 0,
+        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0, 0, now, 0, 0,
                           now, 0.0, b"")
         return Slot(self._mem, index)
 
@@ -65,10 +73,10 @@ class Scoreboard:
 
     def read(self, index):
         """A ``SlotInfo`` snapshot of one slot."""
-        pid, state, recycle, boot, rss, requests, beat, start, line = \
+        pid, state, recycle, conns, boot, rss, requests, beat, start, line = \
             _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
         return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
-                        boot, rss, line.rstrip(b"\0").decode("latin-1"))
+                        boot, rss, line.rstrip(b"\0").decode("latin-1"), conns)
 
     def set_pid(self, index, pid):
         struct.pack_into("<i", self._mem, index * SLOT_SIZE, pid)
@@ -92,12 +100,30 @@ class Scoreboard:
 class Slot:
     """A worker's writer for its own slot; each method is one or two stores."""
 
-    __slots__ = ("_mem", "_base", "requests")
+    __slots__ = ("_mem", "_base", "_index", "requests", "_peers")
 
     def __init__(self, mem, index):
         self._mem = mem
         self._base = index * SLOT_SIZE
+        self._index = index
         self.requests = 0
+        self._peers = None
+
+    def set_connections(self, count):
+        """Publish how many connections this worker holds."""
+        _CONNECTIONS.pack_into(self._mem, self._base + _OFF_CONNECTIONS, min(count, 0xFFFF))
+
+    def peers(self, count):
+        """(state, connections, heartbeat, request start) of each live worker
+        in the first ``count`` slots but this one: one read of all of them."""
+        count = min(count, len(self._mem) // SLOT_SIZE)
+        if self._peers is None or self._peers[0] != count:
+            fmt = "<" + _PEER_GAP.join([_PEER] * count)
+            self._peers = count, struct.Struct(fmt)
+        cells = self._peers[1].unpack_from(self._mem, 0)
+        return [(cells[i + 1], cells[i + 3], cells[i + 4], cells[i + 5])
+                for i in range(0, 6 * count, 6)
+                if cells[i] != 0 and i != 6 * self._index]
 
     def beat(self, now):
         _HEARTBEAT.pack_into(self._mem, self._base + _OFF_HEARTBEAT, now)

@@ -29,6 +29,7 @@ def snapshot(arbiter, now):
             "pid": worker.pid,
             "state": scoreboard.STATE_NAMES[info.state],
             "requests": info.requests,
+            "connections": info.connections,
             "request": info.request_line or None,
             "request_seconds": round(now - info.request_start, 3)
             if info.request_start else None,

@@ -1,7 +1,7 @@
 """``appserver status``: what every worker is doing, from the admin listener.
 
 ``command`` (click) fetches ``/status`` from a running arbiter's admin
-listener and prints a table (pid, state, requests served, current request,
+listener and prints a table (pid, state, requests served, connections held, current request,
 its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
 listener is: ``--admin ADDR`` (``HOST:PORT``, ``unix:PATH`` or a URL), else
 ``--pid FILE`` (the arbiter writes its admin URL to ``FILE.admin``), else the
@@ -21,7 +21,7 @@ import click
 from appserver import config, status
 from appserver.errors import AppServerError, ConfigError
 
-_COLUMNS = ("#", "PID", "STATE", "REQS", "REQUEST", "AGE", "BEAT", "RSS")
+_COLUMNS = ("#", "PID", "STATE", "REQS", "CONNS", "REQUEST", "AGE", "BEAT", "RSS")
 
 
 def _mib(rss):
@@ -40,7 +40,7 @@ def render(snap):
         if w.get("retiring"):
             request += "  [retiring: %s]" % w["retiring"]
         rows.append((str(w["number"]), str(w["pid"]), w["state"], str(w["requests"]),
-                     request, _seconds(w["request_seconds"]),
+                     str(w.get("connections", "-")), request, _seconds(w["request_seconds"]),
                      _seconds(w["heartbeat_age"]), _mib(w["rss"])))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
     lines = ["arbiter %s  app %s  workers %d/%d  %s" % (

@@ -31,6 +31,7 @@ import signal
 import time
 
 from appserver import errors, hooks, process, scoreboard
+from appserver.balance import AcceptPacer
 from appserver.connection import HEAD, IDLE, Connection, timeout_error
 from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker_intake import Intake
@@ -86,6 +87,9 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.ticking = False        # the handoff timer (SIGALRM) runs
         self.long_call = False      # the last app call ran past HANDOFF_AFTER
         self.handing_off = False    # _on_long_request is passing connections on
+        self.pacer = AcceptPacer()
+        # The slots peers may hold: the pool, and a reload's new workers too.
+        self.peer_slots = 2 * max(getattr(server, "desired", 0), number) + 2
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -269,6 +273,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
 
     def _drop(self, conn):
         if self.conns.pop(conn.fd, None) is not None:
+            self.slot.set_connections(len(self.conns))
             try:
                 self.poller.unregister(conn.fd)
             except (OSError, ValueError):

@@ -3,18 +3,21 @@
 Mixed into ``Worker``. New connections come from the listening sockets
 (``_accept``, batched, honouring ``max-connections``: the idle keep-alive
 connection nearest its deadline makes room, and accepting pauses while every
-connection is busy) and from the handoff pair (``_adopt``: one connection a
+connection is busy; left for a moment to a free worker holding fewer
+connections, ``appserver.balance``) and from the handoff pair (``_adopt``: one connection a
 busy worker passed on, served at once and ahead of this worker's own). While this worker's app call runs
 long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
 which a request is waiting (``appserver.handoff``).
 """
 
 import logging
+import os
 import select
 import signal
 import socket
 import time
 
+from appserver.balance import MARGIN
 from appserver.connection import HEAD, IDLE
 from appserver.handoff import HANDOFF_AFTER
 
@@ -110,8 +113,22 @@ class Intake:
             return True
         return False
 
+    def _defer_accept(self):
+        """True to leave the waiting connections to a lighter free worker
+        for now (it was woken too); this one lets it run first."""
+        mine = len(self.conns)
+        if mine < MARGIN:
+            self.pacer.since = None
+            return False
+        if self.pacer.defer(mine, self.slot.peers(self.peer_slots), time.monotonic()):
+            os.sched_yield()
+            return True
+        return False
+
     def _accept(self, listener, batch=ACCEPT_BATCH):
         """Accept up to ``batch`` connections; True if the backlog may hold more."""
+        if self._defer_accept():
+            return False
         cfg = self.cfg
         for _ in range(batch):
             full = len(self.conns) >= cfg.max_connections
@@ -146,6 +163,7 @@ class Intake:
                                self.cfg.read_timeout, self.cfg.send_timeout)
         conn.base = self.bases[listener.fileno()]
         self.conns[conn.fd] = conn
+        self.slot.set_connections(len(self.conns))
         self.poller.register(conn.fd, _IN)
         return conn
 

@@ -183,3 +183,32 @@ def test_forked_child_writes_are_visible_to_the_parent(board):
     assert info.state == BUSY
     assert info.heartbeat == 43.0
     assert info.request_line == "GET /from-child HTTP/1.1"
+
+
+def test_connections_are_published_and_read_by_peers(board):
+    first, second = board.claim(0, 0, 1.0), board.claim(1, 0, 2.0)
+    board.set_pid(0, 100)
+    board.set_pid(1, 101)
+    board.claim(3, 0, 3.0)                  # claimed, no pid yet: not a peer
+    first.set_connections(3)
+    second.set_connections(70000)           # capped at what the field holds
+    second.request_started(b"GET /", 5.0)
+    assert board.read(0).connections == 3
+    assert board.read(1).connections == 0xFFFF
+    assert board.read(1).state == BUSY and board.read(1).requests == 0
+    assert first.peers(4) == [(BUSY, 0xFFFF, 5.0, 5.0)]
+    assert second.peers(4) == [(BOOTING, 3, 1.0, 0.0)]
+    assert second.peers(100) == [(BOOTING, 3, 1.0, 0.0)]   # bounded by the board
+    first.set_state(IDLE, 9.0)
+    assert second.peers(1) == [(IDLE, 3, 9.0, 0.0)]
+
+
+def test_connections_field_leaves_its_neighbours_alone(board):
+    slot = board.claim(1, 0, 1.0)
+    board.set_pid(1, 77)
+    slot.ask_recycle()
+    slot.set_state(IDLE, 2.0)
+    slot.set_connections(12)
+    info = board.read(1)
+    assert (info.pid, info.state, info.recycle, info.boot_time, info.connections) == \
+        (77, IDLE, True, 1.0, 12)

@@ -23,7 +23,7 @@ def info(worker, state=IDLE, heartbeat=0.0, request_line="", recycle=False,
     fields = dict(index=worker.index, pid=worker.pid if pid is None else pid,
                   state=state, recycle=recycle, requests=requests,
                   heartbeat=heartbeat, request_start=0.0, boot_time=0.0, rss=rss,
-                  request_line=request_line)
+                  request_line=request_line, connections=0)
     return scoreboard.SlotInfo(**{name: fields[name]
                                   for name in scoreboard.SlotInfo._fields})
 

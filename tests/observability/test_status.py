@@ -40,10 +40,12 @@ def test_status_table_shows_a_busy_worker(obs_server):
     out = wait_until(busy_with_rss, 10, "a busy worker with its RSS")
     header, columns, *rows = out.splitlines()
     assert header.startswith("arbiter %d  app obs_app  workers 2/2  ready" % srv.pid)
-    assert columns.split() == ["#", "PID", "STATE", "REQS", "REQUEST", "AGE", "BEAT", "RSS"]
+    assert columns.split() == ["#", "PID", "STATE", "REQS", "CONNS", "REQUEST", "AGE", "BEAT",
+                               "RSS"]
     assert sorted(int(r.split()[1]) for r in rows) == srv.worker_pids()
     [busy] = [r for r in rows if " busy " in r]
     assert "GET /sleep?s=3 HTTP/1.1" in busy and busy.split()[-1].endswith("M")
+    assert busy.split()[4] == "1"           # the connection of its request
     thread.join()
 
 
@@ -70,10 +72,10 @@ def test_status_of_a_stopped_server_exits_1(tmp_path):
 def test_render_marks_retiring_workers():
     snap = {"pid": 1, "app": "a", "workers_wanted": 1, "draining": False, "ready": True,
             "workers": [{"number": 1, "pid": 7, "state": "idle", "requests": 3,
-                         "request": None, "request_seconds": None, "heartbeat_age": 0.2,
+                         "connections": 4, "request": None, "request_seconds": None, "heartbeat_age": 0.2,
                          "rss": 3 * 1048576, "retiring": "reload"}]}
     lines = render(snap).splitlines()
-    assert lines[2].split() == ["1", "7", "idle", "3", "-", "[retiring:", "reload]",
+    assert lines[2].split() == ["1", "7", "idle", "3", "4", "-", "[retiring:", "reload]",
                                 "-", "0.2s", "3.0M"]
 
 

@@ -1,0 +1,63 @@
+"""Share new connections out among the workers (pure decisions, no I/O).
+
+Every free worker is woken for a new connection and the first to call
+``accept`` wins it. A worker that wakes first again and again (it was
+running, the others were not scheduled yet) would so collect most of a burst
+of keep-alive connections, and its clients would get a fraction of the
+requests served per connection that the other workers' clients get.
+
+``AcceptPacer.defer(mine, peers, now)`` says whether a worker holding
+``mine`` connections should leave the waiting ones to a peer for now:
+``peers`` is ``(state, connections, heartbeat, request start)`` per other
+worker (``Slot.peers``). It defers while some peer is free (its heartbeat
+recent, in its loop or in an app call begun less than ``BUSY_FRESH`` ago: a
+busy worker serving quick requests is back in its loop at once) and holds at least ``MARGIN`` fewer connections,
+but never for longer than ``DEFER_MAX`` while the peers' connection count
+stays the same: a peer that looks free and does not take them (it died, it
+is full, it is not scheduled) must not make them wait. Once the peers take
+connections again, or after ``RESET``, it may defer again.
+"""
+
+from appserver.handoff import HANDOFF_AFTER
+from appserver.scoreboard import BUSY, IDLE
+
+MARGIN = 2              # a peer this many connections lighter takes the next one
+DEFER_MAX = 0.002       # seconds a worker leaves waiting connections to a peer
+RESET = 1.0             # seconds after which a worker defers again
+PEER_FRESH = 2.5        # a heartbeat older than this: the peer is not free
+BUSY_FRESH = HANDOFF_AFTER  # an app call longer than this: the peer is not free
+
+
+def free(state, beat, started, now):
+    """Whether a peer can take a connection within moments."""
+    if now - beat >= PEER_FRESH:
+        return False
+    return state == IDLE or (state == BUSY and now - started < BUSY_FRESH)
+
+
+def lighter_peer(mine, peers, now):
+    """True if a free peer holds at least ``MARGIN`` fewer connections."""
+    for state, connections, beat, started in peers:
+        if connections + MARGIN <= mine and free(state, beat, started, now):
+            return True
+    return False
+
+
+class AcceptPacer:
+    """One worker's accept pacing; see the module comment."""
+
+    __slots__ = ("since", "seen")
+
+    def __init__(self):
+        self.since = None       # when the peers last took (or dropped) one
+        self.seen = 0           # the peers' connections then
+
+    def defer(self, mine, peers, now):
+        """True to leave the waiting connections to a lighter free peer."""
+        if mine < MARGIN or not lighter_peer(mine, peers, now):
+            self.since = None
+            return False
+        total = sum(p[1] for p in peers)
+        if self.since is None or total != self.seen or now - self.since >= RESET:
+            self.since, self.seen = now, total
+        return now - self.since < DEFER_MAX
