@@ -6,14 +6,15 @@ running, the others were not scheduled yet) would so collect most of a burst
 of keep-alive connections, and its clients would get a fraction of the
 requests served per connection that the other workers' clients get.
 
-``AcceptPacer.defer(mine, peers, now)`` says whether a worker holding
-``mine`` connections should leave the waiting ones to a peer for now:
-``peers`` is ``(state, connections, heartbeat, request start)`` per other
-worker (``Slot.peers``). It defers while some peer is free (its heartbeat
-recent, in its loop or in an app call begun less than ``BUSY_FRESH`` ago: a
-busy worker serving quick requests is back in its loop at once) and holds at least ``MARGIN`` fewer connections,
-but never for longer than ``DEFER_MAX`` while the peers' connection count
-stays the same: a peer that looks free and does not take them (it died, it
+``AcceptPacer.defer(mine, read_peers, now)`` says whether a worker holding
+``mine`` connections should leave the waiting ones to a peer for now;
+``read_peers()`` gives ``(state, connections, heartbeat, request start)``
+per other worker (``Slot.peers``) and is called only when ``mine`` is at
+least ``MARGIN``. It defers while some peer is free (its heartbeat recent,
+in its loop or in an app call begun less than ``BUSY_FRESH`` ago: a busy
+worker serving quick requests is back in its loop at once) and holds at
+least ``MARGIN`` fewer connections, but never for longer than ``DEFER_MAX``
+while the peers' connection count stays the same: a peer that looks free and does not take them (it died, it
 is full, it is not scheduled) must not make them wait. Once the peers take
 connections again, or after ``RESET``, it may defer again.
 """
@@ -52,9 +53,10 @@ class AcceptPacer:
         self.since = None       # when the peers last took (or dropped) one
         self.seen = 0           # the peers' connections then
 
-    def defer(self, mine, peers, now):
+    def defer(self, mine, read_peers, now):
         """True to leave the waiting connections to a lighter free peer."""
-        if mine < MARGIN or not lighter_peer(mine, peers, now):
+        peers = read_peers() if mine >= MARGIN else ()
+        if not lighter_peer(mine, peers, now):
             self.since = None
             return False
         total = sum(p[1] for p in peers)

@@ -4,10 +4,10 @@ The arbiter creates it before forking, so every worker inherits the same
 memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
 on every turn of its loop and around every request, the count of requests
 served, the connections it holds, and the current request's start time and
-line. The arbiter reads all
-slots (``Scoreboard.read``) to detect stuck workers; status pages and metrics
-read the same records, and workers read each other's load (``Slot.peers``)
-to share new connections out (``appserver.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
+line. The arbiter reads all slots (``Scoreboard.read``) to detect stuck
+workers; status pages and metrics read the same records, and workers read
+each other's load (``Slot.peers``) to share new connections out
+(``appserver.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
 on, a slot holds the worker's request counters (``appserver.metrics``):
 ``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 

@@ -1,8 +1,8 @@
 """``appserver status``: what every worker is doing, from the admin listener.
 
 ``command`` (click) fetches ``/status`` from a running arbiter's admin
-listener and prints a table (pid, state, requests served, connections held, current request,
-its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
+listener and prints a table (pid, state, requests served, connections held,
+current request, its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
 listener is: ``--admin ADDR`` (``HOST:PORT``, ``unix:PATH`` or a URL), else
 ``--pid FILE`` (the arbiter writes its admin URL to ``FILE.admin``), else the
 ``admin-bind`` and then ``pid`` settings of the config file and environment.

@@ -23,6 +23,7 @@ Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
 """
 
+import functools
 import logging
 import os
 import random
@@ -89,7 +90,8 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.handing_off = False    # _on_long_request is passing connections on
         self.pacer = AcceptPacer()
         # The slots peers may hold: the pool, and a reload's new workers too.
-        self.peer_slots = 2 * max(getattr(server, "desired", 0), number) + 2
+        self.read_peers = functools.partial(
+            slot.peers, 2 * max(getattr(server, "desired", 0), number) + 2)
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""

@@ -4,8 +4,9 @@ Mixed into ``Worker``. New connections come from the listening sockets
 (``_accept``, batched, honouring ``max-connections``: the idle keep-alive
 connection nearest its deadline makes room, and accepting pauses while every
 connection is busy; left for a moment to a free worker holding fewer
-connections, ``appserver.balance``) and from the handoff pair (``_adopt``: one connection a
-busy worker passed on, served at once and ahead of this worker's own). While this worker's app call runs
+connections, ``appserver.balance``) and from the handoff pair (``_adopt``:
+one connection a busy worker passed on, served at once and ahead of this
+worker's own). While this worker's app call runs
 long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
 which a request is waiting (``appserver.handoff``).
 """
@@ -17,7 +18,6 @@ import signal
 import socket
 import time
 
-from appserver.balance import MARGIN
 from appserver.connection import HEAD, IDLE
 from appserver.handoff import HANDOFF_AFTER
 
@@ -116,11 +116,7 @@ class Intake:
     def _defer_accept(self):
         """True to leave the waiting connections to a lighter free worker
         for now (it was woken too); this one lets it run first."""
-        mine = len(self.conns)
-        if mine < MARGIN:
-            self.pacer.since = None
-            return False
-        if self.pacer.defer(mine, self.slot.peers(self.peer_slots), time.monotonic()):
+        if self.pacer.defer(len(self.conns), self.read_peers, time.monotonic()):
             os.sched_yield()
             return True
         return False

@@ -11,6 +11,10 @@ def peer(conns, state=IDLE, beat=NOW, started=0.0):
     return (state, conns, beat, started)
 
 
+def reading(peers):
+    return lambda: peers
+
+
 def test_a_free_peer_margin_lighter_takes_the_next_connection():
     assert lighter_peer(10, [peer(10 - MARGIN)], NOW)
     assert not lighter_peer(10, [peer(10 - MARGIN + 1)], NOW)
@@ -25,32 +29,33 @@ def test_only_free_peers_count():
     assert not lighter_peer(10, [peer(0, beat=NOW - balance.PEER_FRESH)], NOW)
 
 
-def test_a_worker_with_few_connections_never_defers():
-    pacer = AcceptPacer()
-    assert not pacer.defer(MARGIN - 1, [peer(0)], NOW)
+def test_a_worker_with_few_connections_never_defers_nor_reads_its_peers():
+    def unread():
+        raise AssertionError("peers read for a worker with few connections")
+    assert not AcceptPacer().defer(MARGIN - 1, unread, NOW)
 
 
 def test_deferring_stops_when_the_peers_take_nothing_for_a_while():
     pacer, peers = AcceptPacer(), [peer(0)]
-    assert pacer.defer(10, peers, NOW)
-    assert pacer.defer(10, peers, NOW + DEFER_MAX / 2)
-    assert not pacer.defer(10, peers, NOW + DEFER_MAX * 1.01)   # the peer takes none
-    assert not pacer.defer(10, peers, NOW + RESET / 2)
-    assert pacer.defer(10, peers, NOW + RESET)              # tried again later
+    assert pacer.defer(10, reading(peers), NOW)
+    assert pacer.defer(10, reading(peers), NOW + DEFER_MAX / 2)
+    assert not pacer.defer(10, reading(peers), NOW + DEFER_MAX * 1.01)   # the peer takes none
+    assert not pacer.defer(10, reading(peers), NOW + RESET / 2)
+    assert pacer.defer(10, reading(peers), NOW + RESET)              # tried again later
 
 
 def test_a_peer_taking_connections_keeps_the_deferral_going():
     pacer = AcceptPacer()
     t = NOW
     for taken in range(5):                  # each within DEFER_MAX of the last
-        assert pacer.defer(20, [peer(taken)], t)
+        assert pacer.defer(20, reading([peer(taken)]), t)
         t += DEFER_MAX * 0.9
-    assert not pacer.defer(20, [peer(4)], t + DEFER_MAX)
+    assert not pacer.defer(20, reading([peer(4)]), t + DEFER_MAX)
 
 
 def test_balance_reached_ends_the_deferral():
     pacer = AcceptPacer()
-    assert pacer.defer(10, [peer(0)], NOW)
-    assert not pacer.defer(10, [peer(9)], NOW + 0.0001)
+    assert pacer.defer(10, reading([peer(0)]), NOW)
+    assert not pacer.defer(10, reading([peer(9)]), NOW + 0.0001)
     assert pacer.since is None
-    assert pacer.defer(10, [peer(0)], NOW + DEFER_MAX * 5)  # a fresh window
+    assert pacer.defer(10, reading([peer(0)]), NOW + DEFER_MAX * 5)  # a fresh window

@@ -134,3 +134,10 @@ def test_example_config_loads_and_serves(obs_server):
     wait_until(lambda: '"status": 200' in srv.stdout(), 10, "a JSON access line")
     srv.stop()
     assert "appserver stopped after" in srv.stdout()
+
+
+def test_a_worker_that_cannot_start_says_why(obs_server):
+    srv = obs_server("-c", str(OBS_APPS / "hooks_exit_conf.py"), start=False)
+    srv.start(wait=False)
+    srv.wait_for_log(r"Worker \d+ could not start\nTraceback")
+    srv.wait_for_log(r"raise SystemExit\(5\)")
