@@ -5,7 +5,9 @@ a ``UwsgiConnection`` (``--protocol uwsgi``) its ``UwsgiParser``. The class
 also names the ``build_environ`` that matches its requests.
 The worker's event loop calls ``fill()`` when the socket is readable (it never
 blocks there); while the app runs, ``read_body()`` blocks for body bytes up to
-``read-timeout`` and ``sendall()`` for the response up to ``send-timeout``.
+``read-timeout`` (a Content-Length body goes from the socket to the app
+without the parser's buffer) and ``sendall()`` for the response up to
+``send-timeout``.
 
 A plain socket stays blocking at the Python level: CPython polls before every
 call on a socket with a timeout, two extra system calls per request. Loop reads
@@ -40,6 +42,7 @@ from appserver.tls import ssl_module
 
 RECV_SIZE = 65536
 _DONTWAIT = socket.MSG_DONTWAIT
+_WAITALL = socket.MSG_WAITALL
 _SO_RCVTIMEO, _SO_SNDTIMEO = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO
 DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
 
@@ -139,22 +142,30 @@ class Connection:
                 "ll", whole, int((seconds - whole) * 1e6)))
             self._kernel |= option
 
-    def read_body(self):
-        """The next piece of the current request's body; ``b""`` at its end."""
+    def read_body(self, size=None):
+        """The next piece of the current request's body; ``b""`` at its end.
+
+        ``size`` is how many bytes the caller needs (None: whatever comes
+        next). Bytes of a Content-Length body that the parser need not see
+        (it holds nothing) are received for the caller directly and only
+        counted by the parser, not copied through its buffer; with a
+        ``size``, the receive waits for all of them (``MSG_WAITALL``, bounded
+        by ``read-timeout``: a timeout after some bytes returns those)."""
         parser = self.parser
         while True:
+            room = parser.body_room()
+            if room:
+                if size is None:
+                    data = self._recv_body(min(room, RECV_SIZE))
+                else:
+                    data = self._recv_body(min(room, size), 0 if self.tls else _WAITALL)
+                if data:
+                    parser.took_body(len(data))
+                    return data
+                parser.feed(data)       # closed mid-body: the parser says so
             event = parser.next_event()
             if event is NEED_DATA:
-                self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
-                try:
-                    data = self.sock.recv(RECV_SIZE)
-                except (socket.timeout, BlockingIOError):
-                    raise BodyTimeout("client sent no body bytes for %s s "
-                                        "(read-timeout)" % self.read_timeout) from None
-                except OSError as exc:
-                    raise ClientError("reading the body: %s" % exc) from None
-                self.received += len(data)
-                parser.feed(data)
+                parser.feed(self._recv_body(RECV_SIZE))
             elif type(event) is Data:
                 return event.data
             elif type(event) is EndOfMessage:
@@ -162,6 +173,19 @@ class Connection:
             else:
                 raise IncompleteRequest("unexpected %s while reading a body"
                                         % type(event).__name__)
+
+    def _recv_body(self, size, flags=0):
+        """Body bytes from the socket, waiting up to ``read-timeout``."""
+        self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
+        try:
+            data = self.sock.recv(size, flags)
+        except (socket.timeout, BlockingIOError):
+            raise BodyTimeout("client sent no body bytes for %s s "
+                              "(read-timeout)" % self.read_timeout) from None
+        except OSError as exc:
+            raise ClientError("reading the body: %s" % exc) from None
+        self.received += len(data)
+        return data
 
     def discard_body(self, limit):
         """Skip the rest of the body; False if more than ``limit`` bytes remain."""
@@ -178,7 +202,8 @@ class Connection:
 
     def sendall(self, data):
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
-        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
+        if self.tls or not self._kernel & _SO_SNDTIMEO:
+            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
             self.sock.sendall(data)
         except OSError as exc:

@@ -44,7 +44,7 @@ from appserver.http.errors import (
     BadRequest, HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge,
     URITooLong,
 )
-from appserver.http.parser import CLOSED, NEED_DATA, Request
+from appserver.http.parser import CLOSED, NEED_DATA, Request, RequestParser
 
 __all__ = ["UwsgiParser", "UwsgiRequest", "PacketError", "Data", "EndOfMessage",
            "NEED_DATA", "CLOSED", "build_environ", "pack"]
@@ -216,6 +216,10 @@ class UwsgiParser:
             raise RuntimeError("feed() after EOF")
         else:
             self._buf += data
+
+    # The same buffer and body reader as the HTTP parser: the same direct path.
+    body_room = RequestParser.body_room
+    took_body = RequestParser.took_body
 
     def skip_empty_body(self):
         """False: a packet's body, even empty, ends through its events (one

@@ -1,6 +1,9 @@
 """appserver.connection over a real socket pair: ``send_parts`` delivers the
 parts in order, whole, also when signals cut its ``sendmsg`` short (the
-worker's handoff timer does that under load)."""
+worker's handoff timer does that under load); ``read_body`` hands a
+Content-Length body over in pieces of at most the size asked for, received
+straight from the socket, and never reads past the body (a pipelined request
+stays for the parser), and reports a body cut short or too slow."""
 import signal
 import socket
 import threading
@@ -8,8 +11,9 @@ import time
 
 import pytest
 
-from appserver.connection import Connection
-from appserver.http.parser import Limits
+from appserver.connection import BodyTimeout, Connection
+from appserver.http.errors import IncompleteRequest
+from appserver.http.parser import NEED_DATA, Limits, Request
 
 
 def _reader(sock, out):
@@ -42,5 +46,81 @@ def test_send_parts_is_whole_and_in_order_when_signals_interrupt_it():
     thread.join(20)
     assert b"".join(received) == b"".join(parts)
     assert ticks                        # the send was interrupted along the way
+    conn.close()
+    client.close()
+
+
+def _posted(body_length, first_piece=b"", read_timeout=5.0):
+    """A connection whose parser has taken a POST head of ``body_length``
+    bytes (with ``first_piece`` of its body in the same packet)."""
+    server, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn = Connection(server, "", None, Limits(), read_timeout, 5.0)
+    conn.parser.feed(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+                     % body_length + first_piece)
+    assert isinstance(conn.parser.next_event(), Request)
+    return conn, client
+
+
+@pytest.mark.timeout(30)
+def test_a_body_comes_in_pieces_of_the_size_asked_and_stops_at_its_end():
+    body = bytes(range(256)) * 1000                      # 256000 bytes
+    conn, client = _posted(len(body), body[:1000])
+
+    def send():
+        for i in range(1000, len(body), 7000):          # in small, spaced packets
+            client.sendall(body[i:i + 7000])
+            time.sleep(0.0005)
+        client.sendall(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+    sender = threading.Thread(target=send)
+    sender.start()
+    pieces = []
+    while True:
+        piece = conn.read_body(65536)
+        if not piece:
+            break
+        assert type(piece) is bytes and len(piece) <= 65536
+        pieces.append(piece)
+    sender.join(10)
+    assert b"".join(pieces) == body
+    assert pieces[0] == body[:1000]                      # what came with the head
+    assert [len(p) for p in pieces[1:-1]] == [65536] * 3  # the rest: as asked for
+    assert conn.received == len(body) - 1000             # counted, not fed
+    conn.fill_waiting()
+    nxt = conn.parser.next_event()                       # the next request is intact
+    assert isinstance(nxt, Request) and nxt.target == "/next"
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_body_cut_short_by_the_client_is_an_incomplete_request():
+    conn, client = _posted(100000)
+    client.sendall(b"x" * 5000)
+    client.shutdown(socket.SHUT_WR)
+    got = conn.read_body(65536)
+    assert got == b"x" * 5000                            # what there was, then
+    with pytest.raises(IncompleteRequest):
+        conn.read_body(65536)
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_client_that_stops_sending_its_body_times_out():
+    conn, client = _posted(100000, read_timeout=0.2)
+    client.sendall(b"y" * 3000)
+    assert conn.read_body(65536) == b"y" * 3000          # partial, not an error
+    with pytest.raises(BodyTimeout):
+        conn.read_body(65536)
+    assert conn.parser.next_event() is NEED_DATA         # the parser is not broken
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(10)
+def test_an_open_sized_read_returns_what_has_come_without_waiting_for_more():
+    conn, client = _posted(100000, read_timeout=60.0)   # waiting would hang the test
+    client.sendall(b"first line\n")
+    assert conn.read_body() == b"first line\n"          # for readline: what is there
     conn.close()
     client.close()

@@ -8,6 +8,9 @@ whose ``read(buf)`` consumes from the front of the buffer and returns
 ``Data`` (never empty, never past the boundary), ``EndOfMessage`` (chunked
 trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
 ``HTTPError`` subclasses. ``parser.py`` re-exports the two event classes.
+``direct_room(reader, buf)`` says how many bytes of a Content-Length body the
+caller may receive without passing them through the buffer (the reader's
+``took(n)`` then accounts for them).
 """
 import re
 
@@ -201,6 +204,16 @@ class ContentLengthReader:
         data = _take(buf, n)
         self.remaining = n - len(data)
         return Data(data)
+
+    def took(self, n):
+        """``n`` bytes of the body went to the app without the buffer."""
+        self.remaining -= n
+
+
+def direct_room(reader, buf):
+    """Body bytes that may go straight from the socket to the app: the rest
+    of a Content-Length body while nothing is buffered, else 0."""
+    return reader.remaining if type(reader) is ContentLengthReader and not buf else 0
 
 
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)

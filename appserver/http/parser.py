@@ -17,7 +17,8 @@ wins. Field sections and body readers live in ``body.py``, what a head means
 """
 import re
 
-from .body import READERS, SPECIAL_FIELDS, Data, EndOfMessage, Section, parse_fields
+from .body import (READERS, SPECIAL_FIELDS, Data, EndOfMessage, Section, direct_room,
+                   parse_fields)
 from .errors import BadRequest, HTTPError, IncompleteRequest
 from .head import request_line, semantics, split_target
 
@@ -149,6 +150,8 @@ class RequestParser:
         """The next event, NEED_DATA or CLOSED; raises HTTPError subclasses."""
         if self._error is not None:
             raise self._error
+        if self._reader is None and not self._buf:     # between requests
+            return CLOSED if self._eof else NEED_DATA
         try:
             if self._reader is None:
                 return self._next_head()
@@ -156,6 +159,19 @@ class RequestParser:
         except HTTPError as exc:
             self._error = exc
             raise
+
+    def body_room(self):
+        """How many body bytes the caller may receive and hand to the app
+        itself, without feeding them: the rest of a Content-Length body
+        while nothing is buffered (0 otherwise). It reports them with
+        ``took_body``; the body's end is still an ``EndOfMessage``."""
+        if self._reader is None or self._eof:
+            return 0
+        return direct_room(self._reader, self._buf)
+
+    def took_body(self, n):
+        """``n`` bytes (at most ``body_room()``) of the body went to the app."""
+        self._reader.took(n)
 
     def skip_empty_body(self):
         """End a request that has no body without going through its events

@@ -16,6 +16,7 @@ from appserver.wsgi.response import FileWrapper
 
 _SPECIAL = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
 _KEY_CACHE = {}
+_SERVERS = {}            # Host value -> (SERVER_NAME, SERVER_PORT or "")
 
 
 def base_environ(listener, multiprocess):
@@ -61,8 +62,9 @@ def decode_path(path):
 def build_environ(base, request, peer, wsgi_input):
     """The environ for ``request`` received from ``peer`` on a listener."""
     environ = base.copy()
+    path = request.path
     environ["REQUEST_METHOD"] = request.method
-    environ["PATH_INFO"] = decode_path(request.path)
+    environ["PATH_INFO"] = decode_path(path) if "%" in path else path
     environ["QUERY_STRING"] = request.query
     environ["RAW_URI"] = environ["REQUEST_URI"] = request.target
     environ["SERVER_PROTOCOL"] = request.version
@@ -72,27 +74,35 @@ def build_environ(base, request, peer, wsgi_input):
         environ["REMOTE_PORT"] = str(peer[1])
     else:
         environ["REMOTE_ADDR"] = ""
+    keys = _KEY_CACHE
     for name, value in request.headers:
-        key = header_key(name)
+        key = keys.get(name) or header_key(name)
         if key in environ and key.startswith("HTTP_"):
             sep = "; " if key == "HTTP_COOKIE" else ","
             environ[key] += sep + value
         else:
             environ[key] = value
-    if request.host:
-        environ["HTTP_HOST"] = request.host     # absolute-form wins over Host
-        _set_server_from_host(environ, request.host)
+    host = request.host
+    if host:
+        environ["HTTP_HOST"] = host     # absolute-form wins over Host
+        name, port = _SERVERS.get(host) or _server_of(host)
+        environ["SERVER_NAME"] = name
+        environ["SERVER_PORT"] = port or (
+            "443" if environ["wsgi.url_scheme"] == "https" else "80")
     if request.chunked:
         environ.pop("CONTENT_LENGTH", None)
     return environ
 
 
-def _set_server_from_host(environ, host):
-    """``SERVER_NAME``/``SERVER_PORT`` follow the Host the client asked for."""
+def _server_of(host):
+    """(name, port or "") of a Host value: ``SERVER_NAME``/``SERVER_PORT``
+    follow the Host the client asked for (cached, like header keys)."""
     if host.startswith("["):
         end = host.find("]")
-        name, port = host[:end + 1], host[end + 2:]
+        server = host[:end + 1], host[end + 2:]
     else:
         name, _, port = host.partition(":")
-    environ["SERVER_NAME"] = name
-    environ["SERVER_PORT"] = port or ("443" if environ["wsgi.url_scheme"] == "https" else "80")
+        server = name, port
+    if len(_SERVERS) < 1000:
+        _SERVERS[host] = server
+    return server

@@ -16,7 +16,7 @@ import time
 from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
 from appserver.http import writer
 from appserver.http.errors import HTTPError
-from appserver.wsgi.input import Input
+from appserver.wsgi.input import EMPTY, Input
 from appserver.wsgi.response import AppResponseError, FileWrapper, Response
 
 log = logging.getLogger("appserver")
@@ -43,8 +43,12 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
     started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive, conn.send_parts)
-    body = Input(conn.read_body, _continuer(conn, response) if request.expect_continue
-                 else None)
+    if request.expect_continue:
+        body = Input(conn.read_body, _continuer(conn, response))
+    elif conn.parser.skip_empty_body():
+        body = EMPTY                # no body: nothing left for the parser either
+    else:
+        body = Input(conn.read_body)
     environ = conn.build_environ(base_environ, request, conn.peer, body)
     observer.started(request, environ, response)
     timed_out = False
@@ -74,7 +78,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
     observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
-    return response.keep_alive and _finish_body(conn, body, request)
+    return response.keep_alive and (body is EMPTY or _finish_body(conn, body, request))
 
 
 def _continuer(conn, response):
@@ -100,8 +104,8 @@ def _send(result, response, conn):
         data = result[0]
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        response.set_length_if_unknown(len(data))
-        response.write(data)
+        response.write_whole(data)
+        return
     elif isinstance(result, FileWrapper) and _send_file(result, response, conn):
         pass
     else:

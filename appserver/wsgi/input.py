@@ -1,11 +1,19 @@
 """``wsgi.input``: the request body as a PEP 3333 input stream.
 
-``Input`` pulls body bytes from a ``read_body()`` callable (the connection's:
-it returns the next piece of body, or ``b""`` at the end of the message) and
-never reads past the request's own body, so reading "everything" is safe
+``Input`` pulls body bytes from a ``read_body(size)`` callable (the
+connection's: it returns the next piece of body, at most ``size`` bytes and
+waiting for them all if it can, or what comes next for ``None``; ``b""`` at
+the end of the message) and never reads past the
+request's own body, so reading "everything" is safe
 (``wsgi.input_terminated``). ``on_first_read`` runs once before the first read
-(the connection uses it to send ``100 Continue``).
+(the connection uses it to send ``100 Continue``). A sized ``read`` asks for
+just what it lacks and hands a piece that fits back as is: a body read in
+large blocks is not copied on its way to the app. ``EMPTY`` is the stream of
+every request that has no body: already at its end, it holds no state and is
+shared.
 """
+
+PIECE = 65536       # what read() asks for at a time when it reads everything
 
 
 class Input:
@@ -19,19 +27,24 @@ class Input:
         self._eof = False
         self._on_first_read = on_first_read
 
-    def _fill(self):
-        """Append the next piece of body; False once the body is exhausted."""
+    def _piece(self, size):
+        """The next piece of body (``size`` bytes wanted, or None: what comes
+        next, for ``readline``); ``b""`` at its end."""
         if self._eof:
-            return False
+            return b""
         if self._on_first_read is not None:
             callback, self._on_first_read = self._on_first_read, None
             callback()
-        data = self._read_body()
+        data = self._read_body(size)
         if not data:
             self._eof = True
-            return False
+        return data
+
+    def _fill(self):
+        """Append the next piece of body; False once the body is exhausted."""
+        data = self._piece(None)
         self._buf += data
-        return True
+        return bool(data)
 
     def _take(self, size):
         data = bytes(self._buf[:size])
@@ -40,12 +53,34 @@ class Input:
 
     def read(self, size=-1):
         if size is None or size < 0:
-            while self._fill():
-                pass
-            return self._take(len(self._buf))
+            parts = [bytes(self._buf)] if self._buf else []
+            self._buf.clear()
+            data = self._piece(PIECE)
+            while data:
+                parts.append(data)
+                data = self._piece(PIECE)
+            return b"".join(parts)
+        if not self._buf and size:
+            return self._read_fresh(size)
         while len(self._buf) < size and self._fill():
             pass
         return self._take(size)
+
+    def _read_fresh(self, size):
+        """``read(size)`` with nothing held: pieces are joined once, and one
+        that is just the size wanted goes to the app as it is."""
+        parts, have = [], 0
+        while have < size:
+            data = self._piece(size - have)
+            if not data:
+                break
+            parts.append(data)
+            have += len(data)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if have > size:             # a piece longer than asked for: keep the rest
+            self._buf += memoryview(data)[size:]
+            return bytes(data[:size])
+        return data if type(data) is bytes else bytes(data)
 
     def readline(self, size=-1):
         if size is None:
@@ -94,3 +129,7 @@ class Input:
     def exhausted(self):
         """True once the whole body has been read from the connection."""
         return self._eof
+
+
+EMPTY = Input(None)
+EMPTY._eof = True

@@ -96,16 +96,15 @@ class Response:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response called twice without exc_info")
-        self._set_status(status)
+        try:
+            self.code, self.status = _valid_statuses[status]
+        except (KeyError, TypeError):
+            self._set_status(status)
         self._set_headers(headers)
         return self.write
 
     def _set_status(self, status):
-        try:
-            self.code, self.status = _valid_statuses[status]
-            return
-        except (KeyError, TypeError):
-            pass
+        """Check a status line not seen before (and remember it)."""
         if type(status) is not str:
             raise AppResponseError("status must be a str, got %r" % (status,))
         match = _STATUS.match(status)
@@ -230,6 +229,23 @@ class Response:
         if out:
             self._sendall(out)
             self.sent += len(out)
+
+    def write_whole(self, data):
+        """The whole body as one bytes piece (a one-item list from the app):
+        its length is known, head and body leave in one send, and the
+        response is finished."""
+        self.set_length_if_unknown(len(data))
+        if self.headers_sent or len(data) >= GATHER_MIN:
+            self.write(data)
+            self.finish()
+            return
+        out = self._frame_head()
+        if data and not self.no_body:
+            out += self._frame_body(data)
+        self._sendall(out)
+        self.sent += len(out)
+        if self.body_sent != self.length and not self.no_body:
+            self.finish()           # it says what went wrong
 
     def _write_parts(self, head, data):
         """A large piece: head, framing and data go out unjoined."""

@@ -49,7 +49,7 @@ class FakeConn:
         self.discards = []
         self.discard_result = discard_result
 
-    def read_body(self):
+    def read_body(self, size=65536):
         event = self.parser.next_event()
         if type(event) is Data:
             return event.data

@@ -19,9 +19,12 @@ class Source:
     def __init__(self, *pieces):
         self.pieces = list(pieces)
         self.calls = 0
+        self.sizes = []
         self.after_end = 0
 
-    def __call__(self):
+    def __call__(self, size):
+        assert size is None or size > 0
+        self.sizes.append(size)
         self.calls += 1
         if not self.pieces:
             self.after_end += 1
@@ -93,6 +96,20 @@ def test_read_returns_bytes():
     data = body.read(2)
     assert type(data) is bytes and data == b"ab"
     assert type(body.read()) is bytes
+
+
+def test_sized_read_asks_only_for_what_it_lacks_and_keeps_the_rest():
+    body, source = make(b"a" * 30, b"b" * 30, b"c" * 50)
+    assert body.read(100) == b"a" * 30 + b"b" * 30 + b"c" * 40
+    assert source.sizes == [100, 70, 40]
+    assert body.read() == b"c" * 10
+
+
+def test_a_piece_of_just_the_size_asked_reaches_the_app_uncopied():
+    piece = bytes(range(256)) * 256
+    body, _ = make(piece, b"rest")
+    assert body.read(len(piece)) is piece
+    assert body.read(4) == b"rest"
 
 
 # -- readline ------------------------------------------------------------------
@@ -170,9 +187,9 @@ def test_on_first_read_runs_once_before_the_first_pull():
     events = []
     source = Source(b"ab", b"cd")
 
-    def read_body():
+    def read_body(size):
         events.append("read")
-        return source()
+        return source(size)
 
     body = Input(read_body, lambda: events.append("continue"))
     assert body.started() is False
@@ -217,7 +234,7 @@ def test_chunked_body_through_the_parser():
     request = parser.next_event()
     assert request.chunked
 
-    def read_body():
+    def read_body(size):
         event = parser.next_event()
         if type(event) is Data:
             return event.data
