@@ -72,7 +72,8 @@ class Connection:
                  "drained", "read_timeout", "send_timeout", "_timeout", "received",
                  "base", "tls", "preface", "_kernel")
 
-    def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout):
+    def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
+                 inherited=0):
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
@@ -84,7 +85,7 @@ class Connection:
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
         self._timeout = None        # the Python-level timeout (TLS only)
-        self._kernel = 0            # SO_RCVTIMEO | SO_SNDTIMEO bits set so far
+        self._kernel = inherited    # SO_RCVTIMEO | SO_SNDTIMEO bits set so far
         self.received = 0           # bytes read since the metrics last took them
         self.base = None                # the environ base of its listener
         self.tls = False
@@ -137,9 +138,7 @@ class Connection:
         if self.tls:
             self._set_timeout(seconds)
         elif not self._kernel & option:
-            whole = int(seconds)
-            self.sock.setsockopt(socket.SOL_SOCKET, option, struct.pack(
-                "ll", whole, int((seconds - whole) * 1e6)))
+            self.sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
             self._kernel |= option
 
     def read_body(self, size=None):
@@ -342,6 +341,26 @@ class Connection:
             self.sock.close()
         except OSError:
             pass
+
+
+def _timeval(seconds):
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1e6))
+
+
+def prepare_listener(listener, read_timeout, send_timeout):
+    """Set on a TCP listening socket what every accepted socket inherits
+    from it on Linux (``TCP_NODELAY`` and the kernel timeouts): no system
+    call per connection for them. Returns the ``inherited`` bits to give
+    each ``Connection`` accepted from it (0 for a unix socket, whose
+    accepted sockets inherit nothing)."""
+    if listener.kind != "tcp":
+        return 0
+    sock = listener.sock
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, _SO_RCVTIMEO, _timeval(read_timeout))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_SNDTIMEO, _timeval(send_timeout))
+    return _SO_RCVTIMEO | _SO_SNDTIMEO
 
 
 def timeout_error():

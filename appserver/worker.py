@@ -33,7 +33,7 @@ import time
 
 from appserver import errors, hooks, process, scoreboard
 from appserver.balance import AcceptPacer
-from appserver.connection import HEAD, IDLE, Connection, timeout_error
+from appserver.connection import HEAD, IDLE, Connection, prepare_listener, timeout_error
 from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker_intake import Intake
 from appserver.worker_signals import WorkerSignals
@@ -134,6 +134,8 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.connection, self.uwsgi_peers = _protocol(cfg)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self.inherited = {fd: prepare_listener(l, cfg.read_timeout, cfg.send_timeout)
+                          for fd, l in self.listeners.items()}
         self._boot_front(cfg)
         self.poller = select.epoll()
         self.poller.register(self.signals.read_fd, _IN)
@@ -273,13 +275,17 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         else:
             self._drop(conn)
 
-    def _drop(self, conn):
+    def _drop(self, conn, handed_on=False):
+        """Forget and close a connection. Closing its only descriptor takes
+        it out of the epoll set too; one ``handed_on`` to another worker lives
+        on there (and in flight), so it is taken out first."""
         if self.conns.pop(conn.fd, None) is not None:
             self.slot.set_connections(len(self.conns))
-            try:
-                self.poller.unregister(conn.fd)
-            except (OSError, ValueError):
-                pass
+            if handed_on:
+                try:
+                    self.poller.unregister(conn.fd)
+                except (OSError, ValueError):
+                    pass
         conn.close()
         if not self.accepting and self.alive:
             self._accept_on()

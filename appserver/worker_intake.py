@@ -15,7 +15,6 @@ import logging
 import os
 import select
 import signal
-import socket
 import time
 
 from appserver.connection import HEAD, IDLE
@@ -64,7 +63,7 @@ class Intake:
                      if c.state in (IDLE, HEAD) and c is not self.current and not c.tls
                      and (c.fd in waiting or c.parser.buffered)]:
             if self.handoff.give(conn):
-                self._drop(conn)
+                self._drop(conn, handed_on=True)
 
     def _accept_on(self):
         """Take new connections: from the listeners and from busy workers.
@@ -145,8 +144,6 @@ class Intake:
                 continue
             if full:
                 self._make_room()
-            if listener.kind == "tcp":
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = self._register(sock, peer, listener)
             if not self._open(conn):
                 self._drop(conn)
@@ -155,9 +152,10 @@ class Intake:
         return True
 
     def _register(self, sock, peer, listener):
-        conn = self.connection(sock, peer, listener, self.limits,
-                               self.cfg.read_timeout, self.cfg.send_timeout)
-        conn.base = self.bases[listener.fileno()]
+        fd = listener.fileno()
+        conn = self.connection(sock, peer, listener, self.limits, self.cfg.read_timeout,
+                               self.cfg.send_timeout, self.inherited[fd])
+        conn.base = self.bases[fd]
         self.conns[conn.fd] = conn
         self.slot.set_connections(len(self.conns))
         self.poller.register(conn.fd, _IN)

@@ -3,7 +3,9 @@ parts in order, whole, also when signals cut its ``sendmsg`` short (the
 worker's handoff timer does that under load); ``read_body`` hands a
 Content-Length body over in pieces of at most the size asked for, received
 straight from the socket, and never reads past the body (a pipelined request
-stays for the parser), and reports a body cut short or too slow."""
+stays for the parser), and reports a body cut short or too slow;
+``prepare_listener`` gives accepted TCP sockets their options through the
+listener."""
 import signal
 import socket
 import threading
@@ -11,9 +13,12 @@ import time
 
 import pytest
 
-from appserver.connection import BodyTimeout, Connection
+import struct
+
+from appserver.connection import BodyTimeout, Connection, prepare_listener
 from appserver.http.errors import IncompleteRequest
 from appserver.http.parser import NEED_DATA, Limits, Request
+from appserver.sockets import Listener
 
 
 def _reader(sock, out):
@@ -123,4 +128,28 @@ def test_an_open_sized_read_returns_what_has_come_without_waiting_for_more():
     client.sendall(b"first line\n")
     assert conn.read_body() == b"first line\n"          # for readline: what is there
     conn.close()
+    client.close()
+
+
+def test_accepted_tcp_sockets_inherit_nodelay_and_timeouts_from_the_listener():
+    listening = socket.create_server(("127.0.0.1", 0))
+    listener = Listener(listening, "tcp", listening.getsockname())
+    inherited = prepare_listener(listener, 2.5, 7.5)
+    client = socket.create_connection(listening.getsockname())
+    accepted, _ = listening.accept()
+    try:
+        assert inherited == socket.SO_RCVTIMEO | socket.SO_SNDTIMEO
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        timeout = lambda opt: struct.unpack("ll", accepted.getsockopt(socket.SOL_SOCKET, opt, 16))
+        assert timeout(socket.SO_RCVTIMEO) == (2, 500000)
+        assert timeout(socket.SO_SNDTIMEO) == (7, 500000)
+    finally:
+        for sock in (accepted, client, listening):
+            sock.close()
+
+
+def test_a_unix_listener_passes_nothing_on():
+    server, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    assert prepare_listener(Listener(server, "unix", "/x.sock"), 2.0, 2.0) == 0
+    server.close()
     client.close()
