@@ -33,7 +33,8 @@ import time
 
 from appserver import errors, hooks, process, scoreboard
 from appserver.balance import AcceptPacer
-from appserver.connection import HEAD, IDLE, Connection, prepare_listener, timeout_error
+from appserver.connection import HEAD, IDLE, Connection, timeout_error
+from appserver.io_timeouts import prepare_listener
 from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker_intake import Intake
 from appserver.worker_signals import WorkerSignals

@@ -42,9 +42,17 @@ class Intake:
         on (a busy machine may not run this process for longer than a tick);
         Python then runs this handler inside itself. That tick does nothing:
         it would pass on again the connections the first one was sending,
-        and two workers would read one socket."""
+        and two workers would read one socket.
+
+        Each tick interrupts a send or receive the request is blocked in,
+        which restarts its kernel timeout: a tick that finds the call past
+        its bound (``Connection.overdue``) raises the timeout into it."""
         if self.handing_off:
             return
+        if self.in_app and self.current is not None:
+            error = self.current.overdue(time.monotonic())
+            if error is not None:
+                raise error         # into the blocked send or receive
         if not self.in_app:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.ticking = False

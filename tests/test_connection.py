@@ -15,7 +15,8 @@ import pytest
 
 import struct
 
-from appserver.connection import BodyTimeout, Connection, prepare_listener
+from appserver.connection import BodyTimeout, Connection
+from appserver.io_timeouts import prepare_listener
 from appserver.http.errors import IncompleteRequest
 from appserver.http.parser import NEED_DATA, Limits, Request
 from appserver.sockets import Listener

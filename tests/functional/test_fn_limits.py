@@ -1,6 +1,9 @@
 """Per-connection limits and timeouts over real sockets: max-connections,
 keep-alive, read-timeout (a stalled body gets 408) and send-timeout (a client
-that stops reading is dropped and the worker moves on)."""
+that stops reading is dropped and the worker moves on). The timeouts hold
+also while the worker holds other connections (its handoff timer then ticks
+through the blocked call: each tick interrupts it, which restarts a kernel
+timeout)."""
 
 import socket
 import time
@@ -55,9 +58,16 @@ def test_keep_alive_timeout_closes_an_idle_connection(server_factory):
     assert 0.5 <= time.monotonic() - started <= 3.5
 
 
+def _bystander(server, present):
+    """An idle keep-alive connection held by the worker, when ``present``."""
+    return _keep_alive_request(server) if present else None
+
+
 @pytest.mark.timeout(30)
-def test_stalled_body_gets_408_after_read_timeout(server_factory):
-    server = server_factory("upload", "--read-timeout", 1)
+@pytest.mark.parametrize("other_connection", [False, True])
+def test_stalled_body_gets_408_after_read_timeout(server_factory, other_connection):
+    server = server_factory("upload", "--read-timeout", 1, workers=1)
+    other = _bystander(server, other_connection)
     sock = server.connect()
     sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
     started = time.monotonic()
@@ -66,11 +76,16 @@ def test_stalled_body_gets_408_after_read_timeout(server_factory):
     assert b"Connection: close" in data
     assert 0.5 <= time.monotonic() - started <= 5
     assert server.get("/").status in (200, 411)   # the worker serves on
+    if other is not None:
+        other.close()
 
 
 @pytest.mark.timeout(40)
-def test_client_that_stops_reading_is_dropped_after_send_timeout(server_factory):
-    server = server_factory("download", "--send-timeout", 1)
+@pytest.mark.parametrize("other_connection", [False, True])
+def test_client_that_stops_reading_is_dropped_after_send_timeout(server_factory,
+                                                                  other_connection):
+    server = server_factory("download", "--send-timeout", 1, workers=1)
+    other = _bystander(server, other_connection)
     sock = server.connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(b"GET /?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (64 << 20))
@@ -81,6 +96,8 @@ def test_client_that_stops_reading_is_dropped_after_send_timeout(server_factory)
     assert time.monotonic() - started < 10
     server.wait_for_log(r"send-timeout", after=mark, timeout=5)
     sock.close()
+    if other is not None:
+        other.close()
 
 
 @pytest.mark.timeout(30)
@@ -102,9 +119,12 @@ def test_accepting_pauses_while_every_connection_is_busy(server_factory):
 
 
 @pytest.mark.timeout(40)
-def test_client_that_stops_reading_a_file_is_dropped_after_send_timeout(server_factory):
-    server = server_factory("file_wrapper:raw", "--send-timeout", 1)
+@pytest.mark.parametrize("other_connection", [False, True])
+def test_client_that_stops_reading_a_file_is_dropped_after_send_timeout(server_factory,
+                                                                        other_connection):
+    server = server_factory("file_wrapper:raw", "--send-timeout", 1, workers=1)
     assert server.get("/?n=%d" % (32 << 20)).status == 200     # the file exists now
+    other = _bystander(server, other_connection)
     sock = server.connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(b"GET /?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (32 << 20))
@@ -113,3 +133,5 @@ def test_client_that_stops_reading_a_file_is_dropped_after_send_timeout(server_f
     assert server.get("/?n=10").status == 200       # the one worker is free again
     server.wait_for_log(r"send-timeout", after=mark, timeout=5)
     sock.close()
+    if other is not None:
+        other.close()
