@@ -33,7 +33,7 @@ class SettingOption(click.Option):
 
     def __init__(self, setting, **kwargs):
         self.section = setting.section
-        super().__init__([setting.key, *setting.flags], **kwargs)
+        super().__init__([setting.key, *setting.flags, *setting.aliases], **kwargs)
 
 
 class SectionedCommand(click.Command):

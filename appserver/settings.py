@@ -30,6 +30,8 @@ class Setting:
     ``APPSERVER_*``) whose value, put through ``default_env_format``, replaces
     the default when it is set. ``cli_only`` settings are commands or the
     config file itself: they have no environment variable and no config key.
+    ``aliases`` are further command-line spellings (Gunicorn's, where its
+    flag is named differently).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Setting:
     default_env: Optional[str] = None
     default_env_format: str = "{}"
     default_doc: Optional[str] = None
+    aliases: Tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -145,7 +148,8 @@ SETTINGS = (
             PROXIES,
             "Peers allowed to send PROXY protocol headers: comma-separated "
             "addresses and CIDR networks, or *. Unix-socket peers are allowed.",
-            metavar="ADDRESSES"),
+            metavar="ADDRESSES",
+            aliases=("--proxy-allow-from",)),
     # TLS
     Setting("certfile", STR, None, ("--certfile",), TLS,
             "PEM certificate (chain) file; setting it serves HTTPS on every "
@@ -240,7 +244,8 @@ SETTINGS = (
             ("--limit-request-field-size",), LIMITS,
             "Maximum size in bytes of one request header field (0 means "
             "unlimited).",
-            metavar="BYTES", minimum=0),
+            metavar="BYTES", minimum=0,
+            aliases=("--limit-request-field_size",)),
     Setting("limit-request-body", INT, 0, ("--limit-request-body",), LIMITS,
             "Maximum size in bytes of a request body (0 means unlimited).",
             metavar="BYTES", minimum=0),
@@ -253,14 +258,16 @@ SETTINGS = (
             default_doc="none (no access log)"),
     Setting("error-logfile", STR, "-", ("--error-logfile",), LOGGING,
             "Error log file; '-' is standard error.", metavar="FILE",
-            default_doc="- (standard error)"),
+            default_doc="- (standard error)",
+            aliases=("--log-file",)),
     Setting("access-log-format", STR, None, ("--access-log-format",), LOGGING,
             "Format of access log lines: Gunicorn-style atoms such as %(h)s "
             "%(r)s %(s)s %(b)s %(D)s %({header}i)s %({header}o)s "
             "%({variable}e)s, or 'json' for one JSON object per line (see "
             "docs/observability.md).", metavar="FORMAT",
             default_doc='the Apache combined format, %(h)s %(l)s %(u)s %(t)s '
-                        '"%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'),
+                        '"%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+            aliases=("--access-logformat",)),
     Setting("log-config", STR, None, ("--log-config",), LOGGING,
             "A logging.config.dictConfig dictionary in a JSON or TOML file, "
             "applied after the settings above, for full control of the "

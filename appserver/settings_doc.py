@@ -62,7 +62,11 @@ def _setting(setting):
 def _flags(setting):
     flags = [f for decl in setting.flags for f in decl.split("/")]
     metavar = " " + setting.metavar if setting.metavar else ""
-    return ", ".join("`%s%s`" % (flag, metavar) for flag in flags)
+    text = ", ".join("`%s%s`" % (flag, metavar) for flag in flags)
+    if setting.aliases:
+        text += " (also %s, Gunicorn's spelling)" % ", ".join(
+            "`%s`" % alias for alias in setting.aliases)
+    return text
 
 
 def _type(setting):

@@ -105,6 +105,17 @@ def test_print_config_shows_sources(clean):
     assert result.stdout.startswith("# app: la_simple:app\n# config file: " + conf)
 
 
+def test_gunicorn_spellings_of_renamed_flags_are_accepted(clean):
+    result = invoke("la_simple:app", "--print-config", "--access-logformat", "%(r)s",
+                    "--log-file", "/tmp/e.log", "--limit-request-field_size", "100",
+                    "--proxy-allow-from", "10.0.0.1")
+    rows = printed_config(result)
+    assert rows["access_log_format"] == ("'%(r)s'", "command line")
+    assert rows["error_logfile"] == ("'/tmp/e.log'", "command line")
+    assert rows["limit_request_field_size"] == ("100", "command line")
+    assert rows["proxy_allow_ips"] == ("'10.0.0.1'", "command line")
+
+
 def test_options_not_given_do_not_override_lower_sources(clean):
     (clean / "appserver.conf.py").write_text(
         "workers = 2\npreload = True\nbind = ['f:1']\nenv = ['A=1']\n")

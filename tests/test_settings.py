@@ -48,7 +48,7 @@ def test_names_keys_and_env_vars_are_derived_from_the_name():
 
 def test_names_and_flags_are_unique():
     names = [s.name for s in S.SETTINGS]
-    flags = [f for s in S.SETTINGS for decl in s.flags for f in decl.split("/")]
+    flags = [f for s in S.SETTINGS for decl in s.flags + s.aliases for f in decl.split("/")]
     assert len(names) == len(set(names)) == len(S.BY_NAME)
     assert len(flags) == len(set(flags))
 
