@@ -4,7 +4,9 @@ Mixed into ``Worker``. New connections come from the listening sockets
 (``_accept``, batched, honouring ``max-connections``: the idle keep-alive
 connection nearest its deadline makes room, and accepting pauses while every
 connection is busy; left for a moment to a free worker holding fewer
-connections, ``appserver.balance``) and from the handoff pair (``_adopt``:
+connections, ``appserver.balance``; a request that came with its connection
+is served at once, and the connection enters the epoll set only if it stays
+open) and from the handoff pair (``_adopt``:
 one connection a busy worker passed on, served at once and ahead of this
 worker's own). While this worker's app call runs
 long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
@@ -152,21 +154,33 @@ class Intake:
                 continue
             if full:
                 self._make_room()
-            conn = self._register(sock, peer, listener)
+            conn = self._register(sock, peer, listener, poll=False)
             if not self._open(conn):
                 self._drop(conn)
                 continue
             conn.deadline = time.monotonic() + cfg.header_timeout
+            self._start_serving(conn)
         return True
 
-    def _register(self, sock, peer, listener):
+    def _start_serving(self, conn):
+        """Serve a new connection's request at once when it came with the
+        connection (it usually has), then watch it in the loop if it stays
+        open: a connection closed after one response never enters the epoll
+        set."""
+        if conn.state == HEAD and not conn.tls and conn.fill_waiting():
+            self._process(conn)
+        if self.conns.get(conn.fd) is conn:
+            self.poller.register(conn.fd, _IN)
+
+    def _register(self, sock, peer, listener, poll=True):
         fd = listener.fileno()
         conn = self.connection(sock, peer, listener, self.limits, self.cfg.read_timeout,
                                self.cfg.send_timeout, self.inherited[fd])
         conn.base = self.bases[fd]
         self.conns[conn.fd] = conn
         self.slot.set_connections(len(self.conns))
-        self.poller.register(conn.fd, _IN)
+        if poll:
+            self.poller.register(conn.fd, _IN)
         return conn
 
     def _make_room(self):

@@ -4,13 +4,17 @@ tick arrives while the first is still passing them on (Python runs the
 handler inside itself then). Passed twice, one socket would be read by two
 workers: a request's body parsed as a head (414), EBADF inside the app. A
 connection passed on also leaves the giver's epoll set (closing its
-descriptor does not do that while the socket lives on in the pair)."""
+descriptor does not do that while the socket lives on in the pair). A new
+connection whose request came with it is served at once and, closed after
+its response, never enters the epoll set; one still silent is watched."""
 import os
 import select
 import socket
 import time
+import types
 
-from appserver.connection import IDLE, Connection
+from appserver.balance import AcceptPacer
+from appserver.connection import HEAD, IDLE, Connection
 from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
 from appserver.http.parser import Limits
 from appserver.sockets import Listener
@@ -93,4 +97,45 @@ def test_a_connection_passed_on_leaves_the_givers_epoll_set():
     assert len(moved) == 3
     assert pool.poller.poll(0) == []            # the giver is not woken for them
     for sock in [m.sock for m in moved] + pool.clients + [pool.listener.sock]:
+        sock.close()
+
+
+class Acceptor(Pool):
+    """A pool that accepts from its listener; ``_process`` answers each
+    request it is given and closes the connection, as for Connection: close."""
+
+    def __init__(self):
+        super().__init__(waiting=0)
+        self.listener.sock.setblocking(False)
+        self.cfg = types.SimpleNamespace(max_connections=100, header_timeout=5.0,
+                                         read_timeout=5.0, send_timeout=5.0)
+        self.uwsgi_peers, self.connection, self.limits = None, Connection, Limits()
+        self.bases = {self.listener.fileno(): {}}
+        self.inherited = {self.listener.fileno(): 0}
+        self.pacer, self.read_peers = AcceptPacer(), lambda: []
+        self.served = []
+
+    def _open(self, conn):
+        conn.state = HEAD
+        return True
+
+    def _process(self, conn):
+        self.served.append(conn.parser.next_event().target)
+        self._drop(conn)
+
+
+def test_a_request_that_came_with_its_connection_is_served_without_epoll():
+    pool = Acceptor()
+    address = pool.listener.sock.getsockname()
+    ready = socket.create_connection(address)
+    ready.sendall(b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")
+    silent = socket.create_connection(address)
+    pool._accept(pool.listener)
+    assert pool.served == ["/ready"]            # at once, in the accept itself
+    assert ready.recv(1) == b""                 # and closed
+    assert pool.poller.poll(0) == []            # nothing registered is readable yet
+    silent.sendall(b"GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+    [(fd, _)] = pool.poller.poll(1.0)           # the silent one was registered
+    assert pool.conns[fd].fill_waiting()
+    for sock in [ready, silent, pool.listener.sock] + [c.sock for c in pool.conns.values()]:
         sock.close()
