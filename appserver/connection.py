@@ -131,8 +131,6 @@ class Connection(FrontIO, BoundedIO):
     def _recv_body(self, size, flags=0):
         """Body bytes from the socket, waiting up to ``read-timeout``."""
         self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
-        if not self.tls:
-            self._block(_SO_RCVTIMEO, self.read_timeout)
         try:
             data = self.sock.recv(size, flags)
         except ClientError:         # overdue: raised by the worker's tick
@@ -161,13 +159,11 @@ class Connection(FrontIO, BoundedIO):
 
     def sendall(self, data):
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
-        if self.tls:
-            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
-            return self._tls_send(data)
-        if not self._kernel & _SO_SNDTIMEO:
-            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
-        self._block(_SO_SNDTIMEO, self.send_timeout)
+        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
+            if self.tls:
+                self.sock.sendall(data)     # each record within send-timeout
+                return
             sent = self.sock.send(data)
             if sent < len(data):
                 self._send_rest(memoryview(data)[sent:])
@@ -176,16 +172,10 @@ class Connection(FrontIO, BoundedIO):
         finally:
             self.blocked_until = 0.0
 
-    def _tls_send(self, data):
-        try:
-            self.sock.sendall(data)     # each record within send-timeout
-        except OSError as exc:
-            raise self._send_error(exc, "the response") from None
-
     def _send_rest(self, view):
         """Send all of ``view``; every bit of progress restarts the bound."""
         while view:
-            self._block(_SO_SNDTIMEO, self.send_timeout)
+            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
             view = view[self.sock.send(view):]
 
     def send_parts(self, parts):
@@ -195,7 +185,6 @@ class Connection(FrontIO, BoundedIO):
         if self.tls:
             return self.sendall(b"".join(parts))
         self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
-        self._block(_SO_SNDTIMEO, self.send_timeout)
         try:
             self._sendmsg_all(parts)
         except OSError as exc:
@@ -236,7 +225,6 @@ class Connection(FrontIO, BoundedIO):
         """``os.sendfile`` until ``count`` bytes are sent or the file ends."""
         sent, fd = 0, self.fd
         while sent < count:
-            self._block(_SO_SNDTIMEO, self.send_timeout)
             try:
                 n = os.sendfile(fd, file_fd, offset + sent, count - sent)
             except InterruptedError:
@@ -244,6 +232,7 @@ class Connection(FrontIO, BoundedIO):
             if not n:
                 break
             sent += n
+            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)  # progress: anew
         return sent
 
     def send_continue(self):

@@ -5,7 +5,7 @@ loop and without blocking it, a connection may first have to pass
 ``read_proxy_header()`` (PROXY protocol; reads exactly the header, nothing
 after it) and ``handshake()`` after ``start_tls()``. With TLS, ``fill()``
 reads through ``_recv_tls`` without blocking (a partial record must not stall
-the loop), and timeouts are Python-level (``_set_timeout``). The ``ssl``
+the loop), and timeouts are Python-level (``io_timeouts``). The ``ssl``
 module is imported by the TLS paths only (``appserver.tls``).
 """
 
@@ -19,7 +19,7 @@ RECV_SIZE = 65536
 
 class FrontIO:
     """Mixed into ``Connection`` (it has ``sock``, ``tls``, ``preface`` and
-    ``_timeout``); see the module comment."""
+    ``_set_timeout``); see the module comment."""
 
     __slots__ = ()
 
@@ -31,11 +31,6 @@ class FrontIO:
             return self.sock.recv(RECV_SIZE)
         except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             raise BlockingIOError from None
-
-    def _set_timeout(self, timeout):
-        if timeout != self._timeout:
-            self.sock.settimeout(timeout)
-            self._timeout = timeout
 
     def read_proxy_header(self):
         """A ``ProxyHeader`` once complete, else None; never reads past it.

@@ -8,11 +8,12 @@ the kernel's (``SO_RCVTIMEO`` for ``read-timeout``, ``SO_SNDTIMEO`` for
 sent or accepted nothing for that long; ``prepare_listener`` sets them, and
 ``TCP_NODELAY``, once on a TCP listener, whose accepted sockets inherit them.
 A signal that interrupts a blocked call restarts its kernel timeout, and a
-busy worker's handoff timer ticks every few milliseconds: ``_block`` records
-the bound of each blocking call (restarted on progress) and ``overdue(now)``
+busy worker's handoff timer ticks every few milliseconds: ``_blocking_for``
+records the bound of each blocking call (restarted on progress) and ``overdue(now)``
 gives the error the worker's tick raises into a call past it. TLS sockets use
-Python-level timeouts (an ``SSLSocket`` cannot tell a kernel timeout from a
-record still in flight); CPython keeps their deadline across signals.
+Python-level timeouts (``_set_timeout``; an ``SSLSocket`` cannot tell a kernel
+timeout from a record still in flight); CPython keeps their deadline across
+signals.
 The errors: ``ClientError`` (the client went away or stopped), its
 ``ClientTimeout`` and ``BodyTimeout``.
 """
@@ -44,22 +45,24 @@ class BoundedIO:
     __slots__ = ()
 
     def _blocking_for(self, option, seconds):
-        """Ready the socket for a blocking call bounded by ``seconds``."""
+        """Ready the socket for a blocking call bounded by ``seconds``, and
+        start its bound (again, after progress). On a plain socket the bound
+        is also recorded in ``blocked_until``, for ``overdue``; the caller
+        resets it to 0 after the call."""
         if self.tls:
             self._set_timeout(seconds)
-        elif not self._kernel & option:
+            return
+        if not self._kernel & option:
             self.sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
             self._kernel |= option
-
-    def _block(self, option, seconds):
-        """Start (or, after progress, restart) the bound of a blocking call on
-        a plain socket. A signal that interrupts the call restarts its kernel
-        timeout, and the worker's handoff timer ticks every few milliseconds
-        while it holds other connections: the tick asks ``overdue`` and
-        raises its error into the call. ``blocked_until`` is reset to 0 after
-        the call."""
         self.blocked_until = time.monotonic() + seconds
         self._blocked_on = option
+
+    def _set_timeout(self, timeout):
+        """The Python-level timeout of a TLS socket (0.0: non-blocking)."""
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
 
     def overdue(self, now):
         """The timeout error of the blocking call under way once it has waited

@@ -193,9 +193,7 @@ class RequestParser:
         return event
 
     def _next_head(self):
-        buf = self._buf
-        if not buf:                 # between requests: the common case
-            return CLOSED if self._eof else NEED_DATA
+        buf = self._buf             # not empty: next_event saw to that
         if not self._head.scan and buf[0] != 13:    # a new head, no blank line
             end = buf.find(b"\r\n\r\n")
             if (0 <= end and end + 2 <= self._plain_max

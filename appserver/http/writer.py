@@ -44,10 +44,8 @@ def head(version, status, header_lines, add_date=True, add_server=True):
     ``header_lines`` is a str of ``Name: value\\r\\n`` lines already validated
     by the caller; ``Date``/``Server`` are added unless the app sent its own.
     """
-    if add_date:
-        date = _date_cache[1] if _date_cache[0] == int(time.time()) else date_line()
     return ("%s %s\r\n%s%s%s\r\n" % (
-        version, status, header_lines, date if add_date else "",
+        version, status, header_lines, date_line() if add_date else "",
         _SERVER_LINE if add_server else "")).encode("latin-1")
 
 

@@ -78,7 +78,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
     observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
-    return response.keep_alive and (body is EMPTY or _finish_body(conn, body, request))
+    return response.keep_alive and _finish_body(conn, body, request)
 
 
 def _continuer(conn, response):
@@ -104,8 +104,8 @@ def _send(result, response, conn):
         data = result[0]
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        response.write_whole(data)
-        return
+        response.set_length_if_unknown(len(data))
+        response.write(data)
     elif isinstance(result, FileWrapper) and _send_file(result, response, conn):
         pass
     else:

@@ -230,23 +230,6 @@ class Response:
             self._sendall(out)
             self.sent += len(out)
 
-    def write_whole(self, data):
-        """The whole body as one bytes piece (a one-item list from the app):
-        its length is known, head and body leave in one send, and the
-        response is finished."""
-        self.set_length_if_unknown(len(data))
-        if self.headers_sent or len(data) >= GATHER_MIN:
-            self.write(data)
-            self.finish()
-            return
-        out = self._frame_head()
-        if data and not self.no_body:
-            out += self._frame_body(data)
-        self._sendall(out)
-        self.sent += len(out)
-        if self.body_sent != self.length and not self.no_body:
-            self.finish()           # it says what went wrong
-
     def _write_parts(self, head, data):
         """A large piece: head, framing and data go out unjoined."""
         parts = [head] if head else []
