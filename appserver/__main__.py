@@ -1,6 +1,8 @@
 """``python -m appserver``: the same command as the ``appserver`` script."""
 
+import sys
+
 from appserver.cli import main
 
 if __name__ == "__main__":
-    main(prog_name="appserver")
+    sys.exit(main())

@@ -9,7 +9,7 @@ serving live in ``appserver.http.errors`` and carry an HTTP status instead.
 
 EXIT_OK = 0
 EXIT_ERROR = 1          # unexpected failure at run time
-EXIT_CONFIG = 2         # bad setting, bad command line (same as click's usage error)
+EXIT_CONFIG = 2         # bad setting, bad command line
 EXIT_WORKER_BOOT = 3    # workers keep dying while they boot
 EXIT_APP_LOAD = 4       # the WSGI app cannot be imported or is not callable
 EXIT_BIND = 5           # a listening socket cannot be bound or inherited

@@ -12,7 +12,6 @@ failure is meant to stop something (``on_starting``: the start, exit code 1;
 ``post_worker_init``: that worker's boot, counted as a boot failure).
 """
 
-import inspect
 import logging
 import types
 
@@ -59,6 +58,7 @@ def pick(namespace, path):
 
 
 def _check(name, value, path):
+    import inspect                      # only for a config that sets hooks
     signature = "%s(%s)" % (name, ", ".join(HOOKS[name]))
     if not callable(value):
         raise ConfigError("config file %s: hook %s must be a function, got %r"

@@ -2,14 +2,13 @@
 
 Data only. Each ``Setting`` record names a setting (``graceful-timeout``), its
 value type, default, command-line flags, ``--help`` section and help text. The
-click options (``cli.py``), the config-file keys and ``Config`` attributes
+command-line options (``cli_parser.py``), the config-file keys and ``Config`` attributes
 (``graceful_timeout``), the environment variables (``APPSERVER_GRACEFUL_TIMEOUT``)
 and ``docs/settings.md`` are all generated from ``SETTINGS``. Values are
 converted and checked by ``appserver.convert`` according to ``type``.
 """
 
-from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 # Value types understood by appserver.convert.
 INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
@@ -20,8 +19,7 @@ INT_OR_AUTO = "int-or-auto"
 NETWORKS = "networks"
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One setting: what it is called everywhere, what it holds, how it is shown.
 
     ``multiple`` settings hold a tuple and their flag may be repeated.

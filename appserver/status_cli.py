@@ -1,6 +1,6 @@
 """``appserver status``: what every worker is doing, from the admin listener.
 
-``command`` (click) fetches ``/status`` from a running arbiter's admin
+``main(args)`` fetches ``/status`` from a running arbiter's admin
 listener and prints a table (pid, state, requests served, connections held,
 current request, its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
 listener is: ``--admin ADDR`` (``HOST:PORT``, ``unix:PATH`` or a URL), else
@@ -11,14 +11,13 @@ Exit codes: 0, 1 when the arbiter cannot be reached, 2 for a usage error.
 the pure table.
 """
 
+import argparse
 import http.client
 import json
 import socket
 import sys
 
-import click
-
-from appserver import config, status
+from appserver import cli_parser, config, status
 from appserver.errors import AppServerError, ConfigError
 
 _COLUMNS = ("#", "PID", "STATE", "REQS", "CONNS", "REQUEST", "AGE", "BEAT", "RSS")
@@ -107,28 +106,52 @@ def fetch(address, path="/status", timeout=5.0):
     return body
 
 
-@click.command(name="status", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--admin", metavar="ADDRESS",
-              help="The arbiter's admin listener: HOST:PORT, unix:PATH or a URL.")
-@click.option("--pid", "pid_file", metavar="FILE",
-              help="The arbiter's pid file; its admin URL is read from FILE.admin.")
-@click.option("--json", "as_json", is_flag=True, help="Print the /status JSON.")
-@click.option("--timeout", default=5.0, show_default=True, metavar="SECONDS",
-              help="How long to wait for the answer.")
-def command(admin, pid_file, as_json, timeout):
-    """Show what every worker of a running appserver is doing."""
+def _parser():
+    parser = cli_parser.Parser(prog="appserver status", usage="appserver status [OPTIONS]",
+                               description="Show what every worker of a running "
+                                           "appserver is doing.")
+    group = parser.add_argument_group("Options")
+    group.add_argument("--admin", metavar="ADDRESS",
+                       help="The arbiter's admin listener: HOST:PORT, unix:PATH or a URL.")
+    group.add_argument("--pid", dest="pid_file", metavar="FILE",
+                       help="The arbiter's pid file; its admin URL is read from FILE.admin.")
+    group.add_argument("--json", dest="as_json", action="store_true",
+                       help="Print the /status JSON.")
+    group.add_argument("--timeout", type=_timeout, metavar="SECONDS",
+                       help="How long to wait for the answer. [default: 5.0]")
+    group.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+    return parser
+
+
+def _timeout(text):
     try:
-        address = find_admin(admin, pid_file)
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise argparse.ArgumentTypeError("expected a number of seconds > 0, got %r" % text)
+    return value
+
+
+def main(args):
+    """``appserver status ARGS``; returns the exit status."""
+    try:
+        opts = _parser().parse_exactly(args)
+    except cli_parser.UsageError as err:
+        sys.stderr.write(cli_parser.usage_text(err))
+        return err.exit_code
+    try:
+        address = find_admin(opts.get("admin"), opts.get("pid_file"))
     except AppServerError as err:
-        click.echo("Error: %s" % err, err=True)
-        sys.exit(err.exit_code)
+        sys.stderr.write("Error: %s\n" % err)
+        return err.exit_code
     try:
-        body = fetch(address, timeout=timeout)
-        snap = json.loads(body)
+        snap = json.loads(fetch(address, timeout=opts.get("timeout", 5.0)))
     except (OSError, ValueError) as exc:
-        click.echo("Error: cannot get the status from %s: %s" % (address, exc), err=True)
-        sys.exit(1)
-    if as_json:
-        click.echo(json.dumps(snap, indent=1))
+        sys.stderr.write("Error: cannot get the status from %s: %s\n" % (address, exc))
+        return 1
+    if opts.get("as_json"):
+        print(json.dumps(snap, indent=1))
     else:
-        click.echo(render(snap), nl=False)
+        sys.stdout.write(render(snap))
+    return 0

@@ -1,5 +1,8 @@
 """The appserver command: options from the table, sources, errors and exit codes."""
 
+import collections
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -8,7 +11,6 @@ import types
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from appserver import __version__, cli
 from appserver import settings as S
@@ -31,13 +33,32 @@ def clean(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
+Result = collections.namedtuple("Result", "exit_code stdout stderr")
+
+
 def invoke(*args, env=None):
-    return CliRunner().invoke(cli.main, list(args), env=env, prog_name="appserver")
+    """Run ``cli.main`` in-process with ``env`` added to the environment."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit:
+                code = exit.code
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def printed_config(result):
     """{key: (value, source)} from --print-config output."""
-    assert result.exit_code == 0, result.output + result.stderr
+    assert result.exit_code == 0, result.stdout + result.stderr
     rows = {}
     for line in result.stdout.splitlines()[2:]:
         match = re.match(r"(\w+) += (.*?) +# (.*)$", line)
@@ -136,6 +157,50 @@ def test_config_option_and_port(clean):
                                  env={"PORT": "5000", "WEB_CONCURRENCY": "3"}))
     assert rows["workers"] == ("7", "config file " + str(clean / "other.py"))
     assert rows["bind"] == ("['0.0.0.0:5000']", "environment PORT")
+
+
+@pytest.mark.parametrize("args", [
+    ("--workers=4", "--daemon"), ("-w4", "-D"), ("-Dw4",), ("-w", "4", "-D", "--no-daemon", "-D"),
+])
+def test_option_spellings(clean, args):
+    rows = printed_config(invoke("x:app", "--print-config", *args))
+    assert rows["workers"] == ("4", "command line")
+    assert rows["daemon"] == ("True", "command line")
+
+
+def test_negative_switch_and_help_show_both_spellings(clean):
+    rows = printed_config(invoke("x:app", "--print-config", "--no-daemon"))
+    assert rows["daemon"] == ("False", "command line")
+    assert "  -D, --daemon / --no-daemon " in invoke("--help").stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("x:app", "--wrokers", "3"), "no such option --wrokers; did you mean --workers?"),
+    (("x:app", "--work", "3"), "no such option --work; did you mean --workers?"),
+    (("x:app", "--zzzzzz=1"), "no such option --zzzzzz; see --help"),
+    (("a:app", "b:app"), "unexpected extra argument 'b:app'; only one APP can be served"),
+    (("x:app", "-w"), "argument -w/--workers: expected one argument"),
+])
+def test_usage_errors_exit_2_with_usage_and_message(clean, args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stderr == ("Usage: appserver [OPTIONS] APP\nTry 'appserver --help' for "
+                             "help.\n\nError: %s\n" % message)
+    assert result.stdout == ""
+
+
+def test_status_usage_error_exits_2(clean):
+    result = invoke("status", "--timeout", "soon")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Usage: appserver status [OPTIONS]\n")
+    assert result.stderr.endswith(
+        "Error: argument --timeout: expected a number of seconds > 0, got 'soon'\n")
+
+
+def test_status_without_an_address_says_what_to_give(clean):
+    result = invoke("status")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no admin listener to ask: give --admin ADDR")
 
 
 def test_bad_command_line_value_exits_2_naming_the_flag(clean):
