@@ -2,7 +2,8 @@
 
 ``bind_all(addresses, backlog)`` takes parsed addresses (``config.parse_bind``
 tuples: ``("tcp", host, port)``, ``("unix", path)``, ``("fd", n)``) and returns
-``Listener`` objects holding a listening, non-blocking, close-on-exec socket.
+``Listener`` objects holding a listening, non-blocking, close-on-exec socket
+(``Listener.accept`` accepts from it).
 TCP sockets get ``SO_REUSEADDR``; a unix socket path left by a dead server is
 replaced, but never a regular file; a unix socket file we created is removed by
 ``close_all``, and gets the ``mode`` (octal string) and ``owner``
@@ -24,13 +25,28 @@ from appserver.errors import BindError
 class Listener:
     """A listening socket plus what the logs and the environ need to know."""
 
-    __slots__ = ("sock", "kind", "address", "owned_path")
+    __slots__ = ("sock", "kind", "address", "owned_path", "_spec")
 
     def __init__(self, sock, kind, address, owned_path=None):
         self.sock = sock
         self.kind = kind                # "tcp" or "unix"
         self.address = address          # (host, port) for tcp, path for unix
         self.owned_path = owned_path    # unix socket file to unlink on close
+        self._spec = None               # (family, type, proto) of accepted sockets
+
+    def accept(self):
+        """``(socket, peer)`` of the next connection, as ``sock.accept()``
+        returns, without its two enum conversions per call (``family`` and
+        ``type``, about 3 µs). Raises what ``accept`` raises."""
+        sock = self.sock
+        if self._spec is None:
+            self._spec = (int(sock.family), int(sock.type), sock.proto)
+        fd, peer = sock._accept()
+        try:
+            return socket.socket(*self._spec, fileno=fd), peer
+        except BaseException:
+            os.close(fd)
+            raise
 
     def url(self):
         """``http://127.0.0.1:8000``, ``http://[::1]:8000`` or ``unix:/path``."""

@@ -141,7 +141,7 @@ class Intake:
                 self._accept_off()          # resumes when a connection closes
                 return False
             try:
-                sock, peer = listener.sock.accept()
+                sock, peer = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return False
             except OSError as exc:

@@ -10,6 +10,7 @@ contract promises (non-blocking, close-on-exec, SO_REUSEADDR, V6ONLY).
 import errno
 import gc
 import os
+import select
 import socket
 import warnings
 
@@ -71,6 +72,27 @@ def _assert_listener_socket(listener):
     assert os.get_inheritable(sock.fileno()) is False
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
     assert listener.fileno() == sock.fileno()
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_listener_accept_matches_socket_accept(bound, tmp_path, kind):
+    address = ("tcp", "127.0.0.1", 0) if kind == "tcp" else ("unix", str(tmp_path / "a.sock"))
+    [listener] = bound([address])
+    family = listener.sock.family
+    with socket.socket(family, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(listener.address)
+        assert select.select([listener.sock], [], [], 5)[0]
+        conn, peer = listener.accept()
+        with conn:
+            assert (conn.family, conn.type, conn.proto) == (family, socket.SOCK_STREAM, 0)
+            assert peer == (client.getsockname() if kind == "tcp" else "")
+            assert conn.gettimeout() is None and conn.getblocking() is True
+            assert os.get_inheritable(conn.fileno()) is False
+            client.sendall(b"x")
+            assert conn.recv(1) == b"x"
+    with pytest.raises(BlockingIOError):
+        listener.accept()
 
 
 # -- TCP -----------------------------------------------------------------------
