@@ -110,7 +110,7 @@ def _field(block, pos, end, what):
 
 def collect(pairs, limits):
     """The vars as a dict, header repeats joined; limits checked pair by pair."""
-    rl, nf, fs, _ = limits.caps()
+    rl, nf, fs, _ = limits.caps
     env, headers = {}, 0
     for key, value in pairs:
         if key[:5] == "HTTP_":
@@ -264,7 +264,7 @@ class UwsgiParser:
         _, size, modifier2 = HEADER.unpack_from(buf)
         if modifier2 != 0:
             raise PacketError("modifier2 is %d, not 0" % modifier2)
-        max_block = self._limits.caps()[3]
+        max_block = self._limits.caps[3]
         if size > max_block:
             raise HeaderFieldsTooLarge("vars block of %d bytes, more than %d"
                                        % (size, max_block))

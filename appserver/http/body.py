@@ -96,7 +96,7 @@ class Section:
     __slots__ = ("caps", "head", "scan", "lines", "line_start")
 
     def __init__(self, limits, head):
-        self.caps, self.head = limits.caps(), int(head)
+        self.caps, self.head = limits.caps, int(head)
         self.scan = self.lines = self.line_start = 0
 
     def reset(self):

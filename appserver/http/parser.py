@@ -44,22 +44,26 @@ _NO_BODY = READERS["none"](None, None)        # stateless: one serves all
 _PLAIN_FIELD = re.compile(r"([^:]+):[ \t]*([^\r]*)\r\n")
 
 class Limits:
-    """Size limits; 0 means the internal hard cap (body: unlimited)."""
+    """Size limits; 0 means the internal hard cap (body: unlimited).
 
-    __slots__ = ("request_line", "fields", "field_size", "body")
+    Fixed once made: ``caps`` is ``(request_line, fields, field_size,
+    max_section)`` as enforced, worked out here once rather than for every
+    connection's parser."""
+
+    __slots__ = ("request_line", "fields", "field_size", "body", "caps")
 
     def __init__(self, request_line=4094, fields=100, field_size=8190, body=0):
         self.request_line = request_line
         self.fields = fields
         self.field_size = field_size
         self.body = body
+        rl = request_line or HARD_CAP
+        nf = fields or MAX_FIELDS
+        fs = field_size or HARD_CAP
+        self.caps = (rl, nf, fs, min(rl + 2 + nf * (fs + 2) + 2, MAX_HEAD))
 
-    def caps(self):
-        """(request_line, fields, field_size, max_section) as enforced."""
-        rl = self.request_line or HARD_CAP
-        nf = self.fields or MAX_FIELDS
-        fs = self.field_size or HARD_CAP
-        return rl, nf, fs, min(rl + 2 + nf * (fs + 2) + 2, MAX_HEAD)
+
+_DEFAULT_LIMITS = Limits()
 
 
 class Request:
@@ -109,9 +113,9 @@ class RequestParser:
                  "_plain_max", "_max_fields")
 
     def __init__(self, limits=None):
-        self._limits = Limits() if limits is None else limits
-        rl, nf, fs, _ = self._limits.caps()
-        self._plain_max = min(rl, fs)   # a head this short has no line too long
+        self._limits = limits = _DEFAULT_LIMITS if limits is None else limits
+        rl, nf, fs, _ = limits.caps
+        self._plain_max = rl if rl < fs else fs   # no line of a head this short is too long
         self._max_fields = nf
         self.reset()
 
