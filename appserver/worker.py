@@ -86,6 +86,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.watcher = None
         self.current = None         # the connection whose request the app runs
         self.app_started = 0.0      # when the current app call began (monotonic)
+        self.tick_saw = None        # the app_started the last handoff tick saw
         self.ticking = False        # the handoff timer (SIGALRM) runs
         self.long_call = False      # the last app call ran past HANDOFF_AFTER
         self.handing_off = False    # _on_long_request is passing connections on

@@ -19,6 +19,7 @@ import select
 import signal
 import time
 
+from appserver.balance import MARGIN
 from appserver.connection import HEAD, IDLE
 from appserver.handoff import HANDOFF_AFTER
 
@@ -46,6 +47,15 @@ class Intake:
         it would pass on again the connections the first one was sending,
         and two workers would read one socket.
 
+        Only a call that an earlier tick saw running too counts as long. A
+        worker that merely waited for the CPU (its peer on the same core ran
+        a time slice) finds a quick call past ``HANDOFF_AFTER`` on the first
+        tick it gets: it would hand nearly all its busy keep-alive
+        connections to that peer at once, for good, and their clients would
+        then be served a fraction as often as the peer's others. A call
+        really running long is seen by the tick before, ``HANDOFF_TICK``
+        earlier, as before.
+
         Each tick interrupts a send or receive the request is blocked in,
         which restarts its kernel timeout: a tick that finds the call past
         its bound (``Connection.overdue``) raises the timeout into it."""
@@ -59,7 +69,9 @@ class Intake:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.ticking = False
             return
-        if time.monotonic() - self.app_started < HANDOFF_AFTER:
+        started = self.app_started
+        seen, self.tick_saw = self.tick_saw, started
+        if seen != started or time.monotonic() - started < HANDOFF_AFTER:
             return
         self.handing_off = True
         try:
@@ -131,13 +143,18 @@ class Intake:
         return False
 
     def _accept(self, listener, batch=ACCEPT_BATCH):
-        """Accept up to ``batch`` connections; True if the backlog may hold more."""
-        if self._defer_accept():
-            return False
-        cfg = self.cfg
+        """Accept up to ``batch`` connections; True if the backlog may hold more.
+
+        The pacer is asked before each one, not once per batch: a burst of
+        keep-alive connections would otherwise go out a batch at a time, and
+        a worker that won more batches would keep the extra clients for good
+        (their requests served less often than the other workers' clients)."""
+        cfg, conns = self.cfg, self.conns
         for _ in range(batch):
-            full = len(self.conns) >= cfg.max_connections
-            if full and not any(c.state == IDLE for c in self.conns.values()):
+            if len(conns) >= MARGIN and self._defer_accept():
+                return False
+            full = len(conns) >= cfg.max_connections
+            if full and not any(c.state == IDLE for c in conns.values()):
                 self._accept_off()          # resumes when a connection closes
                 return False
             try:

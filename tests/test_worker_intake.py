@@ -13,6 +13,8 @@ import socket
 import time
 import types
 
+import pytest
+
 from appserver.balance import AcceptPacer
 from appserver.connection import HEAD, IDLE, Connection
 from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
@@ -40,6 +42,7 @@ class Pool(Intake):
         self.in_app, self.handing_off, self.ticking = True, False, True
         self.accepting = self.alive = True
         self.app_started = time.monotonic() - 10 * HANDOFF_AFTER   # a long call
+        self.tick_saw = self.app_started            # that an earlier tick saw
         for _ in range(waiting):
             ours, theirs = socket.socketpair()
             conn = Connection(ours, "", self.listener, Limits(), 5.0, 5.0)
@@ -84,6 +87,21 @@ def test_connections_go_once_without_a_nested_tick_too():
     pool._on_long_request(None, None)    # the next tick finds them gone
     moved = pool.handoff.take(100)
     assert sorted(os.fstat(m.sock.fileno()).st_ino for m in moved) == sorted(pool.inodes)
+    for sock in [m.sock for m in moved] + pool.clients + [pool.listener.sock]:
+        sock.close()
+
+
+@pytest.mark.parametrize("earlier", ["none", "previous call"])
+def test_a_call_no_earlier_tick_saw_is_not_long_yet(earlier):
+    """The first tick a worker gets after waiting for the CPU finds a quick
+    call past the bound: nothing moves until a later tick sees it again."""
+    pool = Pool(waiting=3)
+    pool.tick_saw = None if earlier == "none" else pool.app_started - 0.001
+    pool._on_long_request(None, None)
+    assert pool.handoff.take(100) == [] and len(pool.conns) == 3
+    pool._on_long_request(None, None)           # still running: long now
+    moved = pool.handoff.take(100)
+    assert len(moved) == 3 and pool.conns == {}
     for sock in [m.sock for m in moved] + pool.clients + [pool.listener.sock]:
         sock.close()
 
