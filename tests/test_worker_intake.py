@@ -15,6 +15,7 @@ import types
 
 import pytest
 
+from appserver import scoreboard
 from appserver.balance import AcceptPacer
 from appserver.connection import HEAD, IDLE, Connection
 from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
@@ -156,4 +157,20 @@ def test_a_request_that_came_with_its_connection_is_served_without_epoll():
     [(fd, _)] = pool.poller.poll(1.0)           # the silent one was registered
     assert pool.conns[fd].fill_waiting()
     for sock in [ready, silent, pool.listener.sock] + [c.sock for c in pool.conns.values()]:
+        sock.close()
+
+
+def test_the_pacer_is_asked_before_each_connection_of_a_batch():
+    """A free peer holding none: this worker takes two of a burst, not the
+    whole batch, and leaves the rest in the backlog for the peer."""
+    pool = Acceptor()
+    now = time.monotonic()
+    pool.read_peers = lambda: [(scoreboard.IDLE, 0, now, 0.0)]
+    pool._process = lambda conn: None           # keep-alive: they stay
+    address = pool.listener.sock.getsockname()
+    clients = [socket.create_connection(address) for _ in range(5)]
+    assert pool._accept(pool.listener) is False
+    assert len(pool.conns) == 2
+    left = [pool.listener.sock.accept()[0] for _ in range(3)]   # still waiting
+    for sock in clients + left + [pool.listener.sock] + [c.sock for c in pool.conns.values()]:
         sock.close()
