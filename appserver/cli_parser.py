@@ -109,6 +109,9 @@ class Parser(argparse.ArgumentParser):
                          **kwargs)
 
     def error(self, message):
+        if message.endswith(": expected one argument"):
+            flag = message[len("argument "):-len(": expected one argument")].split("/")[-1]
+            message += " (for a value that starts with '-', write %s=VALUE)" % flag
         raise UsageError(message, self.prog, self.usage)
 
     def parse_exactly(self, args):

@@ -179,7 +179,10 @@ def test_negative_switch_and_help_show_both_spellings(clean):
     (("x:app", "--work", "3"), "no such option --work; did you mean --workers?"),
     (("x:app", "--zzzzzz=1"), "no such option --zzzzzz; see --help"),
     (("a:app", "b:app"), "unexpected extra argument 'b:app'; only one APP can be served"),
-    (("x:app", "-w"), "argument -w/--workers: expected one argument"),
+    (("x:app", "-w"), "argument -w/--workers: expected one argument (for a value "
+                      "that starts with '-', write --workers=VALUE)"),
+    (("x:app", "--statsd-prefix", "-x"), "argument --statsd-prefix: expected one "
+     "argument (for a value that starts with '-', write --statsd-prefix=VALUE)"),
 ])
 def test_usage_errors_exit_2_with_usage_and_message(clean, args, message):
     result = invoke(*args)
