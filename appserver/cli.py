@@ -5,9 +5,9 @@ given explicitly), loads the config (``config.load``) and then
 ``--print-config`` and ``--check-config`` print and exit; otherwise the
 process is prepared (``loader.prepare``) and the arbiter runs. ``main`` is the
 one place where an ``AppServerError`` becomes ``Error: <message>`` on stderr
-and its exit code; a usage error also shows the usage line. ``appserver
-status ...`` (a first argument of ``status``) runs ``appserver.status_cli``
-instead; ``appserver APP`` is unchanged. It returns the exit status
+and its exit code, for ``appserver status`` too; a usage error also shows the
+usage line. ``appserver status ...`` (a first argument of ``status``) runs
+``appserver.status_cli`` instead; ``appserver APP`` is unchanged. It returns the exit status
 (``sys.exit(main())`` in the console script).
 """
 
@@ -27,10 +27,10 @@ _COMMANDS = ("check_config", "print_config")
 def main(args=None):
     """Run ``appserver`` with ``args`` (default ``sys.argv[1:]``); the exit status."""
     args = list(sys.argv[1:] if args is None else args)
-    if args[:1] == ["status"]:
-        from appserver import status_cli
-        return status_cli.main(args[1:])
     try:
+        if args[:1] == ["status"]:
+            from appserver import status_cli
+            return status_cli.main(args[1:])
         app, given = cli_parser.parse(args)
         if app is None:
             raise cli_parser.UsageError(_MISSING_APP)

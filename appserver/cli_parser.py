@@ -63,7 +63,7 @@ class Formatter(argparse.HelpFormatter):
 
     def _format_action_invocation(self, action):
         if not action.option_strings:
-            return self._metavar_formatter(action, action.dest)(1)[0]
+            return super()._format_action_invocation(action)
         flags = ", ".join(getattr(action, "spellings", action.option_strings))
         if action.nargs == 0:
             return flags

@@ -134,22 +134,15 @@ def _timeout(text):
 
 
 def main(args):
-    """``appserver status ARGS``; returns the exit status."""
-    try:
-        opts = _parser().parse_exactly(args)
-    except cli_parser.UsageError as err:
-        sys.stderr.write(cli_parser.usage_text(err))
-        return err.exit_code
-    try:
-        address = find_admin(opts.get("admin"), opts.get("pid_file"))
-    except AppServerError as err:
-        sys.stderr.write("Error: %s\n" % err)
-        return err.exit_code
+    """``appserver status ARGS``; returns 0 or raises the error to report
+    (``UsageError``, a config error, or ``AppServerError`` with exit code 1
+    when the arbiter cannot be reached): ``cli.main`` reports it."""
+    opts = _parser().parse_exactly(args)
+    address = find_admin(opts.get("admin"), opts.get("pid_file"))
     try:
         snap = json.loads(fetch(address, timeout=opts.get("timeout", 5.0)))
     except (OSError, ValueError) as exc:
-        sys.stderr.write("Error: cannot get the status from %s: %s\n" % (address, exc))
-        return 1
+        raise AppServerError("cannot get the status from %s: %s" % (address, exc)) from None
     if opts.get("as_json"):
         print(json.dumps(snap, indent=1))
     else:

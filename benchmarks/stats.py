@@ -116,11 +116,18 @@ def _pooled(summary, metric):
     samples = {s: [v for e in summary.values() for v in e["values"][s][metric]
                    if v is not None] for s in SERVERS}
     value = ratio(median(samples["appserver"]), median(samples["gunicorn"]))
-    worst, name = _measured(summary, None, metric, "ratio")
-    note = "median of %d starts each" % min(len(v) for v in samples.values())
+    note = "median of %d runs each" % min(len(v) for v in samples.values())
+    worst = _worst(summary, metric, "ratio")
     if worst is not None:
-        note += "; worst scenario %s %.2fx" % (name[len("worst: "):], worst)
+        note += "; worst scenario %s %.2fx" % (worst[1], worst[0])
     return value, note
+
+
+def _worst(summary, metric, where):
+    """(highest figure, its scenario), or None when no scenario has one."""
+    found = [(e[where][metric], name) for name, e in summary.items()
+             if e[where][metric] is not None]
+    return max(found) if found else None
 
 
 def _measured(summary, scenario, metric, where):
@@ -133,12 +140,10 @@ def _measured(summary, scenario, metric, where):
             return None, ""
         note = _round_range(entry, metric, where)
         return entry[where][metric], note
-    found = [(e[where][metric], name) for name, e in summary.items()
-             if e[where][metric] is not None]
-    if not found:
+    worst = _worst(summary, metric, where)
+    if worst is None:
         return None, ""
-    value, name = max(found)
-    return value, "worst: %s" % name
+    return worst[0], "worst: %s" % worst[1]
 
 
 def evaluate(summary):

@@ -159,7 +159,7 @@ def test_start_up_target_pools_every_start_and_names_the_worst_scenario():
     # medians of all six: 105 / 135; scenario b alone is 120 / 110
     value, met, note = rows["start to first 200"][1:]
     assert abs(value - 105 / 135) < 1e-12 and met is True
-    assert note == "median of 6 starts each; worst scenario b 1.09x"
+    assert note == "median of 6 runs each; worst scenario b 1.09x"
 
 
 def test_markdown_render_and_marker_replacement():
