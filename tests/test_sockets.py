@@ -84,13 +84,15 @@ def test_listener_accept_matches_socket_accept(bound, tmp_path, kind):
         client.connect(listener.address)
         assert select.select([listener.sock], [], [], 5)[0]
         conn, peer = listener.accept()
-        with conn:
+        try:
             assert (conn.family, conn.type, conn.proto) == (family, socket.SOCK_STREAM, 0)
             assert peer == (client.getsockname() if kind == "tcp" else "")
             assert conn.gettimeout() is None and conn.getblocking() is True
             assert os.get_inheritable(conn.fileno()) is False
             client.sendall(b"x")
             assert conn.recv(1) == b"x"
+        finally:
+            conn.close()
     with pytest.raises(BlockingIOError):
         listener.accept()
 

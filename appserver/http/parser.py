@@ -124,7 +124,9 @@ class RequestParser:
         self._buf = bytearray()
         self._reader = self._error = None
         self._eof = False
-        self._head = Section(self._limits, head=True)
+        # The Section that checks a partial head is made when one comes:
+        # most heads arrive whole.
+        self._head = None
         self._blank = 0
 
     @property
@@ -198,7 +200,8 @@ class RequestParser:
 
     def _next_head(self):
         buf = self._buf             # not empty: next_event saw to that
-        if not self._head.scan and buf[0] != 13:    # a new head, no blank line
+        head = self._head
+        if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
             end = buf.find(b"\r\n\r\n")
             if (0 <= end and end + 2 <= self._plain_max
                     and _PLAIN_HEAD.fullmatch(buf, 0, end + 2) is not None
@@ -206,19 +209,21 @@ class RequestParser:
                 parsed = self._parse_plain(buf[:end + 2].decode("latin-1"))
                 if parsed is not None:
                     return self._head_done(buf, end, parsed)
-        while buf[:2] == b"\r\n" and not self._head.scan:  # RFC 9112 2.2
+        if head is None:
+            head = self._head = Section(self._limits, head=True)
+        while buf[:2] == b"\r\n" and not head.scan:   # RFC 9112 2.2
             del buf[:2]
             self._blank += 1
             if self._blank > MAX_BLANK_LINES:
                 raise BadRequest("too many empty lines before the request line")
-        end = self._head.find_end(buf)
+        end = head.find_end(buf)
         if end < 0:
             if not buf:
                 return CLOSED if self._eof else NEED_DATA
             if self._eof:
                 raise IncompleteRequest("connection closed in the middle of a head")
             return NEED_DATA
-        self._head.reset()
+        head.reset()
         return self._head_done(buf, end, self._parse_head(
             buf[:end].decode("latin-1").split("\r\n")))
 
