@@ -128,8 +128,10 @@ def semantics(req, groups, body_limit):
         return "none"
     if len(groups.get("content-type", ())) > 1:
         raise BadRequest("duplicate Content-Type")
-    framing, req.content_length = select_framing(groups, http11, body_limit)
-    req.chunked = framing == "chunked"
+    framing = "none"
+    if "content-length" in groups or "transfer-encoding" in groups:
+        framing, req.content_length = select_framing(groups, http11, body_limit)
+        req.chunked = framing == "chunked"
     if "connection" in groups:
         tokens = token_list(groups["connection"])
         req.keep_alive = "close" not in tokens and (http11 or "keep-alive" in tokens)
