@@ -28,23 +28,22 @@ STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 SLOT_SIZE = 1024
 STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
 LINE_SIZE = 192
-# pid, state, recycle flag, connections held, boot time, rss, requests,
-# heartbeat, request start, request line: the last four are written together
-# by _REQUEST.
-_LAYOUT = struct.Struct("<iBBHdQQdd%ds" % LINE_SIZE)
+# pid, recycle flag, connections held, boot time, rss, then state, requests,
+# heartbeat, request start, request line: these five are written together by
+# _REQUEST, one store at the start and one at the end of every request.
+_LAYOUT = struct.Struct("<iBxHdQB7xQdd%ds" % LINE_SIZE)
 _CONNECTIONS = struct.Struct("<H")
-_PEER = "iBBH24xdd"     # pid, state, recycle, connections, heartbeat, request start
+_PEER = "iBxH16xB15xdd"  # pid, recycle, connections, state, heartbeat, request start
 _PEER_GAP = "%dx" % (SLOT_SIZE - struct.calcsize("<" + _PEER))
-_PID_STATE = struct.Struct("<iB")
+_PID = struct.Struct("<i")
 _STATE = struct.Struct("<B")
 _HEARTBEAT = struct.Struct("<d")
-_REQUEST = struct.Struct("<Qdd%ds" % LINE_SIZE)   # requests, heartbeat, start, line
-_OFF_STATE = 4
-_OFF_RECYCLE = 5
+_REQUEST = struct.Struct("<B7xQdd%ds" % LINE_SIZE)  # state, requests, heartbeat, start, line
+_OFF_RECYCLE = 4
 _OFF_CONNECTIONS = 6
 _OFF_RSS = 16
-_OFF_REQUESTS = 24
-_OFF_HEARTBEAT = 32
+_OFF_STATE = 24
+_OFF_HEARTBEAT = 40
 assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
 SlotInfo = namedtuple(
@@ -63,23 +62,24 @@ class Scoreboard:
     def claim(self, index, pid, now):
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
         self._mem[index * SLOT_SIZE:(index + 1) * SLOT_SIZE] = bytes(SLOT_SIZE)
-        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, BOOTING, 0, 0, now, 0, 0,
+        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, 0, 0, now, 0, BOOTING, 0,
                           now, 0.0, b"")
         return Slot(self._mem, index)
 
     def release(self, index):
         """Mark slot ``index`` free after its worker exited."""
-        _PID_STATE.pack_into(self._mem, index * SLOT_SIZE, 0, EMPTY)
+        _PID.pack_into(self._mem, index * SLOT_SIZE, 0)      # peers skip it from now
+        _STATE.pack_into(self._mem, index * SLOT_SIZE + _OFF_STATE, EMPTY)
 
     def read(self, index):
         """A ``SlotInfo`` snapshot of one slot."""
-        pid, state, recycle, conns, boot, rss, requests, beat, start, line = \
+        pid, recycle, conns, boot, rss, state, requests, beat, start, line = \
             _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
         return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
                         boot, rss, line.rstrip(b"\0").decode("latin-1"), conns)
 
     def set_pid(self, index, pid):
-        struct.pack_into("<i", self._mem, index * SLOT_SIZE, pid)
+        _PID.pack_into(self._mem, index * SLOT_SIZE, pid)
 
     def set_rss(self, index, rss):
         struct.pack_into("<Q", self._mem, index * SLOT_SIZE + _OFF_RSS, rss)
@@ -121,7 +121,7 @@ class Slot:
             fmt = "<" + _PEER_GAP.join([_PEER] * count)
             self._peers = count, struct.Struct(fmt)
         cells = self._peers[1].unpack_from(self._mem, 0)
-        return [(cells[i + 1], cells[i + 3], cells[i + 4], cells[i + 5])
+        return [(cells[i + 3], cells[i + 2], cells[i + 4], cells[i + 5])
                 for i in range(0, 6 * count, 6)
                 if cells[i] != 0 and i != 6 * self._index]
 
@@ -142,13 +142,11 @@ class Slot:
 
     def request_started(self, line, now):
         """Record a request line (bytes, truncated to fit) and mark busy."""
-        _REQUEST.pack_into(self._mem, self._base + _OFF_REQUESTS, self.requests,
+        _REQUEST.pack_into(self._mem, self._base + _OFF_STATE, BUSY, self.requests,
                            now, now, line[:LINE_SIZE])
-        _STATE.pack_into(self._mem, self._base + _OFF_STATE, BUSY)
 
     def request_finished(self, now):
         """Count the request, clear the line, and mark idle."""
         self.requests += 1
-        _REQUEST.pack_into(self._mem, self._base + _OFF_REQUESTS, self.requests,
+        _REQUEST.pack_into(self._mem, self._base + _OFF_STATE, IDLE, self.requests,
                            now, 0.0, b"")
-        _STATE.pack_into(self._mem, self._base + _OFF_STATE, IDLE)

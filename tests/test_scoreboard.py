@@ -212,3 +212,20 @@ def test_connections_field_leaves_its_neighbours_alone(board):
     info = board.read(1)
     assert (info.pid, info.state, info.recycle, info.boot_time, info.connections) == \
         (77, IDLE, True, 1.0, 12)
+
+
+def test_request_stores_leave_the_fields_before_them_alone(board):
+    """State and the request fields go in one store: it must not reach back
+    into the pid, recycle flag, connections, boot time or rss."""
+    slot = board.claim(2, 0, 1.0)
+    board.set_pid(2, 88)
+    board.set_rss(2, 4096)
+    slot.ask_recycle()
+    slot.set_connections(9)
+    for write in (lambda: slot.request_started(b"GET / HTTP/1.1", 3.0),
+                  lambda: slot.request_finished(4.0)):
+        write()
+        info = board.read(2)
+        assert (info.pid, info.recycle, info.connections, info.boot_time, info.rss) == \
+            (88, True, 9, 1.0, 4096)
+    assert (info.state, info.requests, info.heartbeat) == (IDLE, 1, 4.0)
