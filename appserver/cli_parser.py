@@ -21,6 +21,7 @@ import sys
 
 from appserver import __version__, convert
 from appserver import settings as S
+from appserver import settings_schema as schema
 from appserver.errors import ConfigError
 
 PROG = "appserver"
@@ -150,7 +151,7 @@ def _add_option(group, setting):
     if setting.name == "version":
         group.add_argument(*setting.flags, action=Version, help=help_text)
         return
-    if setting.type != S.BOOL:
+    if setting.type != schema.BOOL:
         group.add_argument(*setting.flags, *setting.aliases, dest=setting.key,
                            metavar=setting.metavar, help=help_text,
                            action="append" if setting.multiple else "store")
@@ -169,10 +170,10 @@ def build():
     """The ``appserver`` parser: APP, then one option per setting by section."""
     parser = Parser(description=DESCRIPTION)
     parser.add_argument("app", nargs="?", metavar="APP", help=argparse.SUPPRESS)
-    groups = {section: parser.add_argument_group(section) for section in S.SECTIONS}
+    groups = {section: parser.add_argument_group(section) for section in schema.SECTIONS}
     for setting in S.SETTINGS:
         _add_option(groups[setting.section], setting)
-    groups[S.COMMAND].add_argument("-h", "--help", action="help",
+    groups[schema.COMMAND].add_argument("-h", "--help", action="help",
                                    help="Show this message and exit.")
     return parser
 

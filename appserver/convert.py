@@ -15,7 +15,7 @@ import ipaddress
 import math
 import re
 
-from appserver import settings as S
+from appserver import settings_schema as S
 from appserver.errors import BindError, ConfigError
 
 _AUTO = "auto"

@@ -5,77 +5,16 @@ value type, default, command-line flags, ``--help`` section and help text. The
 command-line options (``cli_parser.py``), the config-file keys and ``Config`` attributes
 (``graceful_timeout``), the environment variables (``APPSERVER_GRACEFUL_TIMEOUT``)
 and ``docs/settings.md`` are all generated from ``SETTINGS``. Values are
-converted and checked by ``appserver.convert`` according to ``type``.
+converted and checked by ``appserver.convert`` according to ``type``. What a
+record holds, the value types and the sections are ``appserver.settings_schema``.
 """
 
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Dict
 
-# Value types understood by appserver.convert.
-INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
-    "int", "float", "str", "bool", "choice", "bind", "keyvalue")
-# A whole number, or the word "auto" (kept as the string "auto").
-INT_OR_AUTO = "int-or-auto"
-# Comma-separated IP addresses and CIDR networks, or "*" (kept as given).
-NETWORKS = "networks"
-
-
-class Setting(NamedTuple):
-    """One setting: what it is called everywhere, what it holds, how it is shown.
-
-    ``multiple`` settings hold a tuple and their flag may be repeated.
-    ``minimum``/``maximum`` bound numbers (``exclusive_minimum`` makes the
-    lower bound strict). ``default_env`` names a conventional variable (not
-    ``APPSERVER_*``) whose value, put through ``default_env_format``, replaces
-    the default when it is set. ``cli_only`` settings are commands or the
-    config file itself: they have no environment variable and no config key.
-    ``aliases`` are further command-line spellings (Gunicorn's, where its
-    flag is named differently).
-    """
-
-    name: str
-    type: str
-    default: Any
-    flags: Tuple[str, ...]
-    section: str
-    help: str
-    multiple: bool = False
-    metavar: Optional[str] = None
-    cli_only: bool = False
-    choices: Tuple[str, ...] = ()
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
-    exclusive_minimum: bool = False
-    default_env: Optional[str] = None
-    default_env_format: str = "{}"
-    default_doc: Optional[str] = None
-    aliases: Tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """The config-file key and ``Config`` attribute: ``graceful_timeout``."""
-        return self.name.replace("-", "_")
-
-    @property
-    def env(self) -> Optional[str]:
-        """The environment variable, ``APPSERVER_GRACEFUL_TIMEOUT``; None if CLI-only."""
-        if self.cli_only:
-            return None
-        return "APPSERVER_" + self.name.upper().replace("-", "_")
-
-
-SERVER_SOCKET = "Server socket"
-PROXIES = "Reverse proxies"
-TLS = "TLS"
-WORKERS = "Worker processes"
-TIMEOUTS = "Timeouts"
-LIMITS = "Limits"
-LOGGING = "Logging"
-PROCESS = "Process"
-APPLICATION = "Application"
-COMMAND = "Command"
-
-SECTIONS = (SERVER_SOCKET, PROXIES, TLS, WORKERS, TIMEOUTS, LIMITS, LOGGING, PROCESS,
-            APPLICATION, COMMAND)
+from appserver.settings_schema import (
+    APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
+    LOGGING, NETWORKS, PROCESS, PROXIES, SERVER_SOCKET, STR, TIMEOUTS, TLS, WORKERS,
+    Setting)
 
 SETTINGS = (
     # Server socket

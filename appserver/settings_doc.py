@@ -9,6 +9,7 @@ regenerates the file; a test fails when the file and ``render()`` differ.
 import sys
 
 from appserver import settings as S
+from appserver import settings_schema as schema
 from appserver.convert import default_text, describe
 
 REGENERATE = "python -m appserver.settings_doc > docs/settings.md"
@@ -37,7 +38,7 @@ error. `appserver APP --print-config` shows each value and where it came from.
 def render():
     """The whole of docs/settings.md."""
     parts = [_INTRO.format(command=REGENERATE)]
-    for section in S.SECTIONS:
+    for section in schema.SECTIONS:
         parts.append("## %s\n" % section)
         parts.extend(_setting(s) for s in S.SETTINGS if s.section == section)
     return "\n".join(parts)

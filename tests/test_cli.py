@@ -14,6 +14,7 @@ import pytest
 
 from appserver import __version__, cli
 from appserver import settings as S
+from appserver import settings_schema
 from appserver.errors import WorkerBootError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def test_help_is_grouped_by_section_in_table_order(clean):
     assert result.exit_code == 0
     headings = [line[:-1] for line in result.stdout.splitlines()
                 if line.endswith(":") and not line.startswith(" ")]
-    assert headings == list(S.SECTIONS)
+    assert headings == list(settings_schema.SECTIONS)
 
 
 @pytest.mark.parametrize("setting", S.SETTINGS, ids=lambda s: s.name)

@@ -6,6 +6,7 @@ import pytest
 
 from appserver import convert, settings_doc
 from appserver import settings as S
+from appserver import settings_schema as schema
 from appserver.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
@@ -55,10 +56,10 @@ def test_names_and_flags_are_unique():
 
 @pytest.mark.parametrize("setting", S.SETTINGS, ids=lambda s: s.name)
 def test_every_setting_is_well_formed(setting):
-    assert setting.section in S.SECTIONS
+    assert setting.section in schema.SECTIONS
     assert setting.help.endswith(".")
     assert "--" + setting.name in setting.flags[-1]
-    if setting.type == S.BOOL:
+    if setting.type == schema.BOOL:
         assert setting.metavar is None
     else:
         assert setting.metavar
