@@ -25,6 +25,8 @@ _ABSOLUTE = re.compile(r"(?i:https?)://([^/?]*)([^?]*)(?:\?(.*))?")
 # appears when a proxy has joined two Host lines.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{0,5})?")
+_VALID_HOSTS = set()     # Host values checked before: they repeat a lot
+_VALID_HOSTS_MAX = 1000
 
 
 def request_line(line):
@@ -71,10 +73,14 @@ def _host(req, hosts, http11):
         return
     if len(hosts) > 1:
         raise BadRequest("duplicate Host header")
-    if _HOST.fullmatch(hosts[0]) is None:
-        raise BadRequest("invalid Host header")
+    host = hosts[0]
+    if host not in _VALID_HOSTS:
+        if _HOST.fullmatch(host) is None:
+            raise BadRequest("invalid Host header")
+        if len(_VALID_HOSTS) < _VALID_HOSTS_MAX:
+            _VALID_HOSTS.add(host)
     if req.host is None:
-        req.host = hosts[0]
+        req.host = host
 
 
 def token_list(values):

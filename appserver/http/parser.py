@@ -29,19 +29,22 @@ MAX_FIELDS = 32768       # fields=0 means "up to this"
 MAX_HEAD = 1 << 20       # no head or trailer section is ever longer
 MAX_BLANK_LINES = 4      # empty lines tolerated before a request line
 
-# A head that is plainly well formed: "token SP target SP HTTP/1.x" and
-# "token:value" field lines, no control bytes, no folding, no whitespace
-# before a line's CRLF. When one arrives whole and within the size limits,
-# one match proves what the byte-by-byte checks would find; anything else
-# takes the general path, which names the first violation.
-_PLAIN_HEAD = re.compile(
-    rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21\x22\x24-\x7e]+ HTTP/1\.[01]\r\n"
-    rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:"
-    rb"(?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?\r\n)*")
+# A head that is plainly well formed: "token SP origin-form-target SP
+# HTTP/1.x" and "token:value" field lines, no control bytes, no folding, no
+# whitespace before a line's CRLF. When one arrives whole and within the size
+# limits, one regex pass over its request line and one over its field lines
+# prove what the byte-by-byte checks would find, and split it as they go;
+# anything else takes the general path, which names the first violation.
+_PLAIN_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21\x22\x24-\x7e]*) (HTTP/1\.[01])\r\n")
+# One field line: name, and value without its leading whitespace (a value
+# never ends in whitespace here). Any other byte matches the second branch
+# alone, with an empty name: ``findall`` then covers the field lines end to
+# end, and an empty name anywhere means the head is not plain.
+_PLAIN_FIELD = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*"
+    r"((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)\r\n|[\s\S]")
 _NO_BODY = READERS["none"](None, None)        # stateless: one serves all
-# On such a head: name, and value without its leading whitespace (it has no
-# trailing whitespace). Greedy, so the value is one scan.
-_PLAIN_FIELD = re.compile(r"([^:]+):[ \t]*([^\r]*)\r\n")
 
 class Limits:
     """Size limits; 0 means the internal hard cap (body: unlimited).
@@ -203,9 +206,7 @@ class RequestParser:
         head = self._head
         if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
             end = buf.find(b"\r\n\r\n")
-            if (0 <= end and end + 2 <= self._plain_max
-                    and _PLAIN_HEAD.fullmatch(buf, 0, end + 2) is not None
-                    and buf.count(b"\n", 0, end) <= self._max_fields):
+            if 0 <= end and end + 2 <= self._plain_max:
                 parsed = self._parse_plain(buf[:end + 2].decode("latin-1"))
                 if parsed is not None:
                     return self._head_done(buf, end, parsed)
@@ -237,14 +238,16 @@ class RequestParser:
         return request
 
     def _parse_plain(self, text):
-        """(request, framing) for a head ``_PLAIN_HEAD`` matched (``text``
-        ends with its last CRLF), or None for one the general path must
-        take: CONNECT, a target not in origin form, a field name with ``_``."""
-        first = text.find("\r\n")
-        method, target, version = text[:first].split(" ")
-        if method == "CONNECT" or target[0] != "/":
+        """(request, framing) for a plainly well-formed head (``text`` ends
+        with its last CRLF), or None for one the general path must take: any
+        other head, CONNECT, a field name with ``_``, too many fields."""
+        line = _PLAIN_LINE.match(text)
+        if line is None:
             return None
-        headers = _PLAIN_FIELD.findall(text, first + 2)
+        method, target, version = line.groups()
+        headers = _PLAIN_FIELD.findall(text, line.end())
+        if method == "CONNECT" or len(headers) > self._max_fields:
+            return None
         groups = {}
         for name, value in headers:
             key = name.lower()
@@ -253,7 +256,7 @@ class RequestParser:
                     groups[key].append(value)
                 else:
                     groups[key] = [value]
-            elif "_" in name:
+            elif not name or "_" in name:
                 return None
         path, _, query = target.partition("?")
         req = Request(method, target, path, query, version, headers, [], None)
