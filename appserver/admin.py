@@ -101,8 +101,8 @@ class AdminServer:
         sock = self.clients[fd][0]
         lines = ("Content-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
                  "Cache-Control: no-store\r\n" % (content_type, len(body)))
-        data = writer.head("HTTP/1.1", "%d %s" % (status, _REASONS.get(status, "")),
-                           lines) + body
+        status_line = "%d %s" % (status, _REASONS.get(status, ""))
+        data = writer.head(status_line.encode("latin-1"), lines.encode("latin-1")) + body
         try:
             sock.settimeout(1.0)
             sock.sendall(data)

@@ -1,10 +1,11 @@
 """Response framing to bytes. Sans-I/O: builds heads and chunks, sends nothing.
 
-``head(version, status, headers)`` serialises a status line and header list
-(already validated) and appends ``Date`` and ``Server``; the ``Date`` value is
-cached for the second it names. ``chunk``/``LAST_CHUNK`` frame a chunked body.
-``error_response`` is the one place a protocol error becomes bytes on the
-wire: a short plain-text body and ``Connection: close``.
+``head(status, header_lines)`` serialises a status line (``b"200 OK"``) and
+the bytes of its header lines (already validated) as an HTTP/1.1 head and
+appends ``Date`` and ``Server``; the ``Date`` line, and the head's whole tail
+with ``Server``, are made once for the second they name. ``chunk``/``LAST_CHUNK``
+frame a chunked body. ``error_response`` is the one place a protocol error
+becomes bytes on the wire: a short plain-text body and ``Connection: close``.
 """
 
 import time
@@ -13,9 +14,11 @@ from appserver import SERVER_SOFTWARE
 
 LAST_CHUNK = b"0\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SERVER_LINE = "Server: %s\r\n" % SERVER_SOFTWARE
+_SERVER_LINE = b"Server: %s\r\n" % SERVER_SOFTWARE.encode("latin-1")
 
-_date_cache = [0, ""]
+# [start, end) of the second the lines were made for; the Date line; the
+# Date and Server lines and the head's final CRLF.
+_clock = [0.0, 0.0, b"", b""]
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
            "Nov", "Dec")
@@ -29,24 +32,37 @@ def http_date(seconds):
         t.tm_hour, t.tm_min, t.tm_sec)
 
 
+def _tick():
+    """The clock entry for now, remade when the second has changed (or the
+    system clock was set back)."""
+    clock = _clock
+    now = time.time()
+    if not clock[0] <= now < clock[1]:
+        second = int(now)
+        line = b"Date: %s\r\n" % http_date(second).encode("latin-1")
+        clock[:] = second, second + 1.0, line, line + _SERVER_LINE + b"\r\n"
+    return clock
+
+
 def date_line():
-    """``Date: ...\\r\\n`` for the current second (recomputed once a second)."""
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[0] = now
-        _date_cache[1] = "Date: %s\r\n" % http_date(now)
-    return _date_cache[1]
+    """``Date: ...\\r\\n`` (bytes) for the current second."""
+    return _tick()[2]
 
 
-def head(version, status, header_lines, add_date=True, add_server=True):
+def head(status, header_lines, add_date=True, add_server=True):
     """The response head as bytes.
 
-    ``header_lines`` is a str of ``Name: value\\r\\n`` lines already validated
-    by the caller; ``Date``/``Server`` are added unless the app sent its own.
+    ``status`` is the status line after the version (``b"200 OK"``);
+    ``header_lines`` the bytes of the ``Name: value\\r\\n`` lines, already
+    validated by the caller; ``Date``/``Server`` are added unless the app sent
+    its own. The version is always ours, HTTP/1.1 (RFC 9110 6.2).
     """
-    return ("%s %s\r\n%s%s%s\r\n" % (
-        version, status, header_lines, date_line() if add_date else "",
-        _SERVER_LINE if add_server else "")).encode("latin-1")
+    if add_date and add_server:
+        tail = _tick()[3]
+    else:
+        tail = ((date_line() if add_date else b"")
+                + (_SERVER_LINE if add_server else b"") + b"\r\n")
+    return b"HTTP/1.1 %s\r\n%s%s" % (status, header_lines, tail)
 
 
 def chunk(data):
@@ -58,6 +74,6 @@ def error_response(status, reason, detail=""):
     """A complete response for an error the server answers itself."""
     body = ("%d %s\n" % (status, reason) if not detail or detail == reason
             else "%d %s: %s\n" % (status, reason, detail)).encode("latin-1", "replace")
-    lines = ("Content-Type: text/plain; charset=utf-8\r\n"
-             "Content-Length: %d\r\nConnection: close\r\n" % len(body))
-    return head("HTTP/1.1", "%d %s" % (status, reason), lines) + body
+    lines = (b"Content-Type: text/plain; charset=utf-8\r\n"
+             b"Content-Length: %d\r\nConnection: close\r\n" % len(body))
+    return head(b"%d %s" % (status, reason.encode("latin-1")), lines) + body

@@ -25,9 +25,9 @@ _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
 _warned = set()
-_valid_lines = {}           # (name, value) -> "Name: value\r\n" (or the length
+_valid_lines = {}           # (name, value) -> b"Name: value\r\n" (or the length
                             # for Content-Length), checked once
-_valid_statuses = {}        # status line -> (code, status as sent), checked once
+_valid_statuses = {}        # status line -> (code, status as sent, in bytes), checked once
 # Small: the lines worth caching repeat from the first requests on; values
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
@@ -111,7 +111,7 @@ class Response:
         if match is None:
             raise AppResponseError("invalid status line %r" % (status,))
         self.code = int(match.group(1))
-        self.status = status if " " in status else status + " "
+        self.status = (status if " " in status else status + " ").encode("latin-1")
         if len(_valid_statuses) < _VALID_LINES_MAX:
             _valid_statuses[status] = self.code, self.status
 
@@ -145,7 +145,7 @@ class Response:
                 if lname == "content-length" and len(_valid_lines) < _VALID_LINES_MAX:
                     _valid_lines[item] = self.length
                 continue
-            line = "%s: %s\r\n" % (name, value)
+            line = ("%s: %s\r\n" % (name, value)).encode("latin-1")
             if lname == "date":
                 self._date = False
             elif lname == "server":
@@ -173,40 +173,41 @@ class Response:
         self._extra = (name, value)
 
     def header_lines(self):
-        """The ``Name: value\\r\\n`` lines of the head (for the access log)."""
-        return self._lines if self.status is not None else ()
+        """The ``Name: value\\r\\n`` lines of the head, as str (for the access log)."""
+        if self.status is None:
+            return ()
+        return [line.decode("latin-1") for line in self._lines]
 
     def _frame_head(self):
         """Decide the framing and return the head bytes."""
         code, lines = self.code, self._lines
         if self._extra is not None:
             self._add_extra(lines)
-        self.no_body = self.head_only or code < 200 or code in (204, 304)
+        self.no_body = self.head_only or code < 200 or code == 204 or code == 304
         if self.length is not None:
-            if not (code < 200 or code == 204):
-                lines.append("Content-Length: %s\r\n" % self.length)
+            if code >= 200 and code != 204:
+                lines.append(b"Content-Length: %d\r\n" % self.length)
         elif self.no_body:
             pass
         elif self.version == "HTTP/1.1":
             self.chunked = True
-            lines.append("Transfer-Encoding: chunked\r\n")
+            lines.append(b"Transfer-Encoding: chunked\r\n")
         else:
             self.keep_alive = False     # the body ends when the connection does
         if not self.keep_alive:
-            lines.append("Connection: close\r\n")
+            lines.append(b"Connection: close\r\n")
         elif self.version == "HTTP/1.0":
-            lines.append("Connection: keep-alive\r\n")
+            lines.append(b"Connection: keep-alive\r\n")
         self.headers_sent = True
-        # RFC 9110 6.2: answer with our own version, HTTP/1.1, also to a 1.0
-        # client; the framing above already suits the client's version.
-        return writer.head("HTTP/1.1", self.status, "".join(lines),
-                           self._date, self._server)
+        # RFC 9110 6.2: writer.head answers with our own version, HTTP/1.1,
+        # also to a 1.0 client; the framing above already suits the client's.
+        return writer.head(self.status, b"".join(lines), self._date, self._server)
 
     def _add_extra(self, lines):
         name, value = self._extra
-        prefix = name.lower() + ":"
+        prefix = name.lower().encode("latin-1") + b":"
         if not any(line[:len(prefix)].lower() == prefix for line in lines):
-            lines.append("%s: %s\r\n" % (name, value))
+            lines.append(("%s: %s\r\n" % (name, value)).encode("latin-1"))
 
     def set_length_if_unknown(self, length):
         """Declare a body length the server knows (a single-piece body, a file)."""

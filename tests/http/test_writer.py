@@ -29,15 +29,15 @@ def split_head(raw):
 
 
 def test_head_exact_bytes_without_date_and_server():
-    raw = writer.head("HTTP/1.1", "200 OK", "Content-Type: text/plain\r\nX-A: 1\r\n",
+    raw = writer.head(b"200 OK", b"Content-Type: text/plain\r\nX-A: 1\r\n",
                       add_date=False, add_server=False)
     assert raw == b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n"
 
 
 def test_head_adds_date_then_server_by_default():
-    raw = writer.head("HTTP/1.0", "404 Not Found", "X-A: 1\r\n")
+    raw = writer.head(b"404 Not Found", b"X-A: 1\r\n")
     status, lines, rest = split_head(raw)
-    assert status == b"HTTP/1.0 404 Not Found"
+    assert status == b"HTTP/1.1 404 Not Found"     # always our own version
     assert rest == b""
     assert lines[0] == b"X-A: 1"
     assert lines[1].startswith(b"Date: ")
@@ -46,23 +46,20 @@ def test_head_adds_date_then_server_by_default():
 
 
 def test_head_with_no_headers_at_all():
-    assert writer.head("HTTP/1.1", "204 No Content", "", False, False) \
+    assert writer.head(b"204 No Content", b"", False, False) \
         == b"HTTP/1.1 204 No Content\r\n\r\n"
 
 
-def test_head_is_latin1_encoded():
-    raw = writer.head("HTTP/1.1", "200 Caf\xe9", "X-Name: Jos\xe9\r\n", False, False)
-    assert b"200 Caf\xe9\r\n" in raw
-    assert b"X-Name: Jos\xe9\r\n" in raw
-
-
-def test_head_refuses_what_latin1_cannot_carry():
-    with pytest.raises(UnicodeEncodeError):
-        writer.head("HTTP/1.1", "200 OK", "X: \u20ac\r\n", False, False)
+@pytest.mark.parametrize("date,server", [(True, False), (False, True)])
+def test_head_adds_date_or_server_alone(date, server):
+    _, lines, _ = split_head(writer.head(b"200 OK", b"X-A: 1\r\n", date, server))
+    assert lines[0] == b"X-A: 1" and len(lines) == 2
+    assert lines[1].startswith(b"Date: ") is date
+    assert (lines[1] == b"Server: " + SERVER_SOFTWARE.encode()) is server
 
 
 def test_date_line_is_imf_fixdate_for_now():
-    line = writer.date_line()
+    line = writer.date_line().decode("latin-1")
     assert IMF_FIXDATE.match(line), line
     when = parsedate_to_datetime(line[len("Date: "):-2]).timestamp()
     assert abs(when - time.time()) < 5
@@ -88,7 +85,7 @@ def test_date_line_is_cached_within_a_second(monkeypatch):
     monkeypatch.setattr(writer, "http_date", counting)
     monkeypatch.setattr(writer, "time", SimpleNamespace(time=lambda: clock[0],
                                                         gmtime=time.gmtime))
-    monkeypatch.setattr(writer, "_date_cache", [0, ""])
+    monkeypatch.setattr(writer, "_clock", [0.0, 0.0, b"", b""])
     first = writer.date_line()
     clock[0] = 1_800_000_000.9
     assert writer.date_line() == first
@@ -97,8 +94,13 @@ def test_date_line_is_cached_within_a_second(monkeypatch):
     second = writer.date_line()
     assert len(calls) == 2
     assert first != second
-    assert parsedate_to_datetime(second[6:-2]).timestamp() == 1_800_000_001
-    assert parsedate_to_datetime(first[6:-2]).timestamp() == 1_800_000_000
+    assert parsedate_to_datetime(second[6:-2].decode()).timestamp() == 1_800_000_001
+    assert parsedate_to_datetime(first[6:-2].decode()).timestamp() == 1_800_000_000
+    assert writer.head(b"200 OK", b"").endswith(second + b"Server: %s\r\n\r\n"
+                                                % SERVER_SOFTWARE.encode())
+    clock[0] = 1_800_000_000.5                  # the system clock was set back
+    assert writer.date_line() == first
+    assert len(calls) == 3
 
 
 @pytest.mark.parametrize("data,framed", [
