@@ -48,22 +48,28 @@ def cell(method, status):
 class Counters:
     """A worker's writer for the metric cells of its own slot."""
 
-    __slots__ = ("_q", "_d", "_base")
+    __slots__ = ("_q", "_d", "_base", "_rows", "_other", "_histogram", "_in", "_out",
+                 "_sum")
 
     def __init__(self, mem, offset):
         self._q = memoryview(mem).cast("Q")
         self._d = memoryview(mem).cast("d")
-        self._base = offset // 8
+        self._base = base = offset // 8
+        # Absolute cell indexes, worked out once: the hot path only adds.
+        self._rows = {method: base + row for method, row in _ROW.items()}
+        self._other = base + _OTHER_ROW
+        self._histogram = base + HISTOGRAM
+        self._in, self._out, self._sum = base + BYTES_IN, base + BYTES_OUT, base + DURATION_SUM
 
     def record(self, method, status, duration, bytes_in, bytes_out):
         """Count one request: a handful of stores into shared memory."""
-        q, base = self._q, self._base
-        q[base + _ROW.get(method, _OTHER_ROW)
+        q = self._q
+        q[self._rows.get(method, self._other)
           + _CLASS_OF[status // 100 if status < 1000 else 9]] += 1
-        q[base + HISTOGRAM + bisect_left(BUCKETS, duration)] += 1
-        self._d[base + DURATION_SUM] += duration
-        q[base + BYTES_IN] += bytes_in
-        q[base + BYTES_OUT] += bytes_out
+        q[self._histogram + bisect_left(BUCKETS, duration)] += 1
+        q[self._in] += bytes_in
+        q[self._out] += bytes_out
+        self._d[self._sum] += duration
 
     def booted(self, seconds):
         self._d[self._base + BOOT_SECONDS] = seconds

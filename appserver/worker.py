@@ -223,11 +223,10 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
             log.debug("dropped headers with '_' from %s: %s", conn.peer,
                       ", ".join(request.dropped_headers))
         slot = self.slot
-        line = "%s %s %s" % (request.method, request.target, request.version)
-        self.app_started = time.monotonic()
-        slot.request_started(line.encode("latin-1"), self.app_started)
+        self.app_started = started = time.monotonic()
+        slot.request_started(request.line.encode("latin-1"), started)
         if self.cfg.proctitle_requests:
-            set_title("worker %d busy %s" % (self.number, line[:100]), self.cfg)
+            set_title("worker %d busy %s" % (self.number, request.line[:100]), self.cfg)
         if not self.alive:
             request.keep_alive = False
         if not self.ticking and len(self.conns) > 1:
@@ -236,7 +235,7 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         self.current, self.in_app = conn, True
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
-                          self.rewrite)
+                          self.rewrite, started)
         except WorkerTimeout:
             self.in_app = False
             raise SystemExit(0)

@@ -66,23 +66,6 @@ def split_target(method, target):
     return path or "/", query or "", authority
 
 
-def _host(req, hosts, http11):
-    if hosts is None:
-        if http11:
-            raise BadRequest("missing Host header")
-        return
-    if len(hosts) > 1:
-        raise BadRequest("duplicate Host header")
-    host = hosts[0]
-    if host not in _VALID_HOSTS:
-        if _HOST.fullmatch(host) is None:
-            raise BadRequest("invalid Host header")
-        if len(_VALID_HOSTS) < _VALID_HOSTS_MAX:
-            _VALID_HOSTS.add(host)
-    if req.host is None:
-        req.host = host
-
-
 def token_list(values):
     """Comma-separated list field lines -> lowercased, non-empty elements."""
     items = ",".join(values).lower().split(",")
@@ -129,9 +112,22 @@ def select_framing(groups, http11, body_limit):
 def semantics(req, groups, body_limit):
     """Host, framing, persistence, expectations; returns the framing."""
     http11 = req.version == "HTTP/1.1"
-    _host(req, groups.get("host"), http11)
-    if len(groups) == 1 and "host" in groups:   # the common GET: nothing else to do
-        return "none"
+    hosts = groups.get("host")
+    if hosts is not None:
+        if len(hosts) > 1:
+            raise BadRequest("duplicate Host header")
+        host = hosts[0]
+        if host not in _VALID_HOSTS:
+            if _HOST.fullmatch(host) is None:
+                raise BadRequest("invalid Host header")
+            if len(_VALID_HOSTS) < _VALID_HOSTS_MAX:
+                _VALID_HOSTS.add(host)
+        if req.host is None:
+            req.host = host
+        if len(groups) == 1:        # the common GET: nothing else to do
+            return "none"
+    elif http11:
+        raise BadRequest("missing Host header")
     if len(groups.get("content-type", ())) > 1:
         raise BadRequest("duplicate Content-Type")
     framing = "none"

@@ -33,14 +33,17 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, observer, rewrite=None):
+def handle(conn, request, app, base_environ, observer, rewrite=None, started=None):
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
 
     ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
     trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
     ``observer`` is told when the request starts and ends (access log, metrics).
+    ``started`` is when the request was dispatched (``time.monotonic()``; now
+    if not given).
     """
-    started = time.monotonic()
+    if started is None:
+        started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive, conn.send_parts)
     if request.expect_continue:
@@ -78,7 +81,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None):
     observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
-    return response.keep_alive and _finish_body(conn, body, request)
+    return response.keep_alive and (body is EMPTY or _finish_body(conn, body, request))
 
 
 def _continuer(conn, response):
@@ -90,7 +93,12 @@ def _continuer(conn, response):
 
 
 def _run(app, environ, response, conn):
+    """Call the app and send what it returns; its ``close()`` is called
+    whatever happens (a list has none: the common case pays no ``getattr``)."""
     result = app(environ, response.start_response)
+    if type(result) is list and len(result) == 1 and response.status:
+        response.write_whole(result[0])     # the common case: one piece, no close()
+        return
     try:
         _send(result, response, conn)
     finally:
@@ -101,12 +109,9 @@ def _run(app, environ, response, conn):
 
 def _send(result, response, conn):
     if type(result) in (list, tuple) and len(result) == 1 and response.status:
-        data = result[0]
-        if type(data) is not bytes:
-            raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        response.set_length_if_unknown(len(data))
-        response.write(data)
-    elif isinstance(result, FileWrapper) and _send_file(result, response, conn):
+        response.write_whole(result[0])
+        return
+    if isinstance(result, FileWrapper) and _send_file(result, response, conn):
         pass
     else:
         for data in result:

@@ -32,6 +32,8 @@ _valid_statuses = {}        # status line -> (code, status as sent, in bytes), c
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
 GATHER_MIN = 16384          # a body piece this large is sent without a copy
+_NO_BODY_CODES = frozenset(range(100, 200)) | {204, 304}    # RFC 9110 6.4.1
+_NO_LENGTH_CODES = frozenset(range(100, 200)) | {204}       # RFC 9110 8.6
 _UNCACHED = frozenset(("set-cookie", "etag", "last-modified", "expires", "location",
                        "content-disposition", "x-request-id"))  # usually unique
 
@@ -183,9 +185,9 @@ class Response:
         code, lines = self.code, self._lines
         if self._extra is not None:
             self._add_extra(lines)
-        self.no_body = self.head_only or code < 200 or code == 204 or code == 304
+        self.no_body = self.head_only or code in _NO_BODY_CODES
         if self.length is not None:
-            if code >= 200 and code != 204:
+            if code not in _NO_LENGTH_CODES:
                 lines.append(b"Content-Length: %d\r\n" % self.length)
         elif self.no_body:
             pass
@@ -212,8 +214,20 @@ class Response:
     def set_length_if_unknown(self, length):
         """Declare a body length the server knows (a single-piece body, a file)."""
         if (self.length is None and not self.headers_sent and not self.head_only
-                and self.code >= 200 and self.code not in (204, 304)):
+                and self.code not in _NO_BODY_CODES):
             self.length = length
+
+    def write_whole(self, data):
+        """``data`` is the whole body (the app returned one piece): declare
+        its length unless the app did, send it with the head, end the body."""
+        if type(data) is not bytes:
+            raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
+        if (self.length is None and not self.headers_sent and not self.head_only
+                and self.code not in _NO_BODY_CODES):
+            self.length = len(data)
+        self.write(data)
+        if self.chunked or self.body_sent != self.length:
+            self.finish()
 
     def write(self, data):
         """Send a piece of body (the head first if it has not gone yet)."""
