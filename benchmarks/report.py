@@ -2,7 +2,8 @@
 
 Contract: ``machine()`` and ``versions(wrk_text, repo)`` describe where and
 with what a run happened (appserver's version carries the checkout's git
-commit and whether ``appserver/`` had uncommitted changes). ``render(summary, meta)`` returns the Markdown block:
+commit, whether ``appserver/`` had uncommitted changes, and whether its
+plain-head splitter ran in C or in Python). ``render(summary, meta)`` returns the Markdown block:
 run settings, machine and versions, the per-scenario table (each cell is
 ``appserver / Gunicorn (ratio)``), the issue's targets with the measured
 value and met / not met, and every problem seen. ``replace_block(doc,
@@ -71,10 +72,18 @@ def source_state(repo):
     return "git %s%s" % (commit, ", with uncommitted changes in appserver/" if dirty else "")
 
 
+def splitter():
+    """Which plain-head splitter this checkout's appserver runs: the C twin
+    when it was built (``pip install -e .``), else the Python one."""
+    from appserver.http import plain
+    return "Python" if plain.split is plain.split_python else "C"
+
+
 def versions(wrk_text, repo):
     """Python, appserver (and its source state), Gunicorn, Django and wrk versions."""
     return {"Python": platform.python_version(),
-            "appserver": "%s (%s)" % (_dist_version("appserver"), source_state(repo)),
+            "appserver": "%s (%s; plain-head splitter in %s)" % (
+                _dist_version("appserver"), source_state(repo), splitter()),
             "Gunicorn": _dist_version("gunicorn"),
             "Django": _dist_version("django"),
             "wrk": wrk.version(wrk_text or "")}

@@ -9,16 +9,14 @@ EOF at a clean boundary. Anything a strict server must refuse raises an
 the parser is then dead and raises the same error again. It never touches a
 socket. Heads are parsed from the whole buffer with ``find``/``split`` and
 precompiled regexes; a plainly well-formed head that arrives whole is proved
-so by one match. Partial heads are checked as bytes arrive (bad bytes,
+so and split in one pass (``plain.split``, in C when built). Partial heads are checked as bytes arrive (bad bytes,
 oversize lines, too many fields are refused at once) and the outcome never
 depends on how the bytes were split: the violation whose byte comes first
 wins. Field sections and body readers live in ``body.py``, what a head means
 (request line, target, Host, framing, persistence) in ``head.py``.
 """
-import re
-
-from .body import (READERS, SPECIAL_FIELDS, Data, EndOfMessage, Section, direct_room,
-                   parse_fields)
+from . import plain
+from .body import READERS, Data, EndOfMessage, Section, direct_room, parse_fields
 from .errors import BadRequest, HTTPError, IncompleteRequest
 from .head import request_line, semantics, split_target
 
@@ -29,21 +27,6 @@ MAX_FIELDS = 32768       # fields=0 means "up to this"
 MAX_HEAD = 1 << 20       # no head or trailer section is ever longer
 MAX_BLANK_LINES = 4      # empty lines tolerated before a request line
 
-# A head that is plainly well formed: "token SP origin-form-target SP
-# HTTP/1.x" and "token:value" field lines, no control bytes, no folding, no
-# whitespace before a line's CRLF. When one arrives whole and within the size
-# limits, one regex pass over its request line and one over its field lines
-# prove what the byte-by-byte checks would find, and split it as they go;
-# anything else takes the general path, which names the first violation.
-_PLAIN_LINE = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (/[\x21\x22\x24-\x7e]*) (HTTP/1\.[01])\r\n")
-# One field line: name, and value without its leading whitespace (a value
-# never ends in whitespace here). Any other byte matches the second branch
-# alone, with an empty name: ``findall`` then covers the field lines end to
-# end, and an empty name anywhere means the head is not plain.
-_PLAIN_FIELD = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*"
-    r"((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)\r\n|[\s\S]")
 _NO_BODY = READERS["none"](None, None)        # stateless: one serves all
 
 class Limits:
@@ -74,10 +57,11 @@ class Request:
 
     __slots__ = ("method", "target", "path", "query", "version", "headers",
                  "dropped_headers", "host", "content_length", "chunked",
-                 "keep_alive", "expect_continue")
+                 "keep_alive", "expect_continue", "line")
 
     def __init__(self, method, target, path, query, version, headers,
-                 dropped_headers=None, host=None):
+                 dropped_headers=None, host=None, line=None):
+        self.line = line or "%s %s %s" % (method, target, version)   # as received
         self.method = method
         self.target = target
         self.path = path
@@ -207,7 +191,7 @@ class RequestParser:
         if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
             end = buf.find(b"\r\n\r\n")
             if 0 <= end and end + 2 <= self._plain_max:
-                parsed = self._parse_plain(buf[:end + 2].decode("latin-1"))
+                parsed = self._parse_plain(buf, end + 2)
                 if parsed is not None:
                     return self._head_done(buf, end, parsed)
         if head is None:
@@ -237,29 +221,14 @@ class RequestParser:
             request.content_length, self._limits)
         return request
 
-    def _parse_plain(self, text):
-        """(request, framing) for a plainly well-formed head (``text`` ends
-        with its last CRLF), or None for one the general path must take: any
-        other head, CONNECT, a field name with ``_``, too many fields."""
-        line = _PLAIN_LINE.match(text)
-        if line is None:
+    def _parse_plain(self, buf, size):
+        """(request, framing) for a plainly well-formed head in ``buf[:size]``
+        (``plain.split``), or None for one the general path must take."""
+        parts = plain.split(buf, size, self._max_fields)
+        if parts is None:
             return None
-        method, target, version = line.groups()
-        headers = _PLAIN_FIELD.findall(text, line.end())
-        if method == "CONNECT" or len(headers) > self._max_fields:
-            return None
-        groups = {}
-        for name, value in headers:
-            key = name.lower()
-            if key in SPECIAL_FIELDS:
-                if key in groups:
-                    groups[key].append(value)
-                else:
-                    groups[key] = [value]
-            elif not name or "_" in name:
-                return None
-        path, _, query = target.partition("?")
-        req = Request(method, target, path, query, version, headers, [], None)
+        method, target, path, query, version, line, headers, groups = parts
+        req = Request(method, target, path, query, version, headers, [], None, line)
         return req, semantics(req, groups, self._limits.body)
 
     def _parse_head(self, lines):
@@ -267,5 +236,6 @@ class RequestParser:
         path, query, authority = split_target(method, target)
         groups = {}
         headers, dropped = parse_fields(lines[1:], groups)
-        req = Request(method, target, path, query, version, headers, dropped, authority)
+        req = Request(method, target, path, query, version, headers, dropped, authority,
+                      lines[0])
         return req, semantics(req, groups, self._limits.body)

@@ -19,6 +19,7 @@ from appserver.http.parser import (
 )
 from http_corpus import describe, load_cases, matches, replay
 
+pytestmark = pytest.mark.usefixtures("both_plain_splits")
 CASES = load_cases()
 PREFIXES = (
     b"GET /first HTTP/1.0\r\n\r\n",

@@ -2,10 +2,13 @@
 bodies), appserver and h11 agree on method, target, headers, body, trailers.
 """
 import h11
+import pytest
 from hypothesis import given, settings
 
 from http_corpus import replay
 from http_strategies import valid_requests
+
+pytestmark = pytest.mark.usefixtures("both_plain_splits")
 
 
 def h11_parse(data):

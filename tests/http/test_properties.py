@@ -6,6 +6,7 @@
 2. A generated valid request parses to what was generated; serialising the
    parsed request back to bytes and parsing again gives the same result.
 """
+import pytest
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
@@ -13,6 +14,7 @@ from appserver.http.parser import Limits
 from http_corpus import FIELDS, replay
 from http_strategies import mangled, valid_requests
 
+pytestmark = pytest.mark.usefixtures("both_plain_splits")
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 TIGHT = Limits(request_line=30, fields=3, field_size=20, body=16)
