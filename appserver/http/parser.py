@@ -9,10 +9,10 @@ EOF at a clean boundary. Anything a strict server must refuse raises an
 the parser is then dead and raises the same error again. It never touches a
 socket. Heads are parsed from the whole buffer with ``find``/``split`` and
 precompiled regexes; a plainly well-formed head that arrives whole is proved
-so and split in one pass (``plain.split``, in C when built). Partial heads are checked as bytes arrive (bad bytes,
-oversize lines, too many fields are refused at once) and the outcome never
-depends on how the bytes were split: the violation whose byte comes first
-wins. Field sections and body readers live in ``body.py``, what a head means
+so and split in one pass (``plain.split``, in C when built). Partial heads
+are checked as bytes arrive (bad bytes, oversize lines, too many fields are
+refused at once) and the outcome never depends on how the bytes were split:
+the violation whose byte comes first wins. Field sections and body readers live in ``body.py``, what a head means
 (request line, target, Host, framing, persistence) in ``head.py``.
 """
 from . import plain
@@ -28,6 +28,7 @@ MAX_HEAD = 1 << 20       # no head or trailer section is ever longer
 MAX_BLANK_LINES = 4      # empty lines tolerated before a request line
 
 _NO_BODY = READERS["none"](None, None)        # stateless: one serves all
+
 
 class Limits:
     """Size limits; 0 means the internal hard cap (body: unlimited).
