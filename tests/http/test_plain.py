@@ -55,6 +55,13 @@ def test_generated_heads(head, max_fields):
 
 @needs_c
 @settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=120), st.sampled_from([0, 1, 100]))
+def test_arbitrary_bytes(head, max_fields):
+    agree(head, max_fields=max_fields)
+
+
+@needs_c
+@settings(max_examples=1000, deadline=None)
 @given(heads(), st.integers(0, 200))
 def test_only_the_given_size_is_read(head, cut):
     agree(head + b"Host: tail\r\n", size=min(cut, len(head)))
