@@ -94,10 +94,11 @@ def _continuer(conn, response):
 
 def _run(app, environ, response, conn):
     """Call the app and send what it returns; its ``close()`` is called
-    whatever happens (a list has none: the common case pays no ``getattr``)."""
+    whatever happens. A one-piece list or tuple (the common case) has none,
+    and goes with its length and the head in one send."""
     result = app(environ, response.start_response)
-    if type(result) is list and len(result) == 1 and response.status:
-        response.write_whole(result[0])     # the common case: one piece, no close()
+    if type(result) in (list, tuple) and len(result) == 1 and response.status:
+        response.write_whole(result[0])
         return
     try:
         _send(result, response, conn)
@@ -108,9 +109,6 @@ def _run(app, environ, response, conn):
 
 
 def _send(result, response, conn):
-    if type(result) in (list, tuple) and len(result) == 1 and response.status:
-        response.write_whole(result[0])
-        return
     if isinstance(result, FileWrapper) and _send_file(result, response, conn):
         pass
     else:

@@ -222,9 +222,7 @@ class Response:
         its length unless the app did, send it with the head, end the body."""
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        if (self.length is None and not self.headers_sent and not self.head_only
-                and self.code not in _NO_BODY_CODES):
-            self.length = len(data)
+        self.set_length_if_unknown(len(data))
         self.write(data)
         if self.chunked or self.body_sent != self.length:
             self.finish()

@@ -318,6 +318,24 @@ def test_short_content_length_closes_the_connection():
     assert keep is False
 
 
+@pytest.mark.parametrize("declared,keeps,body", [
+    ("30", False, b"ab"),           # shorter than declared: the connection closes
+    ("1", True, b"a"),              # longer than declared: cut to the length
+    ("2", True, b"ab"),
+])
+def test_a_single_piece_body_against_the_apps_content_length(declared, keeps, body):
+    keep, conn, _ = serve(req(), simple(headers=[("Content-Length", declared)],
+                                        body=[b"ab"]))
+    r = parse(conn.out)
+    assert (r.get("Content-Length"), r.body, keep) == (declared, body, keeps)
+
+
+def test_a_single_piece_body_of_a_204_is_not_sent():
+    keep, conn, _ = serve(req(), simple(status="204 No Content", body=[b"ab"]))
+    r = parse(conn.out)
+    assert (r.framing, r.body, r.get("Content-Length"), keep) == ("none", b"", None, True)
+
+
 def test_hop_by_hop_headers_do_not_reach_the_wire():
     keep, conn, _ = serve(req(), simple(headers=[("Transfer-Encoding", "gzip"),
                                                  ("Keep-Alive", "timeout=1"),
