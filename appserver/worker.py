@@ -156,33 +156,46 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
     # -- loop ---------------------------------------------------------------
 
     def _loop(self):
-        poll, conns, listeners = self.poller.poll, self.conns, self.listeners
-        sig_fd, beat = self.signals.read_fd, self.slot.beat
-        handoff_fd = self.handoff.fileno()
+        poll, conns, beat = self.poller.poll, self.conns, self.slot.beat
+        control = set(self.listeners) | {self.signals.read_fd, self.handoff.fileno()}
         while self.alive or conns:
             now = time.monotonic()
             beat(now)
             timeout = SWEEP_INTERVAL if conns else self.idle_sleep
             events = poll(timeout)
             self.long_call = False
-            for fd, _ in events:
-                if fd == handoff_fd:
-                    self._adopt_all()
+            ready = [fd for fd, _ in events if fd in control]
+            if ready:
+                self._control(ready)
             for fd, _ in events:
                 if self.long_call:
                     break                   # the list is stale: poll again
                 conn = conns.get(fd)
                 if conn is not None:
                     self._readable(conn)
-                elif fd in listeners:
-                    self._accept(listeners[fd])
-                elif fd == sig_fd:
-                    self._signals()
             now = time.monotonic()
             if now >= self.next_sweep:
                 self._sweep(now)
                 if self.watcher is not None:
                     self.watcher.check(now)
+
+    def _control(self, ready):
+        """Connections handed over, then signals, then new connections, all
+        before this worker's own connections. Unlike theirs, these
+        descriptors' readiness does not go stale during a long call, so one
+        does not skip the rest: a new connection left in the backlog behind
+        long call after long call (each poll's list cut short) waited seconds
+        under a mixed load. The pair goes before a graceful stop, which stops
+        taking from it: it may hold our own connections, passed on during
+        the call just ended, whose requests the stopping worker still owes."""
+        if self.handoff.fileno() in ready:
+            self._adopt_batch()
+        if self.signals.read_fd in ready:
+            self._signals()
+        for fd in ready:
+            listener = self.listeners.get(fd)
+            if listener is not None and self.accepting:
+                self._accept(listener)
 
     def _readable(self, conn):
         step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...

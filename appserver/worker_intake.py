@@ -26,6 +26,7 @@ from appserver.handoff import HANDOFF_AFTER
 log = logging.getLogger("appserver")
 
 ACCEPT_BATCH = 16           # connections accepted per wakeup at most
+ADOPT_BATCH = 16            # connections taken from the pair per wakeup at most
 _IN = select.EPOLLIN
 
 
@@ -105,14 +106,20 @@ class Intake:
                 self.poller.unregister(fd)
             self.accepting = False
 
-    def _adopt_all(self):
-        """Serve the connections waiting in the pair before our own: each
-        has waited at least ``HANDOFF_AFTER`` already, ours less. Requests
-        are so served about in the order they came, whichever worker held
-        them, and none waits behind younger ones (a worker that served its
-        own new requests first would leave the oldest waiting longest)."""
-        while self.accepting and self._adopt():
-            pass
+    def _adopt_batch(self):
+        """Serve up to ``ADOPT_BATCH`` connections waiting in the pair before
+        our own: each has waited at least ``HANDOFF_AFTER`` already, ours
+        less. Requests are so served about in the order they came, whichever
+        worker held them, and none waits behind younger ones (a worker that
+        served its own new requests first would leave the oldest waiting
+        longest). Bounded, because under load the pair need never empty: the
+        busy peer, and this worker itself during a long call, keep passing
+        connections into it, and a worker draining it to the end returned to
+        its loop only when the load stopped, leaving new connections in the
+        backlog for seconds."""
+        for _ in range(ADOPT_BATCH):
+            if not (self.accepting and self._adopt()):
+                return
 
     def _adopt(self):
         """Take one connection a busy worker handed over and carry on with

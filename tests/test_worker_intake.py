@@ -22,7 +22,7 @@ from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
 from appserver.http.parser import Limits
 from appserver.sockets import Listener
 from appserver.worker import Worker
-from appserver.worker_intake import Intake
+from appserver.worker_intake import ADOPT_BATCH, Intake
 
 
 class Slot:
@@ -174,3 +174,22 @@ def test_the_pacer_is_asked_before_each_connection_of_a_batch():
     left = [pool.listener.sock.accept()[0] for _ in range(3)]   # still waiting
     for sock in clients + left + [pool.listener.sock] + [c.sock for c in pool.conns.values()]:
         sock.close()
+
+
+def test_a_pair_that_never_empties_is_taken_a_batch_per_wakeup():
+    """Under load the busy peer keeps refilling the pair; draining it to the
+    end kept a worker from its loop (and its listeners) until the load
+    stopped."""
+    pool = Pool(waiting=0)
+    taken = []
+
+    def adopt():                    # one more is always waiting
+        taken.append(1)
+        return len(taken) < 1000
+    pool._adopt = adopt
+    pool._adopt_batch()
+    assert len(taken) == ADOPT_BATCH
+    pool.accepting = False          # stopping: nothing more is taken
+    pool._adopt_batch()
+    assert len(taken) == ADOPT_BATCH
+    pool.listener.sock.close()
