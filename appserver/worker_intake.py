@@ -57,6 +57,10 @@ class Intake:
         really running long is seen by the tick before, ``HANDOFF_TICK``
         earlier, as before.
 
+        A stopping worker passes nothing on: it no longer takes from the
+        pair, and when every worker stops, nobody would; the requests it
+        still owes are served after the call, before it exits.
+
         Each tick interrupts a send or receive the request is blocked in,
         which restarts its kernel timeout: a tick that finds the call past
         its bound (``Connection.overdue``) raises the timeout into it."""
@@ -70,6 +74,8 @@ class Intake:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.ticking = False
             return
+        if not self.alive:
+            return      # stopping: this worker no longer takes from the pair
         started = self.app_started
         seen, self.tick_saw = self.tick_saw, started
         if seen != started or time.monotonic() - started < HANDOFF_AFTER:

@@ -193,3 +193,15 @@ def test_a_pair_that_never_empties_is_taken_a_batch_per_wakeup():
     pool._adopt_batch()
     assert len(taken) == ADOPT_BATCH
     pool.listener.sock.close()
+
+
+def test_a_stopping_worker_passes_nothing_on():
+    """It no longer takes from the pair, and when every worker stops nobody
+    does: what it passed on would be closed unanswered at exit."""
+    pool = Pool(waiting=3)
+    pool.alive = False
+    pool._on_long_request(None, None)
+    pool._on_long_request(None, None)
+    assert pool.handoff.take(100) == [] and len(pool.conns) == 3
+    for sock in pool.clients + [pool.listener.sock]:
+        sock.close()

@@ -7,7 +7,8 @@ busy worker and 40 queued connections (more than one accept batch): all
 must be served, not only the first accept batches. A request sent on an idle
 keep-alive connection while its worker is busy, after the worker was told
 to stop (TERM, or HUP replacing it), is answered (with Connection: close),
-not reset. WINCH (the arbiter has no terminal here) stops every
+not reset; so are requests passed on to the shared socket during the call
+that TERM interrupted. WINCH (the arbiter has no terminal here) stops every
 worker and keeps the arbiter, which spawns none until TTIN brings one back;
 after another WINCH, HUP brings back the configured number.
 A TERM sent while a worker forked by TTIN is still running the at-fork
@@ -136,6 +137,40 @@ def test_request_already_sent_on_keepalive_is_answered_by_stopping_worker(
     assert results[0].status == 200
     assert second == 200, "request sent 0.1 s after %s, before the worker " \
         "finished its busy request, got %s" % (how, second)
+
+
+@pytest.mark.timeout(30)
+def test_requests_passed_on_during_the_call_term_interrupted_are_served(
+        server_factory):
+    """Requests that arrive on a busy worker's keep-alive connections are
+    passed on to the shared socket; when TERM came during that call, the
+    worker takes them back before it stops taking from the socket, and
+    serves them all (taking too few, or stopping first, left them there,
+    closed unanswered when the worker exited)."""
+    server = server_factory("sv_app", "--graceful-timeout", "20", workers=1)
+    server.wait_for_workers(1)
+    clients = [server.connect(timeout=15) for _ in range(3)]
+    rfiles = [c.makefile("rb") for c in clients]
+    for client, rfile in zip(clients, rfiles):
+        client.sendall(b"GET / HTTP/1.1\r\nHost: sv\r\n\r\n")
+        assert read_response(rfile).status == 200
+    threads, results = _slow_requests(server, 1, 1)
+    mark = server.log_offset()
+    server.signal(signal.SIGTERM)
+    server.wait_for_log(r"Received TERM", after=mark)
+    slow = b"GET /sleep?s=0.5 HTTP/1.1\r\nHost: sv\r\n\r\n"
+    for client in clients:              # passed on while the sleep runs
+        client.sendall(slow)
+    answers = []
+    for client, rfile in zip(clients, rfiles):
+        try:
+            answers.append(read_response(rfile).status)
+        except Exception as exc:
+            answers.append(type(exc).__name__)
+        client.close()
+    threads[0].join(15)
+    assert results[0].status == 200
+    assert answers == [200, 200, 200]
 
 
 @pytest.mark.timeout(30)
