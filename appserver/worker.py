@@ -8,7 +8,7 @@ keep-alive requests, or being drained after an error. A connection whose head
 is complete is served synchronously (``wsgi.handler.handle``), then any
 pipelined request already buffered, then it goes back to the loop. Deadlines
 (``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
-second. The heartbeat goes to the scoreboard on every turn and around every
+second; how connections end lives in ``worker_ends.py``. The heartbeat goes to the scoreboard on every turn and around every
 request, so a request stuck in the app stops it. Each request goes through a
 ``RequestObserver`` (request id, access log, metrics, request hooks). On
 ``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
@@ -33,9 +33,10 @@ import time
 
 from appserver import errors, hooks, process, scoreboard
 from appserver.balance import AcceptPacer
-from appserver.connection import HEAD, IDLE, Connection, timeout_error
+from appserver.connection import HEAD, IDLE, Connection
 from appserver.io_timeouts import prepare_listener
 from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
+from appserver.worker_ends import SWEEP_INTERVAL, ConnectionEnds
 from appserver.worker_intake import Intake
 from appserver.worker_signals import WorkerSignals
 from appserver.http.errors import HTTPError
@@ -49,13 +50,11 @@ from appserver.wsgi.handler import WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
 
-SWEEP_INTERVAL = 0.25       # how often deadlines are checked, seconds
 HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
-DRAIN_SECONDS = 2.0         # how long a closing connection may keep sending
 _IN = select.EPOLLIN
 
 
-class Worker(Intake, WorkerSignals, ConnectionFront):
+class Worker(Intake, ConnectionEnds, WorkerSignals, ConnectionFront):
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
@@ -205,10 +204,6 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         conn.fill()
         self._process(conn)
 
-    def _drain(self, conn):
-        if not conn.drain():
-            self._drop(conn)
-
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
         parser = conn.parser
@@ -274,52 +269,6 @@ class Worker(Intake, WorkerSignals, ConnectionFront):
         conn.deadline = now + self.cfg.keep_alive
         return True
 
-    def _reject(self, conn, err):
-        log.info("client %s: %s (%d %s)", _peer(conn), err.detail, err.status, err.reason)
-        self.observer.rejected(conn, err)
-        if conn.start_closing(err):
-            conn.deadline = time.monotonic() + DRAIN_SECONDS
-        else:
-            self._drop(conn)
-
-    def _close(self, conn):
-        """Close after a response; drain first if the client sent more."""
-        if conn.parser.buffered and conn.start_closing():
-            conn.deadline = time.monotonic() + DRAIN_SECONDS
-        else:
-            self._drop(conn)
-
-    def _drop(self, conn, handed_on=False):
-        """Forget and close a connection. Closing its only descriptor takes
-        it out of the epoll set too; one ``handed_on`` to another worker lives
-        on there (and in flight), so it is taken out first."""
-        if self.conns.pop(conn.fd, None) is not None:
-            self.slot.set_connections(len(self.conns))
-            if handed_on:
-                try:
-                    self.poller.unregister(conn.fd)
-                except (OSError, ValueError):
-                    pass
-        conn.close()
-        if not self.accepting and self.alive:
-            self._accept_on()
-
-    def _sweep(self, now):
-        self.next_sweep = now + SWEEP_INTERVAL
-        for conn in [c for c in self.conns.values() if c.deadline <= now]:
-            if conn.state == HEAD and conn.parser.buffered:
-                self._reject(conn, timeout_error())
-            else:
-                self._drop(conn)
-        if self.stop_by is not None and now >= self.stop_by:
-            log.info("Worker %d: graceful-timeout passed, closing %d connections",
-                     os.getpid(), len(self.conns))
-            for conn in list(self.conns.values()):
-                self._drop(conn)
-        if os.getppid() != self.ppid:
-            log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
-            self._begin_stop(now)
-
 def idle_sleep(timeout):
     """How long an idle worker may wait in epoll: well within ``timeout``, or
     the arbiter would take its quiet sleep for a stuck request."""
@@ -351,7 +300,3 @@ def _max_requests(cfg):
     if not cfg.max_requests:
         return float("inf")
     return cfg.max_requests + random.randint(0, max(0, cfg.max_requests_jitter))
-
-
-def _peer(conn):
-    return "%s:%s" % conn.peer[:2] if conn.peer else "unix"
