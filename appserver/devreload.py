@@ -9,7 +9,7 @@ reload does not replace) and the files matching ``extra_globs``. When one
 changed, appeared (for a glob) or vanished, it logs which and calls
 ``on_change`` once for that change; the worker's ``on_change`` raises the
 reload flag of its scoreboard slot, and the arbiter answers with a graceful
-HUP-style reload (``appserver.monitor``). The old workers keep serving until
+HUP-style reload (``appserver.arbiter.monitor``). The old workers keep serving until
 new ones have booted, so new code that fails to import is logged and changes
 nothing. Cost: a few thousand ``stat`` calls a second, only with ``reload``.
 """

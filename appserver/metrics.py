@@ -9,7 +9,7 @@ and the dev-reload flag. A worker writes only its own cells, through
 microsecond per request); ``read(mem, offset)`` snapshots a slot as a
 ``Stats`` list the arbiter can add up (``add``). Counters never go down: the
 arbiter adds each exited worker's last snapshot to its retired totals
-(``appserver.monitor``). ``render`` writes the Prometheus text format.
+(``appserver.arbiter.monitor``). ``render`` writes the Prometheus text format.
 """
 
 import struct

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from appserver import metrics, scoreboard, statsd
-from appserver.monitor import View, exit_cause, listen_backlog
+from appserver.arbiter.monitor import View, exit_cause, listen_backlog
 from appserver.scoreboard import Scoreboard
 from appserver.sockets import Listener
 

@@ -3,7 +3,7 @@
 ``Arbiter(cfg).run()`` binds the listeners (or takes them from an old arbiter
 on a USR2 upgrade), writes the pid file, and loops: wait for a signal or a
 short tick, act on recorded signals (``_on_<name>`` methods), reap children,
-deal with stuck workers, and carry out ``supervisor.plan``. It logs
+deal with stuck workers, and carry out ``plan.plan``. It logs
 ``Listening at: URL (PID)``, ``Booting worker with pid: N`` and, once all
 workers have loaded the app, ``Ready: N workers booted``. ``run()`` returns
 0 after a stop, or raises the ``AppServerError`` that made it give up (``cli``
@@ -19,12 +19,12 @@ import time
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
 from appserver import process, sharedlibs, status, systemd, upgrade
 from appserver.handoff import create_pair
-from appserver.readiness import Readiness
+from appserver.arbiter.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
-from appserver.arbiter_pool import HANDLED, WorkerPool
-from appserver.arbiter_signals import SignalHandlers
-from appserver.monitor import Monitor
+from appserver.arbiter.pool import HANDLED, WorkerPool
+from appserver.arbiter.handlers import SignalHandlers
+from appserver.arbiter.monitor import Monitor
 
 log = logging.getLogger("appserver")
 

@@ -1,6 +1,6 @@
 """The arbiter's worker table: fork, reap, watch, replace, stop.
 
-Mixed into ``Arbiter``. ``_maintain`` carries out ``supervisor.plan``;
+Mixed into ``Arbiter``. ``_maintain`` carries out ``plan.plan``;
 ``_check_workers`` reads the scoreboard each turn (stuck workers get a stack
 dump then SIGKILL, memory is sampled, recycle causes are noted, readiness is
 reported); ``_reap`` collects exits and decides what each one means (a stop
@@ -14,7 +14,8 @@ import random
 import signal
 import time
 
-from appserver import errors, hooks, scoreboard, supervisor
+from appserver import errors, hooks, scoreboard
+from appserver.arbiter import plan as supervisor
 from appserver.worker import Worker     # imported before fork: shared, and
                                          # no worker pays for it while booting
 
@@ -32,7 +33,7 @@ class WorkerPool:
     """Worker-table methods of ``Arbiter``; see the module comment."""
 
     def _maintain(self):
-        """Carry out ``supervisor.plan``: spawn, and stop replaced workers."""
+        """Carry out ``plan.plan``: spawn, and stop replaced workers."""
         if self.stop_mode is not None:
             return
         workers = list(self.workers.values())

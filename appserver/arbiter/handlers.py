@@ -3,7 +3,7 @@
 The arbiter's signal queue only records signals; its loop calls
 ``_handle_signals``, which dispatches each one to the method named after it.
 Every handler only changes the arbiter's intent (stop, how many workers,
-which to replace); the loop and ``supervisor.plan`` carry it out.
+which to replace); the loop and ``plan.plan`` carry it out.
 """
 
 import logging
@@ -73,7 +73,7 @@ class SignalHandlers:
         self._set_desired(0)
 
     def _on_hup(self):
-        from appserver.reload import reload_config
+        from appserver.arbiter.reload import reload_config
         log.info("Received HUP: reloading")
         hooks.call(self.cfg.hooks, "on_reload", self)
         self.readiness.reload_started()

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.supervisor: the arbiter's pure decisions.
+"""Unit tests for appserver.arbiter.plan: the arbiter's pure decisions.
 
 Covers ``plan`` (spawn/stop counts, oldest-first stop, retiring workers
 replaced one at a time without losing capacity), ``to_stop``, ``free_index``,
@@ -10,8 +10,9 @@ import itertools
 
 import pytest
 
-from appserver import scoreboard, supervisor
-from appserver.supervisor import Worker
+from appserver import scoreboard
+from appserver.arbiter import plan as supervisor
+from appserver.arbiter.plan import Worker
 
 BOOTING, IDLE, BUSY, DRAINING = (scoreboard.BOOTING, scoreboard.IDLE,
                                  scoreboard.BUSY, scoreboard.DRAINING)
