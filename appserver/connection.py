@@ -18,6 +18,7 @@ header, TLS handshake) is ``appserver.connection_front``; with TLS,
 
 import os
 import socket
+import struct
 
 from appserver.http.errors import IncompleteRequest, RequestTimeout
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
@@ -32,6 +33,7 @@ _DONTWAIT = socket.MSG_DONTWAIT
 _WAITALL = socket.MSG_WAITALL
 _SO_RCVTIMEO, _SO_SNDTIMEO = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO
 DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
+_LINGER_0 = struct.pack("ii", 1, 0)     # SO_LINGER on, 0 s: close() resets
 
 # States, as the worker loop sees them.
 HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
@@ -45,7 +47,8 @@ class Connection(FrontIO, BoundedIO):
     build_environ = staticmethod(build_environ)     # are read, and their environ
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
                  "drained", "read_timeout", "send_timeout", "_timeout", "received",
-                 "base", "tls", "preface", "_kernel", "blocked_until", "_blocked_on")
+                 "base", "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
+                 "aborted")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
                  inherited=0):
@@ -67,6 +70,7 @@ class Connection(FrontIO, BoundedIO):
         self.preface = b""
         self.blocked_until = 0.0    # the bound of the blocking call under way (0: none)
         self._blocked_on = 0        # its option: SO_RCVTIMEO or SO_SNDTIMEO
+        self.aborted = False        # closes with a reset (abort())
 
     def fill(self):
         """Read what the socket has (it is readable) into the parser.
@@ -239,18 +243,32 @@ class Connection(FrontIO, BoundedIO):
         """``100 Continue``, before the app's first read of the body."""
         self.sendall(writer.CONTINUE)
 
+    def abort(self):
+        """Make ``close()`` reset the connection (SO_LINGER 0) instead of
+        ending it cleanly: a response whose end is the connection's end was
+        cut short, and the client must not take it for complete."""
+        self.aborted = True
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_0)
+        except OSError:
+            pass
+
     def start_closing(self, error=None):
         """Answer ``error`` (an ``HTTPError``) if given, then half-close.
 
         The caller keeps polling the socket and calls ``drain()`` when it is
-        readable, until it returns False, then ``close()``.
+        readable, until it returns False, then ``close()``. False (close at
+        once) also for an aborted connection: a half-close would end it
+        cleanly.
         """
+        if self.aborted:
+            return False
         self.state = CLOSING
         try:
             if error is not None:
                 self.sock.setblocking(False)
                 self.sock.send(writer.error_response(error.status, error.reason,
-                                                     error.detail))
+                                                     error.detail, error.head_only))
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
             return False

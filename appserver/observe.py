@@ -2,9 +2,9 @@
 
 A worker makes one ``RequestObserver``. ``wsgi.handler.handle`` calls
 ``started(request, environ, response)`` once the environ is built (the request
-id goes into ``environ['appserver.request_id']`` and ``HTTP_X_REQUEST_ID``,
-and into the response head when ``request-id-header`` is set; then the
-``pre_request`` hook), and ``finished(conn, request, environ, response,
+id goes into ``environ['appserver.request_id']``, never into an ``HTTP_``
+key: those are what the client sent; and into the response head when
+``request-id-header`` is set; then the ``pre_request`` hook), and ``finished(conn, request, environ, response,
 duration)`` after the response (the access log line, the metric counters, the
 ``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
 request the server answered itself with an error (400, 408, 413, 431, ...):
@@ -50,7 +50,7 @@ class RequestObserver:
     def started(self, request, environ, response):
         rid = environ.get("HTTP_X_REQUEST_ID")
         rid = new_id() if rid is None else self.ids.choose(rid, environ["REMOTE_ADDR"])
-        environ["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID] = rid
+        environ[REQUEST_ID] = rid
         if self.echo:
             response.extra_header(self.echo, rid)
         if self.pre:
@@ -69,8 +69,9 @@ class RequestObserver:
 
     def rejected(self, conn, error):
         environ = rejected_environ(conn.peer, _buffered(conn.parser))
-        environ["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID] = new_id()
-        data = writer.error_response(error.status, error.reason, error.detail)
+        environ[REQUEST_ID] = new_id()
+        data = writer.error_response(error.status, error.reason, error.detail,
+                                     error.head_only)
         body = len(data) - data.index(b"\r\n\r\n") - 4
         if self.log_on:
             self.access_log.write(environ, error.status, body, 0.0)

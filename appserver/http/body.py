@@ -14,7 +14,7 @@ caller may receive without passing them through the buffer (the reader's
 """
 import re
 
-from .errors import BadRequest, HeaderFieldsTooLarge, PayloadTooLarge, URITooLong
+from .errors import BadRequest, HeaderFieldsTooLarge, HTTPError, PayloadTooLarge, URITooLong
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control bytes other than HTAB, a CR not followed by LF, an LF without CR.
@@ -93,11 +93,15 @@ class Section:
     the one whose triggering byte comes first, as if bytes came one by one.
     """
 
-    __slots__ = ("caps", "head", "scan", "lines", "line_start")
+    __slots__ = ("caps", "head", "scan", "lines", "line_start", "line_check")
 
-    def __init__(self, limits, head):
+    def __init__(self, limits, head, line_check=None):
         self.caps, self.head = limits.caps, int(head)
         self.scan = self.lines = self.line_start = 0
+        # A head's request line is checked as soon as it is complete (called
+        # with it as str; raises HTTPError): the client is answered at once,
+        # not after a header-timeout for a blank line that never comes.
+        self.line_check = line_check if head else None
 
     def reset(self):
         self.scan = self.lines = self.line_start = 0
@@ -118,28 +122,42 @@ class Section:
         longest = 0
         if newlines and stop - start > fs + 1:  # else no later line can be too long
             longest = max(map(len, region.split(b"\n")[1:]))
+        line_error = None
+        if newlines and not self.lines and self.line_check is not None:
+            line_error = self._line_error(buf)
         if (len(region) - len(region.translate(None, _CTL_CR_LF)) != 2 * newlines
                 or region.count(b"\r\n") != newlines
                 or first > first_limit + 1
                 or longest > fs + 1 or stop > max_total
-                or self.lines + newlines - self.head > nf):
-            raise self._first_error(buf, start, stop)
+                or self.lines + newlines - self.head > nf or line_error):
+            raise self._first_error(buf, start, stop, line_error)
         if newlines:
             self.lines += newlines
             self.line_start = start + region.rfind(b"\n") + 1
         self.scan = stop
 
-    def _first_error(self, buf, start, stop):
+    def _line_error(self, buf):
+        """The error of a malformed request line (complete in ``buf``), as a
+        candidate for ``_first_error``: revealed by the LF that ends it."""
+        end = buf.find(b"\n")
+        try:
+            self.line_check(buf[:end].rstrip(b"\r").decode("latin-1"))
+        except HTTPError as exc:
+            return end, 4, exc
+        return None
+
+    def _first_error(self, buf, start, stop, line_error=None):
         """The violation in buf[start:stop] whose byte comes first.
 
         Candidates are (index of the byte that reveals it, rank); the rank
         breaks ties in the order ``check`` would meet them byte by byte. A
         bare CR is revealed by the byte after it; a line too long by its
         (limit + 2)th byte, CR included; too many fields by the LF that ends
-        the extra one; the size cap by its first byte over.
+        the extra one; the size cap by its first byte over; a malformed
+        request line by its LF.
         """
         rl, nf, fs, max_total = self.caps
-        found = []
+        found = [line_error] if line_error else []
         if stop > max_total:
             found.append((max_total, 3, HeaderFieldsTooLarge("header section too large")))
         bad = BAD_BYTES.search(buf, start, stop + 1)  # a CR at stop - 1 needs its follower

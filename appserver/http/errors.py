@@ -12,6 +12,7 @@ class HTTPError(Exception):
 
     status = 400
     reason = "Bad Request"
+    head_only = False       # the refused request was a HEAD: answer without a body
 
     def __init__(self, detail=""):
         super().__init__(detail or self.reason)

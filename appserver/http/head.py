@@ -1,6 +1,7 @@
 """What a request head means (RFC 9110, RFC 9112): pure functions, no state.
 
-Contract: ``request_line(line)`` splits and checks a request line;
+Contract: ``request_line(line)`` splits and checks a request line
+(``check_request_line`` checks the target as well, for a head still arriving);
 ``split_target(method, target)`` gives (path, query, authority or None) for
 the origin, absolute and asterisk forms; ``semantics(req, groups,
 body_limit)`` applies the rules that need the whole field section (one Host,
@@ -33,6 +34,9 @@ def request_line(line):
     """'METHOD SP target SP version' -> the three parts, checked."""
     parts = line.split(" ")
     if len(parts) != 3:
+        if len(parts) == 2 and parts[1]:
+            raise BadRequest("request line without an HTTP version (HTTP/0.9 is "
+                             "not supported)")
         raise BadRequest("malformed request line")
     method, target, version = parts
     if TOKEN.fullmatch(method) is None:
@@ -44,6 +48,12 @@ def request_line(line):
     if method == "CONNECT":
         raise MethodNotAllowed("CONNECT is not supported")
     return method, target, version
+
+
+def check_request_line(line):
+    """Raise what ``request_line`` and ``split_target`` would for ``line``."""
+    method, target, _ = request_line(line)
+    split_target(method, target)
 
 
 def split_target(method, target):

@@ -5,20 +5,21 @@ closed); ``next_event()`` returns, per request, a ``Request``, zero or more
 ``Data`` and one ``EndOfMessage``, then reads the next head from what is
 buffered (pipelining); ``NEED_DATA`` asks for more bytes, ``CLOSED`` reports
 EOF at a clean boundary. Anything a strict server must refuse raises an
-``appserver.http.errors.HTTPError`` subclass (its ``status`` is the answer);
+``appserver.http.errors.HTTPError`` subclass (its ``status`` is the answer,
+its ``head_only`` is set when the refused head is a ``HEAD`` request's);
 the parser is then dead and raises the same error again. It never touches a
 socket. Heads are parsed from the whole buffer with ``find``/``split`` and
 precompiled regexes; a plainly well-formed head that arrives whole is proved
 so and split in one pass (``plain.split``, in C when built). Partial heads
-are checked as bytes arrive (bad bytes, oversize lines, too many fields are
-refused at once) and the outcome never depends on how the bytes were split:
+are checked as bytes arrive (bad bytes, oversize lines, too many fields, a
+malformed request line such as one without a version are refused at once) and the outcome never depends on how the bytes were split:
 the violation whose byte comes first wins. Field sections and body readers live in ``body.py``, what a head means
 (request line, target, Host, framing, persistence) in ``head.py``.
 """
 from . import plain
 from .body import READERS, Data, EndOfMessage, Section, direct_room, parse_fields
 from .errors import BadRequest, HTTPError, IncompleteRequest
-from .head import request_line, semantics, split_target
+from .head import check_request_line, request_line, semantics, split_target
 
 __all__ = ["Limits", "Request", "Data", "EndOfMessage", "NEED_DATA", "CLOSED", "RequestParser"]
 
@@ -152,6 +153,8 @@ class RequestParser:
             return self._next_body()
         except HTTPError as exc:
             self._error = exc
+            if self._reader is None and self._buf[:5] == b"HEAD ":
+                exc.head_only = True
             raise
 
     def body_room(self):
@@ -196,7 +199,7 @@ class RequestParser:
                 if parsed is not None:
                     return self._head_done(buf, end, parsed)
         if head is None:
-            head = self._head = Section(self._limits, head=True)
+            head = self._head = Section(self._limits, True, check_request_line)
         while buf[:2] == b"\r\n" and not head.scan:   # RFC 9112 2.2
             del buf[:2]
             self._blank += 1

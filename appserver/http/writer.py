@@ -5,7 +5,8 @@ the bytes of its header lines (already validated) as an HTTP/1.1 head and
 appends ``Date`` and ``Server``; the ``Date`` line, and the head's whole tail
 with ``Server``, are made once for the second they name. ``chunk``/``LAST_CHUNK``
 frame a chunked body. ``error_response`` is the one place a protocol error
-becomes bytes on the wire: a short plain-text body and ``Connection: close``.
+becomes bytes on the wire: a short plain-text body (none after ``HEAD``) and
+``Connection: close``.
 """
 
 import time
@@ -70,10 +71,13 @@ def chunk(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def error_response(status, reason, detail=""):
-    """A complete response for an error the server answers itself."""
+def error_response(status, reason, detail="", head_only=False):
+    """A complete response for an error the server answers itself; to a
+    ``HEAD`` request (``head_only``) the head alone, with the length the body
+    would have (RFC 9110 9.3.2)."""
     body = ("%d %s\n" % (status, reason) if not detail or detail == reason
             else "%d %s: %s\n" % (status, reason, detail)).encode("latin-1", "replace")
     lines = (b"Content-Type: text/plain; charset=utf-8\r\n"
              b"Content-Length: %d\r\nConnection: close\r\n" % len(body))
-    return head(b"%d %s" % (status, reason.encode("latin-1")), lines) + body
+    data = head(b"%d %s" % (status, reason.encode("latin-1")), lines)
+    return data if head_only else data + body

@@ -6,6 +6,16 @@ path is one dict copy plus a handful of stores. Header names become
 ``HTTP_<NAME>`` (upper case, ``-`` to ``_``) except ``Content-Type`` and
 ``Content-Length``; repeated headers are joined with ``,`` (``Cookie`` with
 ``;``). ``PATH_INFO`` is percent-decoded to bytes and read as latin-1.
+
+The ``HTTP_`` keys are the headers the client sent, and only those: the
+server adds its own values under ``appserver.*`` keys. The one rewrite here
+is RFC 9112 3.2.2: an absolute-form target's authority replaces ``Host`` in
+``HTTP_HOST``. ``SERVER_NAME`` and ``SERVER_PORT`` are the listening
+socket's address and port, whatever ``Host`` says (RFC 3875 4.1.14-15). A
+unix-socket peer (no address: ``peer`` is empty) has no port to give, and is
+a trusted local proxy: there they come from ``Host`` as in Gunicorn (the
+scheme's port when ``Host`` has none). Trusted-proxy rewrites come later, in
+``appserver.proxy``.
 """
 
 import sys
@@ -85,18 +95,19 @@ def build_environ(base, request, peer, wsgi_input):
     host = request.host
     if host:
         environ["HTTP_HOST"] = host     # absolute-form wins over Host
-        name, port = _SERVERS.get(host) or _server_of(host)
-        environ["SERVER_NAME"] = name
-        environ["SERVER_PORT"] = port or (
-            "443" if environ["wsgi.url_scheme"] == "https" else "80")
+        if not peer:                    # a unix socket: no port of its own
+            name, port = _SERVERS.get(host) or _server_of(host)
+            environ["SERVER_NAME"] = name
+            environ["SERVER_PORT"] = port or (
+                "443" if environ["wsgi.url_scheme"] == "https" else "80")
     if request.chunked:
         environ.pop("CONTENT_LENGTH", None)
     return environ
 
 
 def _server_of(host):
-    """(name, port or "") of a Host value: ``SERVER_NAME``/``SERVER_PORT``
-    follow the Host the client asked for (cached, like header keys)."""
+    """(name, port or "") of a Host value, for a unix socket's
+    ``SERVER_NAME``/``SERVER_PORT`` (cached, like header keys)."""
     if host.startswith("["):
         end = host.find("]")
         server = host[:end + 1], host[end + 2:]

@@ -5,7 +5,9 @@ complete, sends its response through the connection, calls the iterable's
 ``close()`` exactly once (also when the client went away), writes the access
 log line, and skips any unread body. It returns whether the connection may
 carry another request. Errors from the app become a 500 when no header has
-been sent yet, and a closed connection otherwise; both are logged. The
+been sent yet, and a closed connection otherwise (reset, when the body was
+to end with the connection: a clean close would look like its end); both
+are logged. A server-made answer to a ``HEAD`` request has no body. The
 ``observer`` (``appserver.observe.RequestObserver``) is told when the environ
 is ready and when the response is done (request id, access log, metrics).
 """
@@ -47,11 +49,11 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
     response = Response(conn.sendall, request.version, request.method,
                         request.keep_alive, conn.send_parts)
     if request.expect_continue:
-        body = Input(conn.read_body, _continuer(conn, response))
+        body = Input(conn.read_body, _continuer(conn, response), request.content_length)
     elif conn.parser.skip_empty_body():
         body = EMPTY                # no body: nothing left for the parser either
     else:
-        body = Input(conn.read_body)
+        body = Input(conn.read_body, None, request.content_length)
     environ = conn.build_environ(base_environ, request, conn.peer, body)
     observer.started(request, environ, response)
     timed_out = False
@@ -139,12 +141,17 @@ def _send_file(wrapper, response, conn):
 
 
 def _fail(conn, response, status, reason, detail):
-    """Answer an error if nothing was sent yet; the connection closes either way."""
+    """Answer an error if nothing was sent yet; the connection closes either
+    way, with a reset when the response sent so far would otherwise look
+    complete (its body ends when the connection does)."""
     response.keep_alive = False
     if response.headers_sent:
+        if response.close_delimited():
+            conn.abort()
         return
     response.code = status
-    data = writer.error_response(status, reason, detail if status != 500 else "")
+    data = writer.error_response(status, reason, detail if status != 500 else "",
+                                 response.head_only)
     try:
         conn.sendall(data)
         response.sent += len(data)

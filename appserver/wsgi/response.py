@@ -4,7 +4,8 @@ A ``Response`` belongs to one request. It validates what the app gives
 (status line, header names and values: no CR/LF injection), keeps hop-by-hop
 headers from corrupting framing, chooses the framing (the app's
 ``Content-Length``, enforced; chunked on HTTP/1.1; close-delimited on
-HTTP/1.0; no body for HEAD, 1xx, 204 and 304) and hands bytes to its
+HTTP/1.0; no body for HEAD, 204, 205 and 304, and ``Content-Length: 0`` on
+205; a 1xx status is refused: it is not a final response) and hands bytes to its
 connection's ``sendall``. The head is held back until the first non-empty body
 piece so both leave in one send; a piece of ``GATHER_MIN`` bytes or more goes
 with its head and chunk framing as a list to ``send_parts`` (when given), so
@@ -32,14 +33,19 @@ _valid_statuses = {}        # status line -> (code, status as sent, in bytes), c
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
 GATHER_MIN = 16384          # a body piece this large is sent without a copy
-_NO_BODY_CODES = frozenset(range(100, 200)) | {204, 304}    # RFC 9110 6.4.1
-_NO_LENGTH_CODES = frozenset(range(100, 200)) | {204}       # RFC 9110 8.6
+_NO_BODY_CODES = frozenset((204, 205, 304))     # RFC 9110 6.4.1, 15.3.6 (1xx: refused)
+_NO_LENGTH_CODES = frozenset((204,))            # RFC 9110 8.6
 _UNCACHED = frozenset(("set-cookie", "etag", "last-modified", "expires", "location",
                        "content-disposition", "x-request-id"))  # usually unique
 
 
 class AppResponseError(Exception):
     """The app broke PEP 3333 or HTTP rules; answered with 500 when possible."""
+
+
+def _duplicate_length(first, second):
+    return AppResponseError("Content-Length duplicated (%d, then %r): a response "
+                            "has at most one" % (first, second))
 
 
 class FileWrapper:
@@ -112,7 +118,12 @@ class Response:
         match = _STATUS.match(status)
         if match is None:
             raise AppResponseError("invalid status line %r" % (status,))
-        self.code = int(match.group(1))
+        code = int(match.group(1))
+        if code < 200:
+            raise AppResponseError(
+                "status %r: a 1xx status is interim, never the response itself "
+                "(the server sends 100 Continue on its own)" % (status,))
+        self.code = code
         self.status = (status if " " in status else status + " ").encode("latin-1")
         if len(_valid_statuses) < _VALID_LINES_MAX:
             _valid_statuses[status] = self.code, self.status
@@ -129,7 +140,7 @@ class Response:
             if line is not None:
                 if line.__class__ is int:       # a Content-Length checked before
                     if self.length is not None:
-                        raise AppResponseError("invalid Content-Length %r" % item[1])
+                        raise _duplicate_length(self.length, item[1])
                     self.length = line
                 else:
                     lines.append(line)
@@ -160,10 +171,14 @@ class Response:
 
     def _special_header(self, lname, value):
         if lname == "content-length":
-            value = value.strip()
-            if not value.isdigit() or not value.isascii() or self.length is not None:
-                raise AppResponseError("invalid Content-Length %r" % value)
-            self.length = int(value)
+            if self.length is not None:
+                raise _duplicate_length(self.length, value)
+            digits = value.strip()
+            if not digits.isdigit() or not digits.isascii():
+                raise AppResponseError(
+                    "invalid Content-Length %r: not a non-negative decimal integer"
+                    % value)
+            self.length = int(digits)
         elif lname == "connection" and "close" in value.lower():
             self.keep_alive = False
         elif lname != "connection":
@@ -186,6 +201,8 @@ class Response:
         if self._extra is not None:
             self._add_extra(lines)
         self.no_body = self.head_only or code in _NO_BODY_CODES
+        if code == 205:
+            self.length = 0         # RFC 9110 15.3.6: no content, and says so
         if self.length is not None:
             if code not in _NO_LENGTH_CODES:
                 lines.append(b"Content-Length: %d\r\n" % self.length)
@@ -210,6 +227,13 @@ class Response:
         prefix = name.lower().encode("latin-1") + b":"
         if not any(line[:len(prefix)].lower() == prefix for line in lines):
             lines.append(("%s: %s\r\n" % (name, value)).encode("latin-1"))
+
+    def close_delimited(self):
+        """True once a head went out whose body ends only when the connection
+        does (HTTP/1.0, no Content-Length): if it cannot be completed, only a
+        reset tells the client so."""
+        return (self.headers_sent and not self.no_body and not self.chunked
+                and self.length is None)
 
     def set_length_if_unknown(self, length):
         """Declare a body length the server knows (a single-piece body, a file)."""
@@ -239,6 +263,9 @@ class Response:
                 self._write_parts(out, data)
                 return
             out += self._frame_body(data)
+        elif data and not self.head_only:
+            _warn_once(self.code, "application sent a body with a %d response; "
+                       "not sent (RFC 9110: it has none)", self.code)
         if out:
             self._sendall(out)
             self.sent += len(out)

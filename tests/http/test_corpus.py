@@ -169,6 +169,32 @@ def test_bad_line_endings_refused_without_waiting(data):
         _parser(data).next_event()
 
 
+@pytest.mark.parametrize("line,status,words", [
+    (b"GET /\r\n", 400, "without an HTTP version"),
+    (b"GET /index.html\r\nHost: a\r\n", 400, "without an HTTP version"),
+    (b"GET / HTTP/2.0\r\n", 505, "not supported"),
+    (b"GET / HTTP/1.1 x\r\n", 400, "malformed request line"),
+    (b"GET http:///x HTTP/1.1\r\n", 400, "authority"),
+])
+def test_bad_request_line_refused_once_it_ends(line, status, words):
+    """Answered at once, not after a header-timeout: whole or byte by byte."""
+    for pieces in ([line], [line[i:i + 1] for i in range(len(line))]):
+        parser = RequestParser()
+        with pytest.raises(Exception) as err:
+            for piece in pieces:
+                parser.feed(piece)
+                assert parser.next_event() is NEED_DATA
+        assert err.value.status == status and words in err.value.detail
+
+
+def test_refused_head_request_is_marked_head_only():
+    for data, head_only in ((b"HEAD /\r\n", True), (b"HEAD / HTTP/1.1\r\n\r\n", True),
+                            (b"GET / HTTP/1.1\r\n\r\n", False)):
+        with pytest.raises(BadRequest) as err:
+            _parser(data).next_event()
+        assert err.value.head_only is head_only, data
+
+
 def test_long_header_line_refused_before_it_ends():
     parser = _parser(b"GET / HTTP/1.1\r\nX: " + b"v" * 100, field_size=50)
     with pytest.raises(HeaderFieldsTooLarge):

@@ -4,8 +4,8 @@ Requests come from the real ``RequestParser``. Covers the per-listener base
 keys (TCP and unix), the required CGI and ``wsgi.*`` keys and their types,
 PATH_INFO percent-decoding to latin-1, QUERY_STRING/RAW_URI untouched, header
 keys (HTTP_*, CONTENT_TYPE/CONTENT_LENGTH, joining of repeats, Cookie with
-``;``), headers with ``_`` never reaching the app, SERVER_NAME/PORT from Host
-and from an absolute-form target, chunked requests without CONTENT_LENGTH,
+``;``), headers with ``_`` never reaching the app, SERVER_NAME/PORT from the
+listener (from Host or an absolute-form target on a unix socket), chunked requests without CONTENT_LENGTH,
 REMOTE_ADDR/PORT, that the base dict is not mutated, and the key cache bound.
 """
 import io
@@ -206,30 +206,41 @@ def test_header_key_mapping_and_cache_bound(monkeypatch):
 
 # -- host, server name and port ------------------------------------------------
 
-@pytest.mark.parametrize("host,name,port", [
+HOSTS = [
     (b"example.com", "example.com", "80"),
     (b"example.com:8080", "example.com", "8080"),
     (b"example.com:", "example.com", "80"),
     (b"10.0.0.1:81", "10.0.0.1", "81"),
     (b"[::1]", "[::1]", "80"),
     (b"[::1]:8443", "[::1]", "8443"),
-])
-def test_server_name_and_port_follow_host(host, name, port):
+]
+
+
+@pytest.mark.parametrize("host", [h for h, _, _ in HOSTS])
+def test_server_name_and_port_are_the_listeners_whatever_host_says(host):
     env = build(get(headers=b"Host: " + host + b"\r\n"))
     assert env["HTTP_HOST"] == host.decode()
-    assert env["SERVER_NAME"] == name
-    assert env["SERVER_PORT"] == port
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8000")
+
+
+@pytest.mark.parametrize("host,name,port", HOSTS)
+def test_on_a_unix_socket_server_name_and_port_follow_host(host, name, port):
+    env = build(get(headers=b"Host: " + host + b"\r\n"), listener=UNIX, peer="")
+    assert env["HTTP_HOST"] == host.decode()
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == (name, port)
 
 
 def test_absolute_form_target_wins_over_host_header():
     env = build(get(b"http://origin.example:8081/p/q?x=1",
                     headers=b"Host: ignored.example\r\n"))
     assert env["HTTP_HOST"] == "origin.example:8081"
-    assert env["SERVER_NAME"] == "origin.example"
-    assert env["SERVER_PORT"] == "8081"
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("127.0.0.1", "8000")
     assert env["PATH_INFO"] == "/p/q"
     assert env["QUERY_STRING"] == "x=1"
     assert env["RAW_URI"] == "http://origin.example:8081/p/q?x=1"
+    env = build(get(b"http://origin.example:8081/", headers=b"Host: x\r\n"),
+                listener=UNIX, peer="")
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("origin.example", "8081")
 
 
 def test_http10_without_host_uses_the_listener_address():

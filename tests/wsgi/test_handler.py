@@ -48,6 +48,10 @@ class FakeConn:
         self.sendfiles = []
         self.discards = []
         self.discard_result = discard_result
+        self.aborted = False
+
+    def abort(self):
+        self.aborted = True
 
     def read_body(self, size=65536):
         event = self.parser.next_event()
@@ -362,7 +366,7 @@ def test_environ_and_access_log():
     assert seen["REQUEST_METHOD"] == "PUT"
     assert seen["PATH_INFO"] == "/items/7" and seen["QUERY_STRING"] == "x=1"
     assert seen["REMOTE_ADDR"] == "203.0.113.5" and seen["REMOTE_PORT"] == "40000"
-    assert seen["SERVER_PORT"] == "80" and seen["HTTP_HOST"] == "test"
+    assert seen["SERVER_PORT"] == "8000" and seen["HTTP_HOST"] == "test"
     [(environ, status, sent, duration)] = access.calls
     assert environ["PATH_INFO"] == "/items/7"
     assert status == 201
@@ -447,6 +451,41 @@ def test_exception_after_head_closes_without_a_second_response(caplog):
     assert result.closed == 1
     assert access.calls[0][1] == 200
     assert "RuntimeError" in caplog.text
+
+
+def test_exception_mid_body_of_a_close_delimited_response_resets():
+    for version, aborted in (("HTTP/1.0", True), ("HTTP/1.1", False)):
+        result = Closing([b"first", b"second"], fail_at=1)
+        keep, conn, _ = serve(req(version=version),
+                              lambda e, s: (s("200 OK", []), result)[1])
+        assert (keep, conn.aborted) == (False, aborted), version
+    result = Closing([b"first", b"second"], fail_at=1)      # a length: no reset
+    keep, conn, _ = serve(req(version="HTTP/1.0"),
+                          lambda e, s: (s("200 OK", [("Content-Length", "11")]), result)[1])
+    assert (keep, conn.aborted) == (False, False)
+
+
+@pytest.mark.parametrize("status", ["100 Continue", "101 Switching Protocols",
+                                    "103 Early Hints"])
+def test_1xx_status_from_the_app_is_a_500_and_logged(status, caplog):
+    with caplog.at_level(logging.ERROR, logger="appserver"):
+        keep, conn, _ = serve(req(), simple(status=status))
+    r = parse(conn.out)
+    assert (r.code, keep) == (500, False)
+    assert conn.out.count(b"HTTP/1.1") == 1
+    assert "1xx status is interim" in caplog.text
+
+
+@pytest.mark.parametrize("app", [
+    lambda e, s: 1 / 0,
+    simple(status="100 Continue"),
+    simple(headers=[("Content-Length", "1"), ("Content-Length", "1")]),
+])
+def test_server_made_answer_to_head_has_no_body(app):
+    keep, conn, _ = serve(req(method="HEAD"), app)
+    head, _, rest = bytes(conn.out).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500 ") and rest == b""
+    assert b"Content-Length: 26" in head
 
 
 @pytest.mark.parametrize("app", [
@@ -711,6 +750,11 @@ def test_worker_timeout_answers_504_and_is_reraised():
     assert r.code == 504
     assert r.get("Connection") == "close"
     assert access.calls[0][1] == 504
+    conn = FakeConn(req(method="HEAD"))
+    with pytest.raises(WorkerTimeout):
+        handle(conn, conn.request, app, BASE, access)
+    assert bytes(conn.out).startswith(b"HTTP/1.1 504 ")
+    assert bytes(conn.out).endswith(b"\r\n\r\n")
 
 
 def test_worker_timeout_after_head_sends_no_504_and_closes_iterable():

@@ -246,3 +246,36 @@ def test_chunked_body_through_the_parser():
     assert body.exhausted()
     # the next pipelined request is intact: the body reader stopped at its end
     assert parser.next_event().target == "/next"
+
+
+# -- read() of a whole body of known length ----------------------------------------
+
+def test_read_all_with_a_length_after_a_readline():
+    source = Source(b"line\nrest", b"-more", b"-end")
+    body = Input(source, None, 18)
+    assert body.readline() == b"line\n"
+    data = body.read()
+    assert type(data) is bytes and data == b"rest-more-end"
+    assert body.exhausted() and body.read() == b""
+    assert source.sizes[1:3] == [9, 4]      # what is left, never more
+
+
+def test_read_all_of_a_body_cut_short_leaves_no_padding():
+    body = Input(Source(b"abc"), None, 10)      # the connection ended early
+    assert body.read() == b"abc"
+
+
+def test_read_all_holds_the_body_about_once():
+    import tracemalloc
+    size, piece = 20_000_000, b"x" * 65536
+    pieces = [piece] * (size // len(piece)) + [piece[:size % len(piece)]]
+    tracemalloc.start()
+    try:
+        body = Input(Source(*pieces), None, size)
+        start = tracemalloc.get_traced_memory()[0]
+        data = body.read()
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert len(data) == size
+    assert peak < size * 1.1, "read() peaked at %.1f x the body" % (peak / size)

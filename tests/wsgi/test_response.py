@@ -6,7 +6,7 @@ the head held back until the first non-empty piece), CR/LF and control
 characters refused in status and header values, invalid Content-Length, and
 RFC 9112 framing chosen per version/method/status: Content-Length kept or
 dropped, chunked on HTTP/1.1, close-delimited on HTTP/1.0, no body for HEAD,
-1xx, 204 and 304, hop-by-hop headers from the app dropped, Connection: close
+204, 205 (Content-Length: 0) and 304, 1xx refused, hop-by-hop headers from the app dropped, Connection: close
 honoured, Content-Length enforced (excess cut, short body ends keep-alive),
 Date/Server defaults, byte counters, set_length_if_unknown and FileWrapper.
 """
@@ -207,14 +207,17 @@ def test_checked_header_cache_stays_small_with_a_new_cookie_per_response(monkeyp
                                    "\u0661"])
 def test_invalid_content_length_is_refused(value):
     resp, _ = make()
-    with pytest.raises(AppResponseError):
+    with pytest.raises(AppResponseError, match="Content-Length"):
         resp.start_response("200 OK", [("Content-Length", value)])
 
 
-def test_duplicate_content_length_is_refused():
-    resp, _ = make()
-    with pytest.raises(AppResponseError):
-        resp.start_response("200 OK", [("Content-Length", "1"), ("content-length", "1")])
+@pytest.mark.parametrize("second", ["1", "2", "x"])
+def test_duplicate_content_length_is_refused_as_duplicated(second):
+    for _ in range(2):      # the second time, the first line comes from the cache
+        resp, _ = make()
+        with pytest.raises(AppResponseError, match="Content-Length duplicated"):
+            resp.start_response("200 OK", [("Content-Length", "1"),
+                                           ("content-length", second)])
 
 
 def test_content_length_with_spaces_is_accepted():
@@ -393,11 +396,28 @@ def test_head_sends_no_body_and_keeps_alive(version, length):
     assert resp.body_sent == 0
 
 
-@pytest.mark.parametrize("status", ["204 No Content", "100 Continue", "101 Switching",
-                                    "199 Info"])
-def test_1xx_and_204_drop_content_length_and_body(status):
+@pytest.mark.parametrize("status", ["100 Continue", "101 Switching Protocols",
+                                    "103 Early Hints", "199"])
+def test_1xx_status_is_an_app_error(status):
     resp, wire = make()
-    respond(resp, status, [("Content-Length", "3")], [b"abc"])
+    with pytest.raises(AppResponseError, match="1xx status is interim"):
+        resp.start_response(status, [])
+    assert resp.status is None and not wire.sends
+
+
+def test_205_sends_no_body_and_content_length_0():
+    for method in ("GET", "HEAD"):
+        resp, wire = make(method=method)
+        respond(resp, "205 Reset Content", [("Content-Length", "3")], [b"abc", b"de"])
+        status, headers, body, framing = parse(wire.data, method)
+        assert status.startswith("HTTP/1.1 205") and body == b""
+        assert header(headers, "Content-Length") == "0"
+        assert wire.data.endswith(b"\r\n\r\n") and resp.keep_alive is True
+
+
+def test_204_drops_content_length_and_body():
+    resp, wire = make()
+    respond(resp, "204 No Content", [("Content-Length", "3")], [b"abc"])
     _, headers, _, framing = parse(wire.data)
     assert framing == "none"
     assert header(headers, "Content-Length") is None
@@ -525,7 +545,7 @@ def test_set_length_if_unknown_declares_length():
     ("HEAD", "200 OK", [], False),
     ("GET", "204 No Content", [], False),
     ("GET", "304 Not Modified", [], False),
-    ("GET", "101 Switching Protocols", [], False),
+    ("GET", "205 Reset Content", [], False),
     ("GET", "200 OK", [], True),                            # head already sent
 ])
 def test_set_length_if_unknown_is_ignored_when_it_must_be(method, status, headers,

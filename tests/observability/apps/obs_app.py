@@ -3,7 +3,8 @@
 ``/`` answers ``hello\\n``; ``/sleep?s=N`` sleeps N seconds then answers;
 ``/block?s=N`` blocks the timeout signal (SIGUSR2) and sleeps, so only
 SIGKILL stops it; ``/status/NNN`` answers with that status; ``/rid`` answers
-``environ['appserver.request_id']`` and ``HTTP_X_REQUEST_ID`` on two lines;
+``environ['appserver.request_id']`` and ``HTTP_X_REQUEST_ID`` (``-`` when the
+client sent none) on two lines;
 ``/header`` sets ``X-Custom: custom-value``; any request body is read whole.
 """
 import signal
@@ -28,7 +29,7 @@ def application(environ, start_response):
         status = path[len("/status/"):] + " Whatever"
     elif path == "/rid":
         body = ("%s\n%s\n" % (environ["appserver.request_id"],
-                              environ["HTTP_X_REQUEST_ID"])).encode()
+                              environ.get("HTTP_X_REQUEST_ID", "-"))).encode()
     elif path == "/header":
         headers.append(("X-Custom", "custom-value"))
     headers.append(("Content-Length", str(len(body))))
