@@ -32,8 +32,6 @@ def main(args=None):
             from appserver import status_cli
             return status_cli.main(args[1:])
         app, given = cli_parser.parse(args)
-        if app is None:
-            raise cli_parser.UsageError(_MISSING_APP)
         return _run(app, given)
     except cli_parser.UsageError as err:
         sys.stderr.write(cli_parser.usage_text(err))
@@ -46,6 +44,8 @@ def main(args=None):
 def _run(app, given):
     commands = [key for key in _COMMANDS if given.pop(key, False)]
     cfg = config.load(app, given)
+    if cfg.app is None:                 # not on the command line, no wsgi_app
+        raise cli_parser.UsageError(_MISSING_APP)
     if "print_config" in commands:
         sys.stdout.write(config.print_config(cfg))
     if "check_config" in commands:
@@ -57,6 +57,8 @@ def _run(app, given):
 
 def _check(cfg):
     """Do everything a start does short of binding and forking."""
+    for notice in cfg.notices:
+        sys.stderr.write("Notice: %s\n" % notice)
     for address in cfg.bind:
         config.parse_bind(address)
     loader.prepare(cfg)

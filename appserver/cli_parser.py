@@ -21,6 +21,7 @@ import sys
 
 from appserver import __version__, convert
 from appserver import settings as S
+from appserver import settings_gunicorn as G
 from appserver import settings_schema as schema
 from appserver.errors import ConfigError
 
@@ -175,7 +176,25 @@ def build():
         _add_option(groups[setting.section], setting)
     groups[schema.COMMAND].add_argument("-h", "--help", action="help",
                                    help="Show this message and exit.")
+    _add_gunicorn_flags(parser)
     return parser
+
+
+_ACTIONS = {G.VALUE: {"action": "store"}, G.APPEND: {"action": "append"},
+            G.TRUE: {"action": "store_const", "const": True},
+            G.FALSE: {"action": "store_const", "const": False}}
+
+
+def _add_gunicorn_flags(parser):
+    """Gunicorn's flags that appserver spells differently, hidden from --help;
+    their values go through ``settings_gunicorn`` (a flag both servers use
+    keeps appserver's meaning)."""
+    taken = set(parser._option_string_actions)
+    for setting in G.GUNICORN:
+        flags = [flag for flag in setting.flags if flag not in taken]
+        if flags:
+            parser.add_argument(*flags, dest=setting.name, help=argparse.SUPPRESS,
+                                **_ACTIONS[setting.action])
 
 
 def parse(args):

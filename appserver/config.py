@@ -6,10 +6,15 @@ file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
 ``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), and
 the values given explicitly on the command line. The config file's server
 hooks (``appserver.hooks``) are kept in ``cfg.hooks``. ``cfg.source(name)`` says
-where each value came from, and ``print_config`` shows them all. An unknown
-setting name in the config file or the environment, a broken config file, or
-a bad value raises ``ConfigError`` (a bad bind address ``BindError``) naming
-the source. ``reload(cfg)`` loads again from the same command line, config
+where each value came from, and ``print_config`` shows them all.
+
+Gunicorn's settings are read too, in its spelling and value types, in the
+config file and on the command line (``appserver.settings_gunicorn`` says what
+each becomes); those with no effect here leave a line in ``cfg.notices``. Any
+other name in a config file is ignored, as Gunicorn does (helpers, imports),
+unless it is close to a setting's name: then it is a did-you-mean error. An
+unknown ``APPSERVER_*`` variable, a broken config file, or a bad value raises
+``ConfigError`` (a bad bind address ``BindError``) naming the source. ``reload(cfg)`` loads again from the same command line, config
 file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.convert``)
 parses one bind address.
 """
@@ -21,6 +26,7 @@ import types
 
 from appserver import hooks
 from appserver import settings as S
+from appserver import settings_gunicorn as G
 from appserver.convert import convert, parse_bind
 from appserver.errors import ConfigError
 
@@ -38,19 +44,20 @@ class Config:
     Also ``cfg.app`` (the app spec or None), ``cfg.config_file`` (absolute
     path or None), ``cfg.cli`` (the explicit command-line values) and
     ``cfg.cwd`` (the directory it was loaded in, before any ``chdir``), and
-    ``cfg.hooks`` (``{name: function}``, the config file's server hooks).
+    ``cfg.hooks`` (``{name: function}``, the config file's server hooks),
+    ``cfg.notices`` (lines to log at start: settings read with no effect).
     Values of repeatable settings (``bind``, ``env``) are tuples.
     """
 
     __slots__ = tuple(s.key for s in S.CONFIG_SETTINGS) + (
-        "app", "config_file", "cli", "cwd", "hooks", "_sources")
+        "app", "config_file", "cli", "cwd", "hooks", "notices", "_sources")
 
     def __init__(self, values, sources, app=None, config_file=None, cli=None,
-                 cwd=None, hooks=None):
+                 cwd=None, hooks=None, notices=()):
         fields = dict(values, app=app, config_file=config_file,
                       cli=types.MappingProxyType(dict(cli or {})),
                       cwd=cwd, hooks=types.MappingProxyType(dict(hooks or {})),
-                      _sources=dict(sources))
+                      notices=tuple(notices), _sources=dict(sources))
         for key, value in fields.items():
             object.__setattr__(self, key, value)
 
@@ -91,20 +98,24 @@ def load(app=None, cli=None, environ=None, cwd=None):
     cwd = os.getcwd() if cwd is None else cwd
     cli = _cli_values(cli or {})
     path = _find_config_file(cli.get("config"), cwd)
-    layers = [_env_layer(environ), _cli_layer(cli)]
+    notices = []
+    layers = [_env_layer(environ), _cli_layer(cli, notices)]
     file_hooks = {}
     if path:
-        file_layer, file_hooks = _file_layer(path)
+        file_layer, file_hooks = _file_layer(path, notices)
         layers.insert(0, file_layer)
     values, sources = {}, {}
     for layer in layers:
         for key, (raw, origin, description) in layer.items():
+            if key == "app":
+                app = app or raw
+                continue
             values[key] = convert(S.BY_KEY[key], raw, origin)
             sources[key] = description
     for setting in S.CONFIG_SETTINGS:
         if setting.key not in values:
             values[setting.key], sources[setting.key] = _default(setting, environ)
-    return Config(values, sources, app, path, cli, cwd, file_hooks)
+    return Config(values, sources, app, path, cli, cwd, file_hooks, notices)
 
 
 def reload(cfg, environ=None):
@@ -133,24 +144,41 @@ def _plain(value):
 
 
 def _cli_values(cli):
-    """Normalize keys to underscores; drop values that were not given."""
+    """Normalize keys to underscores; drop values that were not given.
+
+    Keys are appserver's settings or Gunicorn's (from its flags)."""
     values = {}
     for name, value in cli.items():
         key = name.replace("-", "_")
-        if key != "config" and key not in S.BY_KEY:
+        if key != "config" and key not in S.BY_KEY and key not in G.BY_NAME:
             raise _unknown(key, "on the command line", S.BY_KEY)
         if value is not None:
             values[key] = value
     return values
 
 
-def _cli_layer(cli):
+def _cli_layer(cli, notices):
     layer = {}
     for key, value in cli.items():
-        setting = S.BY_KEY[key]
-        if not setting.cli_only:
+        setting = S.BY_KEY.get(key)
+        if setting is not None and setting.cli_only:
+            continue
+        if key in G.BY_NAME:        # also adapts Gunicorn's values: --cert-reqs 2
+            flag = _long_flag(setting) if setting else G.BY_NAME[key].flags[-1]
+            _gunicorn(key, value, flag, COMMAND_LINE, layer, notices)
+        else:
             layer[key] = (value, _long_flag(setting), COMMAND_LINE)
     return layer
+
+
+def _gunicorn(name, value, where, description, layer, notices):
+    """Put Gunicorn's setting ``name`` into ``layer`` as appserver's, or note
+    that it has no effect."""
+    outcome = G.translate(name, value, where)
+    if outcome[0] == "set":
+        layer[outcome[1]] = (outcome[2], where, description)
+    elif outcome[1]:
+        notices.append(outcome[1])
 
 
 def _long_flag(setting):
@@ -191,17 +219,36 @@ def _find_config_file(given, cwd):
     return path if os.path.isfile(path) else None
 
 
-def _file_layer(path):
-    """The settings of a config file, and its server hooks."""
+def _file_layer(path, notices):
+    """The settings of a config file, and its server hooks.
+
+    A Gunicorn setting goes through its rule (which also adapts the values
+    of the names both servers share: ``umask = 0o027``, ``bind = [...]``);
+    other names are appserver's, or ignored unless close to a setting's."""
     origin = "config file " + path
     layer = {}
     names, file_hooks = _run_config_file(path)
     for name, value in names.items():
         setting = S.BY_KEY.get(name)
-        if setting is None or setting.cli_only:
-            raise _unknown(name, "in " + path, S.BY_KEY)
-        layer[name] = (value, origin, origin)
+        if name in G.BY_NAME:
+            _gunicorn(name, value, origin, origin, layer, notices)
+        elif setting is not None and not setting.cli_only:
+            layer[name] = (value, origin, origin)
+        else:
+            _check_near_miss(name, path)
     return layer, file_hooks
+
+
+def _check_near_miss(name, path):
+    """A name close to a setting's is a typo; any other is the file's own."""
+    import difflib                  # only for names that are no setting
+    known = [s.key for s in S.CONFIG_SETTINGS] + [
+        g.name for g in G.GUNICORN if g.name not in G.HOOK_NAMES]
+    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.8)
+    if close:
+        raise ConfigError("unknown setting '%s' in %s; did you mean '%s'? (a "
+                          "helper name of your own: start it with '_')"
+                          % (name, path, close[0]))
 
 
 def _run_config_file(path):
@@ -218,8 +265,8 @@ def _run_config_file(path):
     file_hooks = hooks.pick(namespace, path)
     return {name: value for name, value in namespace.items()
             if not name.startswith("_") and name not in file_hooks
-            and not isinstance(value, types.ModuleType) and not callable(value)
-            }, file_hooks
+            and not isinstance(value, types.ModuleType)
+            and (not callable(value) or name in G.BY_NAME)}, file_hooks
 
 
 def _line_in(path, err):

@@ -9,7 +9,8 @@ or ``error-logfile``) at ``log-level``, and the access log when
 dictionary is applied on top, for full control: it may route the
 ``appserver`` and ``appserver.access`` loggers anywhere (existing loggers are
 kept unless the file says ``disable_existing_loggers``). A bad file raises
-``ConfigError``. ``reopen()`` reopens every log file of every logger in this
+``ConfigError``. The config's notices (settings read with no effect) are
+logged once the handlers are in place. ``reopen()`` reopens every log file of every logger in this
 process (after log rotation; the arbiter does it on USR1 and tells workers).
 """
 
@@ -56,6 +57,8 @@ def setup(cfg):
         except (ValueError, TypeError, AttributeError, ImportError) as exc:
             raise ConfigError("log-config %s: %s" % (log_config, exc)) from None
         access.refresh()
+    for notice in getattr(cfg, "notices", ()):
+        error_log.info(notice)
     return access
 
 

@@ -30,8 +30,13 @@ Every setting can be given, from lowest to highest precedence:
    repeatable settings take a comma-separated list;
 3. on the **command line** (`--graceful-timeout 60`).
 
-An unknown name in the config file or an unknown `APPSERVER_*` variable is an
-error. `appserver APP --print-config` shows each value and where it came from.
+The config file also reads Gunicorn's settings, in Gunicorn's spelling and
+value types (`keepalive = 2`, `umask = 0o027`, `raw_env = [...]`), and
+Gunicorn's flags work on the command line; [migrating.md](migrating.md) says
+what each becomes. Other names in the config file are ignored, as Gunicorn
+does, unless close to a setting's name (`wokers`): that is an error. An
+unknown `APPSERVER_*` variable is an error. `appserver APP --print-config`
+shows each value and where it came from.
 """
 
 

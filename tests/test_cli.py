@@ -314,7 +314,8 @@ def test_subprocess_unknown_setting_in_config_file(tmp_path):
     proc = run_appserver("la_simple:app", "--check-config", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr == ("Error: unknown setting 'graceful_timout' in %s; did you "
-                           "mean 'graceful_timeout'?\n" % (tmp_path / "appserver.conf.py"))
+                           "mean 'graceful_timeout'? (a helper name of your own: start it "
+                           "with '_')\n" % (tmp_path / "appserver.conf.py"))
 
 
 def test_subprocess_unknown_setting_in_environment():

@@ -1,0 +1,202 @@
+"""Gunicorn's settings: every one classified, read in Gunicorn's spelling and
+types from a config file and from Gunicorn's flags.
+
+The list of settings comes from the installed ``gunicorn`` package, so a
+Gunicorn release that adds one fails here until it is classified.
+"""
+
+import gunicorn.config
+import pytest
+
+from appserver import cli_parser, config
+from appserver import settings as S
+from appserver import settings_gunicorn as G
+from appserver.errors import ConfigError
+
+KNOWN = gunicorn.config.KNOWN_SETTINGS
+ACTIONS = {None: G.VALUE, "store": G.VALUE, "append": G.APPEND,
+           "store_true": G.TRUE, "store_const": G.FALSE}
+
+
+def test_every_gunicorn_setting_is_classified():
+    names = [s.name for s in KNOWN]
+    missing = [name for name in names if name not in G.BY_NAME]
+    assert not missing, "Gunicorn settings not classified: %s" % missing
+    extra = set(G.BY_NAME) - set(names)
+    assert not extra, "classified but not Gunicorn settings: %s" % sorted(extra)
+    assert {G.kind(name) for name in names} == {G.SAME, G.NO_EFFECT, G.REFUSED}
+
+
+@pytest.mark.parametrize("setting", KNOWN, ids=lambda s: s.name)
+def test_flags_and_actions_match_gunicorn(setting):
+    ours = G.BY_NAME[setting.name]
+    assert ours.flags == tuple(setting.cli or ())
+    if setting.cli and getattr(setting, "nargs", None) != "?":
+        assert ours.action == ACTIONS[setting.action]
+
+
+def test_same_settings_name_an_appserver_setting():
+    for g in G.GUNICORN:
+        key = getattr(g.rule, "key", None)
+        if key is not None:
+            assert key == "app" or key in S.BY_KEY, g.name
+
+
+@pytest.mark.parametrize("setting", [g for g in G.GUNICORN if g.kind == G.NO_EFFECT],
+                         ids=lambda g: g.name)
+def test_no_effect_settings_say_why(setting):
+    outcome = G.translate(setting.name, "x", "config file c.py")
+    assert outcome[0] == "notice"
+    assert outcome[1].startswith("%s (Gunicorn's setting, from config file c.py) "
+                                 "has no effect: " % setting.name)
+    assert "\n" not in outcome[1]
+
+
+@pytest.mark.parametrize("setting", [g for g in G.GUNICORN if g.kind == G.REFUSED],
+                         ids=lambda g: g.name)
+def test_refused_settings_say_what_instead(setting):
+    with pytest.raises(ConfigError) as info:
+        G.translate(setting.name, "something else", "config file c.py")
+    message = str(info.value)
+    assert message.startswith("%s='something else' (from config file c.py) is not "
+                              "available: " % setting.name)
+    assert message.count(";") >= 1
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def load_file(cwd, text, cli=None):
+    (cwd / "gunicorn.conf.py").write_text(text)
+    return config.load("pkg.mod:app", dict(cli or {}, config="gunicorn.conf.py"),
+                       {}, str(cwd))
+
+
+def test_a_typical_gunicorn_config_file(cwd):
+    cfg = load_file(cwd, """\
+import multiprocessing
+cores = multiprocessing.cpu_count()
+bind = ["0.0.0.0:8000", "unix:/tmp/app.sock"]
+workers = 3
+threads = 1
+worker_class = "sync"
+timeout = 40
+graceful_timeout = 20
+keepalive = 3
+accesslog = "-"
+errorlog = "-"
+loglevel = "WARNING"
+access_log_format = '%(h)s "%(r)s" %(s)s'
+forwarded_allow_ips = ["10.0.0.1", "10.0.0.2"]
+preload_app = True
+max_requests = 1000
+max_requests_jitter = 50
+raw_env = ["DJANGO_SETTINGS_MODULE=proj.settings", "A=1"]
+pidfile = "/tmp/app.pid"
+umask = 0o027
+user = 1000
+proc_name = "proj"
+worker_tmp_dir = "/dev/shm"
+""")
+    assert cfg.bind == ("0.0.0.0:8000", "unix:/tmp/app.sock")
+    assert (cfg.workers, cfg.timeout, cfg.graceful_timeout) == (3, 40, 20)
+    assert cfg.keep_alive == 3.0 and cfg.source("keep_alive").startswith("config file")
+    assert (cfg.access_logfile, cfg.error_logfile, cfg.log_level) == ("-", "-", "warning")
+    assert cfg.access_log_format == '%(h)s "%(r)s" %(s)s'
+    assert cfg.forwarded_allow_ips == "10.0.0.1,10.0.0.2"
+    assert cfg.preload is True
+    assert (cfg.max_requests, cfg.max_requests_jitter) == (1000, 50)
+    assert cfg.env == ("DJANGO_SETTINGS_MODULE=proj.settings", "A=1")
+    assert cfg.pid == "/tmp/app.pid"
+    assert cfg.umask == "027"
+    assert cfg.user == "1000"
+    assert cfg.name == "proj"
+    assert len(cfg.notices) == 1 and "worker_tmp_dir" in cfg.notices[0]
+    assert "shared memory" in cfg.notices[0]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("threads = 4\n", "threads=4 (from config file "),
+    ("worker_class = 'gevent'\n", "worker_class 'gevent' (from config file "),
+    ("reuse_port = True\n", "reuse_port=True (from config file "),
+    ("logconfig_dict = {'version': 1}\n", "put the dictionary in a JSON file"),
+])
+def test_refused_in_a_config_file(cwd, text, expected):
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, text)
+    assert expected in str(info.value)
+
+
+def test_threads_above_one_says_use_workers(cwd):
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "threads = 4\n")
+    assert "is not available yet" in str(info.value)
+    assert "use workers instead" in str(info.value)
+
+
+def test_gthread_with_one_thread_is_a_sync_worker(cwd):
+    cfg = load_file(cwd, "worker_class = 'gthread'\nthreads = 1\n")
+    assert cfg.notices == ()
+
+
+def test_close_to_a_gunicorn_name_is_did_you_mean(cwd):
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "keepalives = 5\n")
+    assert "did you mean 'keepalive'?" in str(info.value)
+
+
+def test_wsgi_app_names_the_app_when_the_command_line_does_not(cwd):
+    (cwd / "gunicorn.conf.py").write_text("wsgi_app = 'proj.wsgi'\n")
+    cfg = config.load(None, {"config": "gunicorn.conf.py"}, {}, str(cwd))
+    assert cfg.app == "proj.wsgi"
+    cfg = config.load("other:app", {"config": "gunicorn.conf.py"}, {}, str(cwd))
+    assert cfg.app == "other:app"
+
+
+def test_dirty_hooks_are_accepted_with_a_notice(cwd):
+    cfg = load_file(cwd, "def dirty_post_fork(arbiter, worker):\n    pass\n")
+    assert len(cfg.notices) == 1 and "never called" in cfg.notices[0]
+
+
+def test_ssl_context_hook_is_refused(cwd):
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "def ssl_context(conf, factory):\n    return factory()\n")
+    assert "use certfile, keyfile" in str(info.value)
+
+
+# Gunicorn's flags
+
+def parse_and_load(cwd, *args):
+    app, given = cli_parser.parse(["pkg.mod:app", *args])
+    return config.load(app, given, {}, str(cwd))
+
+
+def test_gunicorn_flags_on_the_command_line(cwd):
+    cfg = parse_and_load(cwd, "-k", "sync", "--threads", "1", "--worker-tmp-dir",
+                         "/dev/shm", "-m", "027", "--log-file", "/tmp/e.log",
+                         "--uwsgi-allow-from", "*", "--proxy-allow-from", "10.0.0.1",
+                         "--log-config-json", "/tmp/l.json", "--cert-reqs", "2")
+    assert cfg.umask == "027"
+    assert cfg.error_logfile == "/tmp/e.log"
+    assert cfg.uwsgi_allow_ips == "*" and cfg.proxy_allow_ips == "10.0.0.1"
+    assert cfg.log_config == "/tmp/l.json"
+    assert cfg.cert_reqs == "required"
+    assert len(cfg.notices) == 1
+    assert cfg.notices[0].startswith("worker_tmp_dir (Gunicorn's setting, from "
+                                     "--worker-tmp-dir) has no effect")
+
+
+def test_gunicorn_flags_are_hidden_from_help(capsys):
+    with pytest.raises(SystemExit):
+        cli_parser.parse(["--help"])
+    out = capsys.readouterr().out
+    assert "--worker-tmp-dir" not in out and "--worker-class" not in out
+
+
+def test_refused_gunicorn_flag(cwd):
+    with pytest.raises(ConfigError) as info:
+        parse_and_load(cwd, "-k", "eventlet")
+    assert "worker_class 'eventlet' (from --worker-class) is not available" in str(info.value)
