@@ -5,8 +5,12 @@ arguments; docs/observability.md says when each runs). ``pick(namespace,
 path)`` returns the hooks a config file defines and raises ``ConfigError`` for
 a hook that is not callable or cannot take its arguments, and for a function
 of the file whose name is close to a hook's but is none (``post_fok``).
-``call(hooks, name, *args)`` runs a hook if it is defined: an exception is
-logged with its traceback and swallowed, so a failing hook is never fatal.
+``call(hooks, name, *args)`` runs a hook if it is defined, with Gunicorn's
+objects (``appserver.hook_views``: ``server``, ``worker``; the request hooks
+go through ``pre_request`` and ``post_request``, which add ``req`` and
+``resp``): an exception is logged with its traceback and swallowed, so a
+failing hook is never fatal. ``post_request`` may take 2, 3 or 4 arguments,
+as with Gunicorn.
 ``call_strict`` logs it and raises ``HookFailed``, for the two hooks whose
 failure is meant to stop something (``on_starting``: the start, exit code 1;
 ``post_worker_init``: that worker's boot, counted as a boot failure).
@@ -15,6 +19,7 @@ failure is meant to stop something (``on_starting``: the start, exit code 1;
 import logging
 import types
 
+from appserver import hook_views
 from appserver.errors import AppServerError, ConfigError
 
 log = logging.getLogger("appserver")
@@ -35,6 +40,7 @@ HOOKS = {
     "worker_exit": ("server", "worker"),
     "nworkers_changed": ("server", "new_value", "old_value"),
     "on_exit": ("server",),
+    "ssl_context": ("config", "default_ssl_context_factory"),
 }
 CONFIG_MODULE = "__appserver_config__"     # run_name of a config file
 
@@ -44,8 +50,7 @@ def pick(namespace, path):
     hooks = {}
     for name, value in namespace.items():
         if name in HOOKS:
-            _check(name, value, path)
-            hooks[name] = value
+            hooks[name] = _check(name, value, path)
         elif (isinstance(value, types.FunctionType)
               and value.__module__ == CONFIG_MODULE and not name.startswith("_")):
             import difflib                  # error messages only
@@ -58,30 +63,57 @@ def pick(namespace, path):
 
 
 def _check(name, value, path):
+    """The hook to call: ``value``, or for a ``post_request`` taking fewer
+    arguments, a function passing it only those (as Gunicorn does)."""
     import inspect                      # only for a config that sets hooks
     signature = "%s(%s)" % (name, ", ".join(HOOKS[name]))
     if not callable(value):
         raise ConfigError("config file %s: hook %s must be a function, got %r"
                           % (path, name, value))
-    try:
-        inspect.signature(value).bind(*HOOKS[name])
-    except TypeError:
-        raise ConfigError("config file %s: hook %s cannot be called as %s"
-                          % (path, name, signature)) from None
-    except ValueError:
-        pass                                # no signature to check (a builtin)
+    arities = (2, 3, 4) if name == "post_request" else (len(HOOKS[name]),)
+    for arity in arities:
+        try:
+            inspect.signature(value).bind(*HOOKS[name][:arity])
+        except TypeError:
+            continue
+        except ValueError:
+            return value                    # no signature to check (a builtin)
+        return value if arity == len(HOOKS[name]) else _first(value, arity)
+    raise ConfigError("config file %s: hook %s cannot be called as %s"
+                      % (path, name, signature))
+
+
+def _first(function, arity):
+    def hook(*args):
+        return function(*args[:arity])
+    return hook
 
 
 def call(hooks, name, *args):
     """Run hook ``name`` if defined; log (not raise) what it raises."""
+    if name == "pre_fork":
+        hook_views.spawned(args[1].index)
     hook = hooks.get(name) if hooks else None
     if hook is None:
         return None
     try:
-        return hook(*args)
+        return hook(*hook_views.views(HOOKS[name], args))
     except Exception:
         log.exception("Hook %s failed (ignored)", name)
         return None
+
+
+def pre_request(hooks, worker, request, environ):
+    """The ``pre_request`` hook, with Gunicorn's ``req``."""
+    call(hooks, "pre_request", worker, hook_views.RequestView(request, environ))
+
+
+def post_request(hooks, worker, request, environ, response):
+    """The ``post_request`` hook, with Gunicorn's ``req`` and ``resp``."""
+    req = hook_views.RequestView(request, environ)
+    worker = hook_views.WorkerView(worker, running=1)   # nr counts this one
+    call(hooks, "post_request", worker, req, environ,
+         hook_views.ResponseView(response, req))
 
 
 class HookFailed(AppServerError):
@@ -94,7 +126,7 @@ def call_strict(hooks, name, *args):
     if hook is None:
         return None
     try:
-        return hook(*args)
+        return hook(*hook_views.views(HOOKS[name], args))
     except Exception as exc:
         log.exception("Hook %s failed", name)
         raise HookFailed("hook %s failed: %s: %s" % (name, type(exc).__name__, exc)) \

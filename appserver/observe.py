@@ -54,7 +54,7 @@ class RequestObserver:
         if self.echo:
             response.extra_header(self.echo, rid)
         if self.pre:
-            hooks.call(self.hooks, "pre_request", self.worker, request)
+            hooks.pre_request(self.hooks, self.worker, request, environ)
 
     def finished(self, conn, request, environ, response, duration):
         status = response.code or 500
@@ -64,8 +64,7 @@ class RequestObserver:
         received, conn.received = conn.received, 0
         self.counters.record(request.method, status, duration, received, response.sent)
         if self.post:
-            hooks.call(self.hooks, "post_request", self.worker, request, environ,
-                       response)
+            hooks.post_request(self.hooks, self.worker, request, environ, response)
 
     def rejected(self, conn, error):
         environ = rejected_environ(conn.peer, _buffered(conn.parser))

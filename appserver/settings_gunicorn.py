@@ -189,7 +189,7 @@ def _hook(name):
 _HOOKS = ("on_starting", "on_reload", "when_ready", "pre_fork", "post_fork",
           "post_worker_init", "worker_int", "worker_abort", "pre_exec",
           "pre_request", "post_request", "child_exit", "worker_exit",
-          "nworkers_changed", "on_exit")
+          "nworkers_changed", "on_exit", "ssl_context")
 _DIRTY_HOOKS = ("on_dirty_starting", "dirty_post_fork", "dirty_worker_init",
                 "dirty_worker_exit")
 
@@ -319,10 +319,6 @@ GUNICORN = (
         "name the WSGI app object (MODULE:NAME, or a factory call)")),
     # Server hooks
     *(_hook(name) for name in _HOOKS),
-    _g("ssl_context", (), VALUE, refused_unless(
-        (None,), "the TLS context is built from the settings",
-        "use certfile, keyfile, ca_certs, cert_reqs, ciphers and "
-        "tls_min_version")),
     # Proxies
     _g("proxy_protocol", ("--proxy-protocol",), VALUE,
        same("proxy_protocol", _proxy_protocol)),

@@ -5,7 +5,9 @@ context: the certificate chain (``certfile``, ``keyfile``), the minimum
 version (``tls-min-version``), ``ciphers`` (OpenSSL cipher list for TLS 1.2;
 TLS 1.3 suites are OpenSSL's), client certificates checked against
 ``ca-certs`` as ``cert-reqs`` says (``none``, ``optional``, ``required``:
-mutual TLS), and ALPN ``http/1.1``. Each worker calls it after the fork, so a
+mutual TLS), and ALPN ``http/1.1``. A config file's ``ssl_context(config,
+default_ssl_context_factory)`` hook (Gunicorn's) may change that context or
+return another. Each worker calls it after the fork, so a
 HUP (new workers) rereads certificates that were renewed on disk. ``check(cfg)``
 builds one in the arbiter first, so a missing or mismatched file is a
 ``ConfigError`` at start (and a failed reload on HUP), not workers that cannot
@@ -30,6 +32,14 @@ def server_context(cfg):
             raise ConfigError("keyfile, ca-certs and cert-reqs need certfile "
                               "(TLS is on only with a certificate)")
         return None
+    if "ssl_context" in cfg.hooks:
+        from appserver import hooks
+        return hooks.call_strict(cfg.hooks, "ssl_context", cfg,
+                                 lambda: _default_context(cfg))
+    return _default_context(cfg)
+
+
+def _default_context(cfg):
     import ssl
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion[VERSIONS[cfg.tls_min_version]]

@@ -161,10 +161,9 @@ def test_dirty_hooks_are_accepted_with_a_notice(cwd):
     assert len(cfg.notices) == 1 and "never called" in cfg.notices[0]
 
 
-def test_ssl_context_hook_is_refused(cwd):
-    with pytest.raises(ConfigError) as info:
-        load_file(cwd, "def ssl_context(conf, factory):\n    return factory()\n")
-    assert "use certfile, keyfile" in str(info.value)
+def test_ssl_context_is_a_hook(cwd):
+    cfg = load_file(cwd, "def ssl_context(conf, factory):\n    return factory()\n")
+    assert "ssl_context" in cfg.hooks and cfg.notices == ()
 
 
 # Gunicorn's flags
