@@ -9,7 +9,8 @@ a logged 500 that ends the connection; server-made answers to ``HEAD`` (500,
 close-delimited body cut short ends in a reset, not a clean close; a request
 line without a version is answered 400 at once; app-side framing errors are
 named in the log; ``wsgi.input.read()`` of 50 MB costs the worker about the
-body's size.
+body's size. A property test sends generated requests to a real server and
+checks that the app's ``HTTP_`` keys are the header names sent.
 """
 import json
 import re
@@ -17,8 +18,10 @@ import socket
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
-from tests.server import read_response, recv_until_closed
+from tests.http.http_strategies import environ_requests, sent_http_keys
+from tests.server import Server, read_response, recv_until_closed
 
 
 def exchange(server, data, timeout=10.0):
@@ -208,3 +211,28 @@ def test_read_of_a_50_mb_body_costs_about_its_size(server_factory):
     assert report["length"] == size
     rise = report["peak"] - report["rss_before"]
     assert rise < 60 * 1000 * 1000, "read() raised the peak RSS by %.1f MB" % (rise / 1e6)
+
+
+# -- property: the app's HTTP_ keys are the header names sent ---------------------------
+
+@pytest.fixture(scope="module")
+def dump_server():
+    """One server for every generated request (no proxy is trusted)."""
+    server = Server("environ_dump", ("--forwarded-allow-ips", ""))
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(environ_requests(methods_allowed=("GET", "POST", "PUT", "DELETE", "PATCH",
+                                         "OPTIONS")))
+def test_app_sees_exactly_the_header_names_sent(dump_server, request_and_names):
+    data, names = request_and_names
+    with dump_server.connect() as sock:
+        sock.sendall(data)
+        resp = read_response(sock.makefile("rb"))
+    assert resp.status == 200, (data, resp.body[:300])
+    keys = {k for k in resp.json() if k.startswith("HTTP_")}
+    assert keys == sent_http_keys(names), data

@@ -5,7 +5,11 @@ what a correct parser must report (method, target, headers without the
 underscore ones, body, trailers). Values carry random OWS and obs-text;
 bodies are framed by Content-Length or chunked (random chunk sizes and
 extensions, trailers). ``mangled(drawn)`` returns bytes with a few random
-edits aimed at the places parsers get wrong.
+edits aimed at the places parsers get wrong. ``environ_requests()`` draws a
+valid request with headers the server treats specially mixed in (a client's
+``X-Request-ID``, forwarding headers, ``Content-Type``, repeated ``Cookie``,
+one name in several cases) and returns ``(data, names)``: the bytes and every
+header name sent, in order.
 """
 import hypothesis.strategies as st
 
@@ -114,3 +118,66 @@ def mangled(draw, drawn):
             piece = draw(st.sampled_from(SPLICES) | st.binary(min_size=1, max_size=4))
             data[at:at + (len(piece) if kind == "replace" else 0)] = piece
     return bytes(data)
+
+
+EXTRA_HEADERS = [
+    ("X-Request-ID", st.sampled_from(["abc-1", "client chosen", "x" * 300])),
+    ("x-request-id", st.just("lower-case-name")),
+    ("X-Forwarded-For", st.sampled_from(["1.2.3.4", "1.2.3.4, 10.0.0.1", "junk"])),
+    ("X-Forwarded-Proto", st.sampled_from(["https", "gopher"])),
+    ("X-Forwarded-Host", st.sampled_from(["evil.test", "a:1"])),
+    ("X-Forwarded-Port", st.sampled_from(["8443", "x"])),
+    ("Forwarded", st.sampled_from(["for=1.2.3.4;proto=https", "for=unknown"])),
+    ("X-Forwarded-Prefix", st.sampled_from(["/app", "nope"])),
+    ("X-Script-Name", st.sampled_from(["/app", "/"])),
+    ("Cookie", st.sampled_from(["a=1", "b=2; c=3"])),
+    ("Content-Type", st.sampled_from(["text/plain", "application/x-www-form-urlencoded"])),
+    ("Script-Name", st.just("/evil")),
+    ("Remote-Addr", st.just("6.6.6.6")),
+    ("Server-Port", st.just("1")),
+    ("X-Custom", values),
+    ("x-CUSTOM", values),
+]
+
+
+@st.composite
+def environ_requests(draw, methods_allowed=None):
+    """(data, names) of a valid request with special headers mixed in."""
+    drawn = draw(valid_requests())
+    if methods_allowed is not None:
+        from hypothesis import assume
+        assume(drawn.method in methods_allowed)
+    picks = draw(st.lists(st.sampled_from(EXTRA_HEADERS), max_size=6))
+    picks = [p for i, p in enumerate(picks)         # one Content-Type at most
+             if p[0] != "Content-Type" or all(q[0] != "Content-Type" for q in picks[:i])]
+    extra = [(name, draw(value)) for name, value in picks]
+    line_end = drawn.data.index(b"\r\n") + 2
+    head_end = drawn.data.index(b"\r\n\r\n") + 2
+    fields = drawn.data[line_end:head_end].split(b"\r\n")[:-1]
+    for name, value in extra:
+        at = draw(st.integers(0, len(fields)))
+        fields.insert(at, ("%s: %s" % (name, value)).encode("latin-1"))
+    data = (drawn.data[:line_end] + b"".join(f + b"\r\n" for f in fields)
+            + drawn.data[head_end:])
+    names = [f.split(b":", 1)[0].decode("latin-1") for f in fields]
+    return data, names
+
+
+# What docs/proxy.md says is removed from the environ when the peer is not a
+# trusted proxy.
+FORWARDING = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+              "x-forwarded-port", "forwarded", "x-forwarded-prefix", "x-script-name"}
+
+
+def sent_http_keys(names):
+    """The ``HTTP_`` keys an app must see for these header names, sent by a
+    peer that is not a trusted proxy: every name, less those with ``_``
+    (dropped), ``Content-Type``/``Content-Length`` (CGI keys without the
+    prefix) and the forwarding headers (removed)."""
+    keys = set()
+    for name in names:
+        lower = name.lower()
+        if "_" in name or lower in ("content-type", "content-length") or lower in FORWARDING:
+            continue
+        keys.add("HTTP_" + name.upper().replace("-", "_"))
+    return keys

@@ -6,19 +6,25 @@ PATH_INFO percent-decoding to latin-1, QUERY_STRING/RAW_URI untouched, header
 keys (HTTP_*, CONTENT_TYPE/CONTENT_LENGTH, joining of repeats, Cookie with
 ``;``), headers with ``_`` never reaching the app, SERVER_NAME/PORT from the
 listener (from Host or an absolute-form target on a unix socket), chunked requests without CONTENT_LENGTH,
-REMOTE_ADDR/PORT, that the base dict is not mutated, and the key cache bound.
+REMOTE_ADDR/PORT, that the base dict is not mutated, and the key cache bound;
+and, over generated requests, that the HTTP_ keys are the header names sent.
 """
 import io
 import sys
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
 
 from appserver import SERVER_SOFTWARE
 from appserver.http.parser import RequestParser
+from appserver.observe import RequestObserver
+from appserver.proxy import Rewriter
 from appserver.sockets import Listener
 from appserver.wsgi import environ as env_mod
 from appserver.wsgi.environ import base_environ, build_environ, decode_path, header_key
-from appserver.wsgi.response import FileWrapper
+from appserver.wsgi.response import FileWrapper, Response
+from tests.http.http_strategies import environ_requests, sent_http_keys
 
 TCP = Listener(None, "tcp", ("127.0.0.1", 8000))
 UNIX = Listener(None, "unix", "/run/app.sock")
@@ -282,3 +288,22 @@ def test_unix_peer_has_empty_remote_addr_and_no_port():
     env = build(get(), listener=UNIX, peer="")
     assert env["REMOTE_ADDR"] == ""
     assert "REMOTE_PORT" not in env
+
+
+# -- property: HTTP_ keys are the headers sent ----------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(environ_requests())
+def test_http_keys_are_exactly_the_header_names_sent(request_and_names):
+    """Parser, environ, proxy rules (an untrusted peer) and the request
+    observer together: the app's HTTP_ keys are the names the client sent."""
+    data, names = request_and_names
+    cfg = SimpleNamespace(forwarded_allow_ips="", forwarded_headers="x-forwarded",
+                          script_name="", request_id_header="X-Request-ID", hooks={})
+    observer = RequestObserver(cfg, SimpleNamespace(enabled=False), None)
+    request = parse(data)
+    environ = build_environ(base_environ(TCP, True), request, ("192.0.2.7", 1), io.BytesIO())
+    Rewriter(cfg).rewrite(environ)
+    observer.started(request, environ, Response(None, request.version, request.method, True))
+    assert {k for k in environ if k.startswith("HTTP_")} == sent_http_keys(names)
+    assert environ["appserver.request_id"]
