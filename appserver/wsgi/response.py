@@ -117,7 +117,9 @@ class Response:
             raise AppResponseError("status must be a str, got %r" % (status,))
         match = _STATUS.match(status)
         if match is None:
-            raise AppResponseError("invalid status line %r" % (status,))
+            raise AppResponseError("invalid status line %r: not a 3-digit code, then "
+                                   "a space and a reason without control characters"
+                                   % (status,))
         code = int(match.group(1))
         if code < 200:
             raise AppResponseError(
@@ -149,9 +151,15 @@ class Response:
                 raise AppResponseError("header %r is not a (name, value) tuple" % (item,))
             name, value = item
             if type(name) is not str or not _TOKEN.match(name):
-                raise AppResponseError("invalid header name %r" % (name,))
-            if type(value) is not str or _BAD_VALUE.search(value):
-                raise AppResponseError("invalid value for header %s: %r" % (name, value))
+                raise AppResponseError("invalid header name %r: not a str token" % (name,))
+            if type(value) is not str:
+                raise AppResponseError("invalid value for header %s: %r is not a str"
+                                       % (name, value))
+            bad = _BAD_VALUE.search(value)
+            if bad:
+                raise AppResponseError("invalid value for header %s: %r holds %r (CR, "
+                                       "LF, other control characters and non-latin-1 "
+                                       "are refused)" % (name, value, bad.group()))
             lname = name.lower()
             if lname in HOP_BY_HOP or lname == "content-length":
                 self._special_header(lname, value)

@@ -630,3 +630,20 @@ def test_large_pieces_go_unjoined_and_frame_like_small_ones(headers):
     assert any(p is pieces[0] for p in gathered.part_lists[0])   # not copied
     _, _, body, _ = parse(gathered.data)
     assert body == b"".join(pieces)
+
+
+@pytest.mark.parametrize("status,headers,words", [
+    ("200 OK", [("Content-Length", "1"), ("Content-Length", "2")],
+     "Content-Length duplicated (1, then '2')"),
+    ("200 OK", [("Content-Length", "-1")], "not a non-negative decimal integer"),
+    ("200 OK", [("X-A", "v\r\nSet-Cookie: x")], "holds '\\r'"),
+    ("200 OK", [("X-A", 5)], "is not a str"),
+    ("200 OK", [("Bad Name", "v")], "not a str token"),
+    ("200OK", [], "not a 3-digit code"),
+    ("103 Early Hints", [], "1xx status is interim"),
+])
+def test_each_app_side_error_names_what_was_wrong(status, headers, words):
+    resp, _ = make()
+    with pytest.raises(AppResponseError) as err:
+        resp.start_response(status, headers)
+    assert words in str(err.value)
