@@ -36,7 +36,7 @@ def environ(**extra):
     env = {"REMOTE_ADDR": "10.1.2.3", "REMOTE_PORT": "5555", "REQUEST_METHOD": "POST",
            "RAW_URI": "/a%20b?x=1", "PATH_INFO": "/a b", "QUERY_STRING": "x=1",
            "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_REFERER": "http://ref/",
-           "HTTP_USER_AGENT": "curl/8", "HTTP_X_REQUEST_ID": "rid-1",
+           "HTTP_USER_AGENT": "curl/8", "HTTP_X_REQUEST_ID": "sent-1",
            "appserver.request_id": "rid-1"}
     env.update(extra)
     return env
@@ -52,7 +52,8 @@ def render(fmt, env=None, status=201, sent=42, duration=1.234567, response=None)
     ("m", "POST"), ("U", "/a b"), ("q", "x=1"), ("H", "HTTP/1.1"), ("s", "201"),
     ("B", "42"), ("b", "42"), ("f", "http://ref/"), ("a", "curl/8"), ("T", "1"),
     ("M", "1234"), ("D", "1234567"), ("L", "1.234567"), ("p", "<%d>" % os.getpid()),
-    ("{x-request-id}i", "rid-1"), ("{X-Missing}i", "-"), ("{remote_port}e", "5555"),
+    ("{x-request-id}i", "sent-1"), ("{appserver.request_id}e", "rid-1"),
+    ("{X-Missing}i", "-"), ("{remote_port}e", "5555"),
     ("{REMOTE_PORT}e", "5555"), ("{content-type}i", "-"),
 ])
 def test_each_atom(atom, expected):
