@@ -1,7 +1,8 @@
 """The ``appserver`` command: parse, then print, check or serve.
 
 ``main(args)`` parses the command line (``cli_parser``: APP and the options
-given explicitly), loads the config (``config.load``) and then
+given explicitly) and the ``GUNICORN_CMD_ARGS``/``APPSERVER_CMD_ARGS``
+variables (options only), loads the config (``config.load``) and then
 ``--print-config`` and ``--check-config`` print and exit; otherwise the
 process is prepared (``loader.prepare``) and the arbiter runs. ``main`` is the
 one place where an ``AppServerError`` becomes ``Error: <message>`` on stderr
@@ -11,9 +12,11 @@ usage line. ``appserver status ...`` (a first argument of ``status``) runs
 (``sys.exit(main())`` in the console script).
 """
 
+import os
 import sys
 
 from appserver import cli_parser, config, loader, tls
+from appserver import settings as S
 from appserver.errors import AppServerError
 
 _EXAMPLES = ("  appserver myproj.wsgi\n"
@@ -43,7 +46,7 @@ def main(args=None):
 
 def _run(app, given):
     commands = [key for key in _COMMANDS if given.pop(key, False)]
-    cfg = config.load(app, given)
+    cfg = config.load(app, given, cmd_args=cmd_args(os.environ))
     if cfg.app is None:                 # not on the command line, no wsgi_app
         raise cli_parser.UsageError(_MISSING_APP)
     if "print_config" in commands:
@@ -53,6 +56,29 @@ def _run(app, given):
     if not commands:
         return _serve(cfg)
     return 0
+
+
+def cmd_args(environ):
+    """``[(variable, options)]`` of the ``*_CMD_ARGS`` variables that are set."""
+    import shlex
+    parsed = []
+    for var in S.CMD_ARGS_ENV:
+        if not environ.get(var, "").strip():
+            continue
+        try:
+            app, options = cli_parser.parse(shlex.split(environ[var]))
+        except ValueError as exc:            # shlex: an unclosed quote
+            raise cli_parser.UsageError("%s: %s" % (var, exc)) from None
+        except cli_parser.UsageError as exc:
+            raise cli_parser.UsageError("%s: %s" % (var, exc)) from None
+        if app is not None:
+            raise cli_parser.UsageError(
+                "%s holds options only; name the app (%s) on the command line"
+                % (var, app))
+        for command in _COMMANDS:
+            options.pop(command, None)
+        parsed.append((var, options))
+    return parsed
 
 
 def _check(cfg):

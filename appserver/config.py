@@ -1,9 +1,11 @@
 """Merge the sources of settings into one frozen ``Config``.
 
-``load(app, cli, environ, cwd)`` merges, lowest first: the defaults of the
-settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the config
-file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
-``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), and
+``load(app, cli, environ, cwd, cmd_args)`` merges, lowest first: the defaults
+of the settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the
+config file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
+``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), the
+options of ``GUNICORN_CMD_ARGS`` then ``APPSERVER_CMD_ARGS`` (``cmd_args``:
+the parsed options of each, as ``cli``; they may name the config file), and
 the values given explicitly on the command line. The config file's server
 hooks (``appserver.hooks``) are kept in ``cfg.hooks``. ``cfg.source(name)`` says
 where each value came from, and ``print_config`` shows them all.
@@ -45,21 +47,26 @@ class Config:
     path or None), ``cfg.cli`` (the explicit command-line values) and
     ``cfg.cwd`` (the directory it was loaded in, before any ``chdir``), and
     ``cfg.hooks`` (``{name: function}``, the config file's server hooks),
-    ``cfg.notices`` (lines to log at start: settings read with no effect).
+    ``cfg.notices`` (lines to log at start: settings read with no effect),
+    ``cfg.warnings`` (lines to log at start as warnings: a risky setting),
+    ``cfg.cmd_args`` (the parsed ``*_CMD_ARGS`` variables, for a reload).
     Values of repeatable settings (``bind``, ``env``) are tuples.
     """
 
     __slots__ = tuple(s.key for s in S.CONFIG_SETTINGS) + (
-        "app", "config_file", "cli", "cwd", "hooks", "notices", "_sources")
+        "app", "config_file", "cli", "cwd", "hooks", "notices", "cmd_args",
+        "warnings", "_sources")
 
     def __init__(self, values, sources, app=None, config_file=None, cli=None,
-                 cwd=None, hooks=None, notices=()):
+                 cwd=None, hooks=None, notices=(), cmd_args=()):
         fields = dict(values, app=app, config_file=config_file,
                       cli=types.MappingProxyType(dict(cli or {})),
                       cwd=cwd, hooks=types.MappingProxyType(dict(hooks or {})),
-                      notices=tuple(notices), _sources=dict(sources))
+                      notices=tuple(notices), cmd_args=tuple(cmd_args),
+                      _sources=dict(sources))
         for key, value in fields.items():
             object.__setattr__(self, key, value)
+        object.__setattr__(self, "warnings", _warnings(self))
 
     def __setattr__(self, name, value):
         raise AttributeError("Config is read-only; load a new one instead")
@@ -85,21 +92,28 @@ class Config:
             "%s=%r" % item for item in self.as_dict().items()))
 
 
-def load(app=None, cli=None, environ=None, cwd=None):
-    """Merge defaults < config file < environment < command line into a Config.
+def load(app=None, cli=None, environ=None, cwd=None, cmd_args=()):
+    """Merge defaults < config file < environment < ``*_CMD_ARGS`` < command
+    line into a Config.
 
     ``cli`` maps setting names (dashes or underscores) to the values given
     explicitly on the command line, plus ``config`` for ``-c FILE``; values
-    may be strings (as typed) or Python values. ``environ`` defaults to
-    ``os.environ``, ``cwd`` (where relative paths and ``appserver.conf.py``
-    are looked up) to the current directory.
+    may be strings (as typed) or Python values. ``cmd_args`` is a sequence of
+    ``(variable, options)``, lowest first, options as in ``cli``.
+    ``environ`` defaults to ``os.environ``, ``cwd`` (where relative paths and
+    ``appserver.conf.py`` are looked up) to the current directory.
     """
     environ = os.environ if environ is None else environ
     cwd = os.getcwd() if cwd is None else cwd
     cli = _cli_values(cli or {})
-    path = _find_config_file(cli.get("config"), cwd)
-    notices = []
-    layers = [_env_layer(environ), _cli_layer(cli, notices)]
+    cmd = [(var, _cli_values(options)) for var, options in cmd_args]
+    named = [options.get("config") for _, options in cmd] + [cli.get("config")]
+    path = _find_config_file(next((n for n in reversed(named) if n), None), cwd)
+    notices = ["Reading options from %s: %s" % (var, " ".join(_shown(options)))
+               for var, options in cmd if var == "GUNICORN_CMD_ARGS"]
+    layers = [_env_layer(environ)]
+    layers += [_cli_layer(options, notices, var) for var, options in cmd]
+    layers.append(_cli_layer(cli, notices))
     file_hooks = {}
     if path:
         file_layer, file_hooks = _file_layer(path, notices)
@@ -115,7 +129,8 @@ def load(app=None, cli=None, environ=None, cwd=None):
     for setting in S.CONFIG_SETTINGS:
         if setting.key not in values:
             values[setting.key], sources[setting.key] = _default(setting, environ)
-    return Config(values, sources, app, path, cli, cwd, file_hooks, notices)
+    return Config(values, sources, app, path, cli, cwd, file_hooks, notices,
+                  cmd_args)
 
 
 def reload(cfg, environ=None):
@@ -123,7 +138,7 @@ def reload(cfg, environ=None):
     cli = dict(cfg.cli)
     if cfg.config_file:
         cli["config"] = cfg.config_file
-    return load(cfg.app, cli, environ, cfg.cwd)
+    return load(cfg.app, cli, environ, cfg.cwd, cfg.cmd_args)
 
 
 def print_config(cfg):
@@ -137,6 +152,12 @@ def print_config(cfg):
     lines += ["%-*s = %-*s  # %s" % (key_width, key, value_width, value, source)
               for key, value, source in rows]
     return "\n".join(lines) + "\n"
+
+
+def _warnings(cfg):
+    from appserver import proxy         # the warning names the headers
+    warning = proxy.open_to_all(cfg)
+    return (warning,) if warning else ()
 
 
 def _plain(value):
@@ -157,17 +178,28 @@ def _cli_values(cli):
     return values
 
 
-def _cli_layer(cli, notices):
+def _shown(options):
+    """Options as ``--name value`` words, for a notice."""
+    for key, value in options.items():
+        yield "--" + key.replace("_", "-")
+        if not isinstance(value, bool):
+            yield " ".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _cli_layer(cli, notices, var=None):
+    """Command-line options (``var``: from that environment variable)."""
     layer = {}
+    description = COMMAND_LINE if var is None else var
     for key, value in cli.items():
         setting = S.BY_KEY.get(key)
         if setting is not None and setting.cli_only:
             continue
+        flag = _long_flag(setting) if setting else G.BY_NAME[key].flags[-1]
+        where = flag if var is None else "%s in %s" % (flag, var)
         if key in G.BY_NAME:        # also adapts Gunicorn's values: --cert-reqs 2
-            flag = _long_flag(setting) if setting else G.BY_NAME[key].flags[-1]
-            _gunicorn(key, value, flag, COMMAND_LINE, layer, notices)
+            _gunicorn(key, value, where, description, layer, notices)
         else:
-            layer[key] = (value, _long_flag(setting), COMMAND_LINE)
+            layer[key] = (value, where, description)
     return layer
 
 
@@ -188,7 +220,8 @@ def _long_flag(setting):
 def _env_layer(environ):
     layer = {}
     for var, raw in environ.items():
-        if not var.startswith("APPSERVER_") or var in S.INTERNAL_ENV:
+        if (not var.startswith("APPSERVER_") or var in S.INTERNAL_ENV
+                or var in S.CMD_ARGS_ENV):
             continue
         setting = S.BY_ENV.get(var)
         if setting is None:

@@ -23,6 +23,7 @@ _NUMBERS = (S.INT, S.INT_OR_AUTO, S.FLOAT)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
+DEFAULT_PORT = 8000         # of a bind address without one, as with Gunicorn
 _NETWORKS = "comma-separated IP addresses and CIDR networks, * or nothing"
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
 
@@ -194,7 +195,10 @@ def _bind_error(value, why, origin=""):
 def parse_bind(value):
     """Parse a bind address: ``("tcp", host, port)``, ``("unix", path)`` or ``("fd", n)``.
 
-    Raises ``BindError`` saying what is wrong and which forms are expected.
+    Gunicorn's forms mean what they mean there: ``tcp://HOST:PORT``,
+    ``unix://PATH``, ``HOST`` and ``[IPv6]`` (port 8000), ``:PORT`` (every
+    IPv4 interface, 0.0.0.0). Raises ``BindError`` saying what is wrong and
+    which forms are expected.
     """
     try:
         return _parse_bind(value)
@@ -206,7 +210,7 @@ def _parse_bind(value):
     if not isinstance(value, str) or not value.strip():
         raise _BadBind("it is empty")
     if value.startswith("unix:"):
-        path = value[len("unix:"):]
+        path = value[len("unix://"):] if value.startswith("unix://") else value[len("unix:"):]
         if not path:
             raise _BadBind("the socket path is missing after 'unix:'")
         return ("unix", path)
@@ -215,12 +219,18 @@ def _parse_bind(value):
         if not (number.isascii() and number.isdigit()):
             raise _BadBind("the file descriptor after 'fd://' must be a number")
         return ("fd", int(number))
+    if value.startswith("tcp://"):
+        value = value[len("tcp://"):]
+        if not value:
+            raise _BadBind("the address is missing after 'tcp://'")
     host, port = _split_host_port(value)
     return ("tcp", host, port)
 
 
 def _split_host_port(value):
     if value.startswith("["):
+        if value.endswith("]"):
+            value += ":%d" % DEFAULT_PORT
         host, sep, port = value[1:].partition("]:")
         if not sep:
             raise _BadBind("an IPv6 address must be followed by ]:PORT")
@@ -231,9 +241,9 @@ def _split_host_port(value):
     else:
         host, sep, port = value.rpartition(":")
         if not sep:
-            raise _BadBind("the port is missing")
+            host, port = value, str(DEFAULT_PORT)
         if not host:
-            raise _BadBind("the host is missing (0.0.0.0 means all interfaces)")
+            host = "0.0.0.0"
         if ":" in host:
             raise _BadBind("put an IPv6 address in brackets, like [::1]:8000")
         if not _HOSTNAME.match(host):

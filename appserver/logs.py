@@ -9,8 +9,8 @@ or ``error-logfile``) at ``log-level``, and the access log when
 dictionary is applied on top, for full control: it may route the
 ``appserver`` and ``appserver.access`` loggers anywhere (existing loggers are
 kept unless the file says ``disable_existing_loggers``). A bad file raises
-``ConfigError``. The config's notices (settings read with no effect) are
-logged once the handlers are in place. ``reopen()`` reopens every log file of every logger in this
+``ConfigError``. The config's notices (settings read with no effect) and
+warnings (``forwarded-allow-ips *``) are logged once the handlers are in place. ``reopen()`` reopens every log file of every logger in this
 process (after log rotation; the arbiter does it on USR1 and tells workers).
 """
 
@@ -59,6 +59,8 @@ def setup(cfg):
         access.refresh()
     for notice in getattr(cfg, "notices", ()):
         error_log.info(notice)
+    for warning in getattr(cfg, "warnings", ()):
+        error_log.warning(warning)
     return access
 
 

@@ -14,16 +14,18 @@ called on each request's environ after ``build_environ``, before the app
   ``Forwarded``) that is not a trusted proxy, else the leftmost hop; a
   malformed hop on the way voids the header. It sets ``REMOTE_ADDR`` and
   ``REMOTE_PORT`` (removed when the hop has no port).
-* Proto (http/https), host and port (``X-Forwarded-*``: rightmost value;
-  ``Forwarded``: the client's element) set ``wsgi.url_scheme``, ``HTTP_HOST``,
-  ``SERVER_NAME`` and ``SERVER_PORT``; an explicit port is also written into
-  ``HTTP_HOST``. Invalid values are ignored.
+* Proto (http/https) sets ``wsgi.url_scheme``, ``X-Forwarded-Port`` sets
+  ``SERVER_PORT`` and the port of ``HTTP_HOST``; with ``forwarded-host`` (off
+  by default) the host also sets ``HTTP_HOST`` and ``SERVER_NAME``
+  (``X-Forwarded-*``: rightmost value; ``Forwarded``: the client's element).
+  Invalid values are ignored.
 * A trusted ``X-Forwarded-Prefix`` sets ``SCRIPT_NAME`` (the proxy removed the
   prefix); a trusted ``X-Script-Name``, else ``script-name``, moves the prefix
   from ``PATH_INFO`` to ``SCRIPT_NAME``, raising ``NotFound`` (404) for a
   path outside it.
 
 Without any forwarding header and ``script-name``, a call is seven dict lookups.
+``open_to_all(cfg)`` is the start-up warning for ``forwarded-allow-ips *``.
 """
 
 import functools
@@ -94,6 +96,7 @@ class Rewriter:
     def __init__(self, cfg):
         self.trusted = AllowList(cfg.forwarded_allow_ips)
         self.use_forwarded = cfg.forwarded_headers == "forwarded"
+        self.host = getattr(cfg, "forwarded_host", False)
         self.script_name = normalize_prefix(cfg.script_name or "")
 
     def rewrite(self, environ):
@@ -118,27 +121,50 @@ class Rewriter:
         if self.use_forwarded:
             for key in X_KEYS:
                 environ.pop(key, None)
-            apply_forwarded(environ, environ.get(FORWARDED), self.trusted)
+            apply_forwarded(environ, environ.get(FORWARDED), self.trusted, self.host)
         else:
             environ.pop(FORWARDED, None)
-            apply_x_forwarded(environ, self.trusted)
+            apply_x_forwarded(environ, self.trusted, self.host)
         _prefix(environ, self.script_name)
 
 
-def apply_x_forwarded(environ, trusted):
-    """Apply ``X-Forwarded-For/-Proto/-Host/-Port`` from a trusted peer."""
+def open_to_all(cfg):
+    """The warning to log at start when any client may set what a proxy sets."""
+    if AllowList(cfg.forwarded_allow_ips).any is not True:
+        return None
+    x_kind = cfg.forwarded_headers != "forwarded"
+    what = ["REMOTE_ADDR (%s)" % ("X-Forwarded-For" if x_kind else "Forwarded for="),
+            "wsgi.url_scheme (%s)" % ("X-Forwarded-Proto" if x_kind else "Forwarded proto=")]
+    if x_kind:
+        what.append("SERVER_PORT and the port of HTTP_HOST (X-Forwarded-Port)")
+    if getattr(cfg, "forwarded_host", False):
+        what.append("HTTP_HOST (%s)" % ("X-Forwarded-Host" if x_kind else "Forwarded host="))
+    what.append("SCRIPT_NAME (X-Script-Name, X-Forwarded-Prefix)")
+    what.append("the request id (X-Request-ID)")
+    return ("forwarded-allow-ips is '*': any client that reaches this server can "
+            "set %s; list your proxies' addresses instead unless only a proxy can "
+            "connect" % ", ".join(what))
+
+
+def apply_x_forwarded(environ, trusted, host=True):
+    """Apply ``X-Forwarded-For/-Proto/-Port`` (and ``-Host`` with ``host``)
+    from a trusted peer."""
     value = environ.get(XFF)
     if value:
         nodes = [parse_node(hop) for hop in value.split(",")]
         index = pick_client(nodes, trusted)
         if index is not None:
             _set_client(environ, nodes[index])
-    _set_origin(environ, _last(environ.get(XFP)), _last(environ.get(XFH)),
-                _last(environ.get(XFPORT)))
+    if host:
+        _set_origin(environ, _last(environ.get(XFP)), _last(environ.get(XFH)),
+                    _last(environ.get(XFPORT)))
+    else:
+        _set_origin(environ, _last(environ.get(XFP)), None, _last(environ.get(XFPORT)))
 
 
-def apply_forwarded(environ, value, trusted):
-    """Apply the RFC 7239 ``Forwarded`` header ``value`` from a trusted peer."""
+def apply_forwarded(environ, value, trusted, host=True):
+    """Apply the RFC 7239 ``Forwarded`` header ``value`` from a trusted peer
+    (its ``host=`` only with ``host``)."""
     elements = parse_forwarded(value) if value else None
     if not elements:
         return
@@ -148,7 +174,8 @@ def apply_forwarded(environ, value, trusted):
         return
     element = elements[index]
     _set_client(environ, nodes[index])
-    _set_origin(environ, element.get("proto"), element.get("host"), None)
+    _set_origin(environ, element.get("proto"), element.get("host") if host else None,
+                None)
 
 
 def pick_client(nodes, trusted):

@@ -58,10 +58,11 @@ SETTINGS = (
             ("--forwarded-allow-ips",), PROXIES,
             "Proxies trusted to say who the client is: comma-separated "
             "addresses and CIDR networks, or * for any. From them, the headers "
-            "chosen by forwarded-headers set REMOTE_ADDR, wsgi.url_scheme, "
-            "HTTP_HOST and SERVER_PORT, and their X-Request-ID is kept; from "
-            "any other peer those headers are removed. Unix-socket peers are "
-            "always trusted.",
+            "chosen by forwarded-headers set REMOTE_ADDR, wsgi.url_scheme "
+            "and SERVER_PORT (and HTTP_HOST with forwarded-host), and their "
+            "X-Request-ID is kept; from any other peer those headers are "
+            "removed. Unix-socket peers are always trusted. With *, any client "
+            "can set them: a warning says so at start.",
             metavar="ADDRESSES"),
     Setting("forwarded-headers", CHOICE, "x-forwarded", ("--forwarded-headers",),
             PROXIES,
@@ -70,6 +71,14 @@ SETTINGS = (
             "other kind is removed, so a client cannot slip one past a proxy "
             "that does not overwrite it.",
             metavar="KIND", choices=("x-forwarded", "forwarded")),
+    Setting("forwarded-host", BOOL, False, ("--forwarded-host/--no-forwarded-host",),
+            PROXIES,
+            "Let a trusted proxy's X-Forwarded-Host (or the host= of "
+            "Forwarded) set HTTP_HOST and SERVER_NAME. Off by default, as "
+            "with Gunicorn: apps build "
+            "absolute URLs (Django's password-reset links) from HTTP_HOST, so "
+            "turn it on only when every proxy in forwarded-allow-ips sets or "
+            "removes that header."),
     Setting("script-name", STR, None, ("--script-name",), PROXIES,
             "URL prefix the app is mounted at (e.g. /app): it moves from "
             "PATH_INFO to SCRIPT_NAME, and other paths get 404. A trusted "
@@ -291,6 +300,10 @@ SETTINGS = (
 # Variables in the APPSERVER_ namespace that are not settings: an old arbiter
 # sets them for the new one on a USR2 upgrade (appserver.upgrade).
 INTERNAL_ENV = ("APPSERVER_LISTEN_FDS", "APPSERVER_UPGRADE_FROM")
+
+# Variables holding command-line options, lowest precedence first: both
+# above the config file and APPSERVER_* variables, below the command line.
+CMD_ARGS_ENV = ("GUNICORN_CMD_ARGS", "APPSERVER_CMD_ARGS")
 
 BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
 BY_KEY: Dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -335,6 +335,15 @@ def test_print_config_output_is_a_config_file(cwd):
     ("unix:/run/app.sock", ("unix", "/run/app.sock")),
     ("unix:relative.sock", ("unix", "relative.sock")),
     ("fd://3", ("fd", 3)),
+    # Gunicorn's forms, with Gunicorn's meaning
+    ("tcp://127.0.0.1:8000", ("tcp", "127.0.0.1", 8000)),
+    ("tcp://[::1]:9000", ("tcp", "::1", 9000)),
+    ("unix:///run/app.sock", ("unix", "/run/app.sock")),
+    ("0.0.0.0", ("tcp", "0.0.0.0", 8000)),
+    ("localhost", ("tcp", "localhost", 8000)),
+    ("[::1]", ("tcp", "::1", 8000)),
+    (":8000", ("tcp", "0.0.0.0", 8000)),
+    (":0", ("tcp", "0.0.0.0", 0)),
 ])
 def test_parse_bind(value, parsed):
     assert config.parse_bind(value) == parsed
@@ -342,8 +351,9 @@ def test_parse_bind(value, parsed):
 
 @pytest.mark.parametrize("value, why", [
     ("nonsense:port", "the port must be a number from 0 to 65535, not 'port'"),
-    ("localhost", "the port is missing"),
-    (":8000", "the host is missing"),
+    ("localhost:", "the port must be a number from 0 to 65535, not ''"),
+    ("tcp://", "the address is missing after 'tcp://'"),
+    ("tcp://::1:80", "put an IPv6 address in brackets"),
     ("::1:8000", "put an IPv6 address in brackets"),
     ("[::1]8000", "an IPv6 address must be followed by ]:PORT"),
     ("[nope]:80", "'nope' is not an IPv6 address"),

@@ -199,3 +199,57 @@ def test_refused_gunicorn_flag(cwd):
     with pytest.raises(ConfigError) as info:
         parse_and_load(cwd, "-k", "eventlet")
     assert "worker_class 'eventlet' (from --worker-class) is not available" in str(info.value)
+
+
+# GUNICORN_CMD_ARGS and APPSERVER_CMD_ARGS
+
+def load_with(cwd, environ, *args, conf=None):
+    from appserver import cli
+    if conf is not None:
+        (cwd / "gunicorn.conf.py").write_text(conf)
+    app, given = cli_parser.parse(["pkg.mod:app", *args])
+    return config.load(app, given, environ, str(cwd), cli.cmd_args(environ))
+
+
+def test_cmd_args_precedence_file_env_gunicorn_appserver_cli(cwd):
+    environ = {"APPSERVER_TIMEOUT": "11", "APPSERVER_WORKERS": "2",
+               "GUNICORN_CMD_ARGS": "-c gunicorn.conf.py --workers 3 --keep-alive 4 "
+                                    "-k sync --max-requests 7",
+               "APPSERVER_CMD_ARGS": "--workers 5 --max-requests 8"}
+    cfg = load_with(cwd, environ, "--max-requests", "9",
+                    conf="workers = 1\nkeepalive = 1\ngraceful_timeout = 12\n")
+    assert cfg.config_file == str(cwd / "gunicorn.conf.py")     # -c from the variable
+    assert cfg.graceful_timeout == 12                           # config file
+    assert cfg.timeout == 11                                    # APPSERVER_TIMEOUT
+    assert cfg.keep_alive == 4.0 and cfg.source("keep_alive") == "GUNICORN_CMD_ARGS"
+    assert cfg.workers == 5 and cfg.source("workers") == "APPSERVER_CMD_ARGS"
+    assert cfg.max_requests == 9 and cfg.source("max_requests") == "command line"
+    [notice] = [n for n in cfg.notices if "GUNICORN_CMD_ARGS" in n]
+    assert notice.startswith("Reading options from GUNICORN_CMD_ARGS: --config")
+    assert not any("APPSERVER_CMD_ARGS" in n for n in cfg.notices)
+
+
+def test_command_line_config_wins_over_cmd_args(cwd):
+    (cwd / "other.py").write_text("workers = 4\n")
+    cfg = load_with(cwd, {"GUNICORN_CMD_ARGS": "-c gunicorn.conf.py"}, "-c", "other.py",
+                    conf="workers = 1\n")
+    assert cfg.workers == 4
+
+
+def test_cmd_args_errors_name_the_variable(cwd):
+    from appserver import cli
+    with pytest.raises(cli_parser.UsageError) as info:
+        cli.cmd_args({"GUNICORN_CMD_ARGS": "--wrkers 3"})
+    assert str(info.value).startswith("GUNICORN_CMD_ARGS: no such option --wrkers; "
+                                      "did you mean --workers?")
+    with pytest.raises(cli_parser.UsageError) as info:
+        cli.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
+    assert "APPSERVER_CMD_ARGS holds options only" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_with(cwd, {"GUNICORN_CMD_ARGS": "--threads 8"})
+    assert "threads=8 (from --threads in GUNICORN_CMD_ARGS)" in str(info.value)
+
+
+def test_empty_cmd_args_are_ignored(cwd):
+    cfg = load_with(cwd, {"GUNICORN_CMD_ARGS": "  ", "APPSERVER_CMD_ARGS": ""})
+    assert cfg.notices == () and cfg.cmd_args == ()

@@ -14,7 +14,7 @@ SPOOF = {"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https",
 
 
 def test_trusted_loopback_proxy_sets_client_scheme_host_and_access_log(serve):
-    server = serve("--access-logfile", "-")
+    server = serve("--access-logfile", "-", "--forwarded-host")
     env = get_json(http_connection(server), "/x", SPOOF)
     assert env["REMOTE_ADDR"] == "203.0.113.5" and "REMOTE_PORT" not in env
     assert env["wsgi.url_scheme"] == "https"
@@ -25,8 +25,26 @@ def test_trusted_loopback_proxy_sets_client_scheme_host_and_access_log(serve):
     server.proc.wait_for_log(r"203\.0\.113\.5 .*GET /x")
 
 
-def test_pep3333_url_is_rebuilt_from_the_proxy_headers(serve):
+def test_trusted_proxy_host_is_ignored_by_default(serve):
     server = serve()
+    env = get_json(http_connection(server), "/x", SPOOF)
+    assert env["REMOTE_ADDR"] == "203.0.113.5" and env["wsgi.url_scheme"] == "https"
+    assert env["HTTP_HOST"].startswith("127.0.0.1:")
+    assert "warning" not in server.proc.log().lower()
+
+
+def test_star_allows_any_client_and_says_so_at_start(serve):
+    server = serve("--forwarded-allow-ips", "*")
+    server.proc.wait_for_log(r"\[WARNING\] forwarded-allow-ips is '\*': any client "
+                             r"that reaches this server can set REMOTE_ADDR "
+                             r"\(X-Forwarded-For\), wsgi.url_scheme")
+    env = get_json(http_connection(server), "/x", SPOOF)
+    assert env["wsgi.url_scheme"] == "https"
+    assert env["HTTP_HOST"].startswith("127.0.0.1:")     # Gunicorn's behaviour
+
+
+def test_pep3333_url_is_rebuilt_from_the_proxy_headers(serve):
+    server = serve("--forwarded-host")
     response, _ = request(http_connection(server), "GET", "/redirect", headers=SPOOF)
     assert response.getheader("Location") == "https://www.example.com/shop/next"
 
@@ -48,7 +66,7 @@ def test_unix_socket_peer_is_trusted(serve, sock_dir):
 
 
 def test_forwarded_kind_from_a_trusted_proxy(serve):
-    server = serve("--forwarded-headers", "forwarded")
+    server = serve("--forwarded-headers", "forwarded", "--forwarded-host")
     env = get_json(http_connection(server), "/", {
         "Forwarded": 'for="[2001:db8::7]:4711";proto=https;host=shop.example',
         "X-Forwarded-For": "6.6.6.6"})

@@ -9,9 +9,9 @@ from appserver import proxy
 from appserver.http.errors import HTTPError
 
 
-def cfg(allow="127.0.0.1,::1", headers="x-forwarded", script_name=None):
+def cfg(allow="127.0.0.1,::1", headers="x-forwarded", script_name=None, host=True):
     return SimpleNamespace(forwarded_allow_ips=allow, forwarded_headers=headers,
-                           script_name=script_name)
+                           script_name=script_name, forwarded_host=host)
 
 
 def environ(peer="127.0.0.1", path="/", host="internal:8000", **headers):
@@ -119,6 +119,46 @@ def test_proto_host_and_port():
     assert env["wsgi.url_scheme"] == "https"
     assert env["HTTP_HOST"] == "www.example.com"
     assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("www.example.com", "443")
+
+
+def test_host_and_port_are_not_applied_without_forwarded_host():
+    env = rewrite(environ(x_forwarded_proto="https", x_forwarded_host="evil.example",
+                          x_forwarded_port="8443"), host=False)
+    assert env["wsgi.url_scheme"] == "https"
+    assert env["HTTP_HOST"] == "internal:8443" and env["SERVER_NAME"] == "internal"
+    assert env["HTTP_X_FORWARDED_HOST"] == "evil.example"     # the app sees it
+    env = rewrite(environ(forwarded="for=203.0.113.5;proto=https;host=evil.example"),
+                  headers="forwarded", host=False)
+    assert env["REMOTE_ADDR"] == "203.0.113.5" and env["wsgi.url_scheme"] == "https"
+    assert env["HTTP_HOST"] == "internal:8000"
+
+
+def test_forwarded_host_is_off_by_default():
+    from appserver import settings
+    assert settings.BY_NAME["forwarded-host"].default is False
+    env = environ(x_forwarded_host="evil.example")
+    proxy.Rewriter(SimpleNamespace(forwarded_allow_ips="127.0.0.1",
+                                   forwarded_headers="x-forwarded", script_name=None,
+                                   forwarded_host=False))(env)
+    assert env["HTTP_HOST"] == "internal:8000"
+
+
+@pytest.mark.parametrize("headers, host, named", [
+    ("x-forwarded", False, "REMOTE_ADDR (X-Forwarded-For), wsgi.url_scheme "
+                           "(X-Forwarded-Proto), SERVER_PORT and the port of "
+                           "HTTP_HOST (X-Forwarded-Port), SCRIPT_NAME"),
+    ("x-forwarded", True, "(X-Forwarded-Port), HTTP_HOST (X-Forwarded-Host), "
+                          "SCRIPT_NAME"),
+    ("forwarded", True, "REMOTE_ADDR (Forwarded for=), wsgi.url_scheme (Forwarded "
+                        "proto=), HTTP_HOST (Forwarded host=), SCRIPT_NAME"),
+])
+def test_star_warns_naming_what_any_client_can_set(headers, host, named):
+    warning = proxy.open_to_all(cfg(allow="*", headers=headers, host=host))
+    assert warning.startswith("forwarded-allow-ips is '*': any client that reaches "
+                              "this server can set ")
+    assert named in warning
+    assert (", HTTP_HOST (" in warning) is host
+    assert proxy.open_to_all(cfg(allow="10.0.0.0/8")) is None
 
 
 def test_proto_alone_fixes_the_default_port_of_the_host():
