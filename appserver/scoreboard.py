@@ -7,7 +7,7 @@ served, the connections it holds, and the current request's start time and
 line. The arbiter reads all slots (``Scoreboard.read``) to detect stuck
 workers; status pages and metrics read the same records, and workers read
 each other's load (``Slot.peers``) to share new connections out
-(``appserver.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
+(``appserver.worker.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
 on, a slot holds the worker's request counters (``appserver.metrics``):
 ``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 

@@ -18,7 +18,7 @@ import time
 
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
 from appserver import process, sharedlibs, status, systemd, upgrade
-from appserver.handoff import create_pair
+from appserver.worker.handoff import create_pair
 from appserver.arbiter.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue

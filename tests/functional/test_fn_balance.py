@@ -1,5 +1,5 @@
 """Functional test of how new connections are shared out among workers
-(``appserver.balance``): a burst of keep-alive connections does not pile up
+(``appserver.worker.balance``): a burst of keep-alive connections does not pile up
 on whichever worker happens to wake first."""
 import collections
 import socket

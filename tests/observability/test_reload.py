@@ -83,9 +83,9 @@ def test_watcher_reports_a_change_once(tmp_path):
 
 def test_stdlib_and_appserver_are_not_watched():
     import json
-    import appserver.worker
+    import appserver.worker.process
     files = devreload.module_files()
     assert json.__file__ not in files
-    assert os.path.abspath(appserver.worker.__file__) not in files
+    assert os.path.abspath(appserver.worker.process.__file__) not in files
     assert os.path.abspath(devreload.__file__) not in files
     assert os.path.abspath(__file__) in files

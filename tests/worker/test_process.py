@@ -1,6 +1,6 @@
 """Pure parts of the worker module."""
 
-from appserver.worker import HEARTBEAT_INTERVAL, idle_sleep
+from appserver.worker.process import HEARTBEAT_INTERVAL, idle_sleep
 
 
 def test_an_idle_worker_beats_well_within_a_short_timeout():

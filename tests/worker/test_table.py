@@ -1,4 +1,4 @@
-"""The handoff timer of ``appserver.worker_intake`` over real sockets: every
+"""The handoff timer of ``appserver.worker.table`` over real sockets: every
 connection with a request waiting is passed on once, also when a second
 tick arrives while the first is still passing them on (Python runs the
 handler inside itself then). Passed twice, one socket would be read by two
@@ -16,13 +16,13 @@ import types
 import pytest
 
 from appserver import scoreboard
-from appserver.balance import AcceptPacer
+from appserver.worker.balance import AcceptPacer
 from appserver.connection import HEAD, IDLE, Connection
-from appserver.handoff import HANDOFF_AFTER, Handoff, create_pair
+from appserver.worker.handoff import HANDOFF_AFTER, Handoff, create_pair
 from appserver.http.parser import Limits
 from appserver.sockets import Listener
 from appserver.worker import Worker
-from appserver.worker_intake import ADOPT_BATCH, Intake
+from appserver.worker.table import ADOPT_BATCH, Intake
 
 
 class Slot:

@@ -8,7 +8,7 @@ keep-alive requests, or being drained after an error. A connection whose head
 is complete is served synchronously (``wsgi.handler.handle``), then any
 pipelined request already buffered, then it goes back to the loop. Deadlines
 (``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
-second; how connections end lives in ``worker_ends.py``. The heartbeat goes to the scoreboard on every turn and around every
+second; how connections end lives in ``worker.ends``. The heartbeat goes to the scoreboard on every turn and around every
 request, so a request stuck in the app stops it. Each request goes through a
 ``RequestObserver`` (request id, access log, metrics, request hooks). On
 ``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
@@ -16,7 +16,7 @@ going; with ``reload`` it watches its own modules (``appserver.devreload``).
 
 Before its first request head, a connection may have to send a PROXY protocol
 header (``proxy-protocol``) and complete a TLS handshake; both are waited for
-in the loop too, within ``header-timeout`` (``worker_front.py``). A TLS
+in the loop too, within ``header-timeout`` (``worker.front``). A TLS
 connection is never handed to another worker: its session lives here.
 
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
@@ -32,19 +32,19 @@ import signal
 import time
 
 from appserver import errors, hooks, process, scoreboard
-from appserver.balance import AcceptPacer
+from appserver.worker.balance import AcceptPacer
 from appserver.connection import HEAD, IDLE, Connection
 from appserver.io_timeouts import prepare_listener
-from appserver.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
-from appserver.worker_ends import SWEEP_INTERVAL, ConnectionEnds
-from appserver.worker_intake import Intake
-from appserver.worker_signals import WorkerSignals
+from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
+from appserver.worker.ends import SWEEP_INTERVAL, ConnectionEnds
+from appserver.worker.table import Intake
+from appserver.worker.signals import WorkerSignals
 from appserver.http.errors import HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
 from appserver.observe import RequestObserver
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
-from appserver.worker_front import ConnectionFront
+from appserver.worker.front import ConnectionFront
 from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import WorkerTimeout, handle
 

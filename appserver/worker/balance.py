@@ -19,7 +19,7 @@ is full, it is not scheduled) must not make them wait. Once the peers take
 connections again, or after ``RESET``, it may defer again.
 """
 
-from appserver.handoff import HANDOFF_AFTER
+from appserver.worker.handoff import HANDOFF_AFTER
 from appserver.scoreboard import BUSY, IDLE
 
 MARGIN = 2              # a peer this many connections lighter takes the next one

@@ -1,7 +1,7 @@
-"""Unit tests for appserver.balance: when a worker leaves new connections to
+"""Unit tests for appserver.worker.balance: when a worker leaves new connections to
 a lighter peer, and for how long."""
 from appserver import balance
-from appserver.balance import BUSY_FRESH, DEFER_MAX, MARGIN, RESET, AcceptPacer, lighter_peer
+from appserver.worker.balance import BUSY_FRESH, DEFER_MAX, MARGIN, RESET, AcceptPacer, lighter_peer
 from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE
 
 NOW = 100.0

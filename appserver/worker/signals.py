@@ -5,7 +5,7 @@ QUIT: quick exit; USR1: reopen logs) are acted on by the event loop
 (``_signals``). Three handlers act at once, because they concern the app call
 in progress: USR2 from the arbiter on a timeout (``faulthandler`` dumps every
 thread's stack from C, then ``_on_timeout`` unwinds the app), URG for a slow
-request (log its stack and carry on) and ALRM (``worker_intake``). A graceful
+request (log its stack and carry on) and ALRM (``worker.table``). A graceful
 stop takes what the backlog holds, keeps connections on which a request has
 already arrived, closes the idle ones, and lets the loop finish the rest.
 """

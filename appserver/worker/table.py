@@ -4,13 +4,13 @@ Mixed into ``Worker``. New connections come from the listening sockets
 (``_accept``, batched, honouring ``max-connections``: the idle keep-alive
 connection nearest its deadline makes room, and accepting pauses while every
 connection is busy; left for a moment to a free worker holding fewer
-connections, ``appserver.balance``; a request that came with its connection
+connections, ``appserver.worker.balance``; a request that came with its connection
 is served at once, and the connection enters the epoll set only if it stays
 open) and from the handoff pair (``_adopt``:
 one connection a busy worker passed on, served at once and ahead of this
 worker's own). While this worker's app call runs
 long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
-which a request is waiting (``appserver.handoff``).
+which a request is waiting (``appserver.worker.handoff``).
 """
 
 import logging
@@ -19,9 +19,9 @@ import select
 import signal
 import time
 
-from appserver.balance import MARGIN
+from appserver.worker.balance import MARGIN
 from appserver.connection import HEAD, IDLE
-from appserver.handoff import HANDOFF_AFTER
+from appserver.worker.handoff import HANDOFF_AFTER
 
 log = logging.getLogger("appserver")
 
