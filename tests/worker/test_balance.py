@@ -1,6 +1,6 @@
 """Unit tests for appserver.worker.balance: when a worker leaves new connections to
 a lighter peer, and for how long."""
-from appserver import balance
+from appserver.worker import balance
 from appserver.worker.balance import BUSY_FRESH, DEFER_MAX, MARGIN, RESET, AcceptPacer, lighter_peer
 from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE
 
