@@ -30,6 +30,8 @@ _COMMANDS = ("check_config", "print_config")
 def main(args=None):
     """Run ``appserver`` with ``args`` (default ``sys.argv[1:]``); the exit status."""
     args = list(sys.argv[1:] if args is None else args)
+    if cli_parser.COMPLETE_VAR in os.environ:
+        return cli_parser.complete(args)
     try:
         if args[:1] == ["status"]:
             from appserver import status_cli

@@ -1,23 +1,30 @@
-"""The command line of ``appserver``: an argparse parser made from the settings table.
+"""The command line of ``appserver``: a click command made from the settings table.
 
 ``parse(args)`` returns ``(app, given)``: the APP argument (None when it is
-missing) and ``{key: value}`` for the options given on the command line only,
-so an option left out never hides a value from the config file or the
-environment. Values stay strings (tuples of strings for a repeatable option,
-booleans for a switch); ``appserver.convert`` checks them later. A switch
-declared ``--x/--no-x`` is one option whose ``--no-`` spelling stores False.
-A command line that cannot be parsed raises ``UsageError``; ``usage_text``
-renders it the way ``--help`` starts (usage line, hint, message). ``--help``
-lists the options section by section, in table order.
+missing) and ``{key: value}`` for the options given on the command line only
+(click's parameter source), so an option left out never hides a value from
+the config file or the environment. Values stay strings (tuples of strings
+for a repeatable option, booleans for a switch); ``appserver.convert`` checks
+them later. Gunicorn's spellings are hidden options: a setting's
+``aliases``, and the flags of ``settings_gunicorn`` that appserver spells
+differently (their values go through its rules; a flag both servers use
+keeps appserver's meaning). A command line that cannot be parsed raises
+``UsageError`` (exit code 2); ``usage_text`` renders it the way ``--help``
+starts. ``--help`` lists the options section by section, in table order.
+``complete(args)`` answers click's shell completion (``_APPSERVER_COMPLETE``).
 
-argparse (standard library) rather than click: importing click costs about
-25 ms of start-up and more than 1 MiB of every worker's memory, since the
-workers are forked from the process that parsed the command line.
+Only the arbiter parses: click is imported here, never by the worker code,
+and nothing of it runs after the fork.
+
+``Parser`` is the small argparse parser ``appserver status`` still uses.
 """
 
 import argparse
+import functools
 import shutil
-import sys
+
+import click
+from click.core import ParameterSource
 
 from appserver import __version__, convert
 from appserver import settings as S
@@ -27,16 +34,19 @@ from appserver.errors import ConfigError
 
 PROG = "appserver"
 USAGE = "appserver [OPTIONS] APP"
+COMPLETE_VAR = "_APPSERVER_COMPLETE"
 DESCRIPTION = (
     "Serve the WSGI application APP with a pool of worker processes.\n\n"
     "APP is MODULE (its 'application', else its 'app'), MODULE:NAME, "
     "MODULE:NAME.ATTR or MODULE:FACTORY(literal arguments). Every option "
     "can also be set in the config file (-c FILE, else ./appserver.conf.py) "
     "or in its APPSERVER_* environment variable; the command line wins, "
-    "then the environment, then the config file.\n\n"
+    "then APPSERVER_CMD_ARGS and GUNICORN_CMD_ARGS, then the environment, "
+    "then the config file.\n\n"
     "'appserver status [--admin ADDR | --pid FILE] [--json]' shows what "
     "the workers of a running server are doing.")
 _WIDTH = 100
+_ALIAS = "__alias_"             # name of a hidden option: KEY__alias_N
 
 
 class UsageError(ConfigError):
@@ -53,88 +63,27 @@ def usage_text(err):
         err.usage, err.prog, err)
 
 
-class Formatter(argparse.HelpFormatter):
-    """click-like help: ``-w, --workers INT``, paragraphs kept, ``Usage:``."""
+class Command(click.Command):
+    """The ``appserver`` command: ``--help`` grouped by section, table order."""
 
-    def __init__(self, prog):
-        width = min(_WIDTH, shutil.get_terminal_size().columns - 2)
-        super().__init__(prog, width=width, max_help_position=31)
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage(PROG, USAGE[len(PROG) + 1:])
 
-    def add_usage(self, usage, actions, groups, prefix=None):
-        super().add_usage(usage, actions, groups, prefix="Usage: ")
-
-    def _format_action_invocation(self, action):
-        if not action.option_strings:
-            return super()._format_action_invocation(action)
-        flags = ", ".join(getattr(action, "spellings", action.option_strings))
-        if action.nargs == 0:
-            return flags
-        return "%s %s" % (flags, action.metavar or action.dest.upper())
-
-    def _fill_text(self, text, width, indent):
-        import textwrap                 # --help only
-        indent += "  "
-        return "\n\n".join(textwrap.fill(part, width, initial_indent=indent,
-                                         subsequent_indent=indent)
-                           for part in text.split("\n\n"))
+    def format_options(self, ctx, formatter):
+        for section in schema.SECTIONS:
+            rows = [param.get_help_record(ctx) for param in self.get_params(ctx)
+                    if getattr(param, "section", schema.COMMAND) == section
+                    and not getattr(param, "hidden", False)]
+            with formatter.section(section):
+                formatter.write_dl([row for row in rows if row])
 
 
-class Switch(argparse.Action):
-    """A boolean option: its ``--no-`` spellings store False, the others True."""
+class SettingOption(click.Option):
+    """An option that knows its ``--help`` section."""
 
-    def __init__(self, option_strings, dest, off=(), spellings=None, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, **kwargs)
-        self.off = frozenset(off)
-        self.spellings = spellings or option_strings
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, option_string not in self.off)
-
-
-class Version(argparse.Action):
-    """``--version``: print it and exit, whatever else is on the line."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        sys.stdout.write("appserver %s\n" % __version__)
-        parser.exit(0)
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise ``UsageError`` instead of exiting."""
-
-    def __init__(self, prog=PROG, usage=USAGE, **kwargs):
-        super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False,
-                         formatter_class=Formatter, argument_default=argparse.SUPPRESS,
-                         **kwargs)
-
-    def error(self, message):
-        if message.endswith(": expected one argument"):
-            flag = message[len("argument "):-len(": expected one argument")].split("/")[-1]
-            message += " (for a value that starts with '-', write %s=VALUE)" % flag
-        raise UsageError(message, self.prog, self.usage)
-
-    def parse_exactly(self, args):
-        """``parse_known_args``, then a clear error for what is left over."""
-        namespace, extra = self.parse_known_args(args)
-        unknown = [arg for arg in extra if arg.startswith("-") and arg != "-"]
-        if unknown:
-            self.error(_no_such_option(unknown[0].split("=", 1)[0], self._option_names()))
-        if extra:
-            self.error("unexpected extra argument %r; only one APP can be served" % extra[0])
-        return vars(namespace)
-
-    def _option_names(self):
-        return [name for action in self._actions for name in action.option_strings]
-
-
-def _no_such_option(flag, known):
-    import difflib                      # error messages only
-    close = difflib.get_close_matches(flag, known, n=1)
-    hint = "; did you mean %s?" % close[0] if close else "; see --help"
-    return "no such option %s%s" % (flag, hint)
+    def __init__(self, *args, section=schema.COMMAND, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.section = section
 
 
 def _help(setting):
@@ -146,60 +95,142 @@ def _help(setting):
     return setting.help
 
 
-def _add_option(group, setting):
-    """The option of one setting, its flags and Gunicorn's spellings."""
-    help_text = _help(setting).replace("%", "%%")
+def _print_version(ctx, param, value):
+    if value:
+        click.echo("appserver %s" % __version__)
+        ctx.exit(0)
+
+
+def _options(setting):
+    """The option of one setting, then its hidden Gunicorn spellings."""
+    common = dict(section=setting.section, help=_help(setting), default=None,
+                  show_default=False)
     if setting.name == "version":
-        group.add_argument(*setting.flags, action=Version, help=help_text)
+        yield SettingOption(list(setting.flags), is_flag=True, expose_value=False,
+                            is_eager=True, callback=_print_version, **common)
         return
-    if setting.type != schema.BOOL:
-        group.add_argument(*setting.flags, *setting.aliases, dest=setting.key,
-                           metavar=setting.metavar, help=help_text,
-                           action="append" if setting.multiple else "store")
-        return
-    on, off, spellings = [], [], []
-    for flag in setting.flags:
-        yes, _, no = flag.partition("/")
-        on.append(yes)
-        off.extend([no] if no else [])
-        spellings.append(flag.replace("/", " / "))
-    group.add_argument(*on, *off, *setting.aliases, dest=setting.key, action=Switch,
-                       off=off, spellings=spellings, help=help_text)
+    switch = setting.type == schema.BOOL
+    kind = dict(is_flag=True) if switch else dict(
+        metavar=setting.metavar, multiple=setting.multiple)
+    yield SettingOption(list(setting.flags) + [setting.key], **kind, **common)
+    for number, alias in enumerate(setting.aliases):
+        yield SettingOption([alias, "%s%s%d" % (setting.key, _ALIAS, number)],
+                            hidden=True, **kind, default=None)
 
 
-def build():
-    """The ``appserver`` parser: APP, then one option per setting by section."""
-    parser = Parser(description=DESCRIPTION)
-    parser.add_argument("app", nargs="?", metavar="APP", help=argparse.SUPPRESS)
-    groups = {section: parser.add_argument_group(section) for section in schema.SECTIONS}
-    for setting in S.SETTINGS:
-        _add_option(groups[setting.section], setting)
-    groups[schema.COMMAND].add_argument("-h", "--help", action="help",
-                                   help="Show this message and exit.")
-    _add_gunicorn_flags(parser)
-    return parser
+_KINDS = {G.VALUE: {}, G.APPEND: {"multiple": True},
+          G.TRUE: {"is_flag": True, "flag_value": True},
+          G.FALSE: {"is_flag": True, "flag_value": False}}
 
 
-_ACTIONS = {G.VALUE: {"action": "store"}, G.APPEND: {"action": "append"},
-            G.TRUE: {"action": "store_const", "const": True},
-            G.FALSE: {"action": "store_const", "const": False}}
-
-
-def _add_gunicorn_flags(parser):
-    """Gunicorn's flags that appserver spells differently, hidden from --help;
-    their values go through ``settings_gunicorn`` (a flag both servers use
-    keeps appserver's meaning)."""
-    taken = set(parser._option_string_actions)
+def _gunicorn_options(taken):
+    """Gunicorn's flags that appserver spells differently, hidden from --help."""
     for setting in G.GUNICORN:
         flags = [flag for flag in setting.flags if flag not in taken]
         if flags:
-            parser.add_argument(*flags, dest=setting.name, help=argparse.SUPPRESS,
-                                **_ACTIONS[setting.action])
+            yield SettingOption(flags + [setting.name], hidden=True, default=None,
+                                **_KINDS[setting.action])
+
+
+def _complete_app(ctx, param, incomplete):
+    """APP: the ``status`` command, or a module of the current directory."""
+    import os
+    names = ["status"] + sorted(
+        name[:-3] for name in os.listdir(".") if name.endswith(".py"))
+    return [click.shell_completion.CompletionItem(name) for name in names
+            if name.startswith(incomplete)]
+
+
+@functools.lru_cache(maxsize=1)
+def build():
+    """The ``appserver`` click command: APP, then one option per setting."""
+    params = [click.Argument(["app"], required=False, metavar="APP",
+                             shell_complete=_complete_app)]
+    for setting in S.SETTINGS:
+        params.extend(_options(setting))
+    taken = {flag for param in params for flag in getattr(param, "opts", ())
+             + getattr(param, "secondary_opts", ())} | {"-h", "--help"}
+    params.extend(_gunicorn_options(taken))
+    return Command(PROG, params=params, help=DESCRIPTION, add_help_option=True,
+                   context_settings={"help_option_names": ["-h", "--help"],
+                                     "max_content_width": _WIDTH,
+                                     "allow_extra_args": True})
 
 
 def parse(args):
     """``(app, given)`` from the command-line arguments (without the program name)."""
-    given = build().parse_exactly(args)
-    app = given.pop("app", None)
-    return app, {key: tuple(value) if isinstance(value, list) else value
-                 for key, value in given.items()}
+    command = build()
+    try:
+        ctx = command.make_context(PROG, list(args))
+    except click.exceptions.Exit as exit:        # --help, --version
+        raise SystemExit(exit.exit_code) from None
+    except click.NoSuchOption as exc:
+        raise UsageError(_no_such_option(exc.option_name, command)) from None
+    except click.ClickException as exc:
+        raise UsageError(exc.format_message()) from None
+    if ctx.args:
+        raise UsageError("unexpected extra argument %r; only one APP can be served"
+                         % ctx.args[0])
+    given = {}
+    for param in command.params:
+        name = param.name
+        if name is None or ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[name]
+        given[name.split(_ALIAS)[0]] = tuple(value) if isinstance(value, (list, tuple)) else value
+    return given.pop("app", None), given
+
+
+def _no_such_option(flag, command):
+    """The message for an unknown flag, suggesting a flag ``--help`` shows."""
+    import difflib                      # error messages only
+    known = [flag for param in command.params if not getattr(param, "hidden", True)
+             for flag in param.opts + param.secondary_opts]
+    close = difflib.get_close_matches(flag, known, n=1)
+    hint = "; did you mean %s?" % close[0] if close else "; see --help"
+    return "no such option %s%s" % (flag, hint)
+
+
+def complete(args):
+    """Answer shell completion (``_APPSERVER_COMPLETE=bash_source appserver``)."""
+    return build().main(list(args), prog_name=PROG, complete_var=COMPLETE_VAR)
+
+
+# -- the parser of ``appserver status`` (argparse) ------------------------------
+
+class Formatter(argparse.HelpFormatter):
+    """click-like help: ``--admin ADDRESS``, paragraphs kept, ``Usage:``."""
+
+    def __init__(self, prog):
+        width = min(_WIDTH, shutil.get_terminal_size().columns - 2)
+        super().__init__(prog, width=width, max_help_position=31)
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, prefix="Usage: ")
+
+    def _format_action_invocation(self, action):
+        if not action.option_strings:
+            return super()._format_action_invocation(action)
+        flags = ", ".join(action.option_strings)
+        if action.nargs == 0:
+            return flags
+        return "%s %s" % (flags, action.metavar or action.dest.upper())
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise ``UsageError`` instead of exiting."""
+
+    def __init__(self, prog=PROG, usage=USAGE, **kwargs):
+        super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False,
+                         formatter_class=Formatter, argument_default=argparse.SUPPRESS,
+                         **kwargs)
+
+    def error(self, message):
+        raise UsageError(message, self.prog, self.usage)
+
+    def parse_exactly(self, args):
+        """``parse_known_args``, then a clear error for what is left over."""
+        namespace, extra = self.parse_known_args(args)
+        if extra:
+            self.error("unexpected argument %r; see --help" % extra[0])
+        return vars(namespace)

@@ -28,7 +28,10 @@ Every setting can be given, from lowest to highest precedence:
    modules, functions and classes are ignored;
 2. in the **environment**, as `APPSERVER_<NAME>` (`APPSERVER_GRACEFUL_TIMEOUT=60`);
    repeatable settings take a comma-separated list;
-3. on the **command line** (`--graceful-timeout 60`).
+3. in `GUNICORN_CMD_ARGS`, then `APPSERVER_CMD_ARGS`: command-line options in
+   an environment variable (`APPSERVER_CMD_ARGS="--workers 3 -c prod.py"`);
+   reading `GUNICORN_CMD_ARGS` is logged once at start;
+4. on the **command line** (`--graceful-timeout 60`).
 
 The config file also reads Gunicorn's settings, in Gunicorn's spelling and
 value types (`keepalive = 2`, `umask = 0o027`, `raw_env = [...]`), and
@@ -37,6 +40,9 @@ what each becomes. Other names in the config file are ignored, as Gunicorn
 does, unless close to a setting's name (`wokers`): that is an error. An
 unknown `APPSERVER_*` variable is an error. `appserver APP --print-config`
 shows each value and where it came from.
+
+Shell completion of options: `eval "$(_APPSERVER_COMPLETE=bash_source appserver)"`
+(or `zsh_source`, `fish_source`), for example in `~/.bashrc`.
 """
 
 

@@ -180,10 +180,8 @@ def test_negative_switch_and_help_show_both_spellings(clean):
     (("x:app", "--work", "3"), "no such option --work; did you mean --workers?"),
     (("x:app", "--zzzzzz=1"), "no such option --zzzzzz; see --help"),
     (("a:app", "b:app"), "unexpected extra argument 'b:app'; only one APP can be served"),
-    (("x:app", "-w"), "argument -w/--workers: expected one argument (for a value "
-                      "that starts with '-', write --workers=VALUE)"),
-    (("x:app", "--statsd-prefix", "-x"), "argument --statsd-prefix: expected one "
-     "argument (for a value that starts with '-', write --statsd-prefix=VALUE)"),
+    (("x:app", "-w"), "Option '-w' requires an argument."),
+    (("x:app", "--wrkers=3"), "no such option --wrkers; did you mean --workers?"),
 ])
 def test_usage_errors_exit_2_with_usage_and_message(clean, args, message):
     result = invoke(*args)
@@ -337,3 +335,25 @@ def test_subprocess_bad_bind_exits_5():
 def test_subprocess_version():
     proc = run_appserver("--version")
     assert (proc.returncode, proc.stdout) == (0, "appserver 0.1.0\n")
+
+
+# Shell completion (click)
+
+def _complete(words, cword):
+    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword),
+               _APPSERVER_COMPLETE="bash_complete", PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "appserver"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_shell_completion_of_options_and_the_status_command():
+    assert _complete("appserver --work", 1) == ["plain,--workers"]
+    assert "plain,status" in _complete("appserver st", 1)
+    assert _complete("appserver --worker-tm", 1) == []      # Gunicorn's: hidden
+    script = subprocess.run([sys.executable, "-m", "appserver"], timeout=30,
+                            env=dict(os.environ, _APPSERVER_COMPLETE="bash_source",
+                                     PYTHONPATH=str(REPO)),
+                            capture_output=True, text=True).stdout
+    assert "complete -o nosort -F _appserver_completion appserver" in script

@@ -225,7 +225,8 @@ def test_cmd_args_precedence_file_env_gunicorn_appserver_cli(cwd):
     assert cfg.workers == 5 and cfg.source("workers") == "APPSERVER_CMD_ARGS"
     assert cfg.max_requests == 9 and cfg.source("max_requests") == "command line"
     [notice] = [n for n in cfg.notices if "GUNICORN_CMD_ARGS" in n]
-    assert notice.startswith("Reading options from GUNICORN_CMD_ARGS: --config")
+    assert notice.startswith("Reading options from GUNICORN_CMD_ARGS: --")
+    assert "--config gunicorn.conf.py" in notice and "--worker-class sync" in notice
     assert not any("APPSERVER_CMD_ARGS" in n for n in cfg.notices)
 
 
