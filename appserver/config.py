@@ -2,7 +2,8 @@
 
 ``load(app, cli, environ, cwd, cmd_args)`` merges, lowest first: the defaults
 of the settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the
-config file (``-c FILE``, else ``./appserver.conf.py`` if it exists), the
+config file (``-c FILE``, else ``./appserver.conf.py`` or, failing that,
+Gunicorn's ``./gunicorn.conf.py`` if it exists), the
 ``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), the
 options of ``GUNICORN_CMD_ARGS`` then ``APPSERVER_CMD_ARGS`` (``cmd_args``:
 the parsed options of each, as ``cli``; they may name the config file), and
@@ -36,6 +37,7 @@ __all__ = ["Config", "load", "reload", "print_config", "parse_bind",
            "DEFAULT_CONFIG_FILE"]
 
 DEFAULT_CONFIG_FILE = "appserver.conf.py"
+GUNICORN_CONFIG_FILE = "gunicorn.conf.py"  # Gunicorn's default, read when ours is absent
 DEFAULT = "default"
 COMMAND_LINE = "command line"
 
@@ -248,8 +250,11 @@ def _find_config_file(given, cwd):
             raise ConfigError("config file %s does not exist (from --config)"
                               % given)
         return path
-    path = os.path.abspath(os.path.join(cwd, DEFAULT_CONFIG_FILE))
-    return path if os.path.isfile(path) else None
+    for name in (DEFAULT_CONFIG_FILE, GUNICORN_CONFIG_FILE):
+        path = os.path.abspath(os.path.join(cwd, name))
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _file_layer(path, notices):

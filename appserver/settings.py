@@ -284,9 +284,10 @@ SETTINGS = (
             "with commas.", multiple=True, metavar="GLOB", default_doc="none"),
     # Command (command line only)
     Setting("config", STR, None, ("-c", "--config"), COMMAND,
-            "Python config file; by default ./appserver.conf.py if it exists.",
+            "Python config file; by default ./appserver.conf.py, else "
+            "./gunicorn.conf.py, if it exists.",
             metavar="FILE", cli_only=True,
-            default_doc="./appserver.conf.py if it exists"),
+            default_doc="./appserver.conf.py, else ./gunicorn.conf.py, if it exists"),
     Setting("check-config", BOOL, False, ("--check-config",), COMMAND,
             "Load the config and the app, report any error, and exit.",
             cli_only=True),

@@ -23,9 +23,9 @@ _INTRO = """\
 Every setting can be given, from lowest to highest precedence:
 
 1. in the **config file**, a Python file (`-c FILE`, else `./appserver.conf.py`
-   in the current directory if it exists), as `key = value` with the
-   underscored key (`graceful_timeout = 60`); names starting with `_`,
-   modules, functions and classes are ignored;
+   or, failing that, `./gunicorn.conf.py` in the current directory if it
+   exists), as `key = value` with the underscored key (`graceful_timeout =
+   60`); names starting with `_`, modules, functions and classes are ignored;
 2. in the **environment**, as `APPSERVER_<NAME>` (`APPSERVER_GRACEFUL_TIMEOUT=60`);
    repeatable settings take a comma-separated list;
 3. in `GUNICORN_CMD_ARGS`, then `APPSERVER_CMD_ARGS`: command-line options in

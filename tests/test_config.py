@@ -375,3 +375,12 @@ def test_parse_bind_errors_say_what_is_expected(value, why):
 
 def test_config_error_exit_code():
     assert ConfigError("x").exit_code == EXIT_CONFIG == 2
+
+
+def test_gunicorn_conf_py_is_read_when_appserver_conf_py_is_absent(cwd):
+    write_conf(cwd, "workers = 3\nkeepalive = 4\n", name="gunicorn.conf.py")
+    cfg = load(cwd)
+    assert (cfg.workers, cfg.keep_alive) == (3, 4.0)
+    assert cfg.config_file == str(cwd / "gunicorn.conf.py")
+    write_conf(cwd, "workers = 2\n")
+    assert load(cwd).workers == 2 and load(cwd).keep_alive == 5.0

@@ -18,7 +18,8 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]")
 
 
 def known_flags():
-    return {f for s in S.SETTINGS for decl in s.flags + s.aliases for f in decl.split("/")}
+    return {f for s in S.SETTINGS for decl in s.flags + s.aliases
+            for f in decl.split("/")} | {"--help"}
 
 
 def sections():

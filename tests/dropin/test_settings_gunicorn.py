@@ -254,3 +254,35 @@ def test_cmd_args_errors_name_the_variable(cwd):
 def test_empty_cmd_args_are_ignored(cwd):
     cfg = load_with(cwd, {"GUNICORN_CMD_ARGS": "  ", "APPSERVER_CMD_ARGS": ""})
     assert cfg.notices == () and cfg.cmd_args == ()
+
+
+# docs/migrating.md's table
+
+def migrating_rows():
+    from tests.deploy.files import REPO_ROOT
+    text = (REPO_ROOT / "docs" / "migrating.md").read_text()
+    section = text[text.index("### Gunicorn's settings, one by one"):]
+    section = section[:section.index("\n\n", section.index("|---"))]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        name = cells[0].split("`")[1] if cells[0].startswith("`") else None
+        if name:
+            assert name not in rows, "%s appears twice" % name
+            rows[name] = cells
+    return rows
+
+
+def test_migrating_table_matches_the_classification():
+    rows = migrating_rows()
+    assert set(rows) == {s.name for s in KNOWN}
+    for name, cells in rows.items():
+        assert len(cells) == 4, cells
+        assert cells[2] == G.kind(name), (name, cells[2], G.kind(name))
+        flags = G.BY_NAME[name].flags
+        assert all("`%s`" % flag in cells[0] for flag in flags), cells[0]
+        if G.kind(name) != G.SAME:
+            assert cells[1] == "—" and cells[3], cells
+        key = getattr(G.BY_NAME[name].rule, "key", None)
+        if key in S.BY_KEY:
+            assert "`%s`" % S.BY_KEY[key].flags[-1].split("/")[0] in cells[1], cells
