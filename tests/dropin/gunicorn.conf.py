@@ -41,3 +41,15 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 capture_output = False
 
 proc_name = "myproj"
+
+
+def when_ready(server):
+    server.log.info("Server is ready. Spawning workers")
+
+
+def post_fork(server, worker):
+    server.log.info("Worker spawned (pid: %s)", worker.pid)
+
+
+def post_request(worker, req, environ, resp):
+    worker.log.debug("%s %s -> %s", req.method, req.path, resp.status)

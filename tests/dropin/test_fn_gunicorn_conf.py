@@ -27,6 +27,7 @@ def test_gunicorn_conf_serves_django(server_factory):
         "worker_connections", "worker_tmp_dir", "tmp_upload_dir",
         "secure_scheme_headers", "capture_output"], log
     assert any("worker_tmp_dir" in line and "shared memory" in line for line in notices)
+    assert log.count("Worker spawned (pid: ") == 2, log
     assert "[ERROR]" not in log and "Traceback" not in log
     pid = (srv.tmpdir / "gunicorn.pid").read_text().strip()
     assert int(pid) == srv.pid
