@@ -107,8 +107,9 @@ def _options(setting):
     common = dict(section=setting.section, help=_help(setting), default=None,
                   show_default=False)
     if setting.name == "version":
-        yield SettingOption(list(setting.flags), is_flag=True, expose_value=False,
-                            is_eager=True, callback=_print_version, **common)
+        yield SettingOption(list(setting.flags + setting.aliases), is_flag=True,
+                            expose_value=False, is_eager=True,
+                            callback=_print_version, **common)
         return
     switch = setting.type == schema.BOOL
     kind = dict(is_flag=True) if switch else dict(

@@ -295,7 +295,7 @@ SETTINGS = (
             "Print every setting, its value and where it came from, and exit.",
             cli_only=True),
     Setting("version", BOOL, False, ("--version",), COMMAND,
-            "Print the version and exit.", cli_only=True),
+            "Print the version and exit.", cli_only=True, aliases=("-v",)),
 )
 
 # Variables in the APPSERVER_ namespace that are not settings: an old arbiter

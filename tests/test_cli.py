@@ -73,6 +73,7 @@ def test_version_needs_no_app(clean):
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout == "appserver %s\n" % __version__ == "appserver 0.1.0\n"
+    assert invoke("-v") == result                   # Gunicorn's spelling
 
 
 def test_missing_app_is_a_usage_error_with_examples(clean):
