@@ -79,6 +79,11 @@ def load_log_config(path):
     except ConfigError:
         raise
     except Exception as exc:
+        if data.lstrip().startswith(b"["):      # an ini file, as Gunicorn's --log-config reads
+            raise ConfigError(
+                "log-config %s looks like an ini file for logging.config.fileConfig "
+                "(Gunicorn's --log-config); appserver reads a dictConfig dictionary "
+                "in a JSON or TOML file (Gunicorn's --log-config-json)" % path) from None
         raise ConfigError("log-config %s is not valid %s: %s" % (
             path, "TOML" if path.endswith(".toml") else "JSON", exc)) from None
     if not isinstance(config, dict):

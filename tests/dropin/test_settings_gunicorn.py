@@ -286,3 +286,13 @@ def test_migrating_table_matches_the_classification():
         key = getattr(G.BY_NAME[name].rule, "key", None)
         if key in S.BY_KEY:
             assert "`%s`" % S.BY_KEY[key].flags[-1].split("/")[0] in cells[1], cells
+
+
+def test_gunicorn_ini_log_config_says_what_to_use(tmp_path):
+    from appserver import logs
+    ini = tmp_path / "logging.ini"
+    ini.write_text("[loggers]\nkeys=root\n\n[handlers]\nkeys=console\n")
+    with pytest.raises(ConfigError) as info:
+        logs.load_log_config(str(ini))
+    assert "looks like an ini file for logging.config.fileConfig" in str(info.value)
+    assert "dictConfig dictionary in a JSON or TOML file" in str(info.value)
