@@ -296,3 +296,10 @@ def test_gunicorn_ini_log_config_says_what_to_use(tmp_path):
         logs.load_log_config(str(ini))
     assert "looks like an ini file for logging.config.fileConfig" in str(info.value)
     assert "dictConfig dictionary in a JSON or TOML file" in str(info.value)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("'v2'", True), ("'auto'", True), ("True", True), ("'off'", False), ("False", False),
+])
+def test_proxy_protocol_in_gunicorn_values(cwd, value, expected):
+    assert load_file(cwd, "proxy_protocol = %s\n" % value).proxy_protocol is expected
