@@ -1,76 +1,287 @@
-"""One client connection: the only code in the request path that does socket I/O.
+"""One client connection: its state, the deadline of that state, its socket
+and its parser. The only code in the request path that does socket I/O.
 
-A ``Connection`` owns the client socket and its sans-I/O ``RequestParser``;
-a ``UwsgiConnection`` (``--protocol uwsgi``) its ``UwsgiParser``. The class
-also names the ``build_environ`` that matches its requests.
-The worker's event loop calls ``fill()`` when the socket is readable (it never
-blocks there: loop reads pass ``MSG_DONTWAIT``); while the app runs,
+A ``Connection`` is in one ``State`` at a time, and only its own methods
+change it; each state's deadline is set in one place (``_enter``), from the
+moment the state began and the seconds ``Timeouts`` gives that state:
+
+    FRONT       PROXY header and/or TLS handshake     header-timeout from accept
+    AWAIT_HEAD  a request head is arriving            header-timeout (from accept,
+                                                      or from its first byte)
+    SERVING     the app holds the request             none here (read/send-timeout,
+                                                      timeout: ``worker.longcall``)
+    IDLE        keep-alive, between requests          keep-alive
+    DRAINING    skipping a body the app left unread   DRAIN_SECONDS, DRAIN_BYTES
+    LINGERING   write side shut, discarding input     LINGER_SECONDS, LINGER_BYTES
+    PASSED_ON   handed to another worker (final)
+    CLOSED      socket closed (final)
+
+The worker asks ``expired(now)`` and then calls ``expire()``, which ends the
+state the way that state ends (a head still arriving gets the 408 from
+``reject``); it never assigns a state or a deadline itself. Transitions:
+``open`` (FRONT or AWAIT_HEAD), ``advance_front``, ``fill`` and
+``fill_waiting`` (IDLE with bytes -> AWAIT_HEAD), ``next_request`` (->
+SERVING, or closed at EOF), ``finished`` (-> IDLE, DRAINING, LINGERING or
+CLOSED), ``skip_body`` (DRAINING -> IDLE or LINGERING), ``discard``
+(LINGERING -> CLOSED), ``reject`` (the one place an ``HTTPError`` becomes
+bytes on the wire; -> LINGERING), ``pass_on`` (-> PASSED_ON), ``resume``
+(a connection received from another worker takes up its state), ``say_goodbye``
+(TLS close_notify) and ``close``.
+
+Reads in the loop never block (``MSG_DONTWAIT``); while the app runs,
 ``read_body()`` blocks for body bytes up to ``read-timeout`` (a Content-Length
 body goes from the socket to the app without the parser's buffer) and
-``sendall()`` for the response up to ``send-timeout``; how those bounds hold
-is ``appserver.io_timeouts``. ``start_closing()`` sends an error response,
-half-closes the socket, and leaves the worker loop to discard a bounded
-amount of further input before closing, so the client reads the response
-instead of a reset. What a connection passes before its first request (PROXY
-header, TLS handshake) is ``appserver.connection_front``; with TLS,
+``sendall()`` for the response up to ``send-timeout``: the kernel's
+``SO_RCVTIMEO``/``SO_SNDTIMEO`` on plain sockets (``io_timeouts``), restarted
+by the handoff tick's signals, so ``overdue(now)`` tells the tick when a call
+is past its bound. TLS sockets use Python-level timeouts. With TLS,
 ``sendfile()`` is done by the ssl module with reads and sends.
 """
 
+import enum
+import logging
 import os
 import socket
 import struct
+import time
 
-from appserver.http.errors import IncompleteRequest, RequestTimeout
-from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
-from appserver import uwsgi
-from appserver.wsgi.environ import build_environ
+from appserver import proxy_protocol, uwsgi
 from appserver.http import writer
-from appserver.connection_front import RECV_SIZE, FrontIO
+from appserver.http.errors import IncompleteRequest, RequestTimeout, HTTPError
+from appserver.http.parser import CLOSED, NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.io_timeouts import (  # noqa: F401 (the errors are this module's too)
-    BodyTimeout, BoundedIO, ClientError, ClientTimeout)
+    BodyTimeout, ClientError, ClientTimeout, timeval)
+from appserver.tls import ssl_module
+from appserver.wsgi.environ import build_environ
 
+log = logging.getLogger("appserver")
+
+RECV_SIZE = 65536
+DRAIN_SECONDS = 2.0         # how long an unread body may be skipped in the loop
+DRAIN_BYTES = 1 << 20       # and how much of it, before a lingering close
+LINGER_SECONDS = 2.0        # how long a closing connection's input is discarded
+LINGER_BYTES = 8 << 20      # and how much of it
 _DONTWAIT = socket.MSG_DONTWAIT
 _WAITALL = socket.MSG_WAITALL
 _SO_RCVTIMEO, _SO_SNDTIMEO = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO
-DRAIN_LIMIT = 65536          # bytes discarded after an error response at most
+_NEVER = float("inf")
 _LINGER_0 = struct.pack("ii", 1, 0)     # SO_LINGER on, 0 s: close() resets
 
-# States, as the worker loop sees them.
-HEAD, IDLE, BUSY, CLOSING = "head", "idle", "busy", "closing"
-PROXY_HEADER, HANDSHAKE, HANDSHAKE_OUT = "proxy-header", "handshake", "handshake-out"
+
+class State(enum.Enum):
+    FRONT = "front"
+    AWAIT_HEAD = "await-head"
+    SERVING = "serving"
+    IDLE = "idle"
+    DRAINING = "draining"
+    LINGERING = "lingering"
+    PASSED_ON = "passed-on"
+    CLOSED = "closed"
 
 
-class Connection(FrontIO, BoundedIO):
-    """A client socket, its parser, its state and its current deadline."""
+FRONT, AWAIT_HEAD, SERVING, IDLE = State.FRONT, State.AWAIT_HEAD, State.SERVING, State.IDLE
+DRAINING, LINGERING, PASSED_ON = State.DRAINING, State.LINGERING, State.PASSED_ON
+CLOSED_STATE = State.CLOSED
+BETWEEN_REQUESTS = frozenset((AWAIT_HEAD, IDLE))    # what can move to another worker
+
+
+class Timeouts:
+    """Seconds each state may last, shared by a worker's connections."""
+
+    __slots__ = ("by_state",)
+
+    def __init__(self, header=30.0, keep_alive=2.0, drain=DRAIN_SECONDS,
+                 linger=LINGER_SECONDS):
+        self.by_state = {FRONT: header, AWAIT_HEAD: header, IDLE: keep_alive,
+                         DRAINING: drain, LINGERING: linger, SERVING: _NEVER,
+                         PASSED_ON: _NEVER, CLOSED_STATE: _NEVER}
+
+
+class Front:
+    """What a worker's new connections pass before their first head: a PROXY
+    header from an allowed peer (``proxy_peers``, None: off) and a TLS
+    handshake (``tls``, an ``ssl.SSLContext`` or None)."""
+
+    __slots__ = ("tls", "proxy_peers")
+
+    def __init__(self, tls=None, proxy_peers=None):
+        self.tls, self.proxy_peers = tls, proxy_peers
+
+
+_DEFAULT_TIMEOUTS = Timeouts()
+_NO_FRONT = Front()
+
+
+class Connection:
+    """A client socket, its parser, its state and that state's deadline."""
 
     parser_class = RequestParser                    # the protocol: how requests
     build_environ = staticmethod(build_environ)     # are read, and their environ
-    __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "deadline",
-                 "drained", "read_timeout", "send_timeout", "_timeout", "received",
-                 "base", "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
+    __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "since",
+                 "deadline", "timeouts", "front", "wants_write", "discarded",
+                 "read_timeout", "send_timeout", "_timeout", "received", "base",
+                 "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
                  "aborted")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
-                 inherited=0):
+                 inherited=0, timeouts=_DEFAULT_TIMEOUTS, front=_NO_FRONT):
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
         self.listener = listener
         self.parser = self.parser_class(limits)
-        self.state = IDLE
-        self.deadline = 0.0
-        self.drained = 0
+        self.timeouts = timeouts.by_state
+        self.front = front
+        self.wants_write = False    # FRONT: the handshake waits to write
+        self.discarded = 0          # DRAINING, LINGERING: bytes thrown away
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
         self._timeout = None        # the Python-level timeout (TLS only)
         self._kernel = inherited    # SO_RCVTIMEO | SO_SNDTIMEO bits set so far
         self.received = 0           # bytes read since the metrics last took them
-        self.base = None                # the environ base of its listener
+        self.base = None            # the environ base of its listener
         self.tls = False
         self.preface = b""
         self.blocked_until = 0.0    # the bound of the blocking call under way (0: none)
         self._blocked_on = 0        # its option: SO_RCVTIMEO or SO_SNDTIMEO
         self.aborted = False        # closes with a reset (abort())
+        self._enter(IDLE, 0.0)
+
+    def __repr__(self):
+        return "<Connection fd=%d %s>" % (self.fd, self.state.value)
+
+    # -- the state and its deadline ------------------------------------------
+
+    def _enter(self, state, since):
+        """The one place a state and its deadline are set."""
+        self.state = state
+        self.since = since
+        self.deadline = since + self.timeouts[state]
+
+    def expired(self, now):
+        """True once the current state has lasted longer than it may."""
+        return now >= self.deadline
+
+    def expire(self):
+        """End the current state at its deadline. Returns the ``HTTPError``
+        to ``reject`` with (a head partly received), or None: then the
+        connection is closed, or lingering after DRAINING."""
+        if self.state is AWAIT_HEAD and self.parser.buffered:
+            return RequestTimeout("the request head did not arrive within header-timeout")
+        if self.state is DRAINING:
+            self.linger(time.monotonic())
+        else:
+            self.close()
+        return None
+
+    @property
+    def unread(self):
+        """Bytes received and not yet consumed by a request."""
+        return self.parser.buffered
+
+    @property
+    def open(self):
+        return self.state is not CLOSED_STATE and self.state is not PASSED_ON
+
+    # -- before the first request --------------------------------------------
+
+    def start(self, now):
+        """A new connection's first state: FRONT when a PROXY header or a TLS
+        handshake comes first, else AWAIT_HEAD. False (and closed) if refused."""
+        front = self.front
+        if front.proxy_peers is not None:
+            if (self.peer[0] if self.peer else "") not in front.proxy_peers:
+                log.info("client %s: not in proxy-allow-ips; closed", self.name)
+                self.close()
+                return False
+            self._enter(FRONT, now)
+            return True
+        if front.tls is not None:
+            return self._start_tls(now)
+        self._enter(AWAIT_HEAD, now)
+        return True
+
+    def _start_tls(self, now):
+        try:
+            self.sock = self.front.tls.wrap_socket(self.sock, server_side=True,
+                                                   do_handshake_on_connect=False)
+        except OSError as exc:
+            log.info("client %s: %s; closed", self.name, exc)
+            self.close()
+            return False
+        self.tls = True
+        self._enter(FRONT, now)
+        return True
+
+    def advance_front(self):
+        """Take the next FRONT step with what has arrived, never blocking:
+        the PROXY header, then the TLS handshake. Ends in AWAIT_HEAD (still
+        counted from the accept) or closed; ``wants_write`` says which way
+        the handshake waits."""
+        if not self.tls:
+            if not self._proxy_step():
+                return
+            if self.front.tls is not None:
+                if not self._start_tls(self.since):
+                    return
+            else:
+                self._enter(AWAIT_HEAD, self.since)
+                return
+        self._handshake_step()
+
+    def _proxy_step(self):
+        try:
+            header = self._read_proxy_header()
+        except (proxy_protocol.ProxyProtocolError, OSError) as exc:
+            log.info("client %s: %s; closed", self.name, exc)
+            self.close()
+            return False
+        if header is None:
+            return False
+        if header.source is not None:
+            self.peer = header.source
+            self.base = dict(self.base, SERVER_NAME=header.dest[0],
+                             SERVER_PORT=str(header.dest[1]))
+        return True
+
+    def _read_proxy_header(self):
+        """A ``ProxyHeader`` once complete, else None; never reads past it."""
+        data = self.sock.recv(proxy_protocol.MAX_LENGTH, socket.MSG_PEEK)
+        if not data:
+            raise proxy_protocol.ProxyProtocolError("closed before a PROXY header")
+        result = proxy_protocol.parse(self.preface + data)
+        take = len(data) if result is proxy_protocol.NEED_DATA \
+            else result[1] - len(self.preface)
+        while take:                     # peeked bytes are there: no waiting
+            chunk = self.sock.recv(take)
+            if not chunk:
+                raise proxy_protocol.ProxyProtocolError("closed in a PROXY header")
+            self.preface += chunk
+            take -= len(chunk)
+        if result is proxy_protocol.NEED_DATA:
+            return None
+        self.preface = b""
+        return result[0]
+
+    def _handshake_step(self):
+        ssl = ssl_module()
+        self._set_timeout(0.0)
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.wants_write = False
+            return
+        except ssl.SSLWantWriteError:
+            self.wants_write = True
+            return
+        except OSError as exc:
+            log.info("client %s: TLS handshake failed: %s", self.name, exc)
+            self.close()
+            return
+        self.wants_write = False
+        self._enter(AWAIT_HEAD, self.since)
+
+    # -- reading in the loop ---------------------------------------------------
 
     def fill(self):
         """Read what the socket has (it is readable) into the parser.
@@ -91,7 +302,7 @@ class Connection(FrontIO, BoundedIO):
         """Read what the socket holds right now, without waiting (plain
         sockets only); True if anything (bytes or EOF) was read."""
         try:
-            data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+            data = self.sock.recv(RECV_SIZE, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
@@ -99,6 +310,193 @@ class Connection(FrontIO, BoundedIO):
         self.received += len(data)
         self.parser.feed(data)
         return True
+
+    def _recv_tls(self):
+        """What a TLS socket has; ``BlockingIOError`` when a record is partial."""
+        ssl = ssl_module()
+        self._set_timeout(0.0)
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError from None
+
+    def next_request(self):
+        """The next complete request head in the buffer (-> SERVING), or
+        None: more bytes are needed (a head begun on an IDLE connection
+        starts its header-timeout), or the peer closed between requests
+        (-> CLOSED). Raises ``HTTPError`` for a request to ``reject``."""
+        event = self.parser.next_event()
+        if event is NEED_DATA:
+            if self.state is IDLE and self.parser.buffered:
+                self._enter(AWAIT_HEAD, time.monotonic())
+            return None
+        if event is CLOSED:
+            self.close()
+            return None
+        if type(event) is Data or type(event) is EndOfMessage:
+            raise IncompleteRequest("unexpected %s between requests"
+                                    % type(event).__name__)
+        self._enter(SERVING, 0.0)
+        return event        # a Request (or the uwsgi parser's)
+
+    # -- after a request -------------------------------------------------------
+
+    def finished(self, keep, now):
+        """The app's response is sent. Keep-alive: IDLE, or DRAINING while
+        the rest of an unread body is still to come. Otherwise close, with
+        a lingering close when the client may still be sending."""
+        if keep:
+            self._enter(IDLE if self.parser.pending_head() is not None else DRAINING, now)
+        elif self.parser.buffered or self.parser.pending_head() is None:
+            self.linger(now)
+        else:
+            self.close()
+
+    def discard_body(self, limit):
+        """Skip, without waiting, what has come of the body the app left
+        unread; the rest is skipped by the worker loop (DRAINING). False
+        if more than ``limit`` bytes were skipped: close instead."""
+        if self.parser.skip_empty_body():
+            return True
+        self.discarded = 0
+        result = self._skip_available(limit)
+        return result is not False
+
+    def skip_body(self, now):
+        """DRAINING, readable: skip what came. At the body's end -> IDLE
+        (a pipelined request may follow); past ``DRAIN_BYTES`` or on a bad
+        body -> LINGERING; the peer gone -> CLOSED."""
+        try:
+            done = self._skip_available(DRAIN_BYTES)
+        except (HTTPError, OSError):
+            done = None
+        if done is True:
+            self._enter(IDLE, now)
+        elif done is False:
+            self.linger(now)
+        elif done is None:
+            self.close()
+
+    def _skip_available(self, limit):
+        """Skip body bytes as long as some are there: True at the body's
+        end, False past ``limit``, "more" while waiting for the rest, None
+        when the peer closed mid-body. Raises ``HTTPError`` on a bad body."""
+        parser = self.parser
+        while True:
+            event = parser.next_event()
+            if type(event) is Data:
+                self.discarded += len(event.data)
+                if self.discarded > limit:
+                    return False
+            elif type(event) is EndOfMessage:
+                return True
+            elif event is NEED_DATA:
+                try:
+                    data = self._recv_tls() if self.tls else self.sock.recv(
+                        RECV_SIZE, _DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    return "more"
+                except OSError:
+                    return None
+                if not data:
+                    return None
+                self.received += len(data)
+                parser.feed(data)
+            else:
+                raise IncompleteRequest("unexpected %s in a body" % type(event).__name__)
+
+    # -- ending ----------------------------------------------------------------
+
+    def reject(self, error, now):
+        """Answer ``error`` (an ``HTTPError``: its status says which) and
+        close with a lingering close; the one place a protocol error becomes
+        bytes on the wire."""
+        try:
+            self._set_timeout(0.0) if self.tls else self.sock.setblocking(False)
+            self.sock.send(writer.error_response(error.status, error.reason,
+                                                 error.detail, error.head_only))
+        except OSError:
+            self.close()
+            return
+        self.linger(now)
+
+    def linger(self, now):
+        """Shut the write side (the client reads the response, then EOF),
+        and discard what the client still sends for a short bounded time
+        before closing: closing with unread input would send a reset, which
+        can destroy the response before the client reads it. An aborted
+        connection closes at once (a half-close would end it cleanly)."""
+        if self.aborted:
+            self.close()
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return
+        self.discarded = 0
+        self._enter(LINGERING, now)
+
+    def discard(self):
+        """LINGERING, readable: throw input away; closed at EOF or past
+        ``LINGER_BYTES``."""
+        try:
+            data = self.sock.recv(RECV_SIZE, _DONTWAIT) if not self.tls \
+                else self._recv_tls()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        self.discarded += len(data)
+        if not data or self.discarded > LINGER_BYTES:
+            self.close()
+
+    def pass_on(self, handoff):
+        """Hand this connection, between requests, to another worker through
+        ``handoff`` with its unread bytes (-> PASSED_ON). False if it must
+        stay: TLS, a head too long to carry, or the pair is full."""
+        if self.tls or self.state not in BETWEEN_REQUESTS:
+            return False
+        head = self.parser.pending_head()
+        if head is None or not handoff.give(self.fd, self.listener.fileno(), self.state.value,
+                                            self.since, self.peer, head):
+            return False
+        self._enter(PASSED_ON, 0.0)     # the owner then closes this copy
+        return True
+
+    def resume(self, state, since, head):
+        """Take up, in this worker, a connection another one passed on:
+        the same state, counted from the same moment, the same bytes."""
+        self._enter(State(state), since)
+        if head:
+            self.parser.feed(head)
+
+    def say_goodbye(self):
+        """Close an idle TLS connection with a close_notify alert."""
+        if self.tls:
+            try:
+                self._set_timeout(0.0)
+                self.sock.unwrap()
+            except (OSError, ValueError):
+                pass
+        self.close()
+
+    def close(self):
+        if self.state is not PASSED_ON:
+            self._enter(CLOSED_STATE, 0.0)
+        self._release()
+
+    def _release(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    @property
+    def name(self):
+        return "%s:%s" % self.peer[:2] if self.peer else "unix"
+
+    # -- while the app runs: the body and the response ---------------------------
 
     def read_body(self, size=None):
         """The next piece of the current request's body; ``b""`` at its end.
@@ -147,19 +545,6 @@ class Connection(FrontIO, BoundedIO):
             self.blocked_until = 0.0
         self.received += len(data)
         return data
-
-    def discard_body(self, limit):
-        """Skip the rest of the body; False if more than ``limit`` bytes remain."""
-        if self.parser.skip_empty_body():
-            return True
-        skipped = 0
-        while True:
-            data = self.read_body()
-            if not data:
-                return True
-            skipped += len(data)
-            if skipped > limit:
-                return False
 
     def sendall(self, data):
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
@@ -253,48 +638,44 @@ class Connection(FrontIO, BoundedIO):
         except OSError:
             pass
 
-    def start_closing(self, error=None):
-        """Answer ``error`` (an ``HTTPError``) if given, then half-close.
+    # -- the bounds of blocking calls ----------------------------------------------
 
-        The caller keeps polling the socket and calls ``drain()`` when it is
-        readable, until it returns False, then ``close()``. False (close at
-        once) also for an aborted connection: a half-close would end it
-        cleanly.
-        """
-        if self.aborted:
-            return False
-        self.state = CLOSING
-        try:
-            if error is not None:
-                self.sock.setblocking(False)
-                self.sock.send(writer.error_response(error.status, error.reason,
-                                                     error.detail, error.head_only))
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            return False
-        return True
+    def _blocking_for(self, option, seconds):
+        """Ready the socket for a blocking call bounded by ``seconds``, and
+        start its bound (again, after progress). On a plain socket the bound
+        is also recorded in ``blocked_until``, for ``overdue``; the caller
+        resets it to 0 after the call."""
+        if self.tls:
+            self._set_timeout(seconds)
+            return
+        if not self._kernel & option:
+            self.sock.setsockopt(socket.SOL_SOCKET, option, timeval(seconds))
+            self._kernel |= option
+        self.blocked_until = time.monotonic() + seconds
+        self._blocked_on = option
 
-    def drain(self):
-        """Discard readable input; False once the peer closed or the bound is hit."""
-        try:
-            data = self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError:
-            return False
-        self.drained += len(data)
-        return bool(data) and self.drained < DRAIN_LIMIT
+    def _set_timeout(self, timeout):
+        """The Python-level timeout of a TLS socket (0.0: non-blocking)."""
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+    def overdue(self, now):
+        """The timeout error of the blocking call under way once it has waited
+        longer than its bound, else None."""
+        if not self.blocked_until or now < self.blocked_until:
+            return None
+        if self._blocked_on == _SO_RCVTIMEO:
+            return self._body_timeout()
+        return self._send_timeout()
 
+    def _body_timeout(self):
+        return BodyTimeout("client sent no body bytes for %s s (read-timeout)"
+                           % self.read_timeout)
 
-def timeout_error():
-    """The error sent to a client whose request head did not arrive in time."""
-    return RequestTimeout("the request head did not arrive within header-timeout")
+    def _send_timeout(self):
+        return ClientTimeout("client read nothing for %s s (send-timeout)"
+                             % self.send_timeout)
 
 
 def file_size(fileobj):
@@ -313,7 +694,8 @@ class UwsgiConnection(Connection):
     parser_class = uwsgi.UwsgiParser
     build_environ = staticmethod(uwsgi.build_environ)
 
-    def start_closing(self, error=None):
+    def reject(self, error, now):
         if isinstance(error, uwsgi.PacketError):
-            error = None
-        return super().start_closing(error)
+            self.linger(now)
+            return
+        super().reject(error, now)

@@ -40,6 +40,7 @@ _STATE = struct.Struct("<B")
 _HEARTBEAT = struct.Struct("<d")
 _REQUEST = struct.Struct("<B7xQdd%ds" % LINE_SIZE)  # state, requests, heartbeat, start, line
 _OFF_RECYCLE = 4
+_OFF_LAST = 5           # a padding byte of _LAYOUT: "no serving worker remains"
 _OFF_CONNECTIONS = 6
 _OFF_RSS = 16
 _OFF_STATE = 24
@@ -77,6 +78,11 @@ class Scoreboard:
             _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
         return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
                         boot, rss, line.rstrip(b"\0").decode("latin-1"), conns)
+
+    def set_last(self, index):
+        """Tell slot ``index``'s worker that no serving worker will remain
+        once it stops: it closes its connections instead of passing them on."""
+        _STATE.pack_into(self._mem, index * SLOT_SIZE + _OFF_LAST, 1)
 
     def set_pid(self, index, pid):
         _PID.pack_into(self._mem, index * SLOT_SIZE, pid)
@@ -139,6 +145,10 @@ class Slot:
     def ask_recycle(self):
         """Ask the arbiter for a replacement (max-requests); keep serving."""
         _STATE.pack_into(self._mem, self._base + _OFF_RECYCLE, 1)
+
+    def last(self):
+        """True if the arbiter said no serving worker will remain (``set_last``)."""
+        return bool(_STATE.unpack_from(self._mem, self._base + _OFF_LAST)[0])
 
     def request_started(self, line, now):
         """Record a request line (bytes, truncated to fit) and mark busy."""

@@ -300,7 +300,7 @@ SETTINGS = (
 
 # Variables in the APPSERVER_ namespace that are not settings: an old arbiter
 # sets them for the new one on a USR2 upgrade (appserver.upgrade).
-INTERNAL_ENV = ("APPSERVER_LISTEN_FDS", "APPSERVER_UPGRADE_FROM")
+INTERNAL_ENV = ("APPSERVER_LISTEN_FDS", "APPSERVER_UPGRADE_FROM", "APPSERVER_HANDOFF_FDS")
 
 # Variables holding command-line options, lowest precedence first: both
 # above the config file and APPSERVER_* variables, below the command line.

@@ -17,10 +17,17 @@ FDS_VAR = "APPSERVER_LISTEN_FDS"
 FROM_VAR = "APPSERVER_UPGRADE_FROM"
 
 
-def spawn_new_arbiter(listeners, cwd, argv=None):
-    """Fork and exec a new arbiter; returns its pid (in the old arbiter)."""
+def spawn_new_arbiter(listeners, cwd, argv=None, handoff_pair=None):
+    """Fork and exec a new arbiter; returns its pid (in the old arbiter).
+    It also inherits the workers' hand-off pair: connections the old
+    workers pass on as they stop reach the new workers."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
+    keep = [l.fileno() for l in listeners]
+    if handoff_pair is not None:
+        from appserver.worker.handoff import to_env
+        name, env[name] = to_env(handoff_pair)
+        keep += [sock.fileno() for sock in handoff_pair]
     env[FDS_VAR] = ",".join("%d=%s" % (l.fileno(), l.owned_path) if l.owned_path
                             else str(l.fileno()) for l in listeners)
     env[FROM_VAR] = str(os.getpid())
@@ -30,8 +37,8 @@ def spawn_new_arbiter(listeners, cwd, argv=None):
     try:
         if "WATCHDOG_USEC" in env:
             env["WATCHDOG_PID"] = str(os.getpid())     # exec keeps this pid
-        for listener in listeners:
-            os.set_inheritable(listener.fileno(), True)
+        for fd in keep:
+            os.set_inheritable(fd, True)
         os.chdir(cwd)
         os.execvpe(sys.executable, [sys.executable, "-m", "appserver"] + argv, env)
     finally:

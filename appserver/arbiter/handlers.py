@@ -92,5 +92,6 @@ class SignalHandlers:
             log.warning("Received USR2 during an upgrade: ignored")
             return
         hooks.call(self.cfg.hooks, "pre_exec", self)
-        self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd)
+        self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd,
+                                                   handoff_pair=self.handoff_pair)
         log.info("Received USR2: started new arbiter %d", self.successor)

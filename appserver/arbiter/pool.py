@@ -52,6 +52,8 @@ class WorkerPool:
     def _stop_one(self, pid):
         reason = self.retiring.get(pid, "fewer workers wanted")
         log.info("Stopping worker %d gracefully: %s", pid, reason)
+        if self.desired == 0 and self.successor is None and pid in self.workers:
+            self.scoreboard.set_last(self.workers[pid].index)   # nobody to pass to
         self.stopping.add(pid)
         self._signal(pid, signal.SIGTERM)
 
@@ -216,6 +218,9 @@ class WorkerPool:
         """Stop every worker: TERM (graceful) or QUIT (quick), then KILL."""
         graceful = self.stop_mode == "graceful"
         self.readiness.stopping(handing_over=self.successor is not None)
+        if self.successor is None:      # no serving worker remains: close
+            for worker in self.workers.values():
+                self.scoreboard.set_last(worker.index)
         self._kill_all(signal.SIGTERM if graceful else signal.SIGQUIT)
         limit = self.cfg.graceful_timeout if graceful else QUICK_STOP_GRACE
         deadline = time.monotonic() + limit

@@ -18,7 +18,7 @@ import time
 
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
 from appserver import process, sharedlibs, status, systemd, upgrade
-from appserver.worker.handoff import create_pair
+from appserver.worker import handoff
 from appserver.arbiter.readiness import Readiness
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
@@ -94,7 +94,8 @@ class Arbiter(WorkerPool, SignalHandlers):
                 status.write_admin_file(self)
             self.scoreboard = scoreboard.Scoreboard()
             self.monitor = Monitor(self)
-            self.handoff_pair = create_pair()
+            # After USR2, the old generation's pair: its connections come here.
+            self.handoff_pair = handoff.from_env() or handoff.create_pair()
             # Workers write a byte here to have their slot looked at now.
             self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)

@@ -6,29 +6,37 @@ arriving or not yet dispatched. Such a request would wait behind the running
 one even while another worker sits idle. The arbiter therefore creates one
 unix datagram socket pair shared by every worker. A worker whose app call lasts
 longer than ``HANDOFF_AFTER`` sends those connections into the pair (the
-descriptor with ``SCM_RIGHTS``, plus the listener, peer, state, deadline and
-any head bytes already read) and forgets them. The receiving end sits in every
+descriptor with ``SCM_RIGHTS``, plus the listener, peer, state, when that
+state began, and the bytes already read and not yet consumed) and forgets
+them. The receiving end sits in every
 worker's epoll set with ``EPOLLEXCLUSIVE``, like a listening socket: only a
 worker waiting in its loop, so a free one, takes them and carries on with
 each exactly where the busy worker left it. Busy workers never take any.
+
+A retiring worker (``appserver.worker.process``) passes every connection it
+holds between requests the same way before it exits. After a USR2 upgrade the
+new arbiter uses the old arbiter's pair (``to_env`` / ``from_env``), so the
+old generation's connections reach the new one's workers.
 """
 
+import os
 import socket
 
 HANDOFF_AFTER = 0.01        # seconds an app call runs before connections move
 HANDOFF_TICK = HANDOFF_AFTER / 2   # how often a busy worker checks
 MAX_HEAD_BYTES = 60000      # a longer partial head stays where it is
 _MAX_PAYLOAD = MAX_HEAD_BYTES + 512
+ENV_VAR = "APPSERVER_HANDOFF_FDS"
 
 
 class Moved:
     """A connection as received from another worker."""
 
-    __slots__ = ("sock", "listener_fd", "peer", "state", "deadline", "head")
+    __slots__ = ("sock", "listener_fd", "peer", "state", "since", "head")
 
-    def __init__(self, sock, listener_fd, peer, state, deadline, head):
+    def __init__(self, sock, listener_fd, peer, state, since, head):
         self.sock, self.listener_fd, self.peer = sock, listener_fd, peer
-        self.state, self.deadline, self.head = state, deadline, head
+        self.state, self.since, self.head = state, since, head
 
 
 def create_pair():
@@ -36,6 +44,29 @@ def create_pair():
     pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     for sock in pair:
         sock.setblocking(False)
+    return pair
+
+
+def to_env(pair):
+    """``(name, value)`` of the variable that passes ``pair`` to a new
+    arbiter (USR2); the caller makes both descriptors inheritable."""
+    return ENV_VAR, "%d,%d" % (pair[0].fileno(), pair[1].fileno())
+
+
+def from_env(environ=None):
+    """The pair an old arbiter passed on, or None."""
+    environ = os.environ if environ is None else environ
+    value = environ.pop(ENV_VAR, None)
+    if not value:
+        return None
+    try:
+        fds = [int(fd) for fd in value.split(",")]
+        pair = tuple(socket.socket(fileno=fd) for fd in fds)
+    except (ValueError, OSError):
+        return None
+    for sock in pair:
+        sock.setblocking(False)
+        os.set_inheritable(sock.fileno(), False)
     return pair
 
 
@@ -48,16 +79,19 @@ class Handoff:
     def fileno(self):
         return self.recv_sock.fileno()
 
-    def give(self, conn):
-        """Pass ``conn`` on; False if it must stay (pair full, head too long)."""
-        head = conn.parser.pending_head()
-        if head is None or len(head) > MAX_HEAD_BYTES:
+    def can_carry(self, unread):
+        """Whether a connection holding ``unread`` bytes fits in the pair."""
+        return unread <= MAX_HEAD_BYTES
+
+    def give(self, fd, listener_fd, state, since, peer, head):
+        """Pass a connection on (``Connection.pass_on`` calls this); False if
+        it must stay (pair full, head too long)."""
+        if len(head) > MAX_HEAD_BYTES:
             return False
-        host, port = conn.peer[:2] if conn.peer else ("", -1)
-        meta = "%d\0%s\0%r\0%s\0%d\n" % (conn.listener.fileno(), conn.state,
-                                          conn.deadline, host, port)
+        host, port = peer[:2] if peer else ("", -1)
+        meta = "%d\0%s\0%r\0%s\0%d\n" % (listener_fd, state, since, host, port)
         try:
-            socket.send_fds(self.send_sock, [meta.encode() + head], [conn.fd])
+            socket.send_fds(self.send_sock, [meta.encode() + head], [fd])
         except OSError:             # the pair is full, or anything else: it stays
             return False
         return True
@@ -77,7 +111,7 @@ class Handoff:
 
 def _decode(payload, fd):
     meta, _, head = payload.partition(b"\n")
-    listener_fd, state, deadline, host, port = meta.decode().split("\0")
+    listener_fd, state, since, host, port = meta.decode().split("\0")
     peer = (host, int(port)) if int(port) >= 0 else ""
     return Moved(socket.socket(fileno=fd), int(listener_fd), peer, state,
-                 float(deadline), head)
+                 float(since), head)

@@ -1,23 +1,35 @@
-"""The sync worker: boot, one event loop, graceful stop.
+"""The sync worker process: boot, one event loop, signals, retiring, stop.
 
 After ``fork`` the arbiter calls ``Worker.run()``, which never returns. The
-worker loads the app (unless the arbiter preloaded it) and runs one epoll loop
-over the listening sockets, its signal wakeup pipe, and every connection that
-is only waiting on the network: sending its request head, idle between
-keep-alive requests, or being drained after an error. A connection whose head
-is complete is served synchronously (``wsgi.handler.handle``), then any
-pipelined request already buffered, then it goes back to the loop. Deadlines
-(``header-timeout``, ``keep-alive``, the drain bound) are swept a few times a
-second; how connections end lives in ``worker.ends``. The heartbeat goes to the scoreboard on every turn and around every
-request, so a request stuck in the app stops it. Each request goes through a
-``RequestObserver`` (request id, access log, metrics, request hooks). On
-``STACK_SIGNAL`` (``slow-request``) the worker logs its current stack and keeps
-going; with ``reload`` it watches its own modules (``appserver.devreload``).
+worker loads the app (unless the arbiter preloaded it) and runs one epoll
+loop over the listening sockets, the hand-off pair, its signal wakeup pipe
+and every connection that is only waiting on the network. It holds its
+connections in a ``ConnectionTable`` (``worker.table``) and its app calls in
+a ``LongCall`` (``worker.longcall``); each ``Connection`` owns its state and
+deadline, and the loop asks each one what it is waiting for and whether it
+``expired``. A complete head is served synchronously (``wsgi.handler.handle``),
+then any pipelined request already buffered. The heartbeat goes to the
+scoreboard on every turn and around every request, so a request stuck in the
+app stops it. Each request goes through a ``RequestObserver``.
 
-Before its first request head, a connection may have to send a PROXY protocol
-header (``proxy-protocol``) and complete a TLS handshake; both are waited for
-in the loop too, within ``header-timeout`` (``worker.front``). A TLS
-connection is never handed to another worker: its session lives here.
+Signal handlers only record (TERM: stop; INT, QUIT: exit now; USR1: reopen
+logs); the loop acts. How a worker ends:
+
+- *Retiring* (max-requests reached, or TERM while some serving worker
+  remains: reload, recycling, TTOU, WINCH or TERM of an old generation after
+  USR2, a worker stopped by hand): it stops taking work, finishes the
+  request in hand, and passes every connection between requests (IDLE, or
+  AWAIT_HEAD with the bytes read so far) to a live worker through the
+  hand-off pair; FRONT, DRAINING and LINGERING ones finish here and then go
+  the same way. TLS connections cannot move: an idle one ends with a
+  close_notify, one with a request gets its answer with ``Connection: close``.
+  At max-requests it serves no further request and waits for the arbiter's
+  TERM (after its replacement booted); on TERM it exits once it holds nothing.
+- *Closing* (TERM when no serving worker remains: the arbiter's final stop,
+  or WINCH without a new generation; the arbiter marks the slot ``last``):
+  it takes what the backlog holds, closes idle connections on which nothing
+  arrived, answers every request already received with ``Connection: close``.
+- ``graceful-timeout`` bounds both; then whatever is left is closed.
 
 Exit codes: 0 normal, ``EXIT_APP_LOAD`` when the app cannot be loaded,
 ``EXIT_WORKER_BOOT`` when anything else fails before the loop starts.
@@ -31,30 +43,30 @@ import select
 import signal
 import time
 
-from appserver import errors, hooks, process, scoreboard
-from appserver.worker.balance import AcceptPacer
-from appserver.connection import HEAD, IDLE, Connection
-from appserver.io_timeouts import prepare_listener
-from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
-from appserver.worker.ends import SWEEP_INTERVAL, ConnectionEnds
-from appserver.worker.table import Intake
-from appserver.worker.signals import WorkerSignals
+from appserver import errors, hooks, logs, process, scoreboard
+from appserver.connection import (AWAIT_HEAD, DRAINING, FRONT, IDLE, LINGERING, Connection,
+                                  Front, Timeouts)
 from appserver.http.errors import HTTPError
-from appserver.http.parser import CLOSED, NEED_DATA, Limits, Request
+from appserver.http.parser import Limits
+from appserver.io_timeouts import prepare_listener
 from appserver.observe import RequestObserver
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
-from appserver.worker.front import ConnectionFront
+from appserver.worker.handoff import Handoff
+from appserver.worker.longcall import LongCall
+from appserver.worker.table import ADOPT_BATCH, ConnectionTable, waiting_head
 from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
 
 HEARTBEAT_INTERVAL = 1.0    # longest sleep of an idle worker, seconds
+SWEEP_INTERVAL = 0.25       # how often deadlines are checked, seconds
+RETRY_INTERVAL = 0.005      # a retiring worker retries a full pair this often
 _IN = select.EPOLLIN
 
 
-class Worker(Intake, ConnectionEnds, WorkerSignals, ConnectionFront):
+class Worker:
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
@@ -71,28 +83,31 @@ class Worker(Intake, ConnectionEnds, WorkerSignals, ConnectionFront):
         self.app = app
         self.access_log = access_log
         self.ppid = os.getppid()
-        self.conns = {}
-        self.alive = True
-        self.accepting = False
+        self.taking = True          # accepting and adopting new work
+        self.handing_over = False   # retiring: connections go to live workers
+        self.exiting = False        # told to stop: exit once nothing is held
         self.stop_by = None
         self.next_sweep = 0.0
         self.requests = 0
         self.max_requests = _max_requests(cfg)
-        self.in_app = False
         self.idle_sleep = idle_sleep(cfg.timeout)
         self.counters = slot.counters()
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
         self.watcher = None
-        self.current = None         # the connection whose request the app runs
-        self.app_started = 0.0      # when the current app call began (monotonic)
-        self.tick_saw = None        # the app_started the last handoff tick saw
-        self.ticking = False        # the handoff timer (SIGALRM) runs
-        self.long_call = False      # the last app call ran past HANDOFF_AFTER
-        self.handing_off = False    # _on_long_request is passing connections on
-        self.pacer = AcceptPacer()
+        self.long = False           # the last app call ran long: events are stale
         # The slots peers may hold: the pool, and a reload's new workers too.
         self.read_peers = functools.partial(
             slot.peers, 2 * max(getattr(server, "desired", 0), number) + 2)
+        self.poller = select.epoll()
+        self.table = ConnectionTable(self.poller, self.listeners, self.handoff,
+                                     self._connection, slot, cfg.max_connections,
+                                     self.read_peers)
+        self.longcall = LongCall(self.table, self._abort_hook)
+
+    @property
+    def alive(self):
+        """Still taking new work (hooks and status read this)."""
+        return self.taking
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -118,65 +133,92 @@ class Worker(Intake, ConnectionEnds, WorkerSignals, ConnectionFront):
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH):
             signal.signal(signum, signal.SIG_IGN)       # the arbiter's business
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGUSR2, self._on_timeout)
-        signal.signal(signal.SIGALRM, self._on_long_request)
+        self.longcall.install()
         # The arbiter forks with its signals blocked; ours are in place now.
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        self._register_stack_dump()
         set_title("worker %d" % self.number, self.cfg)
         process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
         if self.app is None:
             self.app = _load_app(self.cfg.app)
-        cfg = self.cfg
-        self.limits = Limits(request_line=cfg.limit_request_line,
-                             fields=cfg.limit_request_fields,
-                             field_size=cfg.limit_request_field_size,
-                             body=cfg.limit_request_body)
-        self.connection, self.uwsgi_peers = _protocol(cfg)
-        multiprocess = cfg.workers != 1
-        self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
-        self.inherited = {fd: prepare_listener(l, cfg.read_timeout, cfg.send_timeout)
-                          for fd, l in self.listeners.items()}
-        self._boot_front(cfg)
-        self.poller = select.epoll()
+        self._setup(self.cfg)
         self.poller.register(self.signals.read_fd, _IN)
-        self._accept_on()
+        self.table.accept_on()
         try:
-            hooks.call_strict(cfg.hooks, "post_worker_init", self)
+            hooks.call_strict(self.cfg.hooks, "post_worker_init", self)
         except hooks.HookFailed:
             raise SystemExit(errors.EXIT_WORKER_BOOT)
-        if cfg.reload:
+        if self.cfg.reload:
             from appserver.devreload import Watcher
-            self.watcher = Watcher(cfg.reload_extra_file, self.counters.ask_reload)
+            self.watcher = Watcher(self.cfg.reload_extra_file, self.counters.ask_reload)
         now = time.monotonic()
         self.counters.booted(now - self.forked_at)
         self.slot.set_state(scoreboard.IDLE, now)
 
+    def _setup(self, cfg):
+        """What every connection of this worker shares."""
+        from appserver import proxy, tls
+        self.limits = Limits(request_line=cfg.limit_request_line,
+                             fields=cfg.limit_request_fields,
+                             field_size=cfg.limit_request_field_size,
+                             body=cfg.limit_request_body)
+        self.connection_class, self.table.uwsgi_peers = _protocol(cfg)
+        self.timeouts = Timeouts(header=cfg.header_timeout, keep_alive=cfg.keep_alive)
+        self.rewrite = proxy.Rewriter(cfg).rewrite       # a bound method: cheaper to call
+        context = tls.server_context(cfg)
+        self.front = Front(context, proxy.AllowList(cfg.proxy_allow_ips)
+                           if cfg.proxy_protocol else None)
+        multiprocess = cfg.workers != 1
+        self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        if context is not None:
+            for base in self.bases.values():
+                base["wsgi.url_scheme"] = "https"
+        self.inherited = {fd: prepare_listener(l, cfg.read_timeout, cfg.send_timeout)
+                          for fd, l in self.listeners.items()}
+
+    def _connection(self, sock, peer, listener):
+        """A new ``Connection`` on ``listener`` (the table's factory)."""
+        fd = listener.fileno()
+        conn = self.connection_class(sock, peer, listener, self.limits,
+                                     self.cfg.read_timeout, self.cfg.send_timeout,
+                                     self.inherited[fd], self.timeouts, self.front)
+        conn.base = self.bases[fd]
+        return conn
+
+    def _abort_hook(self):
+        hooks.call(self.cfg.hooks, "worker_abort", self)
+
     # -- loop ---------------------------------------------------------------
 
     def _loop(self):
-        poll, conns, beat = self.poller.poll, self.conns, self.slot.beat
+        poll, table, beat = self.poller.poll, self.table, self.slot.beat
+        conns = table.conns
         control = set(self.listeners) | {self.signals.read_fd, self.handoff.fileno()}
-        while self.alive or conns:
+        while not (self.exiting and not conns):
             now = time.monotonic()
             beat(now)
-            timeout = SWEEP_INTERVAL if conns else self.idle_sleep
-            events = poll(timeout)
-            self.long_call = False
+            events = poll(self._poll_timeout())
+            self.long = False
             ready = [fd for fd, _ in events if fd in control]
             if ready:
                 self._control(ready)
             for fd, _ in events:
-                if self.long_call:
+                if self.long:
                     break                   # the list is stale: poll again
                 conn = conns.get(fd)
                 if conn is not None:
                     self._readable(conn)
             now = time.monotonic()
+            if self.handing_over:
+                self._hand_over()
             if now >= self.next_sweep:
                 self._sweep(now)
                 if self.watcher is not None:
                     self.watcher.check(now)
+
+    def _poll_timeout(self):
+        if self.handing_over and self.table.between_requests():
+            return RETRY_INTERVAL       # the pair was full: try again soon
+        return SWEEP_INTERVAL if self.table.conns else self.idle_sleep
 
     def _control(self, ready):
         """Connections handed over, then signals, then new connections, all
@@ -187,87 +229,213 @@ class Worker(Intake, ConnectionEnds, WorkerSignals, ConnectionFront):
         under a mixed load. The pair goes before a graceful stop, which stops
         taking from it: it may hold our own connections, passed on during
         the call just ended, whose requests the stopping worker still owes."""
-        if self.handoff.fileno() in ready:
-            self._adopt_batch()
+        if self.handoff.fileno() in ready and self.table.accepting:
+            self._adopt()
         if self.signals.read_fd in ready:
             self._signals()
         for fd in ready:
             listener = self.listeners.get(fd)
-            if listener is not None and self.accepting:
+            if listener is not None and self.table.accepting:
                 self._accept(listener)
 
+    def _adopt(self):
+        """Serve up to ``ADOPT_BATCH`` connections waiting in the pair before
+        our own: each has waited at least ``HANDOFF_AFTER`` already, ours
+        less, so requests are served about in the order they came. Bounded,
+        because under load the pair need never empty (busy peers keep
+        passing connections into it)."""
+        table = self.table
+        for _ in range(ADOPT_BATCH):
+            adopted = table.adopt(1) if table.accepting else ()
+            if not adopted:
+                return
+            # One at a time: the rest stay in the pair, for a free worker,
+            # while this one serves. A request waits on it: serve it now.
+            conn = adopted[0]
+            if conn.fill_waiting() or conn.unread:
+                self._process(conn)
+
+    def _accept(self, listener, batch=None):
+        """Accept a batch; a request that came with its connection is served
+        at once, and the connection is watched only if it stays open (a
+        connection closed after one response never enters the epoll set)."""
+        table = self.table
+        for conn in table.accept(listener, *(() if batch is None else (batch,))):
+            if waiting_head(conn):
+                self._process(conn)
+            table.watch(conn)
+        return table.more
+
     def _readable(self, conn):
-        step = self.steps.get(conn.state)      # CLOSING, PROXY_HEADER, ...
-        if step is not None:
-            step(conn)
-            return
-        conn.fill()
-        self._process(conn)
+        state = conn.state
+        if state is IDLE or state is AWAIT_HEAD:
+            conn.fill()
+            self._process(conn)
+        elif state is FRONT:
+            wanted = conn.wants_write
+            conn.advance_front()
+            if conn.state is AWAIT_HEAD:
+                if wanted:
+                    self.table.rewatch(conn)
+                self._readable(conn)    # the request may have come with it
+            elif not conn.open:
+                self.table.forget(conn)
+            elif conn.wants_write != wanted:
+                self.table.rewatch(conn)
+        elif state is DRAINING:
+            conn.skip_body(time.monotonic())
+            self._process(conn)
+        elif state is LINGERING:
+            conn.discard()
+            if not conn.open:
+                self.table.forget(conn)
 
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
-        parser = conn.parser
-        while True:
+        while conn.state is IDLE or conn.state is AWAIT_HEAD:
+            if self.handing_over and not conn.tls:
+                if self.table.pass_on(conn) or self.handoff.can_carry(conn.unread):
+                    return      # passed on, or it waits for room in the pair
             try:
-                event = parser.next_event()
+                request = conn.next_request()
             except HTTPError as err:
                 self._reject(conn, err)
                 return
-            if event is NEED_DATA:
-                if conn.state == IDLE and parser.buffered:
-                    conn.state = HEAD
-                    conn.deadline = time.monotonic() + self.cfg.header_timeout
-                return
-            if event is CLOSED:
-                self._drop(conn)
-                return
-            if not isinstance(event, Request) or not self._serve(conn, event):
-                self._close(conn)
-                return
+            if request is None:
+                break
+            keep = self._serve(conn, request)
+            conn.finished(keep, time.monotonic())
+        if not conn.open:
+            self.table.forget(conn)
 
     def _serve(self, conn, request):
-        """Run the app for one request; True if the connection stays open."""
+        """Run the app for one request; True if the connection may stay open."""
         if request.dropped_headers:
             log.debug("dropped headers with '_' from %s: %s", conn.peer,
                       ", ".join(request.dropped_headers))
-        slot = self.slot
-        self.app_started = started = time.monotonic()
+        slot, longcall = self.slot, self.longcall
+        started = time.monotonic()
         slot.request_started(request.line.encode("latin-1"), started)
         if self.cfg.proctitle_requests:
             set_title("worker %d busy %s" % (self.number, request.line[:100]), self.cfg)
-        if not self.alive:
+        if not self.taking:
             request.keep_alive = False
-        if not self.ticking and len(self.conns) > 1:
-            signal.setitimer(signal.ITIMER_REAL, HANDOFF_TICK, HANDOFF_TICK)
-            self.ticking = True
-        self.current, self.in_app = conn, True
+        longcall.begin(conn, started)
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
                           self.rewrite, started)
         except WorkerTimeout:
-            self.in_app = False
+            longcall.end(started)
             raise SystemExit(0)
-        self.in_app = False
         now = time.monotonic()
-        if now - self.app_started >= HANDOFF_AFTER:
-            self.long_call = True
+        self.long = longcall.end(now) or self.long
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
             set_title("worker %d idle" % self.number, self.cfg)
         self.requests += 1
         if self.requests == self.max_requests:
-            log.info("Worker %d served %d requests (max-requests); asking for a "
-                     "replacement", os.getpid(), self.requests)
-            slot.ask_recycle()
-            try:
-                os.write(self.nudge_fd, b"r")
-            except OSError:
-                pass
-        if not keep:
-            return False
-        conn.state = IDLE
-        conn.deadline = now + self.cfg.keep_alive
-        return True
+            self._reached_max_requests(now)
+        return keep
+
+    def _reject(self, conn, err):
+        log.info("client %s: %s (%d %s)", conn.name, err.detail, err.status, err.reason)
+        self.observer.rejected(conn, err)
+        conn.reject(err, time.monotonic())
+        if not conn.open:
+            self.table.forget(conn)
+
+    def _sweep(self, now):
+        self.next_sweep = now + SWEEP_INTERVAL
+        for conn in self.table.expired(now):
+            error = conn.expire()
+            if error is not None:
+                self._reject(conn, error)
+            elif not conn.open:
+                self.table.forget(conn)
+        if self.stop_by is not None and now >= self.stop_by:
+            log.info("Worker %d: graceful-timeout passed, closing %d connections",
+                     os.getpid(), len(self.table))
+            self.table.close_all()
+        if os.getppid() != self.ppid and not self.exiting:
+            log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
+            self._stop(now)
+
+    # -- signals and stopping --------------------------------------------------
+
+    def _signals(self):
+        self.signals.drain_pipe()
+        while True:
+            signum = self.signals.pop()
+            if signum is None:
+                return
+            if signum == signal.SIGTERM:
+                self._stop(time.monotonic())
+            elif signum in (signal.SIGINT, signal.SIGQUIT):
+                hooks.call(self.cfg.hooks, "worker_int", self)
+                raise SystemExit(0)
+            elif signum == signal.SIGUSR1:
+                logs.reopen()
+                self.longcall.register_stack_dump()
+
+    def _reached_max_requests(self, now):
+        log.info("Worker %d served %d requests (max-requests); asking for a "
+                 "replacement", os.getpid(), self.requests)
+        self.slot.ask_recycle()
+        try:
+            os.write(self.nudge_fd, b"r")
+        except OSError:
+            pass
+        self._retire(now)
+
+    def _stop(self, now):
+        """TERM: retire, handing connections over, while a serving worker
+        remains; else close (see the module comment). Exit once empty."""
+        if self.exiting:
+            return
+        self.exiting = True
+        self.stop_by = now + self.cfg.graceful_timeout
+        if self.slot.last():
+            self._close_down(now)
+        else:
+            self._retire(now)
+
+    def _retire(self, now):
+        """Stop taking work; hand every connection between requests over."""
+        if self.handing_over:
+            return
+        self._stop_taking(now)
+        self.handing_over = True
+        self._hand_over()
+
+    def _hand_over(self):
+        for conn in self.table.between_requests():
+            if conn.tls:
+                if conn.state is IDLE and not conn.unread:
+                    conn.say_goodbye()
+                    self.table.forget(conn)
+            else:
+                self.table.pass_on(conn)
+
+    def _close_down(self, now):
+        """No serving worker remains: take what the backlog holds, close
+        idle connections (but serve those on which a request has arrived)."""
+        if self.taking:
+            for listener in self.listeners.values():
+                while self._accept(listener, self.cfg.max_connections):
+                    pass
+        self._stop_taking(now)
+        readable = self.table.readable_now()
+        for conn in self.table.between_requests():
+            if conn.state is IDLE and conn.fd not in readable and not conn.unread:
+                conn.say_goodbye()
+                self.table.forget(conn)
+
+    def _stop_taking(self, now):
+        self.taking = False
+        self.longcall.may_pass = False
+        self.table.accept_off()
+        self.slot.set_state(scoreboard.DRAINING, now)
+
 
 def idle_sleep(timeout):
     """How long an idle worker may wait in epoll: well within ``timeout``, or

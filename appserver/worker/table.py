@@ -1,27 +1,29 @@
-"""How connections enter a worker, and leave it for another.
+"""The connection table: the connections one worker holds, and how they
+enter and leave it.
 
-Mixed into ``Worker``. New connections come from the listening sockets
-(``_accept``, batched, honouring ``max-connections``: the idle keep-alive
-connection nearest its deadline makes room, and accepting pauses while every
-connection is busy; left for a moment to a free worker holding fewer
-connections, ``appserver.worker.balance``; a request that came with its connection
-is served at once, and the connection enters the epoll set only if it stays
-open) and from the handoff pair (``_adopt``:
-one connection a busy worker passed on, served at once and ahead of this
-worker's own). While this worker's app call runs
-long, ``_on_long_request`` (a repeating timer, see there) passes on the connections on
-which a request is waiting (``appserver.worker.handoff``).
+Contract: ``ConnectionTable`` owns the ``fd -> Connection`` map, their
+registration in the worker's epoll set, and the intake (the listening
+sockets and the hand-off pair in that set while ``accepting``). ``accept``
+takes new connections (batched, honouring ``max-connections``: the idle
+keep-alive connection nearest its deadline makes room, and accepting pauses
+while every connection is busy; left for a moment to a free worker holding
+fewer connections, ``appserver.worker.balance``). ``adopt`` takes
+connections another worker passed on, exactly in the state they left.
+``expired`` lists those past their state's deadline, ``pass_on`` and
+``pass_on_waiting`` hand connections to the pair, ``forget`` takes a
+connection that closed or left out. The table never serves a request and
+never calls into the worker: ``accept`` and ``adopt`` return the connections
+that have work for the worker to do. It changes no connection's state
+except through the connection's own methods.
 """
 
 import logging
 import os
 import select
-import signal
 import time
 
-from appserver.worker.balance import MARGIN
-from appserver.connection import HEAD, IDLE
-from appserver.worker.handoff import HANDOFF_AFTER
+from appserver.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON
+from appserver.worker.balance import MARGIN, AcceptPacer
 
 log = logging.getLogger("appserver")
 
@@ -30,122 +32,93 @@ ADOPT_BATCH = 16            # connections taken from the pair per wakeup at most
 _IN = select.EPOLLIN
 
 
-class Intake:
-    """Connection intake of ``Worker``; see the module comment."""
+class ConnectionTable:
+    """One worker's connections; see the module comment."""
 
-    def _on_long_request(self, signum, frame):
-        """The app call runs long: let a free worker serve those of our
-        connections on which a request is waiting. Connections with nothing
-        to read stay: they are ours again as soon as the app returns.
+    def __init__(self, poller, listeners, handoff, make_connection, slot,
+                 max_connections, read_peers=lambda: (), uwsgi_peers=None):
+        self.poller = poller
+        self.listeners = listeners          # fd -> Listener
+        self.handoff = handoff
+        self.make_connection = make_connection  # (sock, peer, listener) -> Connection
+        self.slot = slot
+        self.max_connections = max_connections
+        self.read_peers = read_peers
+        self.uwsgi_peers = uwsgi_peers
+        self.conns = {}
+        self.watched = set()                # fds in the epoll set
+        self.accepting = False
+        self.full = False                   # intake paused: max-connections
+        self.more = False                   # the last accept may have left more
+        self.pacer = AcceptPacer()
 
-        The timer ticks every ``HANDOFF_TICK`` from the first request that
-        finds other connections here, and stops on a tick between requests:
-        under load it is armed once per quiet spell, not per request.
+    def __len__(self):
+        return len(self.conns)
 
-        A tick can arrive while the previous one is still passing connections
-        on (a busy machine may not run this process for longer than a tick);
-        Python then runs this handler inside itself. That tick does nothing:
-        it would pass on again the connections the first one was sending,
-        and two workers would read one socket.
+    # -- intake --------------------------------------------------------------
 
-        Only a call that an earlier tick saw running too counts as long. A
-        worker that merely waited for the CPU (its peer on the same core ran
-        a time slice) finds a quick call past ``HANDOFF_AFTER`` on the first
-        tick it gets: it would hand nearly all its busy keep-alive
-        connections to that peer at once, for good, and their clients would
-        then be served a fraction as often as the peer's others. A call
-        really running long is seen by the tick before, ``HANDOFF_TICK``
-        earlier, as before.
-
-        A stopping worker passes nothing on: it no longer takes from the
-        pair, and when every worker stops, nobody would; the requests it
-        still owes are served after the call, before it exits.
-
-        Each tick interrupts a send or receive the request is blocked in,
-        which restarts its kernel timeout: a tick that finds the call past
-        its bound (``Connection.overdue``) raises the timeout into it."""
-        if self.handing_off:
-            return
-        if self.in_app and self.current is not None:
-            error = self.current.overdue(time.monotonic())
-            if error is not None:
-                raise error         # into the blocked send or receive
-        if not self.in_app:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            self.ticking = False
-            return
-        if not self.alive:
-            return      # stopping: this worker no longer takes from the pair
-        started = self.app_started
-        seen, self.tick_saw = self.tick_saw, started
-        if seen != started or time.monotonic() - started < HANDOFF_AFTER:
-            return
-        self.handing_off = True
-        try:
-            self._pass_on_waiting()
-        finally:
-            self.handing_off = False
-
-    def _pass_on_waiting(self):
-        waiting = {fd for fd, _ in self.poller.poll(0)}
-        for conn in [c for c in self.conns.values()
-                     if c.state in (IDLE, HEAD) and c is not self.current and not c.tls
-                     and (c.fd in waiting or c.parser.buffered)]:
-            if self.handoff.give(conn):
-                self._drop(conn, handed_on=True)
-
-    def _accept_on(self):
+    def accept_on(self):
         """Take new connections: from the listeners and from busy workers.
 
         Not EPOLLEXCLUSIVE: the kernel would always pick the same worker's
         epoll set, busy or not, and an idle worker would sleep while a
         connection waits for a busy one. Each free worker is woken instead
         (one wins the accept; the others find nothing, cheaply)."""
-        if not self.accepting and self.alive:
+        if not self.accepting:
             for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.register(fd, _IN)
             self.accepting = True
 
-    def _accept_off(self):
+    def accept_off(self):
+        self.full = False
         if self.accepting:
             for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.unregister(fd)
             self.accepting = False
 
-    def _adopt_batch(self):
-        """Serve up to ``ADOPT_BATCH`` connections waiting in the pair before
-        our own: each has waited at least ``HANDOFF_AFTER`` already, ours
-        less. Requests are so served about in the order they came, whichever
-        worker held them, and none waits behind younger ones (a worker that
-        served its own new requests first would leave the oldest waiting
-        longest). Bounded, because under load the pair need never empty: the
-        busy peer, and this worker itself during a long call, keep passing
-        connections into it, and a worker draining it to the end returned to
-        its loop only when the load stopped, leaving new connections in the
-        backlog for seconds."""
-        for _ in range(ADOPT_BATCH):
-            if not (self.accepting and self._adopt()):
-                return
+    def accept(self, listener, batch=ACCEPT_BATCH):
+        """Accept up to ``batch`` connections, yielding each one, not yet
+        watched, before accepting the next: the worker serves a request that
+        came with it at once (while the rest wait in the backlog, where a
+        free worker may take them), then ``watch``es it if still open.
+        ``more`` tells afterwards whether the backlog may hold more.
 
-    def _adopt(self):
-        """Take one connection a busy worker handed over and carry on with
-        it (True), or find the pair empty (False); the next one waits in the
-        pair for whichever worker is free then."""
-        for moved in self.handoff.take(1):
-            listener = self.listeners.get(moved.listener_fd)
-            if listener is None:
-                moved.sock.close()
+        The pacer is asked before each one, not once per batch: a burst of
+        keep-alive connections would otherwise go out a batch at a time, and
+        a worker that won more batches would keep the extra clients for good
+        (their requests served less often than the other workers' clients)."""
+        conns = self.conns
+        self.more = False
+        for _ in range(batch):
+            if not self.accepting:
+                return                      # stopped while serving the last one
+            if len(conns) >= MARGIN and self._defer_accept():
+                return
+            full = len(conns) >= self.max_connections
+            if full and not any(c.state is IDLE for c in conns.values()):
+                self.accept_off()
+                self.full = True            # resumes when a connection leaves
+                return
+            try:
+                sock, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept() failed: %s", exc)
+                return
+            allowed = self.uwsgi_peers
+            if allowed is not None and (peer[0] if peer else "") not in allowed:
+                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
+                sock.close()
                 continue
-            conn = self._register(moved.sock, moved.peer, listener)
-            conn.state, conn.deadline = moved.state, moved.deadline
-            if moved.head:
-                conn.parser.feed(moved.head)
-            # It was handed over because a request waits on it: serve it now,
-            # ahead of our own, rather than after another turn of the loop.
-            if conn.fill_waiting() or moved.head:
-                self._process(conn)
-            return True
-        return False
+            if full:
+                self._make_room()
+            conn = self._add(self.make_connection(sock, peer, listener))
+            if conn.start(time.monotonic()):
+                yield conn
+            else:
+                self.forget(conn)
+        self.more = True
 
     def _defer_accept(self):
         """True to leave the waiting connections to a lighter free worker
@@ -155,68 +128,100 @@ class Intake:
             return True
         return False
 
-    def _accept(self, listener, batch=ACCEPT_BATCH):
-        """Accept up to ``batch`` connections; True if the backlog may hold more.
-
-        The pacer is asked before each one, not once per batch: a burst of
-        keep-alive connections would otherwise go out a batch at a time, and
-        a worker that won more batches would keep the extra clients for good
-        (their requests served less often than the other workers' clients)."""
-        cfg, conns = self.cfg, self.conns
-        for _ in range(batch):
-            if len(conns) >= MARGIN and self._defer_accept():
-                return False
-            full = len(conns) >= cfg.max_connections
-            if full and not any(c.state == IDLE for c in conns.values()):
-                self._accept_off()          # resumes when a connection closes
-                return False
-            try:
-                sock, peer = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return False
-            except OSError as exc:
-                log.warning("accept() failed: %s", exc)
-                return False
-            allowed = self.uwsgi_peers
-            if allowed is not None and (peer[0] if peer else "") not in allowed:
-                log.info("client %s:%s: not in uwsgi-allow-ips; closed", *peer[:2])
-                sock.close()
+    def adopt(self, limit=ADOPT_BATCH):
+        """Take up to ``limit`` connections waiting in the pair, each
+        resumed where the worker that passed it on left it; returns them.
+        Bounded, because under load the pair need never empty: the busy
+        peer, and this worker itself during a long call, keep passing
+        connections into it."""
+        adopted = []
+        for moved in self.handoff.take(limit):
+            listener = self.listeners.get(moved.listener_fd)
+            if listener is None:
+                moved.sock.close()
                 continue
-            if full:
-                self._make_room()
-            conn = self._register(sock, peer, listener, poll=False)
-            if not self._open(conn):
-                self._drop(conn)
-                continue
-            conn.deadline = time.monotonic() + cfg.header_timeout
-            self._start_serving(conn)
-        return True
+            conn = self._add(self.make_connection(moved.sock, moved.peer, listener))
+            conn.resume(moved.state, moved.since, moved.head)
+            self.watch(conn)
+            adopted.append(conn)
+        return adopted
 
-    def _start_serving(self, conn):
-        """Serve a new connection's request at once when it came with the
-        connection (it usually has), then watch it in the loop if it stays
-        open: a connection closed after one response never enters the epoll
-        set."""
-        if conn.state == HEAD and not conn.tls and conn.fill_waiting():
-            self._process(conn)
-        if self.conns.get(conn.fd) is conn:
-            self.poller.register(conn.fd, _IN)
-
-    def _register(self, sock, peer, listener, poll=True):
-        fd = listener.fileno()
-        conn = self.connection(sock, peer, listener, self.limits, self.cfg.read_timeout,
-                               self.cfg.send_timeout, self.inherited[fd])
-        conn.base = self.bases[fd]
+    def _add(self, conn):
         self.conns[conn.fd] = conn
         self.slot.set_connections(len(self.conns))
-        if poll:
-            self.poller.register(conn.fd, _IN)
         return conn
+
+    def watch(self, conn):
+        """Wait for ``conn`` in the loop, if it is still open."""
+        if conn.open and conn.fd not in self.watched and self.conns.get(conn.fd) is conn:
+            self.poller.register(conn.fd, select.EPOLLOUT if conn.wants_write else _IN)
+            self.watched.add(conn.fd)
+
+    def rewatch(self, conn):
+        """Follow a FRONT connection's handshake direction (in or out)."""
+        if conn.fd in self.watched:
+            self.poller.modify(conn.fd, select.EPOLLOUT if conn.wants_write else _IN)
+
+    # -- leaving -------------------------------------------------------------
+
+    def forget(self, conn):
+        """Take out a connection that closed or was passed on. One passed on
+        lives on elsewhere (and in flight), so it leaves the epoll set
+        explicitly before this worker closes its descriptor."""
+        if self.conns.get(conn.fd) is conn:
+            del self.conns[conn.fd]
+            self.slot.set_connections(len(self.conns))
+            if conn.fd in self.watched:
+                self.watched.discard(conn.fd)
+                if conn.state is PASSED_ON:
+                    try:
+                        self.poller.unregister(conn.fd)
+                    except (OSError, ValueError):
+                        pass
+            if self.full:
+                self.accept_on()
+                self.full = False
+        conn.close()
+
+    def pass_on(self, conn):
+        """Hand ``conn`` to another worker; False if it must stay."""
+        if conn.pass_on(self.handoff):
+            self.forget(conn)
+            return True
+        return False
+
+    def pass_on_waiting(self, current):
+        """Pass on the connections, other than ``current``, on which a
+        request is waiting (readable, or bytes already buffered)."""
+        waiting = {fd for fd, _ in self.poller.poll(0)}
+        for conn in [c for c in self.conns.values()
+                     if c.state in BETWEEN_REQUESTS and c is not current and not c.tls
+                     and (c.fd in waiting or c.unread)]:
+            self.pass_on(conn)
+
+    def between_requests(self):
+        """The connections that are between requests (IDLE, AWAIT_HEAD)."""
+        return [c for c in self.conns.values() if c.state in BETWEEN_REQUESTS]
+
+    def expired(self, now):
+        """The connections past their state's deadline."""
+        return [c for c in self.conns.values() if c.expired(now)]
+
+    def readable_now(self):
+        """The fds the epoll set reports readable at this moment."""
+        return {fd for fd, _ in self.poller.poll(0)}
 
     def _make_room(self):
         """Close the idle keep-alive connection closest to its deadline."""
-        idle = [c for c in self.conns.values() if c.state == IDLE]
-        if not idle:
-            return False
-        self._drop(min(idle, key=lambda c: c.deadline))
-        return True
+        idle = [c for c in self.conns.values() if c.state is IDLE]
+        if idle:
+            self.forget(min(idle, key=lambda c: c.deadline))
+
+    def close_all(self):
+        for conn in list(self.conns.values()):
+            self.forget(conn)
+
+
+def waiting_head(conn):
+    """True when a new connection's request came with it: read it now."""
+    return conn.state is AWAIT_HEAD and not conn.tls and conn.fill_waiting()

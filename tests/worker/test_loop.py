@@ -3,11 +3,15 @@ pair, the signal pipe and the listeners are served on every wakeup, also when a
 long call (here: a connection adopted from the pair) cuts the turn short for
 the worker's own connections. Under a mixed load a new connection waited in
 the backlog for seconds while every turn was cut short before reaching it."""
+import os
+import time
 import types
 
 import pytest
 
+from appserver import config, scoreboard
 from appserver.worker import Worker
+from appserver.worker.handoff import create_pair
 
 SIG, PAIR, LISTENER, OWN = 3, 4, 5, 6
 
@@ -28,25 +32,33 @@ class Poller:
         return self.batches.pop(0)
 
 
-def a_worker(batch, long_adoption, accepting=True):
-    worker = Worker.__new__(Worker)
+def built(tmp_path, **settings):
+    """A worker made by its constructor, as the arbiter makes one."""
+    cfg = config.load("hello:app", settings, {}, str(tmp_path))
+    slot = scoreboard.Scoreboard(slots=4).claim(0, os.getpid(), time.monotonic())
+    read, write = os.pipe()
+    return Worker(cfg, [], slot, lambda environ, start: [], types.SimpleNamespace(
+        enabled=False), 1, create_pair(), write)
+
+
+def a_worker(batch, long_adoption, accepting=True, tmp_path="."):
+    worker = built(tmp_path)
     calls = []
     worker.calls = calls
     worker.poller = Poller(batch)
-    worker.alive, worker.accepting = True, accepting
-    worker.conns = {OWN: "own connection"}
+    worker.table.accepting = accepting
+    worker.table.conns[OWN] = "own connection"
     worker.listeners = {LISTENER: "listener"}
     worker.signals = types.SimpleNamespace(read_fd=SIG)
     worker.handoff = types.SimpleNamespace(fileno=lambda: PAIR)
-    worker.slot = types.SimpleNamespace(beat=lambda now: None)
-    worker.idle_sleep, worker.next_sweep = 1.0, float("inf")
+    worker.next_sweep = float("inf")
 
-    def adopt_batch():
+    def adopt():
         calls.append("adopt")
-        worker.long_call = long_adoption
+        worker.long = long_adoption
 
     worker._signals = lambda: calls.append("signals")
-    worker._adopt_batch = adopt_batch
+    worker._adopt = adopt
     worker._accept = lambda listener: calls.append("accept")
     worker._readable = lambda conn: calls.append("own")
     return worker
@@ -75,6 +87,6 @@ def test_no_accept_once_accepting_stopped_in_the_same_turn():
 
     def graceful_stop():
         worker.calls.append("signals")
-        worker.accepting = False            # as _accept_off does
+        worker.table.accepting = False      # as accept_off does
     worker._signals = graceful_stop
     assert run_one_turn(worker) == ["signals"]
