@@ -4,7 +4,8 @@
 of the settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the
 config file (``-c FILE``, else ``./appserver.conf.py`` or, failing that,
 Gunicorn's ``./gunicorn.conf.py`` if it exists), the
-``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV``), the
+``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV`` and
+the ones Kubernetes service links make, ``appserver.service_links``), the
 options of ``GUNICORN_CMD_ARGS`` then ``APPSERVER_CMD_ARGS`` (``cmd_args``:
 the parsed options of each, as ``cli``; they may name the config file), and
 the values given explicitly on the command line. The config file's server
@@ -17,7 +18,8 @@ each becomes); those with no effect here leave a line in ``cfg.notices``. Any
 other name in a config file is ignored, as Gunicorn does (helpers, imports),
 unless it is close to a setting's name: then it is a did-you-mean error. An
 unknown ``APPSERVER_*`` variable, a broken config file, or a bad value raises
-``ConfigError`` (a bad bind address ``BindError``) naming the source. ``reload(cfg)`` loads again from the same command line, config
+``ConfigError`` (a malformed bind address too) naming the source.
+``reload(cfg)`` loads again from the same command line, config
 file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.convert``)
 parses one bind address.
 """
@@ -27,7 +29,7 @@ import runpy
 import traceback
 import types
 
-from appserver import hooks
+from appserver import hooks, service_links
 from appserver import settings as S
 from appserver import settings_gunicorn as G
 from appserver.convert import convert, parse_bind
@@ -226,6 +228,8 @@ def _env_layer(environ):
                 or var in S.CMD_ARGS_ENV):
             continue
         setting = S.BY_ENV.get(var)
+        if setting is None and service_links.is_service_link(var, raw):
+            continue
         if setting is None:
             raise _unknown(var, "in the environment", S.BY_ENV)
         if setting.multiple:

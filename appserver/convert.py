@@ -7,8 +7,9 @@ line or the environment, or a Python object from a config file) into the value
 string ``"auto"``). Any bad value raises ``ConfigError`` naming the setting,
 what was expected, what was given and ``origin`` (``--workers``,
 ``APPSERVER_WORKERS``, ``config file PATH``); a malformed bind address raises
-``BindError``. ``parse_bind`` parses one bind address; ``appserver.config``
-re-exports it.
+``BadBindAddress``, a ``ConfigError`` too (exit code 2: a bad setting, not a
+socket that cannot be bound). ``parse_bind`` parses one bind address;
+``appserver.config`` re-exports it.
 """
 
 import ipaddress
@@ -16,7 +17,7 @@ import math
 import re
 
 from appserver import settings_schema as S
-from appserver.errors import BindError, ConfigError
+from appserver.errors import BadBindAddress, ConfigError
 
 _AUTO = "auto"
 _NUMBERS = (S.INT, S.INT_OR_AUTO, S.FLOAT)
@@ -155,7 +156,7 @@ def _to_keyvalue(setting, raw, origin):
 
 def _to_bind(setting, raw, origin):
     if not isinstance(raw, str):
-        _fail(setting, "a string, " + _BIND_FORMS, raw, origin, BindError)
+        _fail(setting, "a string, " + _BIND_FORMS, raw, origin, BadBindAddress)
     try:
         _parse_bind(raw)
     except _BadBind as err:
@@ -188,7 +189,7 @@ class _BadBind(Exception):
 
 
 def _bind_error(value, why, origin=""):
-    return BindError("bad bind address %r%s: %s; expected %s"
+    return BadBindAddress("bad bind address %r%s: %s; expected %s"
                      % (value, origin, why, _BIND_FORMS))
 
 
@@ -197,8 +198,8 @@ def parse_bind(value):
 
     Gunicorn's forms mean what they mean there: ``tcp://HOST:PORT``,
     ``unix://PATH``, ``HOST`` and ``[IPv6]`` (port 8000), ``:PORT`` (every
-    IPv4 interface, 0.0.0.0). Raises ``BindError`` saying what is wrong and
-    which forms are expected.
+    IPv4 interface, 0.0.0.0). Raises ``BadBindAddress`` saying what is wrong
+    and which forms are expected.
     """
     try:
         return _parse_bind(value)

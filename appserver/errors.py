@@ -27,8 +27,12 @@ class ConfigError(AppServerError):
     exit_code = EXIT_CONFIG
 
 
+class BadBindAddress(ConfigError):
+    """A ``bind`` address is malformed: a bad setting, like any other."""
+
+
 class BindError(AppServerError):
-    """A ``bind`` address is malformed or cannot be bound."""
+    """A well-formed ``bind`` address cannot be bound or inherited."""
 
     exit_code = EXIT_BIND
 

@@ -38,8 +38,11 @@ value types (`keepalive = 2`, `umask = 0o027`, `raw_env = [...]`), and
 Gunicorn's flags work on the command line; [migrating.md](migrating.md) says
 what each becomes. Other names in the config file are ignored, as Gunicorn
 does, unless close to a setting's name (`wokers`): that is an error. An
-unknown `APPSERVER_*` variable is an error. `appserver APP --print-config`
-shows each value and where it came from.
+unknown `APPSERVER_*` variable is an error, except the variables Kubernetes
+makes for a Service named `appserver` or `appserver-*`
+(`APPSERVER_SERVICE_HOST=10.0.0.1`, `APPSERVER_PORT=tcp://...` and the like,
+recognised by name and value), which are ignored. `appserver APP
+--print-config` shows each value and where it came from.
 
 Shell completion of options: `eval "$(_APPSERVER_COMPLETE=bash_source appserver)"`
 (or `zsh_source`, `fish_source`), for example in `~/.bashrc`.

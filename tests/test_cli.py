@@ -325,12 +325,21 @@ def test_subprocess_unknown_setting_in_environment():
                            "environment; did you mean 'APPSERVER_KEEP_ALIVE'?\n")
 
 
-def test_subprocess_bad_bind_exits_5():
-    proc = run_appserver("la_simple:app", "--check-config", "--bind", "nonsense:port")
-    assert proc.returncode == 5
+@pytest.mark.parametrize("command", [("--check-config",), ()])
+def test_subprocess_malformed_bind_exits_2(command):
+    proc = run_appserver("la_simple:app", *command, "--bind", "nonsense:port")
+    assert proc.returncode == 2
     assert proc.stderr.startswith("Error: bad bind address 'nonsense:port' (from --bind): ")
     assert "expected HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N" in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("command", [("--check-config",), ()])
+def test_subprocess_port_out_of_range_exits_2(command):
+    proc = run_appserver("la_simple:app", *command, "--bind", "127.0.0.1:99999")
+    assert proc.returncode == 2
+    assert "the port must be a number from 0 to 65535, not '99999'" in proc.stderr
+    assert "Listening" not in proc.stderr
 
 
 def test_subprocess_version():

@@ -6,7 +6,7 @@ import pytest
 
 from appserver import config
 from appserver import settings as S
-from appserver.errors import EXIT_BIND, EXIT_CONFIG, BindError, ConfigError
+from appserver.errors import EXIT_CONFIG, BadBindAddress, ConfigError
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_bad_web_concurrency_names_it(cwd):
 
 
 def test_bad_port_is_a_bind_error(cwd):
-    message = config_error(cwd, environ={"PORT": "http"}, error=BindError)
+    message = config_error(cwd, environ={"PORT": "http"}, error=BadBindAddress)
     assert "bad bind address '0.0.0.0:http' (from PORT)" in message
 
 
@@ -214,10 +214,10 @@ def test_bad_environment_value_names_the_variable(cwd, var, raw, expected):
     assert message.endswith(", got %r (from %s)" % (raw, var))
 
 
-def test_bad_bind_is_a_bind_error_with_exit_code_5(cwd):
-    with pytest.raises(BindError) as info:
+def test_bad_bind_is_a_bad_setting_with_exit_code_2(cwd):
+    with pytest.raises(BadBindAddress) as info:
         load(cwd, environ={"APPSERVER_BIND": "nonsense:port"})
-    assert info.value.exit_code == EXIT_BIND == 5
+    assert info.value.exit_code == EXIT_CONFIG == 2
     assert "bad bind address 'nonsense:port' (from APPSERVER_BIND)" in str(info.value)
     assert "expected HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N" in str(info.value)
 
@@ -364,13 +364,13 @@ def test_parse_bind(value, parsed):
     ("", "it is empty"),
 ])
 def test_parse_bind_errors_say_what_is_expected(value, why):
-    with pytest.raises(BindError) as info:
+    with pytest.raises(BadBindAddress) as info:
         config.parse_bind(value)
     message = str(info.value)
     assert message.startswith("bad bind address %r: " % value)
     assert why in message
     assert message.endswith("; expected HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N")
-    assert info.value.exit_code == EXIT_BIND
+    assert info.value.exit_code == EXIT_CONFIG
 
 
 def test_config_error_exit_code():
