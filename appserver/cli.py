@@ -3,8 +3,9 @@
 ``main(args)`` parses the command line (``cli_parser``: APP and the options
 given explicitly) and the ``GUNICORN_CMD_ARGS``/``APPSERVER_CMD_ARGS``
 variables (options only), loads the config (``config.load``) and then
-``--print-config`` and ``--check-config`` print and exit; otherwise the
-process is prepared (``loader.prepare``) and the arbiter runs. ``main`` is the
+``--print-config`` and ``--check-config`` (every ``preflight`` check) print
+and exit; otherwise the process is prepared (``loader.prepare``), checked
+(``preflight``, all but binding and importing) and the arbiter runs. ``main`` is the
 one place where an ``AppServerError`` becomes ``Error: <message>`` on stderr
 and its exit code, for ``appserver status`` too; a usage error also shows the
 usage line. ``appserver status ...`` (a first argument of ``status``) runs
@@ -15,7 +16,7 @@ usage line. ``appserver status ...`` (a first argument of ``status``) runs
 import os
 import sys
 
-from appserver import cli_parser, config, loader, tls
+from appserver import cli_parser, config, loader, preflight
 from appserver import settings as S
 from appserver.errors import AppServerError
 
@@ -84,14 +85,11 @@ def cmd_args(environ):
 
 
 def _check(cfg):
-    """Do everything a start does short of binding and forking."""
+    """Run every check a start runs, binding and loading too, then say so."""
     for notice in cfg.notices:
         sys.stderr.write("Notice: %s\n" % notice)
-    for address in cfg.bind:
-        config.parse_bind(address)
     loader.prepare(cfg)
-    tls.check(cfg)
-    loader.load_app(cfg.app)
+    preflight.run(cfg, binding=True)
     module = sys.modules[loader.parse_spec(cfg.app).module]
     print("config OK: app %s loaded from %s"
           % (cfg.app, getattr(module, "__file__", None) or module.__name__))
@@ -99,6 +97,6 @@ def _check(cfg):
 
 def _serve(cfg):
     loader.prepare(cfg)
-    tls.check(cfg)
+    preflight.run(cfg, binding=False)
     from appserver.arbiter import Arbiter
     return Arbiter(cfg).run()

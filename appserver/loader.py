@@ -3,7 +3,8 @@
 ``prepare(cfg)`` sets up the process the way the app expects: ``chdir``, the
 current directory first on ``sys.path`` (as ``python -m`` does), then the
 ``pythonpath`` entries before it, and the ``env`` pairs in ``os.environ``.
-``load_app(spec)`` imports and returns the callable for ``pkg.mod:name``,
+``find(spec)`` checks the spec and finds its top-level module without
+importing it. ``load_app(spec)`` imports and returns the callable for ``pkg.mod:name``,
 ``pkg.mod:a.b``, ``pkg.mod`` (its ``application``, else its ``app``) or
 ``pkg.mod:factory(literal, args)``. Every failure is an ``AppLoadError`` whose
 message says which case it is: bad spec, module not found (with the paths
@@ -13,6 +14,7 @@ missing (with the module's public callables), factory failed, not callable.
 
 import ast
 import importlib
+import importlib.util
 import os
 import sys
 import traceback
@@ -63,7 +65,7 @@ def parse_spec(spec):
     if not module:
         raise bad("the module name is missing")
     if not all(part.isidentifier() for part in module.split(".")):
-        raise bad("%r is not a module name" % module)
+        raise bad("%r is not a module name%s" % (module, _path_hint(module)))
     if not sep:
         return AppSpec(module, (), None)
     if not target.strip():
@@ -77,6 +79,15 @@ def parse_spec(spec):
         call = _literal_arguments(node, bad)
         node = node.func
     return AppSpec(module, _dotted_name(node, bad), call)
+
+
+def _path_hint(module):
+    """For a file path like ``myproj/wsgi.py``: the module name it means."""
+    path = module[:-3] if module.endswith(".py") else module
+    dotted = path.strip("./").replace("/", ".")
+    if dotted != module and all(p.isidentifier() for p in dotted.split(".")):
+        return " (a file path? did you mean %r?)" % dotted
+    return ""
 
 
 def _literal_arguments(node, bad):
@@ -100,6 +111,14 @@ def _dotted_name(node, bad):
         raise bad("expected a name or a dotted name before the arguments")
     names.append(node.id)
     return tuple(reversed(names))
+
+
+def find(spec):
+    """Check that ``spec`` is well formed and its top-level module can be
+    found, without importing anything; ``AppLoadError`` saying which not."""
+    top = parse_spec(spec).module.partition(".")[0]
+    if top not in sys.modules and importlib.util.find_spec(top) is None:
+        raise AppLoadError(_not_found_message(top, top))
 
 
 def load_app(spec):

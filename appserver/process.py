@@ -33,14 +33,20 @@ def daemonize():
 
 def set_umask(value):
     """Apply ``umask`` given as an octal string ("022") or an int."""
+    mask = parse_umask(value)
+    if mask is not None:
+        os.umask(mask)
+
+
+def parse_umask(value):
+    """``umask`` as a number (None stays None); ``ConfigError`` if malformed."""
     if value is None:
-        return
+        return None
     try:
-        mask = int(value, 8) if isinstance(value, str) else int(value)
+        return int(value, 8) if isinstance(value, str) else int(value)
     except ValueError:
         raise ConfigError("umask: expected an octal number like 022, got %r"
                           % (value,)) from None
-    os.umask(mask)
 
 
 def switch_user(user, group, initgroups):

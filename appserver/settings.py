@@ -289,7 +289,9 @@ SETTINGS = (
             metavar="FILE", cli_only=True,
             default_doc="./appserver.conf.py, else ./gunicorn.conf.py, if it exists"),
     Setting("check-config", BOOL, False, ("--check-config",), COMMAND,
-            "Load the config and the app, report any error, and exit.",
+            "Run every check a start runs (settings, binding each address, user and group, "
+            "pid and log paths, log-config, StatsD address, loading the app), in the same "
+            "order; exit with the code the start would.",
             cli_only=True),
     Setting("print-config", BOOL, False, ("--print-config",), COMMAND,
             "Print every setting, its value and where it came from, and exit.",

@@ -8,8 +8,9 @@ TCP sockets get ``SO_REUSEADDR``; a unix socket path left by a dead server is
 replaced, but never a regular file; a unix socket file we created is removed by
 ``close_all``, and gets the ``mode`` (octal string) and ``owner``
 (``USER[:GROUP]``) passed to ``bind_all``: it is created with that mode (never
-more open, not even for a moment), then chowned. Any failure is a
-``BindError`` naming the address and what to do.
+more open, not even for a moment), then chowned. A bad ``mode`` or ``owner``
+is a ``ConfigError``; any other failure is a ``BindError`` naming the address
+and what to do.
 """
 
 import errno
@@ -19,7 +20,7 @@ import pwd
 import socket
 import stat
 
-from appserver.errors import BindError
+from appserver.errors import BindError, ConfigError
 
 _SOCKET_TYPE = socket.SocketType     # the C socket type socket.socket extends
 
@@ -191,7 +192,7 @@ def parse_mode(text):
     except ValueError:
         mode = -1
     if not 0 <= mode <= 0o777:
-        raise BindError("bind-mode: expected permissions in octal like 660, got %r"
+        raise ConfigError("bind-mode: expected permissions in octal like 660, got %r"
                         % (text,))
     return mode
 
@@ -205,7 +206,7 @@ def parse_owner(text):
         uid = _resolve(user, lambda n: pwd.getpwnam(n).pw_uid)
         gid = _resolve(group, lambda n: grp.getgrnam(n).gr_gid)
     except KeyError as exc:
-        raise BindError("bind-owner: no such user or group %s on this system"
+        raise ConfigError("bind-owner: no such user or group %s on this system"
                         % exc) from None
     return uid, gid
 

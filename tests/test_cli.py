@@ -247,6 +247,7 @@ def fake_arbiter(monkeypatch):
 
 def test_run_prepares_and_runs_the_arbiter(clean, fake_arbiter):
     (clean / "proj").mkdir()
+    (clean / "proj" / "x.py").write_text("")
     result = invoke("x:app", "-w", "3", "--chdir", "proj")
     assert result.exit_code == 0, result.stderr
     [(cfg, cwd)] = fake_arbiter.seen
@@ -256,6 +257,7 @@ def test_run_prepares_and_runs_the_arbiter(clean, fake_arbiter):
 
 def test_arbiter_errors_become_message_and_exit_code(clean, fake_arbiter):
     fake_arbiter.error = WorkerBootError("workers keep failing to boot")
+    (clean / "x.py").write_text("")
     result = invoke("x:app")
     assert result.exit_code == 3
     assert result.stderr == "Error: workers keep failing to boot\n"

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from appserver import sockets
-from appserver.errors import BindError
+from appserver.errors import ConfigError
 
 from .conftest import get_json, http_connection
 
@@ -61,6 +61,6 @@ def test_bind_mode_leaves_tcp_alone_and_group_only_owner(tmp_path):
     (None, ":no-such-group-xyz", "bind-owner: no such user or group"),
 ])
 def test_bad_bind_mode_or_owner(tmp_path, mode, owner, message):
-    with pytest.raises(BindError, match=message):
+    with pytest.raises(ConfigError, match=message):
         sockets.bind_all([("unix", str(tmp_path / "c.sock"))], 8, mode=mode, owner=owner)
     assert not (tmp_path / "c.sock").exists()
