@@ -214,3 +214,93 @@ def test_parse_cpu_max(text, value):
     ("1073741824\n", 1 << 30), ("max\n", None), ("", None), (None, None), ("-1", None)])
 def test_parse_memory_max(text, value):
     assert cpus.parse_memory_max(text) == value
+
+
+# -- cgroup v1 ------------------------------------------------------------------
+
+def cgroup_v1(tmp_path, own=(), **controllers):
+    """A fake cgroup v1 tree at tmp_path/v1: ``controllers`` maps a mount
+    (``cpu,cpuacct``, written ``cpu_cpuacct``) to ``{relative dir: {file:
+    text}}``; ``own`` are the /proc/self/cgroup lines. Returns (root, proc)."""
+    root = tmp_path / "v1"
+    for mount, dirs in controllers.items():
+        for relative, files in dirs.items():
+            where = root / mount.replace("_", ",") / relative.strip("/")
+            where.mkdir(parents=True, exist_ok=True)
+            for name, text in files.items():
+                (where / name).write_text(text + "\n")
+    proc = tmp_path / "proc-self-cgroup-v1"
+    proc.write_text("".join(line + "\n" for line in own) + "0::/\n")
+    return str(root), str(proc)
+
+
+def auto_v1(tree, cpu_count=8, **kw):
+    root, proc = tree
+    return cpus.auto_workers(cgroup_root=root, cpu_count=cpu_count,
+                             proc_self_cgroup=proc, **kw)
+
+
+def test_v1_cfs_quota_of_two_cpus(tmp_path):
+    tree = cgroup_v1(tmp_path, ["4:cpu,cpuacct:/"], cpu_cpuacct={
+        "/": {"cpu.cfs_quota_us": "200000", "cpu.cfs_period_us": "100000"}})
+    n, why = auto_v1(tree)
+    assert n == 5
+    assert "cpu.cfs_quota_us quota 2 CPUs allows 2" in why
+
+
+def test_v1_quota_minus_one_means_no_quota(tmp_path):
+    tree = cgroup_v1(tmp_path, ["4:cpu,cpuacct:/"], cpu_cpuacct={
+        "/": {"cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000"}})
+    n, why = auto_v1(tree, cpu_count=2)
+    assert n == 5 and "no CPU quota" in why
+
+
+def test_v1_memory_limit_bounds_the_workers(tmp_path):
+    tree = cgroup_v1(tmp_path, ["9:memory:/"], memory={
+        "/": {"memory.limit_in_bytes": str(512 * MIB)}})
+    n, why = auto_v1(tree)
+    assert n == 4
+    assert "memory.limit_in_bytes 512 MiB / 128 MiB per worker allows 4" in why
+
+
+def test_v1_unlimited_memory_is_no_limit(tmp_path):
+    tree = cgroup_v1(tmp_path, ["9:memory:/"], memory={
+        "/": {"memory.limit_in_bytes": "9223372036854771712"}})
+    n, why = auto_v1(tree, cpu_count=2)
+    assert n == 5 and "no memory limit" in why
+
+
+def test_v1_limits_on_the_own_cgroup_and_its_ancestors(tmp_path):
+    own = ["11:memory:/kubepods/burstable/pod1/abc", "4:cpu,cpuacct:/kubepods/burstable/pod1/abc"]
+    tree = cgroup_v1(tmp_path, own, memory={
+        "/kubepods": {"memory.limit_in_bytes": str(4096 * MIB)},
+        "/kubepods/burstable/pod1": {"memory.limit_in_bytes": str(384 * MIB)},
+        "/kubepods/burstable/pod1/abc": {"memory.limit_in_bytes": "9223372036854771712"},
+    }, cpu_cpuacct={
+        "/kubepods/burstable/pod1/abc": {"cpu.cfs_quota_us": "150000",
+                                         "cpu.cfs_period_us": "100000"}})
+    n, why = auto_v1(tree, cpu_count=16)
+    assert n == 3, why                 # 2 CPUs -> 5, memory 384 MiB -> 3
+    assert "memory.limit_in_bytes 384 MiB" in why and "quota 1.5 CPUs allows 2" in why
+
+
+def test_v1_a_path_outside_this_namespace_falls_back_to_the_mount(tmp_path):
+    tree = cgroup_v1(tmp_path, ["4:cpu,cpuacct:/docker/0123abcd"], cpu_cpuacct={
+        "/": {"cpu.cfs_quota_us": "100000", "cpu.cfs_period_us": "100000"}})
+    assert auto_v1(tree)[0] == 3
+
+
+def test_v1_separate_cpu_mount_and_cpuset(tmp_path):
+    tree = cgroup_v1(tmp_path, ["3:cpuset:/", "2:cpu:/"],
+                     cpu={"/": {"cpu.cfs_quota_us": "400000", "cpu.cfs_period_us": "100000"}},
+                     cpuset={"/": {"cpuset.effective_cpus": "0-2"}})
+    n, why = auto_v1(tree, cpu_count=8)
+    assert n == 7 and "cpuset.effective_cpus allows 3" in why
+
+
+def test_v1_and_v2_together_the_smallest_wins(tmp_path):
+    root, proc = cgroup_v1(tmp_path, ["9:memory:/"], memory={
+        "/": {"memory.limit_in_bytes": str(1024 * MIB)}})
+    (tmp_path / "v1" / "memory.max").write_text("%d\n" % (256 * MIB))
+    n, why = auto_v1((root, proc))
+    assert n == 2 and "memory.max 256 MiB" in why
