@@ -38,9 +38,17 @@ SETTINGS = (
             "peers are always allowed.", metavar="ADDRESSES"),
     Setting("admin-bind", STR, None, ("--admin-bind",), SERVER_SOCKET,
             "Address of the admin listener, served by the arbiter itself "
-            "(never by a worker): /healthz, /readyz and /status. Same forms "
-            "as bind; keep it private.", metavar="ADDRESS",
+            "(never by a worker): /healthz, /readyz, /status (each worker's "
+            "pid, state, counters, memory and current request line, its query "
+            "string hidden unless admin-show-query) and /metrics. No "
+            "authentication: same forms as bind; keep it private.", metavar="ADDRESS",
             default_doc="none (no admin listener)"),
+    Setting("admin-show-query", BOOL, False,
+            ("--admin-show-query/--no-admin-show-query",), SERVER_SOCKET,
+            "Show the query strings of the request lines on the admin "
+            "listener's /status (and so in 'appserver status'). Off by "
+            "default, because query strings often carry tokens: the admin "
+            "listener shows '?<hidden>' instead."),
     Setting("backlog", INT, 2048, ("--backlog",), SERVER_SOCKET,
             "Maximum number of pending connections queued by the kernel.",
             metavar="INT", minimum=1),

@@ -2,7 +2,8 @@
 
 ``snapshot(arbiter, now)`` is a plain dict of the arbiter and every worker's
 scoreboard slot (pid, state, requests served, current request and for how
-long, heartbeat age, RSS). ``routes(arbiter)`` maps admin paths to handlers:
+long, heartbeat age, RSS); the request line's query string is shown as
+``?<hidden>`` unless ``admin-show-query`` (``shown_request``). ``routes(arbiter)`` maps admin paths to handlers:
 ``/healthz`` (200 while the arbiter loop runs and no worker is stuck),
 ``/readyz`` (200 once workers have booted and while not draining),
 ``/status`` (the snapshot as JSON), ``/metrics`` (Prometheus text format,
@@ -30,7 +31,8 @@ def snapshot(arbiter, now):
             "state": scoreboard.STATE_NAMES[info.state],
             "requests": info.requests,
             "connections": info.connections,
-            "request": info.request_line or None,
+            "request": shown_request(info.request_line,
+                                     arbiter.cfg.admin_show_query) or None,
             "request_seconds": round(now - info.request_start, 3)
             if info.request_start else None,
             "heartbeat_age": round(now - info.heartbeat, 3),
@@ -47,6 +49,21 @@ def snapshot(arbiter, now):
         "workers_wanted": arbiter.desired,
         "workers": workers,
     }
+
+
+def shown_request(line, show_query=False):
+    """The request line as the admin listener shows it: the query string of
+    its target replaced by ``?<hidden>`` unless ``show_query``."""
+    if show_query or "?" not in line:
+        return line
+    method, _, rest = line.partition(" ")
+    target, space, version = rest.partition(" ")
+    if "?" not in target:
+        return line
+    return "%s %s?%s%s%s" % (method, target.partition("?")[0], HIDDEN, space, version)
+
+
+HIDDEN = "<hidden>"
 
 
 def routes(arbiter):

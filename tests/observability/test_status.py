@@ -44,9 +44,37 @@ def test_status_table_shows_a_busy_worker(obs_server):
                                "RSS"]
     assert sorted(int(r.split()[1]) for r in rows) == srv.worker_pids()
     [busy] = [r for r in rows if " busy " in r]
-    assert "GET /sleep?s=3 HTTP/1.1" in busy and busy.split()[-1].endswith("M")
+    assert "GET /sleep?<hidden> HTTP/1.1" in busy and busy.split()[-1].endswith("M")
     assert busy.split()[4] == "1"           # the connection of its request
     thread.join()
+
+
+def busy_line(srv, path):
+    """The busy worker's request line, from /status JSON and from the table."""
+    thread = busy_request(srv, path)
+    def busy():
+        out = status_cmd("--admin", admin_url(srv), "--json").stdout
+        found = [w["request"] for w in json.loads(out)["workers"] if w["state"] == "busy"]
+        return found[0] if found else None
+    line = wait_until(busy, 10, "a busy worker")
+    table = status_cmd("--admin", admin_url(srv)).stdout
+    thread.join()
+    return line, table
+
+
+def test_admin_listener_hides_query_strings_by_default(obs_server):
+    srv = obs_server("--admin-bind", "127.0.0.1:0")
+    line, table = busy_line(srv, "/sleep?s=2&reset_token=s3cr3t")
+    assert line == "GET /sleep?<hidden> HTTP/1.1"
+    assert "GET /sleep?<hidden> HTTP/1.1" in table
+    assert "s3cr3t" not in table
+
+
+def test_admin_show_query_shows_them(obs_server):
+    srv = obs_server("--admin-bind", "127.0.0.1:0", "--admin-show-query")
+    line, table = busy_line(srv, "/sleep?s=2&reset_token=s3cr3t")
+    assert line == "GET /sleep?s=2&reset_token=s3cr3t HTTP/1.1"
+    assert line in table
 
 
 def test_status_json_and_pid_file(obs_server, tmp_path):
