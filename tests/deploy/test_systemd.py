@@ -209,7 +209,10 @@ def test_watchdog_pings_continue_after_a_usr2_upgrade(procs, notify):
 def test_service_unit_runs_unprivileged_hardened_and_notifies():
     entries = unit_entries(SYSTEMD / "appserver.service")
     service = {k: v for s, k, v in entries if s == "Service"}
-    assert service["Type"] == "notify-reload"
+    # Type=notify-reload is systemd 253+; older systemd ignores it with a
+    # warning and runs the unit as Type=simple (no readiness, no reload).
+    assert service["Type"] == "notify"
+    assert service["ExecReload"].split() == ["/bin/kill", "-s", "HUP", "$MAINPID"]
     assert service["NotifyAccess"] == "all"
     assert service["KillSignal"] == "SIGTERM"
     assert service["KillMode"] == "mixed"
@@ -239,25 +242,58 @@ def systemd_version():
 
 
 def test_example_units_pass_systemd_analyze_verify(tmp_path):
+    complaints, code, _ = verify(tmp_path, (SYSTEMD / "appserver.service").read_text())
+    assert complaints == [] and code == 0, complaints
+
+
+def verify(tmp_path, service_text):
+    """``systemd-analyze verify`` of the example socket and this service text
+    (ExecStart pointing at this interpreter's appserver); its complaints."""
     if not os.access(SYSTEMD_ANALYZE, os.X_OK):
         pytest.skip("systemd-analyze is not installed")
-    for name in ("appserver.service", "appserver.socket"):
-        shutil.copy(SYSTEMD / name, tmp_path / name)
-    service = tmp_path / "appserver.service"
+    shutil.copy(SYSTEMD / "appserver.socket", tmp_path / "appserver.socket")
     binary = shutil.which("appserver") or os.path.join(os.path.dirname(sys.executable),
                                                         "appserver")
-    service.write_text(re.sub(r"^ExecStart=\S+", "ExecStart=" + binary,
-                              service.read_text(), flags=re.M))
+    service = tmp_path / "appserver.service"
+    service.write_text(re.sub(r"^ExecStart=\S+", "ExecStart=" + binary, service_text,
+                              flags=re.M))
     result = subprocess.run(
         [SYSTEMD_ANALYZE, "verify", "--man=no", "./appserver.socket", "./appserver.service"],
         cwd=tmp_path, capture_output=True, text=True, timeout=30)
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return complaints, result.returncode, service
+
+
+def docs_notify_reload_variant():
+    """The unit as docs/deploy.md shows it for systemd 253+: its ini block
+    with Type=notify-reload replaces the example's Type= and ExecReload=."""
+    docs = (SYSTEMD.parent.parent / "docs" / "deploy.md").read_text()
+    [block] = [b for b in re.findall(r"```ini\n(.*?)```", docs, re.S)
+               if "Type=notify-reload" in b]
+    lines = [l for l in (SYSTEMD / "appserver.service").read_text().splitlines()
+             if not l.startswith(("Type=", "ExecReload="))]
+    at = lines.index("[Service]") + 1
+    return "\n".join(lines[:at] + block.strip().splitlines() + lines[at:]) + "\n"
+
+
+def test_the_docs_notify_reload_variant_verifies_on_systemd_253_and_later(tmp_path):
+    complaints, code, service = verify(tmp_path, docs_notify_reload_variant())
     if systemd_version() < 253:
-        # Type=notify-reload arrived in systemd 253; older ones warn and use
-        # Type=simple. Only that one line is forgiven.
-        complaints.remove("%s:%d: Failed to parse service type, ignoring: notify-reload"
-                          % (service, _line_of(service, "Type=notify-reload")))
-    assert complaints == [] and result.returncode == 0, result
+        # What the example avoids: older systemd warns and runs Type=simple.
+        assert complaints == ["%s:%d: Failed to parse service type, ignoring: notify-reload"
+                              % (service, _line_of(service, "Type=notify-reload"))]
+    else:
+        assert complaints == [] and code == 0
+
+
+def test_the_units_reload_command_reloads_and_notifies(procs, notify):
+    entries = unit_entries(SYSTEMD / "appserver.service")
+    proc = serve(procs, "--workers", "1", env={"NOTIFY_SOCKET": notify.address})
+    notify.wait_for("READY")
+    command = unit_value(entries, "Service", "ExecReload").replace("$MAINPID", str(proc.pid))
+    subprocess.run(command.split(), check=True, timeout=10)
+    assert notify.wait_for("RELOADING").pid == proc.pid
+    assert "READY" in notify.wait_for("READY").fields
 
 
 def _line_of(path, text):
