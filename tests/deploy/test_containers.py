@@ -1,5 +1,6 @@
 """Containers: examples/docker/Dockerfile read instruction by instruction (no
-docker engine here), its package build from the files it copies, and appserver
+docker engine here), its package build from the files it copies (a wheel with
+the C head splitter, as its build stage makes), and appserver
 as PID 1 of a new PID and network namespace (``unshare``), started with the
 image's own ENTRYPOINT, CMD and ENV: it binds 0.0.0.0:$PORT, stops gracefully
 on SIGTERM and reaps orphaned grandchildren. The Kubernetes pod's arguments
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,11 @@ pytestmark = pytest.mark.timeout(60)
 # -- the Dockerfile -------------------------------------------------------------
 
 def test_dockerfile_base_is_slim_python():
-    assert re.fullmatch(r"python:3\.\d+-slim", instructions()[0][1])
     assert instructions()[0][0] == "FROM"
+    stages = [args for word, args in instructions() if word == "FROM"]
+    for stage in stages:
+        assert re.fullmatch(r"python:3\.\d+-slim( AS \w+)?", stage), stage
+    assert " AS " not in stages[-1], "the final stage is the image"
 
 
 def test_entrypoint_is_appserver_in_exec_form_with_a_cmd():
@@ -55,8 +60,9 @@ def test_stop_signal_port_and_install():
 
 
 def copied_sources():
+    """What the Dockerfile copies from the build context (not from a stage)."""
     for word, args in instructions():
-        if word == "COPY":
+        if word == "COPY" and "--from=" not in args:
             parts = args.split()
             yield from (p for p in parts[:-1] if not p.startswith("--"))
 
@@ -68,20 +74,48 @@ def test_every_copied_path_exists_in_the_build_context():
         assert (REPO_ROOT / source).exists(), source
 
 
-def test_the_copied_files_are_enough_to_build_the_package(tmp_path):
-    src = tmp_path / "src"
+def copy_sources(src):
+    """Copy what the Dockerfile copies into /src (the package) to ``src``."""
     src.mkdir()
     for source in copied_sources():
         if source.startswith("examples/"):
             continue
         copy = shutil.copytree if (REPO_ROOT / source).is_dir() else shutil.copy
-        copy(REPO_ROOT / source, src / Path(source).name)
+        copy(REPO_ROOT / source, src / Path(source).name,
+             **({"ignore": shutil.ignore_patterns("*.so", "__pycache__")}
+                if (REPO_ROOT / source).is_dir() else {}))
+
+
+def test_the_copied_files_are_enough_to_build_the_package(tmp_path):
+    src = tmp_path / "src"
+    copy_sources(src)
     script = "from setuptools import build_meta; print(build_meta.build_sdist(%r))" % str(tmp_path)
     done = subprocess.run([sys.executable, "-c", script], cwd=src, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     entry_points = (src / "appserver.egg-info" / "entry_points.txt").read_text()
     assert "appserver = appserver.cli:main" in entry_points
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler")
+def test_the_build_stage_wheel_has_the_c_head_splitter(tmp_path):
+    """The wheel built from exactly the copied files, as the build stage does
+    (which installs gcc first), holds the compiled appserver.http._plain."""
+    build_stage = [args for word, args in instructions() if word == "RUN"]
+    assert any("gcc" in run for run in build_stage)
+    assert any("pip wheel" in run and "/src" in run for run in build_stage)
+    src = tmp_path / "src"
+    copy_sources(src)
+    wheels = tmp_path / "wheels"
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir",
+                           str(wheels), str(src)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [wheel] = wheels.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert [n for n in names if re.fullmatch(r"appserver/http/_plain\..*\.so", n)], names
+    assert "appserver/cli.py" in names
 
 
 # -- PID 1 ------------------------------------------------------------------------
