@@ -112,8 +112,11 @@ def test_the_build_stage_wheel_has_the_c_head_splitter(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     [wheel] = wheels.glob("*.whl")
+    assert wheel.name.startswith("appserver_wsgi-"), wheel.name
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
+        [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        assert "appserver = appserver.cli:main" in archive.read(entry_points).decode()
     assert [n for n in names if re.fullmatch(r"appserver/http/_plain\..*\.so", n)], names
     assert "appserver/cli.py" in names
 
