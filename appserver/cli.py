@@ -91,8 +91,9 @@ def _check(cfg):
     loader.prepare(cfg)
     preflight.run(cfg, binding=True)
     module = sys.modules[loader.parse_spec(cfg.app).module]
-    print("config OK: app %s loaded from %s"
-          % (cfg.app, getattr(module, "__file__", None) or module.__name__))
+    print("config OK: app %s loaded from %s; config file: %s"
+          % (cfg.app, getattr(module, "__file__", None) or module.__name__,
+             cfg.config_file or "none"))
 
 
 def _serve(cfg):

@@ -218,8 +218,8 @@ def test_check_config_in_process(clean):
     result = invoke("la_simple:make_app()", "--check-config",
                     "--pythonpath", str(APPS_DIR))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "config OK: app la_simple:make_app() loaded from %s\n" % (
-        APPS_DIR / "la_simple.py")
+    assert result.stdout == ("config OK: app la_simple:make_app() loaded from %s; "
+                             "config file: none\n" % (APPS_DIR / "la_simple.py"))
 
 
 # The normal run hands the Config to the arbiter
@@ -277,8 +277,8 @@ def run_appserver(*args, env=None, cwd=APPS_DIR):
 def test_subprocess_check_config_ok():
     proc = run_appserver("la_pkg.wsgi", "--check-config")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "config OK: app la_pkg.wsgi loaded from %s\n" % (
-        APPS_DIR / "la_pkg" / "wsgi.py")
+    assert proc.stdout == ("config OK: app la_pkg.wsgi loaded from %s; config file: none\n"
+                           % (APPS_DIR / "la_pkg" / "wsgi.py"))
 
 
 def test_subprocess_missing_module():

@@ -75,6 +75,9 @@ class Arbiter(WorkerPool, SignalHandlers):
             self.pid = os.getpid()
         process.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
+        if cfg.config_file:
+            log.info("Config file: %s%s", cfg.config_file, "" if "config" in cfg.cli
+                     else " (found in the current directory; -c FILE to choose)")
         hooks.call_strict(cfg.hooks, "on_starting", self)
         self.desired = self.resolve_workers(cfg)
         if cfg.preload:

@@ -125,7 +125,7 @@ def test_call_logs_and_swallows(caplog):
 
 
 def test_example_config_loads_and_serves(obs_server):
-    example = OBS_APPS.parent.parent.parent / "examples" / "appserver.conf.py"
+    example = OBS_APPS.parent.parent.parent / "examples" / "observability.conf.py"
     cfg = config.load("x", {"config": str(example)}, {})
     assert set(cfg.hooks) == set(hooks.HOOKS) - {"ssl_context"}   # TLS only
     srv = obs_server("-c", example, "--admin-bind", "127.0.0.1:0", workers=1)

@@ -1,6 +1,9 @@
 """An example appserver config file: settings, observability and server hooks.
 
-Use it with ``appserver -c examples/appserver.conf.py myproj.wsgi``. Module-level
+Use it with ``appserver -c examples/observability.conf.py myproj.wsgi``. (It is
+not named ``appserver.conf.py``, which appserver loads by default from the
+current directory, so running an example from ``examples/`` does not pick it
+up unasked.) Module-level
 names are settings (see docs/settings.md); functions named after a server hook
 are called by the server (see docs/observability.md for when, where and with
 which arguments). A failing hook is logged and ignored, except on_starting
