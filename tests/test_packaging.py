@@ -38,3 +38,15 @@ def test_install_lines_name_the_distribution(path):
             target = match.group(2).strip("`'\"")
             assert not re.fullmatch(r"appserver(\[.*\])?([<>=!~].*)?", target), (
                 "%s: %r installs the unrelated 'appserver' project" % (path.name, line))
+
+
+def test_ci_runs_the_oldest_and_the_newest_python_that_requires_python_claims():
+    spec = project()["requires-python"]
+    low = re.search(r">=\s*3\.(\d+)", spec).group(1)
+    below = re.search(r"<\s*3\.(\d+)", spec).group(1)
+    ci = (REPO / ".ci" / "run").read_text()
+    versions = re.search(r"^PYTHONS=\((.*)\)$", ci, re.M).group(1).split()
+    assert versions == ["3.%s" % low, "3.%d" % (int(below) - 1)]
+    classifiers = [c.rpartition(" :: ")[2] for c in project()["classifiers"]
+                   if c.startswith("Programming Language :: Python :: 3.")]
+    assert classifiers == ["3.%d" % minor for minor in range(int(low), int(below))]

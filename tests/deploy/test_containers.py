@@ -93,7 +93,9 @@ def test_the_copied_files_are_enough_to_build_the_package(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=src, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    entry_points = (src / "appserver.egg-info" / "entry_points.txt").read_text()
+    [egg_info] = src.glob("*.egg-info")
+    assert egg_info.name == "appserver_wsgi.egg-info"
+    entry_points = (egg_info / "entry_points.txt").read_text()
     assert "appserver = appserver.cli:main" in entry_points
 
 
