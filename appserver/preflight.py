@@ -25,7 +25,7 @@ import os
 
 from appserver import accesslog, loader, logs, process, sockets, tls
 from appserver.config import parse_bind
-from appserver.errors import ConfigError
+from appserver.errors import BadBindAddress, ConfigError
 
 
 def run(cfg, binding):
@@ -38,7 +38,11 @@ def check_settings(cfg, binding):
     for address in cfg.bind:
         parse_bind(address)
     if cfg.admin_bind:
-        parse_bind(cfg.admin_bind)
+        try:
+            parse_bind(cfg.admin_bind)
+        except BadBindAddress as err:
+            origin = cfg.source("admin_bind").replace("command line", "--admin-bind")
+            raise BadBindAddress("admin-bind: %s (from %s)" % (err, origin)) from None
     sockets.parse_mode(cfg.bind_mode)
     sockets.parse_owner(cfg.bind_owner)
     process.parse_umask(cfg.umask)

@@ -204,10 +204,14 @@ def parse_owner(text):
     user, _, group = str(text).partition(":")
     try:
         uid = _resolve(user, lambda n: pwd.getpwnam(n).pw_uid)
+    except KeyError:
+        raise ConfigError("bind-owner: no such user or group: user %r does not exist "
+                          "on this system" % user) from None
+    try:
         gid = _resolve(group, lambda n: grp.getgrnam(n).gr_gid)
-    except KeyError as exc:
-        raise ConfigError("bind-owner: no such user or group %s on this system"
-                        % exc) from None
+    except KeyError:
+        raise ConfigError("bind-owner: no such user or group: group %r does not exist "
+                          "on this system" % group) from None
     return uid, gid
 
 

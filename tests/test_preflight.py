@@ -46,16 +46,20 @@ def busy_port():
 def cases(tmp_path, busy_port):
     bad_json = tmp_path / "log.json"
     bad_json.write_text("{not json")
+    ini = tmp_path / "log.ini"
+    ini.write_text("[loggers]\nkeys=root\n")
     return {
+        "log-config ini": (["--log-config", str(ini)], EXIT_CONFIG,
+                           "looks like an ini file for logging.config.fileConfig"),
         "log-config": (["--log-config", str(bad_json)], EXIT_CONFIG, "log-config"),
         "user": (["--user", "nosuchuser"], EXIT_CONFIG, "no such user 'nosuchuser'"),
         "group": (["--group", "nosuchgroup"], EXIT_CONFIG, "no such group 'nosuchgroup'"),
         "admin-bind": (["--admin-bind", "127.0.0.1:99999"], EXIT_CONFIG,
-                       "the port must be a number from 0 to 65535"),
+                       "admin-bind: bad bind address '127.0.0.1:99999': the port must be"),
         "statsd": (["--statsd-host", "nohost.invalid:8125"], EXIT_CONFIG,
                    "statsd-host nohost.invalid:8125"),
         "bind-owner": (["--bind-owner", "nosuchuser"], EXIT_CONFIG,
-                       "bind-owner: no such user or group"),
+                       "bind-owner: no such user or group: user 'nosuchuser' does not exist"),
         "pid": (["--pid", "/nonexistent/dir/x.pid"], EXIT_CONFIG,
                 "pid /nonexistent/dir/x.pid: directory /nonexistent/dir does not exist"),
         "error-logfile": (["--error-logfile", "/nonexistent/x.log"], EXIT_CONFIG,
@@ -70,7 +74,7 @@ def cases(tmp_path, busy_port):
     }
 
 
-NAMES = ["log-config", "user", "group", "admin-bind", "statsd", "bind-owner", "pid",
+NAMES = ["log-config", "log-config ini", "user", "group", "admin-bind", "statsd", "bind-owner", "pid",
          "error-logfile", "access-logfile", "umask", "port in use", "admin port in use"]
 
 
