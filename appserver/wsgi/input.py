@@ -12,7 +12,7 @@ large blocks is not copied on its way to the app. ``read()`` of everything
 gathers the body in one buffer sized from ``length`` (the request's
 Content-Length, when it has one) and hands that buffer over without a copy:
 reading an N-byte body costs about N bytes, not the pieces and then their
-join. ``EMPTY`` is the stream of every request that has no body: already at
+join, and memory is taken only as bytes arrive. ``EMPTY`` is the stream of every request that has no body: already at
 its end, it holds no state and is shared.
 """
 import io
@@ -68,24 +68,45 @@ class Input:
         return self._take(size)
 
     def _read_all(self):
-        """The rest of the body, written into one ``BytesIO`` made its full
-        size up front when the length is known; ``getvalue()`` then returns
-        that very buffer (CPython shares it, trimmed, rather than copying)."""
-        out = io.BytesIO()
+        """The rest of the body. With a known length it is received into one
+        buffer of its full size, and that buffer is what is returned."""
         left = self._left
+        out = None
         if left and not self._eof:
-            out.seek(len(self._buf) + left - 1)
-            out.write(b"\0")
-            out.seek(0)
-        if self._buf:
-            out.write(self._buf)
+            try:
+                # bytes(n) is calloc'd: its pages are used only as the body
+                # fills them, so a length declared but not sent costs nothing.
+                # BytesIO adopts it (no other reference: not copied on write)
+                # and getvalue() hands it back, trimmed, without a copy.
+                out = io.BytesIO(bytes(len(self._buf) + left))
+            except MemoryError:         # a length no read could ever fill
+                out = None
+        if out is None:
+            return self._read_growing()
+        view = out.getbuffer()
+        try:
+            pos = len(self._buf)
+            view[:pos] = self._buf
             self._buf = bytearray()
-        data = self._piece(min(left, PIECE) if left else PIECE)
+            data = self._piece(min(left, PIECE))
+            while data:
+                view[pos:pos + len(data)] = data
+                pos += len(data)
+                data = self._piece(min(self._left, PIECE) or PIECE)
+        finally:
+            view.release()
+        out.truncate(pos)           # a body cut short leaves no zeros behind
+        return out.getvalue()
+
+    def _read_growing(self):
+        """The rest of a body of unknown length, gathered as it comes."""
+        out = io.BytesIO(self._buf)
+        out.seek(0, io.SEEK_END)
+        self._buf = bytearray()
+        data = self._piece(PIECE)
         while data:
             out.write(data)
-            left = self._left
-            data = self._piece(min(left, PIECE) if left else PIECE)
-        out.truncate()              # a body cut short leaves no zeros behind
+            data = self._piece(PIECE)
         return out.getvalue()
 
     def _read_fresh(self, size):

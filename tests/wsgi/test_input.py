@@ -265,6 +265,25 @@ def test_read_all_of_a_body_cut_short_leaves_no_padding():
     assert body.read() == b"abc"
 
 
+def _rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("declared", [10 ** 9, 10 ** 15])
+def test_a_length_declared_but_not_sent_costs_no_memory(declared):
+    before = _rss()
+    body = Input(Source(b"abc"), None, declared)    # then the connection ended
+    assert body.read() == b"abc"
+    assert _rss() - before < 50 * 1000 * 1000
+
+
+def test_read_all_of_unknown_length_gathers_every_piece():
+    body = Input(Source(b"ab", b"cd"))
+    assert body.readline(1) == b"a"
+    assert body.read() == b"bcd"
+
+
 def test_read_all_holds_the_body_about_once():
     import tracemalloc
     size, piece = 20_000_000, b"x" * 65536
