@@ -167,7 +167,10 @@ class Connection:
         to ``reject`` with (a head partly received), or None: then the
         connection is closed, or lingering after DRAINING."""
         if self.state is AWAIT_HEAD and self.parser.buffered:
-            return RequestTimeout("the request head did not arrive within header-timeout")
+            error = RequestTimeout("the request head did not arrive within header-timeout")
+            # A HEAD request's answer has no body, even when its head is cut.
+            error.head_only = (self.parser.pending_head() or b"")[:5] == b"HEAD "
+            return error
         if self.state is DRAINING:
             self.linger(time.monotonic())
         else:

@@ -4,11 +4,11 @@ client sent, and the client gets only well-formed answers.
 One tiny app per behaviour (tests/apps): the request id stays out of the
 ``HTTP_`` keys; ``SERVER_NAME``/``SERVER_PORT`` are the listener's (from
 ``Host`` only on a unix socket, as in Gunicorn); a 1xx status from the app is
-a logged 500 that ends the connection; server-made answers to ``HEAD`` (500,
-504, invalid headers) have no body; 205 has none and ``Content-Length: 0``; a
-close-delimited body cut short ends in a reset, not a clean close; a request
-line without a version is answered 400 at once; app-side framing errors are
-named in the log; ``wsgi.input.read()`` of 50 MB costs the worker about the
+a logged 500 that ends the connection; server-made answers to ``HEAD`` (400,
+408, 500, 504, invalid headers) have no body; 205 has none and
+``Content-Length: 0``; a close-delimited body cut short ends in a reset, not a
+clean close; a request line without a version is answered 400 at once;
+app-side framing errors are named in the log; ``wsgi.input.read()`` of 50 MB costs the worker about the
 body's size. A property test sends generated requests to a real server and
 checks that the app's ``HTTP_`` keys are the header names sent.
 """
@@ -142,6 +142,11 @@ def test_timeout_answer_to_head_has_no_body(server_factory):
 def test_refused_head_request_has_no_body(server_factory):
     server = server_factory("hello")
     assert_head_only(exchange(server, b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400)
+
+
+def test_head_whose_head_times_out_gets_a_408_without_body(server_factory):
+    server = server_factory("hello", "--header-timeout", "0.5")
+    assert_head_only(exchange(server, b"HEAD / HTTP/1.1\r\nHost: a\r\n"), 408)
 
 
 def test_205_has_no_body_and_content_length_0(server_factory):
