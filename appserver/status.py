@@ -1,9 +1,12 @@
 """The arbiter's view of itself, as the admin listener serves it.
 
-``snapshot(arbiter, now)`` is a plain dict of the arbiter and every worker's
+``snapshot(snap)`` is a plain dict of the arbiter and every worker's
 scoreboard slot (pid, state, requests served, current request and for how
-long, heartbeat age, RSS); the request line's query string is shown as
-``?<hidden>`` unless ``admin-show-query`` (``shown_request``). ``routes(arbiter)`` maps admin paths to handlers:
+long, heartbeat age, RSS), made from a ``plan.Snapshot``: this module reads no
+arbiter attribute. The request line's query string is shown as ``?<hidden>``
+unless ``admin-show-query`` (``shown_request``). ``routes(look,
+metrics_view)`` maps admin paths to handlers, where ``look()`` returns a
+fresh ``plan.Snapshot`` and ``metrics_view()`` the ``monitor.View``:
 ``/healthz`` (200 while the arbiter loop runs and no worker is stuck),
 ``/readyz`` (200 once workers have booted and while not draining),
 ``/status`` (the snapshot as JSON), ``/metrics`` (Prometheus text format,
@@ -14,16 +17,16 @@ plus ``.admin``) so ``appserver status --pid FILE`` finds it.
 
 import json
 import os
-import time
 
 from appserver import __version__, metrics, scoreboard
 
 
-def snapshot(arbiter, now):
+def snapshot(snap):
+    table, now = snap.table, snap.table.now
     workers = []
-    for worker in sorted(arbiter.workers.values(), key=lambda w: w.index):
-        info = arbiter.scoreboard.read(worker.index)
-        if info.pid != worker.pid:
+    for worker in sorted(table.workers, key=lambda w: w.index):
+        info = table.infos.get(worker.index)
+        if info is None or info.pid != worker.pid:
             continue
         workers.append({
             "number": worker.index + 1,
@@ -32,21 +35,21 @@ def snapshot(arbiter, now):
             "requests": info.requests,
             "connections": info.connections,
             "request": shown_request(info.request_line,
-                                     arbiter.cfg.admin_show_query) or None,
+                                     snap.cfg.admin_show_query) or None,
             "request_seconds": round(now - info.request_start, 3)
             if info.request_start else None,
             "heartbeat_age": round(now - info.heartbeat, 3),
             "age": round(now - worker.spawned_at, 1),
             "rss": info.rss,
-            "retiring": arbiter.retiring.get(worker.pid),
+            "retiring": table.retiring.get(worker.pid),
         })
     return {
         "version": __version__,
         "pid": os.getpid(),
-        "app": arbiter.cfg.app,
-        "ready": arbiter.readiness.ready,
-        "draining": arbiter.readiness.draining,
-        "workers_wanted": arbiter.desired,
+        "app": snap.cfg.app,
+        "ready": snap.ready,
+        "draining": snap.draining,
+        "workers_wanted": snap.desired,
         "workers": workers,
     }
 
@@ -66,26 +69,29 @@ def shown_request(line, show_query=False):
 HIDDEN = "<hidden>"
 
 
-def routes(arbiter):
+def routes(look, metrics_view):
     def healthz():
-        stuck = [pid for pid in arbiter.timed_out if pid in arbiter.workers]
+        table = look().table
+        live = {w.pid for w in table.workers}
+        stuck = [pid for pid in table.timed_out if pid in live]
         if stuck:
             return 503, "text/plain", ("stuck workers: %s\n" % stuck).encode()
         return 200, "text/plain", b"ok\n"
 
     def readyz():
-        if arbiter.readiness.draining:
+        snap = look()
+        if snap.draining:
             return 503, "text/plain", b"draining\n"
-        if not arbiter.readiness.ready:
+        if not snap.ready:
             return 503, "text/plain", b"booting\n"
         return 200, "text/plain", b"ready\n"
 
     def status():
-        body = json.dumps(snapshot(arbiter, time.monotonic()), indent=1)
+        body = json.dumps(snapshot(look()), indent=1)
         return 200, "application/json", body.encode() + b"\n"
 
     def metrics_page():
-        text = metrics.render(arbiter.monitor.view(time.monotonic()))
+        text = metrics.render(metrics_view())
         return 200, "text/plain; version=0.0.4; charset=utf-8", text.encode()
 
     return {"/healthz": healthz, "/readyz": readyz, "/status": status,
@@ -96,28 +102,24 @@ def admin_file(pid_path):
     return pid_path + ".admin"
 
 
-def write_admin_file(arbiter):
-    """Put the admin listener's URL next to the pid file (if both exist)."""
-    if arbiter.admin is None or not arbiter.cfg.pid:
-        return
-    path = admin_file(arbiter.cfg.pid)
+def write_admin_file(pid_path, url):
+    """Put the admin listener's ``url`` next to the pid file ``pid_path``."""
+    path = admin_file(pid_path)
     tmp = "%s.%d.tmp" % (path, os.getpid())
     with open(tmp, "w") as f:
-        f.write(arbiter.admin.listener.url() + "\n")
+        f.write(url + "\n")
     os.replace(tmp, path)
 
 
-def remove_admin_file(arbiter):
+def remove_admin_file(pid_path):
     """Remove the admin file if this arbiter still owns the pid file."""
-    if arbiter.admin is None or not arbiter.cfg.pid:
-        return
     try:
-        with open(arbiter.cfg.pid) as f:
+        with open(pid_path) as f:
             owner = int(f.read().strip() or 0)
     except (OSError, ValueError):
         owner = None
     if owner in (None, os.getpid()):
         try:
-            os.unlink(admin_file(arbiter.cfg.pid))
+            os.unlink(admin_file(pid_path))
         except OSError:
             pass

@@ -1,20 +1,21 @@
 """The arbiter's watch over its workers: metrics totals, slow requests, dev reload.
 
-``Monitor(arbiter)`` lives in the arbiter (one process, one thread: no lock).
-The arbiter tells it ``spawned()`` for every fork and ``exited(worker, info,
-code)`` for every reaped worker, before the worker's slot is released: the
-slot's counters are then added to the retired totals, so the sums never go
-down, and the exit is counted by cause (``exit_cause``); a worker killed
-(SIGKILL) in a timed-out request gets that request's 504 access line here. ``tick(now)``, once
-per loop turn, warns about requests running past ``slow-request`` (once per
-request; the worker is sent ``STACK_SIGNAL`` and logs its stack), answers a
-worker's reload flag (``--reload``) with a graceful reload, and pushes StatsD
-once a second. ``view(now)`` is what ``/metrics`` and StatsD show: the live
-slots plus the retired totals, worker states, memory, listen backlogs.
+``Monitor(cfg, scoreboard, listeners)`` lives in the arbiter (one process, one
+thread: no lock). It reads what it is given, never the arbiter: a
+``plan.Snapshot`` each turn, and a ``pool.Exit`` for each reaped worker.
+``spawned()`` counts a fork; ``exited(gone, stopping_all, access_log)`` adds
+the dead worker's counters to the retired totals, so the sums never go down,
+and counts the exit by cause (``exit_cause``); a worker killed (SIGKILL) in a
+timed-out request gets that request's 504 access line here. ``tick(snapshot)``,
+once per loop turn, returns ``Actions`` for the arbiter to carry out: the
+workers to send ``STACK_SIGNAL`` (requests running past ``slow-request``, once
+per request, with a warning logged here), and the slots whose reload flag is
+up (``--reload``: a graceful reload); it also pushes StatsD once a second.
+``view(snapshot)`` is what ``/metrics`` and StatsD show: the live slots plus
+the retired totals, worker states, memory, listen backlogs.
 """
 
 import logging
-import os
 import socket
 import struct
 import time
@@ -31,12 +32,18 @@ _TCP_INFO = struct.Struct("<8B6I")    # ..., tcpi_unacked, tcpi_sacked
 View = namedtuple("View", "stats states wanted rss backlog starts exits "
                           "boot_counts boot_sum")
 
+# What the arbiter should do after a tick: send ``stack_signal`` to the
+# ``stack_dumps`` pids; clear the reload flag of the ``reload_from`` slots
+# and reload gracefully (when there are any).
+Actions = namedtuple("Actions", "stack_dumps stack_signal reload_from")
 
-def exit_cause(pid, info, code, retiring, timed_out, stopping, stopping_all):
-    """Why worker ``pid`` exited, one of ``metrics.EXIT_CAUSES``."""
-    if pid in timed_out:
+
+def exit_cause(gone, stopping_all):
+    """Why the worker ``gone`` (a ``pool.Exit``) exited, one of
+    ``metrics.EXIT_CAUSES``."""
+    if gone.timed_out:
         return "timeout"
-    reason = retiring.get(pid) or ""
+    reason = gone.retiring or ""
     for prefix, cause in (("max-requests", "max-requests"), ("reload", "reload"),
                           ("max-worker-lifetime", "lifetime"),
                           ("max-worker-memory", "memory")):
@@ -44,10 +51,10 @@ def exit_cause(pid, info, code, retiring, timed_out, stopping, stopping_all):
             return cause
     if stopping_all:
         return "shutdown"
-    if pid in stopping:
+    if gone.stopping:
         return "scale-down"
-    if info.state == scoreboard.BOOTING or code in (errors.EXIT_APP_LOAD,
-                                                    errors.EXIT_WORKER_BOOT):
+    if gone.info.state == scoreboard.BOOTING or gone.code in (errors.EXIT_APP_LOAD,
+                                                              errors.EXIT_WORKER_BOOT):
         return "boot-failure"
     return "crash"
 
@@ -70,8 +77,9 @@ def listen_backlog(listener):
 class Monitor:
     """See the module comment."""
 
-    def __init__(self, arbiter):
-        self.arbiter = arbiter
+    def __init__(self, cfg, scoreboard_, listeners):
+        self.scoreboard = scoreboard_
+        self.listeners = listeners
         self.retired = metrics.zero()
         self.boot_counts = [0] * (len(metrics.BOOT_BUCKETS) + 1)
         self.boot_sum = 0.0
@@ -80,31 +88,28 @@ class Monitor:
         self.slow_seen = {}             # pid -> request start already reported
         self.next_push = 0.0
         self.statsd = None
-        if arbiter.cfg.statsd_host:
+        if cfg.statsd_host:
             from appserver.statsd import StatsD
-            self.statsd = StatsD(arbiter.cfg.statsd_host, arbiter.cfg.statsd_prefix)
+            self.statsd = StatsD(cfg.statsd_host, cfg.statsd_prefix)
 
     # -- events from the arbiter ----------------------------------------------
 
     def spawned(self):
         self.starts += 1
 
-    def exited(self, worker, info, code):
-        arb = self.arbiter
-        cause = exit_cause(worker.pid, info, code, arb.retiring, arb.timed_out,
-                           arb.stopping, arb.stop_mode is not None)
+    def exited(self, gone, stopping_all, access_log):
+        """Count the exit ``gone`` (a ``pool.Exit``); returns its cause."""
+        cause = exit_cause(gone, stopping_all)
         self.exits[cause] += 1
-        if cause == "timeout" and code < 0 and info.request_line:
-            self._killed_request(info)
-        stats = arb.scoreboard.stats(worker.index)
-        metrics.add(self.retired, stats)
-        self._count_boot(stats[metrics.BOOT_SECONDS])
-        self.slow_seen.pop(worker.pid, None)
+        if cause == "timeout" and gone.code < 0 and gone.info.request_line:
+            self._killed_request(gone.info, access_log)
+        metrics.add(self.retired, gone.stats)
+        self._count_boot(gone.stats[metrics.BOOT_SECONDS])
+        self.slow_seen.pop(gone.pid, None)
         return cause
 
-    def _killed_request(self, info):
+    def _killed_request(self, info, access_log):
         """The access line of a request whose worker had to be killed (504)."""
-        access_log = self.arbiter.access_log
         environ = rejected_environ(None, info.request_line.encode("latin-1"))
         environ["appserver.request_id"] = new_id()
         duration = time.monotonic() - info.request_start
@@ -118,60 +123,52 @@ class Monitor:
 
     # -- once per loop turn ------------------------------------------------------
 
-    def tick(self, now):
-        arb = self.arbiter
-        if arb.cfg.slow_request:
-            self._slow_requests(now, arb.cfg.slow_request)
-        if arb.cfg.reload and arb.stop_mode is None:
-            self._reload_flags()
+    def tick(self, snap):
+        """``Actions`` for this turn, from ``snap`` (a ``plan.Snapshot``)."""
+        stack, reload_from = [], []
+        if snap.cfg.slow_request:
+            stack = self._slow_requests(snap.table, snap.cfg.slow_request)
+        if snap.cfg.reload and not snap.stopping_all:
+            reload_from = self._reload_flags(snap.table)
+        now = snap.table.now
         if self.statsd is not None and now >= self.next_push:
             self.next_push = now + 1.0
-            self.statsd.push(self.view(now))
+            self.statsd.push(self.view(snap))
+        return Actions(stack, STACK_SIGNAL, reload_from)
 
-    def _slow_requests(self, now, threshold):
-        arb = self.arbiter
-        for worker in list(arb.workers.values()):
-            info = arb.scoreboard.read(worker.index)
-            if (info.pid != worker.pid or info.state != scoreboard.BUSY
-                    or not info.request_start or now - info.request_start < threshold
+    def _slow_requests(self, table, threshold):
+        found = []
+        for worker, info in _live(table):
+            if (info.state != scoreboard.BUSY or not info.request_start
+                    or table.now - info.request_start < threshold
                     or self.slow_seen.get(worker.pid) == info.request_start
-                    or worker.pid in arb.timed_out):
+                    or worker.pid in table.timed_out):
                 continue
             self.slow_seen[worker.pid] = info.request_start
             log.warning("Slow request: worker %d has been serving %r for %.1f s "
                         "(slow-request %g s); it logs its stack next",
-                        worker.pid, info.request_line, now - info.request_start,
+                        worker.pid, info.request_line, table.now - info.request_start,
                         threshold)
-            try:
-                os.kill(worker.pid, STACK_SIGNAL)
-            except ProcessLookupError:
-                pass
+            found.append(worker.pid)
+        return found
 
-    def _reload_flags(self):
-        arb = self.arbiter
-        flagged = [w for w in arb.workers.values()
-                   if arb.scoreboard.stats(w.index)[metrics.RELOAD_FLAG]]
-        if not flagged:
-            return
-        for worker in flagged:
-            arb.scoreboard.counters(worker.index).clear_reload()
-        log.info("Reload: worker %d saw a source file change; reloading gracefully",
-                 flagged[0].pid)
-        arb._on_hup()
+    def _reload_flags(self, table):
+        flagged = [w for w in table.workers
+                   if self.scoreboard.stats(w.index)[metrics.RELOAD_FLAG]]
+        if flagged:
+            log.info("Reload: worker %d saw a source file change; reloading "
+                     "gracefully", flagged[0].pid)
+        return [w.index for w in flagged]
 
     # -- what /metrics and StatsD show ---------------------------------------------
 
-    def view(self, now):
-        arb = self.arbiter
+    def view(self, snap):
         stats = list(self.retired)
         boot_counts, boot_sum = list(self.boot_counts), self.boot_sum
         states = {name: 0 for name in scoreboard.STATE_NAMES[1:]}
         rss = []
-        for worker in sorted(arb.workers.values(), key=lambda w: w.index):
-            info = arb.scoreboard.read(worker.index)
-            if info.pid != worker.pid:
-                continue
-            cells = arb.scoreboard.stats(worker.index)
+        for worker, info in sorted(_live(snap.table), key=lambda wi: wi[0].index):
+            cells = self.scoreboard.stats(worker.index)
             metrics.add(stats, cells)
             seconds = cells[metrics.BOOT_SECONDS]
             if seconds > 0:
@@ -180,9 +177,17 @@ class Monitor:
             states[scoreboard.STATE_NAMES[info.state]] += 1
             rss.append((worker.index + 1, info.rss))
         backlog = {}
-        for listener in arb.listeners:
+        for listener in self.listeners:
             value = listen_backlog(listener)
             if value is not None:
                 backlog[listener.url()] = value
-        return View(stats, states, arb.desired, rss, backlog, self.starts,
+        return View(stats, states, snap.desired, rss, backlog, self.starts,
                     dict(self.exits), boot_counts, boot_sum)
+
+
+def _live(table):
+    """``(worker, info)`` for each worker whose slot is still its own."""
+    for worker in table.workers:
+        info = table.infos.get(worker.index)
+        if info is not None and info.pid == worker.pid:
+            yield worker, info

@@ -1,11 +1,15 @@
 """Pure decisions of the arbiter: what to spawn, what to stop, when to give up.
 
 Nothing here forks, signals or reads a clock: every function takes the
-worker table, the scoreboard snapshot and ``now`` as arguments and returns a
-decision, so each rule is tested without a process in sight. The arbiter
-carries the decisions out.
+worker table (or a ``Table`` snapshot of it), the scoreboard readings and
+``now`` as arguments and returns a decision, so each rule is tested without a
+process in sight. The arbiter carries the decisions out.
 
-Replacing workers (reload, recycling) always goes through ``plan``: a worker
+``Table`` is what ``pool.Pool.snapshot`` returns: the live workers and what
+the arbiter intends for each, frozen at one moment. ``Snapshot`` adds the
+arbiter's own state; it is all a watcher (monitor, status) gets to read.
+
+Replacing workers (reload, recycling) always goes through ``decide``: a worker
 marked *retiring* keeps serving until a replacement has booted, then it is
 stopped, one at a time, so serving capacity never dips below ``desired``.
 """
@@ -23,6 +27,16 @@ Stuck = namedtuple("Stuck", "pid index silent_for request_line booting")
 # What to do now: fork ``spawn`` workers, send TERM to the ``stop`` pids.
 Plan = namedtuple("Plan", "spawn stop")
 
+# The worker table at ``now``: ``workers`` (list of Worker), ``infos``
+# ({index: scoreboard.SlotInfo}), ``retiring`` ({pid: why}), ``stopping``
+# (pids sent TERM), ``timed_out`` ({pid: when its stack dump was asked}),
+# ``lifetimes`` ({pid: allowed age}), ``booted`` (pids that have booted).
+Table = namedtuple("Table", "now workers infos retiring stopping timed_out "
+                            "lifetimes booted")
+
+# What a watcher reads: the table plus the arbiter's settings and state.
+Snapshot = namedtuple("Snapshot", "table cfg desired ready draining stopping_all")
+
 BACKOFF_START = 0.1     # seconds before the first respawn after a boot failure
 BACKOFF_CAP = 10.0      # never wait longer than this between respawns
 
@@ -32,7 +46,7 @@ def _booting(worker, infos):
     return info is None or info.pid != worker.pid or info.state == scoreboard.BOOTING
 
 
-def plan(desired, workers, infos, retiring, stopping, booted_once=True):
+def decide(desired, workers, infos, retiring, stopping, booted_once=True):
     """Spawn and stop decisions for one turn of the arbiter loop.
 
     ``workers`` are all live workers; ``retiring`` the pids to be replaced;

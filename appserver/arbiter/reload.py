@@ -1,8 +1,10 @@
 """HUP: read the configuration again and, with ``preload``, the app code.
 
-``reload_config(arbiter)`` returns ``(cfg, app, access_log)`` for the new
+``reload_config(cfg, base_modules)`` returns ``(cfg, app, access_log)`` for the new
 generation of workers, or None when the new configuration or app is invalid:
 then the error is logged and the running workers keep serving untouched.
+``cfg`` is the running configuration; ``base_modules`` the modules loaded
+before the app (kept when ``preload`` imports the app afresh).
 Without ``preload`` the app is not imported here; each new worker imports it
 fresh after the fork.
 """
@@ -17,20 +19,20 @@ from appserver.errors import AppServerError
 log = logging.getLogger("appserver")
 
 
-def reload_config(arbiter):
+def reload_config(running, base_modules):
     try:
-        cfg = config.reload(arbiter.cfg)
+        cfg = config.reload(running)
         loader.prepare(cfg)
         tls.check(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
         return None
-    if tuple(cfg.bind) != tuple(arbiter.cfg.bind):
+    if tuple(cfg.bind) != tuple(running.bind):
         log.warning("bind changed in the new configuration; it takes effect on a "
                     "restart or a USR2 upgrade, not on HUP")
     app = None
     if cfg.preload:
-        forget_modules(arbiter.base_modules)
+        forget_modules(base_modules)
         try:
             app = loader.load_app(cfg.app)
         except AppServerError as exc:
@@ -40,7 +42,7 @@ def reload_config(arbiter):
         access_log = logs.setup(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
-        logs.setup(arbiter.cfg)
+        logs.setup(running)
         return None
     return cfg, app, access_log
 

@@ -1,6 +1,6 @@
 """Unit tests for appserver.arbiter.plan: the arbiter's pure decisions.
 
-Covers ``plan`` (spawn/stop counts, oldest-first stop, retiring workers
+Covers ``decide`` (spawn/stop counts, oldest-first stop, retiring workers
 replaced one at a time without losing capacity), ``to_stop``, ``free_index``,
 ``stuck_workers`` (booting vs other states, disabled timeouts, strict
 boundary), ``all_booted``, ``recycle_reasons``, ``respawn_delay`` (doubling and
@@ -11,7 +11,7 @@ import itertools
 import pytest
 
 from appserver import scoreboard
-from appserver.arbiter import plan as supervisor
+from appserver.arbiter import plan
 from appserver.arbiter.plan import Worker
 
 BOOTING, IDLE, BUSY, DRAINING = (scoreboard.BOOTING, scoreboard.IDLE,
@@ -44,41 +44,41 @@ def infos_for(ws, state=IDLE):
                                              (4, 4), (1, 1), (2, 2)])
 def test_plan_spawns_exactly_what_is_missing(desired, running):
     ws = workers(running)
-    plan = supervisor.plan(desired, ws, infos_for(ws), {}, set())
-    assert plan == supervisor.Plan(desired - running, [])
+    decision = plan.decide(desired, ws, infos_for(ws), {}, set())
+    assert decision == plan.Plan(desired - running, [])
 
 
 @pytest.mark.parametrize("desired,running", [(0, 1), (0, 3), (1, 2), (1, 5), (3, 4)])
 def test_plan_stops_the_surplus_and_spawns_nothing(desired, running):
     ws = workers(running)
-    plan = supervisor.plan(desired, ws, infos_for(ws), {}, set())
-    assert plan.spawn == 0
-    assert len(plan.stop) == running - desired
-    assert len(set(plan.stop)) == len(plan.stop)
+    decision = plan.decide(desired, ws, infos_for(ws), {}, set())
+    assert decision.spawn == 0
+    assert len(decision.stop) == running - desired
+    assert len(set(decision.stop)) == len(decision.stop)
 
 
 def test_plan_stops_oldest_first_whatever_the_list_order():
     ws = [Worker(10, 0, 30.0), Worker(11, 1, 10.0), Worker(12, 2, 20.0),
           Worker(13, 3, 5.0)]
     for perm in itertools.permutations(ws):
-        plan = supervisor.plan(2, list(perm), infos_for(ws), {}, set())
-        assert plan.stop == [13, 11]
+        decision = plan.decide(2, list(perm), infos_for(ws), {}, set())
+        assert decision.stop == [13, 11]
 
 
 def test_plan_counts_booting_workers_as_running():
     ws = workers(3)
-    plan = supervisor.plan(3, ws, infos_for(ws, BOOTING), {}, set())
-    assert plan == supervisor.Plan(0, [])
+    decision = plan.decide(3, ws, infos_for(ws, BOOTING), {}, set())
+    assert decision == plan.Plan(0, [])
 
 
 def test_plan_ignores_workers_already_told_to_stop():
     ws = workers(3)
     # 3 live, one already sent TERM: one missing, and the TERM is not repeated.
-    plan = supervisor.plan(3, ws, infos_for(ws), {}, {ws[0].pid})
-    assert plan == supervisor.Plan(1, [])
-    plan = supervisor.plan(1, ws, infos_for(ws), {}, {ws[0].pid})
-    assert plan.spawn == 0
-    assert plan.stop == [ws[1].pid]
+    decision = plan.decide(3, ws, infos_for(ws), {}, {ws[0].pid})
+    assert decision == plan.Plan(1, [])
+    decision = plan.decide(1, ws, infos_for(ws), {}, {ws[0].pid})
+    assert decision.spawn == 0
+    assert decision.stop == [ws[1].pid]
 
 
 # -- plan: replacing retiring workers -----------------------------------------
@@ -86,8 +86,8 @@ def test_plan_ignores_workers_already_told_to_stop():
 def test_plan_replacement_forks_one_new_worker_and_stops_nothing_yet():
     ws = workers(3)
     retiring = {w.pid: "reload" for w in ws}
-    plan = supervisor.plan(3, ws, infos_for(ws), retiring, set())
-    assert plan == supervisor.Plan(1, [])
+    decision = plan.decide(3, ws, infos_for(ws), retiring, set())
+    assert decision == plan.Plan(1, [])
 
 
 def test_plan_replacement_waits_while_the_new_worker_boots():
@@ -95,8 +95,8 @@ def test_plan_replacement_waits_while_the_new_worker_boots():
     new = Worker(500, 2, 100.0)
     infos = infos_for(old)
     infos[new.index] = info(new, BOOTING)
-    plan = supervisor.plan(2, old + [new], infos, {w.pid: "r" for w in old}, set())
-    assert plan == supervisor.Plan(0, [])
+    decision = plan.decide(2, old + [new], infos, {w.pid: "r" for w in old}, set())
+    assert decision == plan.Plan(0, [])
 
 
 def test_plan_replacement_stops_oldest_retiring_once_new_one_booted():
@@ -104,25 +104,25 @@ def test_plan_replacement_stops_oldest_retiring_once_new_one_booted():
     new = Worker(500, 2, 100.0)
     infos = infos_for(old)
     infos[new.index] = info(new, IDLE)
-    plan = supervisor.plan(2, old + [new], infos, {7: "r", 8: "r"}, set())
-    assert plan.stop == [8]               # spawned at 10.0: the oldest
-    assert plan.spawn == 1                # and the next replacement
+    decision = plan.decide(2, old + [new], infos, {7: "r", 8: "r"}, set())
+    assert decision.stop == [8]               # spawned at 10.0: the oldest
+    assert decision.spawn == 1                # and the next replacement
 
 
 def test_plan_new_worker_without_slot_info_counts_as_booting():
     old = workers(1)
     new = Worker(500, 1, 100.0)
     infos = infos_for(old)                # nothing yet for the new worker
-    plan = supervisor.plan(1, old + [new], infos, {old[0].pid: "r"}, set())
-    assert plan == supervisor.Plan(0, [])
+    decision = plan.decide(1, old + [new], infos, {old[0].pid: "r"}, set())
+    assert decision == plan.Plan(0, [])
     # A slot still showing the previous owner's pid is not this worker's either.
     infos[new.index] = info(new, IDLE, pid=4242)
-    assert supervisor.plan(1, old + [new], infos, {old[0].pid: "r"}, set()) \
-        == supervisor.Plan(0, [])
+    assert plan.decide(1, old + [new], infos, {old[0].pid: "r"}, set()) \
+        == plan.Plan(0, [])
 
 
 def _simulate(desired, n_old, turns=40):
-    """Run plan() turn after turn: forked workers boot on the next turn,
+    """Run decide() turn after turn: forked workers boot on the next turn,
     TERMed ones exit on the next turn. Returns the trace of each turn."""
     pids = itertools.count(1000)
     ws = {}
@@ -136,18 +136,18 @@ def _simulate(desired, n_old, turns=40):
     trace = []
     for turn in range(turns):
         infos = {w.index: info(w, state[w.pid]) for w in ws.values()}
-        plan = supervisor.plan(desired, list(ws.values()), infos, retiring, stopping)
+        decision = plan.decide(desired, list(ws.values()), infos, retiring, stopping)
         booting_new = sum(1 for pid, s in state.items() if s == BOOTING)
         serving = sum(1 for pid, s in state.items()
-                      if s == IDLE and pid not in stopping and pid not in plan.stop)
-        trace.append((plan, booting_new, serving))
+                      if s == IDLE and pid not in stopping and pid not in decision.stop)
+        trace.append((decision, booting_new, serving))
         # carry out the plan
-        for pid in plan.stop:
+        for pid in decision.stop:
             assert pid in retiring, "only retiring workers are stopped"
             assert pid not in stopping, "TERM sent twice"
             stopping.add(pid)
-        for _ in range(plan.spawn):
-            index = supervisor.free_index(ws.values(), 64)
+        for _ in range(decision.spawn):
+            index = plan.free_index(ws.values(), 64)
             w = Worker(next(pids), index, 100.0 + turn)
             ws[w.pid] = w
             state[w.pid] = "forked"
@@ -169,50 +169,50 @@ def _simulate(desired, n_old, turns=40):
 @pytest.mark.parametrize("desired", [1, 2, 3, 5])
 def test_plan_rolling_replacement_keeps_capacity_and_converges(desired):
     ws, retiring, stopping, trace = _simulate(desired, desired)
-    for plan, booting_new, serving in trace:
-        assert plan.spawn <= 1, "replacements are forked one at a time"
+    for decision, booting_new, serving in trace:
+        assert decision.spawn <= 1, "replacements are forked one at a time"
         assert serving >= desired, "serving capacity dipped below desired"
     assert not retiring and not stopping
     assert len(ws) == desired
     assert all(w.pid >= 1000 + desired for w in ws.values()), "an old worker survived"
-    assert trace[-1][0] == supervisor.Plan(0, [])
+    assert trace[-1][0] == plan.Plan(0, [])
 
 
 # -- to_stop -------------------------------------------------------------------
 
 def test_to_stop_returns_nothing_without_surplus():
-    assert supervisor.to_stop(3, workers(3)) == []
-    assert supervisor.to_stop(5, workers(3)) == []
-    assert supervisor.to_stop(0, []) == []
+    assert plan.to_stop(3, workers(3)) == []
+    assert plan.to_stop(5, workers(3)) == []
+    assert plan.to_stop(0, []) == []
 
 
 def test_to_stop_picks_oldest_and_breaks_ties_by_pid():
     ws = [Worker(30, 0, 1.0), Worker(20, 1, 1.0), Worker(10, 2, 2.0), Worker(5, 3, 3.0)]
-    assert supervisor.to_stop(2, ws) == [20, 30]
-    assert supervisor.to_stop(0, ws) == [20, 30, 10, 5]
+    assert plan.to_stop(2, ws) == [20, 30]
+    assert plan.to_stop(0, ws) == [20, 30, 10, 5]
 
 
 # -- free_index ----------------------------------------------------------------
 
 def test_free_index_is_the_lowest_unused_slot():
-    assert supervisor.free_index([], 4) == 0
+    assert plan.free_index([], 4) == 0
     ws = [Worker(1, 0, 0), Worker(2, 2, 0)]
-    assert supervisor.free_index(ws, 4) == 1
+    assert plan.free_index(ws, 4) == 1
     ws = [Worker(1, 0, 0), Worker(2, 1, 0), Worker(3, 3, 0)]
-    assert supervisor.free_index(ws, 4) == 2
+    assert plan.free_index(ws, 4) == 2
 
 
 def test_free_index_accepts_dict_values_and_raises_when_full():
     table = {w.pid: w for w in workers(3)}
-    assert supervisor.free_index(table.values(), 4) == 3
+    assert plan.free_index(table.values(), 4) == 3
     with pytest.raises(RuntimeError, match="scoreboard full"):
-        supervisor.free_index(table.values(), 3)
+        plan.free_index(table.values(), 3)
 
 
 # -- stuck_workers -------------------------------------------------------------
 
 def _stuck(ws, infos, now, timeout=30, boot_timeout=60):
-    return supervisor.stuck_workers(ws, infos, now, timeout, boot_timeout)
+    return plan.stuck_workers(ws, infos, now, timeout, boot_timeout)
 
 
 @pytest.mark.parametrize("state", [IDLE, BUSY, DRAINING])
@@ -266,33 +266,33 @@ def test_stuck_reports_every_stuck_worker_and_only_those():
 # -- all_booted ----------------------------------------------------------------
 
 def test_all_booted_false_without_workers():
-    assert supervisor.all_booted([], {}) is False
+    assert plan.all_booted([], {}) is False
 
 
 @pytest.mark.parametrize("state", [IDLE, BUSY, DRAINING])
 def test_all_booted_true_once_every_worker_left_booting(state):
     ws = workers(3)
-    assert supervisor.all_booted(ws, infos_for(ws, state)) is True
+    assert plan.all_booted(ws, infos_for(ws, state)) is True
 
 
 def test_all_booted_false_if_any_worker_is_booting_or_unknown():
     ws = workers(3)
     infos = infos_for(ws)
     infos[1] = info(ws[1], BOOTING)
-    assert supervisor.all_booted(ws, infos) is False
+    assert plan.all_booted(ws, infos) is False
     infos = infos_for(ws)
     del infos[2]
-    assert supervisor.all_booted(ws, infos) is False
+    assert plan.all_booted(ws, infos) is False
     infos = infos_for(ws)
     infos[0] = info(ws[0], IDLE, pid=1)                  # slot not yet this worker's
-    assert supervisor.all_booted(ws, infos) is False
+    assert plan.all_booted(ws, infos) is False
 
 
 # -- recycle_reasons -----------------------------------------------------------
 
 def test_recycle_reasons_asked_by_the_worker():
     w = Worker(1, 0, 0.0)
-    reasons = supervisor.recycle_reasons(
+    reasons = plan.recycle_reasons(
         [w], {0: info(w, recycle=True, requests=1000)}, now=1.0, lifetime={},
         memory_limit=0)
     assert list(reasons) == [1]
@@ -302,57 +302,57 @@ def test_recycle_reasons_asked_by_the_worker():
 def test_recycle_reasons_lifetime_is_strict_and_per_pid():
     a, b = Worker(1, 0, 0.0), Worker(2, 1, 0.0)
     infos = infos_for([a, b])
-    assert supervisor.recycle_reasons([a, b], infos, 100.0, {1: 100.0}, 0) == {}
-    reasons = supervisor.recycle_reasons([a, b], infos, 100.5, {1: 100.0}, 0)
+    assert plan.recycle_reasons([a, b], infos, 100.0, {1: 100.0}, 0) == {}
+    reasons = plan.recycle_reasons([a, b], infos, 100.5, {1: 100.0}, 0)
     assert list(reasons) == [1] and "max-worker-lifetime" in reasons[1]
     # 0 or a missing pid means no limit
-    assert supervisor.recycle_reasons([a, b], infos, 1e9, {1: 0}, 0) == {}
+    assert plan.recycle_reasons([a, b], infos, 1e9, {1: 0}, 0) == {}
 
 
 def test_recycle_reasons_memory_limit():
     a, b = Worker(1, 0, 0.0), Worker(2, 1, 0.0)
     infos = {0: info(a, rss=200 << 20), 1: info(b, rss=100 << 20)}
-    reasons = supervisor.recycle_reasons([a, b], infos, 0.0, {}, 100 << 20)
+    reasons = plan.recycle_reasons([a, b], infos, 0.0, {}, 100 << 20)
     assert list(reasons) == [1]
     assert "max-worker-memory" in reasons[1] and "200 MiB" in reasons[1]
-    assert supervisor.recycle_reasons([a, b], infos, 0.0, {}, 0) == {}
+    assert plan.recycle_reasons([a, b], infos, 0.0, {}, 0) == {}
 
 
 def test_recycle_reasons_skips_slots_not_belonging_to_the_worker():
     w = Worker(1, 0, 0.0)
     infos = {0: info(w, recycle=True, rss=1 << 40, pid=7)}
-    assert supervisor.recycle_reasons([w], infos, 1e9, {1: 1.0}, 1) == {}
-    assert supervisor.recycle_reasons([w], {}, 1e9, {1: 1.0}, 1) == {}
+    assert plan.recycle_reasons([w], infos, 1e9, {1: 1.0}, 1) == {}
+    assert plan.recycle_reasons([w], {}, 1e9, {1: 1.0}, 1) == {}
 
 
 # -- respawn_delay -------------------------------------------------------------
 
 def test_respawn_delay_zero_without_failures():
-    assert supervisor.respawn_delay(0) == 0.0
-    assert supervisor.respawn_delay(-3) == 0.0
+    assert plan.respawn_delay(0) == 0.0
+    assert plan.respawn_delay(-3) == 0.0
 
 
 def test_respawn_delay_doubles_from_start_then_caps():
-    delays = [supervisor.respawn_delay(n) for n in range(1, 12)]
-    assert delays[0] == supervisor.BACKOFF_START
+    delays = [plan.respawn_delay(n) for n in range(1, 12)]
+    assert delays[0] == plan.BACKOFF_START
     for prev, cur in zip(delays, delays[1:]):
-        assert cur == pytest.approx(min(prev * 2, supervisor.BACKOFF_CAP))
-    assert delays[-1] == supervisor.BACKOFF_CAP
-    assert max(delays) == supervisor.BACKOFF_CAP
+        assert cur == pytest.approx(min(prev * 2, plan.BACKOFF_CAP))
+    assert delays[-1] == plan.BACKOFF_CAP
+    assert max(delays) == plan.BACKOFF_CAP
 
 
 def test_respawn_delay_stays_capped_for_long_failure_runs():
-    assert supervisor.respawn_delay(100) == supervisor.BACKOFF_CAP
+    assert plan.respawn_delay(100) == plan.BACKOFF_CAP
 
 
 def test_respawn_delay_never_raises_for_huge_failure_counts():
     # regression: 0.1 * 2 ** 4999 used to raise OverflowError
-    assert supervisor.respawn_delay(5000) == supervisor.BACKOFF_CAP
+    assert plan.respawn_delay(5000) == plan.BACKOFF_CAP
 
 
 # -- describe_exit -------------------------------------------------------------
 
 def test_describe_exit():
-    assert supervisor.describe_exit(0) == "exited with code 0"
-    assert supervisor.describe_exit(3) == "exited with code 3"
-    assert supervisor.describe_exit(-9) == "killed by signal 9"
+    assert plan.describe_exit(0) == "exited with code 0"
+    assert plan.describe_exit(3) == "exited with code 3"
+    assert plan.describe_exit(-9) == "killed by signal 9"

@@ -14,6 +14,7 @@ import pytest
 
 from appserver import metrics, scoreboard, statsd
 from appserver.arbiter.monitor import View, exit_cause, listen_backlog
+from appserver.arbiter.pool import Exit
 from appserver.scoreboard import Scoreboard
 from appserver.sockets import Listener
 
@@ -111,22 +112,23 @@ class Info:
 
 
 @pytest.mark.parametrize("kw, cause", [
-    (dict(timed_out={7: 1.0}), "timeout"),
-    (dict(retiring={7: "max-requests reached (10 served)"}), "max-requests"),
-    (dict(retiring={7: "max-worker-lifetime reached (60 s old)"}), "lifetime"),
-    (dict(retiring={7: "max-worker-memory exceeded (RSS 300 MiB)"}), "memory"),
-    (dict(retiring={7: "reload"}), "reload"),
+    (dict(timed_out=True), "timeout"),
+    (dict(retiring="max-requests reached (10 served)"), "max-requests"),
+    (dict(retiring="max-worker-lifetime reached (60 s old)"), "lifetime"),
+    (dict(retiring="max-worker-memory exceeded (RSS 300 MiB)"), "memory"),
+    (dict(retiring="reload"), "reload"),
     (dict(stopping_all=True), "shutdown"),
-    (dict(stopping={7}), "scale-down"),
+    (dict(stopping=True), "scale-down"),
     (dict(info=Info(scoreboard.BOOTING)), "boot-failure"),
     (dict(code=4), "boot-failure"),
     (dict(code=-9), "crash"),
 ])
 def test_exit_causes(kw, cause):
-    args = dict(pid=7, info=Info(), code=1, retiring={}, timed_out={}, stopping=set(),
-                stopping_all=False)
+    args = dict(pid=7, code=1, worker=None, info=Info(), stats=None, retiring=None,
+                stopping=False, timed_out=False)
     args.update(kw)
-    assert exit_cause(**args) == cause
+    stopping_all = args.pop("stopping_all", False)
+    assert exit_cause(Exit(**args), stopping_all) == cause
     assert cause in metrics.EXIT_CAUSES
 
 
