@@ -14,7 +14,9 @@ it give up (``cli`` prints it and exits with its code).
 
 Signal handlers only record (``signals.SignalQueue``); ``handle_<name>`` runs
 from the loop and only changes the arbiter's intent (stop, how many workers,
-which to replace).
+which to replace). Each is logged with Gunicorn's phrase too, ``Handling
+signal: term``, and a stuck worker's line starts with Gunicorn's ``WORKER
+TIMEOUT (pid:N)`` at CRITICAL, so alert rules written for Gunicorn match.
 """
 
 import logging
@@ -313,8 +315,9 @@ class Arbiter:
             asked = table.timed_out.get(stuck.pid)
             if asked is None:
                 self.pool.timed_out(stuck.pid, table.now)
-                log.error("Worker %d %s; dumping its stack, then killing it",
-                          stuck.pid, _stuck_phrase(stuck))
+                log.critical("WORKER TIMEOUT (pid:%d) Worker %d %s; dumping its "
+                             "stack, then killing it", stuck.pid, stuck.pid,
+                             _stuck_phrase(stuck))
                 self.pool.signal(stuck.pid, signal.SIGUSR2)
             elif table.now - asked > TIMEOUT_GRACE and asked > 0:
                 self.pool.timed_out(stuck.pid, -1.0)
@@ -416,6 +419,8 @@ class Arbiter:
             if signum is None:
                 return
             name = signal.Signals(signum).name[3:].lower()
+            if signum != signal.SIGCHLD:
+                log.info("Handling signal: %s", name)
             getattr(self, "handle_" + name)()
 
     def handle_term(self):

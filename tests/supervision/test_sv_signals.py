@@ -6,7 +6,9 @@ leaving no worker. INT and QUIT: a quick stop; a worker stuck in a long
 request is killed after the 2 s quick-stop grace. USR1 after the log files
 were moved away (logrotate): the arbiter and every worker write to new
 files at the configured paths (error log and access log). SIGKILL of the
-arbiter: its workers notice and exit by themselves (code 0).
+arbiter: its workers notice and exit by themselves (code 0). Every signal
+the arbiter acts on is logged with Gunicorn's phrase (``Handling signal:
+ttin``) next to ours, and SIGCHLD is not.
 """
 import os
 import re
@@ -146,3 +148,24 @@ def test_workers_stop_by_themselves_when_the_arbiter_is_killed(server_factory):
     assert took < 2.5, took
     for pid in workers:
         assert "Worker %d: the arbiter went away; stopping" % pid in server.log()
+
+
+@pytest.mark.timeout(30)
+def test_each_signal_is_logged_with_gunicorns_phrase(server_factory):
+    server = server_factory("sv_app", workers=1)
+    server.wait_for_workers(1)
+    for name, ours in (("TTIN", r"Received TTIN: 2 workers wanted"),
+                       ("TTOU", r"Received TTOU: 1 workers wanted"),
+                       ("USR1", r"Received USR1: reopening log files"),
+                       ("HUP", r"Received HUP: reloading")):
+        mark = server.log_offset()
+        server.signal(getattr(signal, "SIG" + name))
+        server.wait_for_log(ours, after=mark)
+        text = server.log()[mark:]
+        assert "[INFO] Handling signal: %s\n" % name.lower() in text, text
+        assert text.index("Handling signal") < text.index("Received " + name), text
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(10) == 0
+    log = server.log()
+    assert "Handling signal: term\n" in log
+    assert "Handling signal: chld" not in log, log

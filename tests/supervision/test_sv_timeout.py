@@ -3,7 +3,8 @@
 Covers: ``--timeout 2``: idle workers, one of them holding an idle
 keep-alive connection, outlive the timeout (their heartbeat goes on); a
 request stuck in Python (``hang_in_python``)
-gets 504; the error log names the worker pid, the request line and the
+gets 504; the error log names the worker pid (at CRITICAL, with Gunicorn's
+``WORKER TIMEOUT (pid:N)``), the request line and the
 elapsed time, holds the worker's Python stack (the app's file and function),
 and the access log has the request with 504; a new worker serves. A request
 stuck in C (a self-deadlocked pthread mutex: Python signal handlers never
@@ -69,10 +70,11 @@ def test_timeout_in_python_504_stack_access_log_and_replacement(server_factory):
     assert resp.status == 504, (resp, server.log())
     assert 2.0 <= took < 6.0, took
     text = server.log()[mark:]
-    line = re.search(r"Worker (\d+) timed out after ([\d.]+) s serving "
-                     r"'GET /hang HTTP/1.1'; dumping its stack", text)
-    assert line and int(line.group(1)) == old, text
-    assert float(line.group(2)) >= 2.0
+    line = re.search(r"\[CRITICAL\] WORKER TIMEOUT \(pid:(\d+)\) Worker (\d+) timed out "
+                     r"after ([\d.]+) s serving 'GET /hang HTTP/1.1'; dumping its stack",
+                     text)
+    assert line and int(line.group(1)) == int(line.group(2)) == old, text
+    assert float(line.group(3)) >= 2.0
     dump = text[line.end():]
     assert _stack_frame("hang_in_python").search(dump), text
     assert re.search(r"\[%d\] \[ERROR\] Request GET /hang timed out after [\d.]+ s; "
