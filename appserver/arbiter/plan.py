@@ -153,8 +153,17 @@ def respawn_delay(consecutive_boot_failures):
     return min(BACKOFF_CAP, BACKOFF_START * 2 ** min(consecutive_boot_failures - 1, 32))
 
 
-def describe_exit(code):
-    """A short phrase for a worker's exit status (negative: killed by signal)."""
+def describe_exit(code, timed_out=False):
+    """A short phrase for a worker's exit status (negative: killed by signal).
+
+    ``timed_out``: the arbiter had asked for its stack after its heartbeat
+    stopped; a worker that then exits by itself (code 0) has unwound its
+    request (answered 504 if nothing was sent) and stopped.
+    """
     if code < 0:
-        return "killed by signal %d" % -code
-    return "exited with code %d" % code
+        what = "killed by signal %d" % -code
+    elif timed_out and code == 0:
+        return "ended its timed-out request and exited"
+    else:
+        what = "exited with code %d" % code
+    return what + " after its timeout" if timed_out else what

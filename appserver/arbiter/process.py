@@ -342,7 +342,7 @@ class Arbiter:
     def _worker_exited(self, gone):
         pid, code = gone.pid, gone.code
         expected = gone.stopping or self.stop_mode is not None
-        what = plan.describe_exit(code)
+        what = plan.describe_exit(code, gone.timed_out)
         if expected:
             log.info("Worker %d %s", pid, what)
         elif code == errors.EXIT_APP_LOAD and not self.ready:

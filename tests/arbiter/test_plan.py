@@ -356,3 +356,9 @@ def test_describe_exit():
     assert plan.describe_exit(0) == "exited with code 0"
     assert plan.describe_exit(3) == "exited with code 3"
     assert plan.describe_exit(-9) == "killed by signal 9"
+
+
+def test_describe_exit_after_a_timeout_says_what_happened():
+    assert plan.describe_exit(0, timed_out=True) == "ended its timed-out request and exited"
+    assert plan.describe_exit(-9, timed_out=True) == "killed by signal 9 after its timeout"
+    assert plan.describe_exit(1, timed_out=True) == "exited with code 1 after its timeout"

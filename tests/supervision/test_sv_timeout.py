@@ -6,7 +6,9 @@ request stuck in Python (``hang_in_python``)
 gets 504; the error log names the worker pid (at CRITICAL, with Gunicorn's
 ``WORKER TIMEOUT (pid:N)``), the request line and the
 elapsed time, holds the worker's Python stack (the app's file and function),
-and the access log has the request with 504; a new worker serves. A request
+and the access log has the request with 504; the exit is logged as what
+happened (it ended its timed-out request and exited, never 'exited with
+code 0'); a new worker serves. A request
 stuck in C (a self-deadlocked pthread mutex: Python signal handlers never
 run) still has its stack dumped (by the C-level handler), then the worker
 is killed with SIGKILL and replaced. ``--boot-timeout 2``: a worker hanging
@@ -79,7 +81,9 @@ def test_timeout_in_python_504_stack_access_log_and_replacement(server_factory):
     assert _stack_frame("hang_in_python").search(dump), text
     assert re.search(r"\[%d\] \[ERROR\] Request GET /hang timed out after [\d.]+ s; "
                      r"answering 504" % old, text), text
-    server.wait_for_log(r"Worker %d exited" % old, after=mark)
+    server.wait_for_log(r"Worker %d ended its timed-out request and exited; "
+                        r"replacing it" % old, after=mark)
+    assert "Worker %d exited with code 0" % old not in server.log()[mark:]
     new = int(server.wait_for_log(BOOTING_RE, after=mark).group("pid"))
     assert new != old
     server.wait_for_workers(1, exclude=[old])
@@ -108,7 +112,8 @@ def test_timeout_in_c_code_dumps_stack_then_sigkill_and_replacement(server_facto
     assert _stack_frame("stuck_in_c").search(text, line.end()), text
     assert re.search(r"Worker %d did not stop after its timeout; sending SIGKILL"
                      % old, text), text
-    server.wait_for_log(r"Worker %d killed by signal 9; replacing it" % old, after=mark)
+    server.wait_for_log(r"Worker %d killed by signal 9 after its timeout; replacing it"
+                        % old, after=mark)
     # The Python-level unwinding never ran: no 504 was attempted.
     assert "answering 504" not in server.log()[mark:]
     new = int(server.wait_for_log(BOOTING_RE, after=mark).group("pid"))
@@ -137,7 +142,8 @@ def test_boot_hang_killed_after_boot_timeout(server_factory):
     assert re.search(r"Worker %d did not stop after its timeout; sending SIGKILL" % pid,
                      text), text
     assert re.search(r"Error: workers failed to boot 1 times? in a row \(last: worker "
-                     r"%d killed by signal 9\); giving up" % pid, server.log()), server.log()
+                     r"%d killed by signal 9 after its timeout\); giving up" % pid,
+                     server.log()), server.log()
 
 
 @pytest.mark.timeout(30)
