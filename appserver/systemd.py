@@ -6,7 +6,9 @@ removes those variables so children do not inherit them. ``Notifier`` sends
 ``sd_notify`` datagrams to ``NOTIFY_SOCKET`` (a path, or an abstract socket
 written ``@name``); when the variable is unset every call is a no-op. It also
 reports the watchdog interval (half of ``WATCHDOG_USEC``) when the watchdog is
-meant for this process.
+meant for this process. ``forget_notify()`` removes the notify and watchdog
+variables; a worker calls it right after the fork, so no app code can send
+``READY=1`` or ``STOPPING=1`` in the arbiter's name (``NotifyAccess=all``).
 """
 
 import os
@@ -15,6 +17,7 @@ import time
 
 SD_LISTEN_FDS_START = 3
 _VARS = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+_NOTIFY_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 def listen_fds(environ=None):
@@ -29,6 +32,13 @@ def listen_fds(environ=None):
     names = names.split(":") if names else []
     fds = range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + int(count))
     return [(fd, names[i] if i < len(names) else "unknown") for i, fd in enumerate(fds)]
+
+
+def forget_notify(environ=None):
+    """Remove ``NOTIFY_SOCKET`` and ``WATCHDOG_*`` (in a worker)."""
+    environ = os.environ if environ is None else environ
+    for var in _NOTIFY_VARS:
+        environ.pop(var, None)
 
 
 class Notifier:

@@ -66,6 +66,7 @@ class Arbiter:
         self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
         self.when_ready_called = False
+        self.reload_began = None    # monotonic time of the HUP being carried out
         self.pid = os.getpid()
         sharedlibs.preload()        # before base_modules: a reload keeps them
         self.base_modules = set(sys.modules)
@@ -257,6 +258,7 @@ class Arbiter:
     def _become_worker(self, slot, index):
         """In the child: never returns."""
         try:
+            systemd.forget_notify()
             self.signals.close()
             if self.admin is not None:
                 self.admin.close(listener_too=True)
@@ -291,14 +293,31 @@ class Arbiter:
             self.booted_once = True
             self.boot_failures = 0
         count = len(table.workers)
-        if plan.all_booted(table.workers, table.infos) and count >= self.desired:
-            if self.readiness.booted(count, self.pool.retiring()):
-                self.ready = True
-                log.info("Ready: %d workers booted", count)
-                self._hand_over()
-                if not self.when_ready_called:
-                    self.when_ready_called = True
-                    hooks.call(self.cfg.hooks, "when_ready", self)
+        if not plan.all_booted(table.workers, table.infos) or count < self.desired:
+            return
+        if self.readiness.booted(count):
+            self.ready = True
+            log.info("Ready: %d workers booted", count)
+            self._hand_over()
+            if not self.when_ready_called:
+                self.when_ready_called = True
+                hooks.call(self.cfg.hooks, "when_ready", self)
+        elif self.reload_began is not None and not self.pool.retiring():
+            took = now - self.reload_began
+            log.info("Reload complete: %d workers on the new code in %.1f s", count, took)
+            self._reload_over("reloaded: %d workers on the new code in %.1f s"
+                              % (count, took))
+
+    def _reload_failed(self, why):
+        """Abandon the replacement: the previous workers keep serving."""
+        self.pool.keep()
+        if self.reload_began is not None:
+            self._reload_over("reload failed: %s; the previous workers keep serving"
+                              % why)
+
+    def _reload_over(self, status):
+        self.reload_began = None
+        self.readiness.reload_finished(" ".join(status.split())[:400])
 
     def _carry_out(self, actions):
         """What the monitor decided: stack dumps, and a reload."""
@@ -352,7 +371,8 @@ class Arbiter:
         elif code == errors.EXIT_APP_LOAD and self.pool.retiring():
             log.error("Reload failed: the new workers cannot load the application "
                       "(see above); the previous workers keep serving")
-            self.pool.keep()
+            self._reload_failed("the new workers cannot load the application "
+                                "(see the log)")
         elif gone.info.state == scoreboard.BOOTING or code in (errors.EXIT_APP_LOAD,
                                                                errors.EXIT_WORKER_BOOT):
             self._boot_failed(pid, what)
@@ -365,7 +385,8 @@ class Arbiter:
             log.error("Reload failed: %d new workers in a row died while booting "
                       "(last: worker %d %s); the previous workers keep serving",
                       self.boot_failures, pid, what)
-            self.pool.keep()
+            self._reload_failed("%d new workers in a row died while booting (last: "
+                                "worker %d %s)" % (self.boot_failures, pid, what))
             self.boot_failures = 0
             return
         if self.boot_failures >= self.cfg.max_boot_failures:
@@ -469,15 +490,17 @@ class Arbiter:
         self._set_desired(0)
 
     def handle_hup(self):
-        from appserver.arbiter.reload import reload_config
+        from appserver.arbiter.reload import ReloadFailed, reload_config
         log.info("Received HUP: reloading")
         hooks.call(self.cfg.hooks, "on_reload", self)
         self.readiness.reload_started()
-        result = reload_config(self.cfg, self.base_modules)
-        if result is None:
-            self.readiness.booted(len(self.pool), False)
+        self.reload_began = time.monotonic()
+        try:
+            self.cfg, self.app, self.access_log = reload_config(self.cfg,
+                                                                self.base_modules)
+        except ReloadFailed as exc:
+            self._reload_failed(exc)
             return
-        self.cfg, self.app, self.access_log = result
         self._set_desired(self.resolve_workers(self.cfg))
         self.pool.retire_all("reload")
 

@@ -1,8 +1,11 @@
 """What the arbiter tells its supervisor (systemd) about its state, and when.
 
 ``Readiness`` turns the arbiter's events into ``sd_notify`` messages through a
-``systemd.Notifier``: ``READY=1`` once the first workers have booted, and
-again when a reload has replaced every worker; ``RELOADING=1`` on HUP;
+``systemd.Notifier``: ``READY=1`` once the first workers have booted;
+``RELOADING=1`` on HUP, then ``READY=1`` again when the reload is over, with a
+``STATUS=`` that says how it ended: ``reloaded: ...`` once every worker was
+replaced, ``reload failed: WHY; the previous workers keep serving`` when it
+was abandoned (``reload_finished``);
 ``STOPPING=1`` on a stop (not when handing over to a new arbiter, which
 sends ``MAINPID=`` and ``READY=1`` itself); ``STATUS=`` with busy and idle
 workers when it changes, at most once a second; ``WATCHDOG=1`` at half the
@@ -33,21 +36,24 @@ class Readiness:
         interval = self.notifier.watchdog_interval
         return min(default, interval) if interval else default
 
-    def booted(self, workers_count, replacing):
-        """All workers have booted; ``replacing``: a reload is still rolling."""
-        if not self.ready:
-            self.ready = True
-            if not self.successor:
-                self.notifier.send("READY=1", "STATUS=%d workers booted" % workers_count)
-            return True
-        if self.reloading and not replacing:
-            self.reloading = False
-            self.notifier.send("READY=1", "STATUS=reloaded")
-        return False
+    def booted(self, workers_count):
+        """All workers have booted; True the first time only."""
+        if self.ready:
+            return False
+        self.ready = True
+        if not self.successor:
+            self.notifier.send("READY=1", "STATUS=%d workers booted" % workers_count)
+        return True
 
     def reload_started(self):
         self.reloading = True
         self.notifier.reloading()
+
+    def reload_finished(self, status):
+        """A reload ended (replaced every worker, or failed): ``status`` says how."""
+        self.reloading = False
+        self._status = status
+        self.notifier.send("READY=1", "STATUS=" + status)
 
     def stopping(self, handing_over):
         self.draining = True

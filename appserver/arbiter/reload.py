@@ -1,8 +1,9 @@
 """HUP: read the configuration again and, with ``preload``, the app code.
 
 ``reload_config(cfg, base_modules)`` returns ``(cfg, app, access_log)`` for the new
-generation of workers, or None when the new configuration or app is invalid:
-then the error is logged and the running workers keep serving untouched.
+generation of workers, or raises ``ReloadFailed`` (its text says why) when the
+new configuration or app is invalid: then the error is logged and the running
+workers keep serving untouched.
 ``cfg`` is the running configuration; ``base_modules`` the modules loaded
 before the app (kept when ``preload`` imports the app afresh).
 Without ``preload`` the app is not imported here; each new worker imports it
@@ -19,6 +20,10 @@ from appserver.errors import AppServerError
 log = logging.getLogger("appserver")
 
 
+class ReloadFailed(Exception):
+    """The new configuration or app is invalid; already logged."""
+
+
 def reload_config(running, base_modules):
     try:
         cfg = config.reload(running)
@@ -26,7 +31,7 @@ def reload_config(running, base_modules):
         tls.check(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
-        return None
+        raise ReloadFailed(str(exc))
     if tuple(cfg.bind) != tuple(running.bind):
         log.warning("bind changed in the new configuration; it takes effect on a "
                     "restart or a USR2 upgrade, not on HUP")
@@ -37,13 +42,13 @@ def reload_config(running, base_modules):
             app = loader.load_app(cfg.app)
         except AppServerError as exc:
             log.error("Reload failed, the previous workers keep serving: %s", exc)
-            return None
+            raise ReloadFailed(str(exc))
     try:
         access_log = logs.setup(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
         logs.setup(running)
-        return None
+        raise ReloadFailed(str(exc))
     return cfg, app, access_log
 
 

@@ -13,6 +13,9 @@ PATH_INFO:
   can interrupt it), then answers 200.
 * ``/grow?mb=N``: keeps N MiB more of written (resident) memory for the
   life of the worker, then answers like ``/``.
+* ``/env``: 200 text, the names of the worker's environment variables that
+  systemd sets for the service (``NOTIFY_SOCKET``, ``WATCHDOG_*``,
+  ``LISTEN_*``), space-separated, or ``-`` when there is none.
 * ``/cstuck``: ``stuck_in_c()`` locks a default pthread mutex twice from the
   same thread through ctypes: the thread blocks in C for good, and Python
   signal handlers never get to run (only C-level handlers do).
@@ -58,6 +61,10 @@ def application(environ, start_response):
     elif path == "/cstuck":
         stuck_in_c()
     body = _who()
+    if path == "/env":
+        names = sorted(k for k in os.environ
+                       if k == "NOTIFY_SOCKET" or k.startswith(("WATCHDOG_", "LISTEN_")))
+        body = " ".join(names).encode() or b"-"
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
     return [body]
