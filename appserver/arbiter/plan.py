@@ -11,7 +11,9 @@ arbiter's own state; it is all a watcher (monitor, status) gets to read.
 
 Replacing workers (reload, recycling) always goes through ``decide``: a worker
 marked *retiring* keeps serving until a replacement has booted, then it is
-stopped, one at a time, so serving capacity never dips below ``desired``.
+stopped, so serving capacity never dips below ``desired``. Replacements boot
+in parallel, up to ``reload_batch(desired)`` at once (a quarter of the pool),
+so a reload of many workers takes a few boot times, not one per worker.
 """
 
 from collections import namedtuple
@@ -46,13 +48,19 @@ def _booting(worker, infos):
     return info is None or info.pid != worker.pid or info.state == scoreboard.BOOTING
 
 
+def reload_batch(desired):
+    """How many replacements may boot at once: a quarter of the pool, at least 1."""
+    return max(1, -(-desired // 4))
+
+
 def decide(desired, workers, infos, retiring, stopping, booted_once=True):
     """Spawn and stop decisions for one turn of the arbiter loop.
 
     ``workers`` are all live workers; ``retiring`` the pids to be replaced;
-    ``stopping`` the pids already sent TERM. Retiring workers are replaced one
-    at a time: a new one is forked only while no other new one is booting,
-    and an old one is stopped only once a new one has booted in its place.
+    ``stopping`` the pids already sent TERM. Retiring workers are replaced in
+    parallel: new ones are forked while fewer than ``reload_batch(desired)``
+    are booting, and an old one is stopped only once a new one has booted in
+    its place, so at most ``desired + reload_batch(desired)`` run at once.
     Until a first worker has ever booted (``booted_once``), one worker boots
     alone: an app that cannot load fails once, with one traceback.
     """
@@ -68,7 +76,7 @@ def decide(desired, workers, infos, retiring, stopping, booted_once=True):
             return Plan(missing, [])
         return Plan(0, to_stop(desired, current))
     booting = sum(1 for w in current if _booting(w, infos))
-    spawn = 1 if len(current) < desired and not booting else 0
+    spawn = max(0, min(desired - len(current), reload_batch(desired) - booting))
     serving = len(current) - booting + len(old)
     surplus = min(len(old), max(0, serving - desired))
     return Plan(spawn, [w.pid for w in old[:surplus]])

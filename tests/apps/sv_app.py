@@ -1,7 +1,8 @@
 """Test app for the supervision tests: who served, slow, stuck in Python or C.
 
 Contract: at import (the worker's boot, or the arbiter's with --preload)
-it records ``booted <pid>`` in ``sv_boot.log`` (see ``_record``). By
+it sleeps ``$SV_BOOT_SECONDS`` (default 0: an app that is slow to load) and
+records ``booted <pid>`` in ``sv_boot.log`` (see ``_record``). By
 PATH_INFO:
 
 * ``/`` (and anything not listed): 200 text ``"<pid> <ppid>"``, the worker's
@@ -27,6 +28,7 @@ from urllib.parse import parse_qs
 
 from _record import record
 
+time.sleep(float(os.environ.get("SV_BOOT_SECONDS", "0")))
 record("sv_boot.log", "booted %d" % os.getpid())
 _hoard = []
 

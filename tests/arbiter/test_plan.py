@@ -90,6 +90,24 @@ def test_plan_replacement_forks_one_new_worker_and_stops_nothing_yet():
     assert decision == plan.Plan(1, [])
 
 
+def test_reload_batch_is_a_quarter_of_the_pool_at_least_one():
+    assert [plan.reload_batch(n) for n in (0, 1, 2, 4, 5, 8, 9, 16)] == \
+        [1, 1, 1, 1, 2, 2, 3, 4]
+
+
+def test_plan_replacement_of_eight_boots_two_at_once_before_stopping_any():
+    old = workers(8)
+    retiring = {w.pid: "reload" for w in old}
+    assert plan.decide(8, old, infos_for(old), retiring, set()) == plan.Plan(2, [])
+    new = [Worker(500, 8, 100.0), Worker(501, 9, 100.0)]
+    infos = infos_for(old)
+    infos.update({w.index: info(w, BOOTING) for w in new})
+    assert plan.decide(8, old + new, infos, retiring, set()) == plan.Plan(0, [])
+    infos[new[0].index] = info(new[0], IDLE)      # one booted: one old goes,
+    decision = plan.decide(8, old + new, infos, retiring, set())
+    assert decision == plan.Plan(1, [old[0].pid])  # one more boots
+
+
 def test_plan_replacement_waits_while_the_new_worker_boots():
     old = workers(2)
     new = Worker(500, 2, 100.0)
@@ -140,7 +158,8 @@ def _simulate(desired, n_old, turns=40):
         booting_new = sum(1 for pid, s in state.items() if s == BOOTING)
         serving = sum(1 for pid, s in state.items()
                       if s == IDLE and pid not in stopping and pid not in decision.stop)
-        trace.append((decision, booting_new, serving))
+        active = len(ws) - len(stopping) - len(decision.stop) + decision.spawn
+        trace.append((decision, booting_new, serving, active))
         # carry out the plan
         for pid in decision.stop:
             assert pid in retiring, "only retiring workers are stopped"
@@ -166,12 +185,15 @@ def _simulate(desired, n_old, turns=40):
     return ws, retiring, stopping, trace
 
 
-@pytest.mark.parametrize("desired", [1, 2, 3, 5])
+@pytest.mark.parametrize("desired", [1, 2, 3, 5, 8, 13])
 def test_plan_rolling_replacement_keeps_capacity_and_converges(desired):
     ws, retiring, stopping, trace = _simulate(desired, desired)
-    for decision, booting_new, serving in trace:
-        assert decision.spawn <= 1, "replacements are forked one at a time"
+    batch = plan.reload_batch(desired)
+    for decision, booting_new, serving, alive in trace:
+        assert decision.spawn <= batch, "more than a batch at once"
         assert serving >= desired, "serving capacity dipped below desired"
+        assert alive <= desired + batch, "more than desired + batch not stopping"
+    assert max(d.spawn for d, *_ in trace) == batch, "replacements never ran in parallel"
     assert not retiring and not stopping
     assert len(ws) == desired
     assert all(w.pid >= 1000 + desired for w in ws.values()), "an old worker survived"

@@ -3,7 +3,10 @@
 Covers: five HUPs in a row under a steady stream of requests (new
 connection per request, and keep-alive) replace every worker pid each time,
 each old worker stopped only after a new one was forked, with 0 failed
-requests; a HUP after the app became broken (raises at import), with and
+requests; with ``-w 8`` and an app that takes 0.3 s to load, a HUP boots
+new workers in parallel batches (two forked before any old one is
+stopped), never stops more old workers than new ones were forked, drops no
+request, and logs ``Reload complete: 8 workers ...``; a HUP after the app became broken (raises at import), with and
 without --preload, logs the error and the old workers keep serving, and a
 HUP once it is fixed loads the new code; a HUP after the app started to
 kill its process at import: the replacements are respawned with backoff,
@@ -67,6 +70,32 @@ def test_hup_five_times_replaces_all_workers_with_no_failed_request(server_facto
     assert served & set(generations[-1]), (generations, load.served_by)
     assert served <= set(every), (served, generations)
     server.assert_log_clean()
+
+
+@pytest.mark.timeout(60)
+def test_hup_of_eight_workers_boots_new_ones_in_parallel_batches_first(server_factory):
+    server = server_factory("sv_app", workers=8, env={"SV_BOOT_SECONDS": "0.3"})
+    old = server.wait_for_workers(8)
+    with Load(server, threads=4, duration=30) as load:
+        load.wait_for_ok(50)
+        new, text = _hup_and_wait(server, old, timeout=30)
+        done = server.wait_for_log(r"Reload complete: 8 workers on the new code in "
+                                   r"([\d.]+) s", timeout=30)
+        load.wait_for_ok(50)
+    assert load.failed == 0, load.summary()
+    assert len(set(new)) == 8 and not set(new) & set(old)
+    events = [("fork", int(m.group(1))) if m.group(1) else ("stop", int(m.group(2)))
+              for m in re.finditer(r"Booting worker with pid: (\d+)|"
+                                   r"Stopping worker (\d+) gracefully: reload", text)]
+    assert [kind for kind, _ in events[:2]] == ["fork", "fork"], events
+    forked = stopped = 0
+    for kind, pid in events:
+        forked += kind == "fork"
+        stopped += kind == "stop"
+        assert stopped <= forked, ("an old worker stopped before its replacement "
+                                   "was forked", events)
+    assert stopped == 8 and forked == 8, events
+    print("reload of 8 workers (0.3 s boot each): %s s" % done.group(1))
 
 
 RELOADABLE = '''\
