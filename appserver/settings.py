@@ -290,6 +290,13 @@ SETTINGS = (
             "A file or glob pattern (templates/**/*.html) also watched by "
             "--reload. Repeat for several; in the environment, separate them "
             "with commas.", multiple=True, metavar="GLOB", default_doc="none"),
+    Setting("warmup", STR, (), ("--warmup",), APPLICATION,
+            "A request each new worker serves to itself before it counts as "
+            "booted: /PATH (GET, Host: localhost) or http://HOST/PATH. An "
+            "exception or a 5xx answer is a boot failure, so a reload onto "
+            "code that fails on its first request keeps the old workers "
+            "serving. Repeat for several; in the environment, separate them "
+            "with commas.", multiple=True, metavar="PATH", default_doc="none"),
     # Command (command line only)
     Setting("config", STR, None, ("-c", "--config"), COMMAND,
             "Python config file; by default ./appserver.conf.py, else "

@@ -27,7 +27,7 @@ import sys
 import time
 
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
-from appserver import process, sharedlibs, status, systemd, upgrade
+from appserver import process, sharedlibs, status, systemd, upgrade, warmup
 from appserver.arbiter import plan
 from appserver.arbiter.monitor import Monitor
 from appserver.arbiter.pool import HANDLED, Pool
@@ -103,6 +103,7 @@ class Arbiter:
                      else " (found in the current directory; -c FILE to choose)")
         hooks.call_strict(cfg.hooks, "on_starting", self)
         self.desired = self.resolve_workers(cfg)
+        warmup.parse(cfg.warmup)            # a bad one stops the start here
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
@@ -366,13 +367,13 @@ class Arbiter:
             log.info("Worker %d %s", pid, what)
         elif code == errors.EXIT_APP_LOAD and not self.ready:
             self._fail(errors.AppLoadError(
-                "the application %r could not be loaded (see the error above); "
-                "fix it and start again" % self.cfg.app))
+                "the application %r could not be loaded or warmed up (see the "
+                "error above); fix it and start again" % self.cfg.app))
         elif code == errors.EXIT_APP_LOAD and self.pool.retiring():
-            log.error("Reload failed: the new workers cannot load the application "
-                      "(see above); the previous workers keep serving")
-            self._reload_failed("the new workers cannot load the application "
-                                "(see the log)")
+            log.error("Reload failed: the new workers cannot load or warm up the "
+                      "application (see above); the previous workers keep serving")
+            self._reload_failed("the new workers cannot load or warm up the "
+                                "application (see the log)")
         elif gone.info.state == scoreboard.BOOTING or code in (errors.EXIT_APP_LOAD,
                                                                errors.EXIT_WORKER_BOOT):
             self._boot_failed(pid, what)

@@ -14,7 +14,7 @@ import importlib
 import logging
 import sys
 
-from appserver import config, loader, logs, tls
+from appserver import config, loader, logs, tls, warmup
 from appserver.errors import AppServerError
 
 log = logging.getLogger("appserver")
@@ -29,6 +29,7 @@ def reload_config(running, base_modules):
         cfg = config.reload(running)
         loader.prepare(cfg)
         tls.check(cfg)
+        warmup.parse(cfg.warmup)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
         raise ReloadFailed(str(exc))

@@ -147,6 +147,9 @@ class Worker:
             hooks.call_strict(self.cfg.hooks, "post_worker_init", self)
         except hooks.HookFailed:
             raise SystemExit(errors.EXIT_WORKER_BOOT)
+        if self.cfg.warmup:
+            from appserver import warmup
+            warmup.serve_or_exit(self.app, next(iter(self.bases.values())), self.cfg.warmup)
         if self.cfg.reload:
             from appserver.devreload import Watcher
             self.watcher = Watcher(self.cfg.reload_extra_file, self.counters.ask_reload)

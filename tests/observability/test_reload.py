@@ -46,7 +46,7 @@ def test_module_change_reloads_and_bad_code_keeps_old_workers(obs_server, tmp_pa
 
     mark = srv.log_offset()
     write(helper, "MESSAGE = 'v3\n")                        # a syntax error
-    srv.wait_for_log(r"Reload failed: the new workers cannot load the application",
+    srv.wait_for_log(r"Reload failed: the new workers cannot load or warm up the application",
                      after=mark, timeout=20)
     assert "SyntaxError" in srv.log()[mark:]
     assert srv.get("/").body == b"v2"

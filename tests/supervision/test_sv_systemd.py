@@ -151,7 +151,8 @@ def test_hup_with_broken_app_reports_the_failure_then_a_fixed_one_reloads(activa
     write_app(app, "v2", broken=True)
     ready, mark = hup(proc, notify)
     assert ready.fields.get("STATUS") == (
-        "reload failed: the new workers cannot load the application (see the log); "
+        "reload failed: the new workers cannot load or warm up the application "
+        "(see the log); "
         "the previous workers keep serving"), ready.fields
     text = proc.log()[mark:]
     assert "broken on purpose" in text and "Reload failed" in text, text
