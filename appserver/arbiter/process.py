@@ -250,11 +250,13 @@ class Arbiter:
                 self._spawn()
 
     def _spawn(self):
-        pre_fork = lambda worker: hooks.call(self.cfg.hooks, "pre_fork", self, worker)
-        pid = self.pool.spawn(time.monotonic(), _lifetime(self.cfg), pre_fork,
+        pid = self.pool.spawn(time.monotonic(), _lifetime(self.cfg), self._pre_fork,
                               self._become_worker)
         self.monitor.spawned()
         log.info("Booting worker with pid: %d", pid)
+
+    def _pre_fork(self, worker):
+        hooks.call(self.cfg.hooks, "pre_fork", self, worker)
 
     def _become_worker(self, slot, index):
         """In the child: never returns."""
