@@ -95,16 +95,13 @@ def booted_pids(text):
 
 
 def hup(proc, notify):
-    """HUP; the READY=1 that ends the reload, and the log written meanwhile."""
-    seen = len(notify.messages)
+    """HUP; the READY=1 that ends the reload (``wait_for`` only looks at
+    messages received from now on), and the log offset before the HUP."""
     mark = len(proc.log())
     os.kill(proc.pid, signal.SIGHUP)
-    notify.wait_for("RELOADING")
-    while True:
-        ready = notify.wait_for("READY")
-        if notify.messages.index(ready) >= seen:
-            return ready, mark
-        notify.messages.remove(ready)       # the READY of the start
+    reloading = notify.wait_for("RELOADING")
+    assert reloading.pid == proc.pid
+    return notify.wait_for("READY"), mark
 
 
 def test_successful_hup_reports_reloaded_after_every_old_worker_exited(activated,
