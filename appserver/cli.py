@@ -2,10 +2,12 @@
 
 ``main(args)`` parses the command line (``cli_parser``: APP and the options
 given explicitly) and the ``GUNICORN_CMD_ARGS``/``APPSERVER_CMD_ARGS``
-variables (options only), loads the config (``config.load``) and then
-``--print-config`` and ``--check-config`` (every ``preflight`` check) print
-and exit; otherwise the process is prepared (``loader.prepare``), checked
-(``preflight``, all but binding and importing) and the arbiter runs. ``main`` is the
+variables (options only) in a short-lived child process (``parse_apart``:
+click never loads in the arbiter, so neither in its workers), loads the
+config (``config.load``) and then ``--print-config`` and ``--check-config``
+(every ``preflight`` check) print and exit; otherwise the process is
+prepared (``loader.prepare``), checked (``preflight``, all but binding and
+importing) and the arbiter runs. ``main`` is the
 one place where an ``AppServerError`` becomes ``Error: <message>`` on stderr
 and its exit code, for ``appserver status`` too; a usage error also shows the
 usage line. ``appserver status ...`` (a first argument of ``status``) runs
@@ -13,12 +15,12 @@ usage line. ``appserver status ...`` (a first argument of ``status``) runs
 (``sys.exit(main())`` in the console script).
 """
 
+import json
 import os
 import sys
 
-from appserver import cli_parser, config, loader, preflight
-from appserver import settings as S
-from appserver.errors import AppServerError
+from appserver import config, loader, preflight
+from appserver.errors import AppServerError, UsageError
 
 _EXAMPLES = ("  appserver myproj.wsgi\n"
              "  appserver pkg.mod:app\n"
@@ -26,32 +28,40 @@ _EXAMPLES = ("  appserver myproj.wsgi\n"
 _MISSING_APP = ("missing the APP argument, the WSGI application to serve, "
                 "for example:\n" + _EXAMPLES)
 _COMMANDS = ("check_config", "print_config")
+_COMPLETE_VAR = "_APPSERVER_COMPLETE"       # click's shell completion
 
 
 def main(args=None):
     """Run ``appserver`` with ``args`` (default ``sys.argv[1:]``); the exit status."""
     args = list(sys.argv[1:] if args is None else args)
-    if cli_parser.COMPLETE_VAR in os.environ:
-        return cli_parser.complete(args)
     try:
+        if _COMPLETE_VAR in os.environ:
+            from appserver import cli_parser
+            return cli_parser.complete(args)
         if args[:1] == ["status"]:
             from appserver import status_cli
             return status_cli.main(args[1:])
-        app, given = cli_parser.parse(args)
-        return _run(app, given)
-    except cli_parser.UsageError as err:
-        sys.stderr.write(cli_parser.usage_text(err))
+        app, given, cmd_args = parse_apart(args, os.environ)
+        return _run(app, given, cmd_args)
+    except UsageError as err:
+        sys.stderr.write(usage_text(err))
         return err.exit_code
     except AppServerError as err:
         sys.stderr.write("Error: %s\n" % err)
         return err.exit_code
 
 
-def _run(app, given):
+def usage_text(err):
+    """What a usage error prints: usage, where to look, the message."""
+    return "Usage: %s\nTry '%s --help' for help.\n\nError: %s\n" % (
+        err.usage, err.prog, err)
+
+
+def _run(app, given, cmd_args):
     commands = [key for key in _COMMANDS if given.pop(key, False)]
-    cfg = config.load(app, given, cmd_args=cmd_args(os.environ))
+    cfg = config.load(app, given, cmd_args=cmd_args)
     if cfg.app is None:                 # not on the command line, no wsgi_app
-        raise cli_parser.UsageError(_MISSING_APP)
+        raise UsageError(_MISSING_APP)
     if "print_config" in commands:
         sys.stdout.write(config.print_config(cfg))
     if "check_config" in commands:
@@ -61,27 +71,63 @@ def _run(app, given):
     return 0
 
 
-def cmd_args(environ):
-    """``[(variable, options)]`` of the ``*_CMD_ARGS`` variables that are set."""
-    import shlex
-    parsed = []
-    for var in S.CMD_ARGS_ENV:
-        if not environ.get(var, "").strip():
-            continue
-        try:
-            app, options = cli_parser.parse(shlex.split(environ[var]))
-        except ValueError as exc:            # shlex: an unclosed quote
-            raise cli_parser.UsageError("%s: %s" % (var, exc)) from None
-        except cli_parser.UsageError as exc:
-            raise cli_parser.UsageError("%s: %s" % (var, exc)) from None
-        if app is not None:
-            raise cli_parser.UsageError(
-                "%s holds options only; name the app (%s) on the command line"
-                % (var, app))
-        for command in _COMMANDS:
-            options.pop(command, None)
-        parsed.append((var, options))
-    return parsed
+def parse_apart(args, environ):
+    """``(app, given, cmd_args)`` parsed by ``cli_parser`` in a child process.
+
+    click (and the parser built from the table) then never take memory in
+    this process, hence in the workers it forks: a forked worker's resident
+    set includes every page of the arbiter. The child's ``--help`` or
+    ``--version`` output is written here; its ``SystemExit`` and
+    ``UsageError`` are raised here.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                    # the child: parse, report, exit
+        os.close(read_end)
+        _report(write_end, args, environ)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    outcome = json.loads(data.decode("utf-8")) if data else {"exit": 1}
+    sys.stdout.write(outcome.get("stdout", ""))
+    sys.stderr.write(outcome.get("stderr", ""))
+    if "exit" in outcome:
+        raise SystemExit(outcome["exit"])
+    if "usage" in outcome:
+        raise UsageError(outcome["usage"])
+    app, given, cmd_args = outcome["parsed"]
+    return app, _tuples(given), [(var, _tuples(options)) for var, options in cmd_args]
+
+
+def _report(fd, args, environ):
+    """In the child: parse, write the outcome as JSON to ``fd``, exit."""
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            from appserver import cli_parser
+            app, given = cli_parser.parse(args)
+            outcome = {"parsed": (app, given, cli_parser.cmd_args(environ))}
+    except SystemExit as exc:                       # --help, --version
+        outcome = {"exit": exc.code or 0}
+    except UsageError as exc:
+        outcome = {"usage": str(exc)}
+    except BaseException as exc:                    # a bug: say what it was
+        outcome = {"exit": 1}
+        err.write("Error: parsing the command line failed: %s: %s\n"
+                  % (type(exc).__name__, exc))
+    outcome.update(stdout=out.getvalue(), stderr=err.getvalue())
+    with os.fdopen(fd, "wb") as pipe:
+        pipe.write(json.dumps(outcome).encode("utf-8"))
+    os._exit(0)
+
+
+def _tuples(options):
+    """JSON made the repeatable options' tuples lists; make them tuples again."""
+    return {key: tuple(value) if isinstance(value, list) else value
+            for key, value in options.items()}
 
 
 def _check(cfg):

@@ -9,12 +9,14 @@ them later. Gunicorn's spellings are hidden options: a setting's
 ``aliases``, and the flags of ``settings_gunicorn`` that appserver spells
 differently (their values go through its rules; a flag both servers use
 keeps appserver's meaning). A command line that cannot be parsed raises
-``UsageError`` (exit code 2); ``usage_text`` renders it the way ``--help``
-starts. ``--help`` lists the options section by section, in table order.
-``complete(args)`` answers click's shell completion (``_APPSERVER_COMPLETE``).
+``errors.UsageError`` (exit code 2). ``--help`` lists the options section by
+section, in table order. ``cmd_args(environ)`` parses the ``GUNICORN_CMD_ARGS``
+and ``APPSERVER_CMD_ARGS`` variables the same way. ``complete(args)``
+answers click's shell completion (``_APPSERVER_COMPLETE``).
 
-Only the arbiter parses: click is imported here, never by the worker code,
-and nothing of it runs after the fork.
+click is imported here only; ``cli.main`` runs this module in a short-lived
+child process, so click is never loaded in the arbiter and the workers it
+forks.
 
 ``Parser`` is the small argparse parser ``appserver status`` still uses.
 """
@@ -30,7 +32,7 @@ from appserver import __version__, convert
 from appserver import settings as S
 from appserver import settings_gunicorn as G
 from appserver import settings_schema as schema
-from appserver.errors import ConfigError
+from appserver.errors import UsageError
 
 PROG = "appserver"
 USAGE = "appserver [OPTIONS] APP"
@@ -48,20 +50,7 @@ DESCRIPTION = (
     "the workers of a running server are doing.")
 _WIDTH = 100
 _ALIAS = "__alias_"             # name of a hidden option: KEY__alias_N
-
-
-class UsageError(ConfigError):
-    """The command line itself is wrong (exit code 2, like a bad setting)."""
-
-    def __init__(self, message, prog=PROG, usage=USAGE):
-        super().__init__(message)
-        self.prog, self.usage = prog, usage
-
-
-def usage_text(err):
-    """What a usage error prints: usage, where to look, the message."""
-    return "Usage: %s\nTry '%s --help' for help.\n\nError: %s\n" % (
-        err.usage, err.prog, err)
+COMMANDS = ("check_config", "print_config")     # options that are commands
 
 
 class Command(click.Command):
@@ -191,6 +180,29 @@ def _no_such_option(flag, command):
     close = difflib.get_close_matches(flag, known, n=1)
     hint = "; did you mean %s?" % close[0] if close else "; see --help"
     return "no such option %s%s" % (flag, hint)
+
+
+def cmd_args(environ):
+    """``[(variable, options)]`` of the ``*_CMD_ARGS`` variables that are set,
+    lowest precedence first; a variable holds options only."""
+    import shlex
+    parsed = []
+    for var in S.CMD_ARGS_ENV:
+        if not environ.get(var, "").strip():
+            continue
+        try:
+            app, options = parse(shlex.split(environ[var]))
+        except ValueError as exc:            # shlex: an unclosed quote
+            raise UsageError("%s: %s" % (var, exc)) from None
+        except UsageError as exc:
+            raise UsageError("%s: %s" % (var, exc)) from None
+        if app is not None:
+            raise UsageError("%s holds options only; name the app (%s) on the "
+                             "command line" % (var, app))
+        for command in COMMANDS:
+            options.pop(command, None)
+        parsed.append((var, options))
+    return parsed
 
 
 def complete(args):

@@ -27,6 +27,15 @@ class ConfigError(AppServerError):
     exit_code = EXIT_CONFIG
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong (exit code 2, like a bad setting);
+    ``cli.main`` shows the usage line ``usage`` and ``prog --help`` with it."""
+
+    def __init__(self, message, prog="appserver", usage="appserver [OPTIONS] APP"):
+        super().__init__(message)
+        self.prog, self.usage = prog, usage
+
+
 class BadBindAddress(ConfigError):
     """A ``bind`` address is malformed: a bad setting, like any other."""
 

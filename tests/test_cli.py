@@ -369,3 +369,13 @@ def test_shell_completion_of_options_and_the_status_command():
                                      PYTHONPATH=str(REPO)),
                             capture_output=True, text=True).stdout
     assert "complete -o nosort -F _appserver_completion appserver" in script
+
+
+def test_parse_apart_returns_what_the_parser_gives(clean):
+    app, given, cmd_args = cli.parse_apart(
+        ["x:app", "-w", "2", "-b", "a:1", "-b", "b:2", "--preload", "-k", "sync"],
+        {"GUNICORN_CMD_ARGS": "-e A=1"})
+    assert app == "x:app"
+    assert given == {"workers": "2", "bind": ("a:1", "b:2"), "preload": True,
+                     "worker_class": "sync"}
+    assert cmd_args == [("GUNICORN_CMD_ARGS", {"env": ("A=1",)})]

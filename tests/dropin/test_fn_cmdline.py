@@ -46,3 +46,18 @@ def test_gunicorn_unix_bind_form(server_factory, tmp_path):
     srv = server_factory("hello", bind="unix://%s" % path)
     assert srv.address == str(path)
     assert srv.get("/").status == 200
+
+
+def test_click_parses_apart_and_never_loads_in_the_arbiter_or_workers(server_factory,
+                                                                       tmp_path):
+    conf = tmp_path / "conf.py"
+    conf.write_text(
+        "import sys\n"
+        "def on_starting(server):\n"
+        "    server.log.info('arbiter has click: %s', 'click' in sys.modules)\n"
+        "def post_worker_init(worker):\n"
+        "    worker.log.info('worker has click: %s', 'click' in sys.modules)\n")
+    srv = server_factory("hello", "-c", str(conf), "--name", "apart")
+    srv.wait_for_log(r"worker has click: False")
+    assert "arbiter has click: False" in srv.log()
+    assert srv.get("/").status == 200

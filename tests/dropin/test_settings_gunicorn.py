@@ -204,11 +204,10 @@ def test_refused_gunicorn_flag(cwd):
 # GUNICORN_CMD_ARGS and APPSERVER_CMD_ARGS
 
 def load_with(cwd, environ, *args, conf=None):
-    from appserver import cli
     if conf is not None:
         (cwd / "gunicorn.conf.py").write_text(conf)
     app, given = cli_parser.parse(["pkg.mod:app", *args])
-    return config.load(app, given, environ, str(cwd), cli.cmd_args(environ))
+    return config.load(app, given, environ, str(cwd), cli_parser.cmd_args(environ))
 
 
 def test_cmd_args_precedence_file_env_gunicorn_appserver_cli(cwd):
@@ -238,13 +237,12 @@ def test_command_line_config_wins_over_cmd_args(cwd):
 
 
 def test_cmd_args_errors_name_the_variable(cwd):
-    from appserver import cli
     with pytest.raises(cli_parser.UsageError) as info:
-        cli.cmd_args({"GUNICORN_CMD_ARGS": "--wrkers 3"})
+        cli_parser.cmd_args({"GUNICORN_CMD_ARGS": "--wrkers 3"})
     assert str(info.value).startswith("GUNICORN_CMD_ARGS: no such option --wrkers; "
                                       "did you mean --workers?")
     with pytest.raises(cli_parser.UsageError) as info:
-        cli.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
+        cli_parser.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
     assert "APPSERVER_CMD_ARGS holds options only" in str(info.value)
     with pytest.raises(ConfigError) as info:
         load_with(cwd, {"GUNICORN_CMD_ARGS": "--threads 8"})
