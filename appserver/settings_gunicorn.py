@@ -13,7 +13,8 @@ in messages ("config file PATH", "--worker-class").
 
 A test derives Gunicorn's list from the installed ``gunicorn`` package and
 fails when a setting is missing here; docs/migrating.md's table is checked
-against ``kind(name)``.
+against ``kind(name)``. The table follows Gunicorn ``FOLLOWS``; settings of
+that release which an older Gunicorn lacks stay classified.
 """
 
 from typing import Callable, NamedTuple, Tuple
@@ -21,6 +22,7 @@ from typing import Callable, NamedTuple, Tuple
 from appserver.errors import ConfigError
 
 SAME, NO_EFFECT, REFUSED = "same", "no effect", "refused"
+FOLLOWS = "27"                  # the Gunicorn release whose settings are below
 
 # How a flag takes its value (argparse's actions, as Gunicorn declares them).
 VALUE, APPEND, TRUE, FALSE = "store", "append", "store_true", "store_false"

@@ -18,21 +18,27 @@ ACTIONS = {None: G.VALUE, "store": G.VALUE, "append": G.APPEND,
            "store_true": G.TRUE, "store_const": G.FALSE}
 
 
+FOLLOWED = gunicorn.__version__.split(".")[0] == G.FOLLOWS
+
+
 def test_every_gunicorn_setting_is_classified():
     names = [s.name for s in KNOWN]
     missing = [name for name in names if name not in G.BY_NAME]
     assert not missing, "Gunicorn settings not classified: %s" % missing
-    extra = set(G.BY_NAME) - set(names)
-    assert not extra, "classified but not Gunicorn settings: %s" % sorted(extra)
+    if FOLLOWED:        # an older Gunicorn lacks some; the followed one has them all
+        extra = set(G.BY_NAME) - set(names)
+        assert not extra, "classified but not Gunicorn settings: %s" % sorted(extra)
     assert {G.kind(name) for name in names} == {G.SAME, G.NO_EFFECT, G.REFUSED}
 
 
 @pytest.mark.parametrize("setting", KNOWN, ids=lambda s: s.name)
 def test_flags_and_actions_match_gunicorn(setting):
     ours = G.BY_NAME[setting.name]
-    assert ours.flags == tuple(setting.cli or ())
-    if setting.cli and getattr(setting, "nargs", None) != "?":
-        assert ours.action == ACTIONS[setting.action]
+    assert set(setting.cli or ()) <= set(ours.flags)        # every flag is accepted
+    if FOLLOWED:
+        assert ours.flags == tuple(setting.cli or ())
+        if setting.cli and getattr(setting, "nargs", None) != "?":
+            assert ours.action == ACTIONS[setting.action]
 
 
 def test_same_settings_name_an_appserver_setting():
@@ -273,7 +279,7 @@ def migrating_rows():
 
 def test_migrating_table_matches_the_classification():
     rows = migrating_rows()
-    assert set(rows) == {s.name for s in KNOWN}
+    assert set(rows) == set(G.BY_NAME) >= {s.name for s in KNOWN}
     for name, cells in rows.items():
         assert len(cells) == 4, cells
         assert cells[2] == G.kind(name), (name, cells[2], G.kind(name))
