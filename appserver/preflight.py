@@ -4,7 +4,8 @@
 the ``AppServerError`` a start stops with (its exit code included):
 
 1. settings: every bind and admin address well formed, ``bind-mode``,
-   ``bind-owner``, ``umask``, the access log format and the TLS files;
+   ``bind-owner``, ``umask``, the access log format, the TLS files and the
+   ``warmup`` requests;
 2. the app name: well formed, and its top-level module found on ``sys.path``
    (not imported: the workers import it, and a reload must see new code);
 3. ``user`` and ``group`` exist;
@@ -23,7 +24,7 @@ failure of 1-6 comes before any socket is bound.
 
 import os
 
-from appserver import accesslog, loader, logs, process, sockets, tls
+from appserver import accesslog, loader, logs, process, sockets, tls, warmup
 from appserver.config import parse_bind
 from appserver.errors import BadBindAddress, ConfigError
 
@@ -48,6 +49,7 @@ def check_settings(cfg, binding):
     process.parse_umask(cfg.umask)
     accesslog.compile_format(cfg.access_log_format)
     tls.check(cfg)
+    warmup.parse(cfg.warmup)
 
 
 def check_app_name(cfg, binding):

@@ -27,7 +27,7 @@ import sys
 import time
 
 from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
-from appserver import process, sharedlibs, status, systemd, upgrade, warmup
+from appserver import process, sharedlibs, status, systemd, upgrade
 from appserver.arbiter import plan
 from appserver.arbiter.monitor import Monitor
 from appserver.arbiter.pool import HANDLED, Pool
@@ -103,7 +103,6 @@ class Arbiter:
                      else " (found in the current directory; -c FILE to choose)")
         hooks.call_strict(cfg.hooks, "on_starting", self)
         self.desired = self.resolve_workers(cfg)
-        warmup.parse(cfg.warmup)            # a bad one stops the start here
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()

@@ -7,8 +7,8 @@ when there is no warm-up, and every request then gets 500; with
 ``--warmup /`` the new workers fail their warm-up, the reload is reported as
 failed, the old workers keep serving 200, and a HUP once the view is fixed
 reloads. A start whose warm-up answers 500 stops with exit code 4 and says
-why; a malformed ``--warmup`` value stops the start with exit code 2 before
-anything is bound.
+why; a malformed ``--warmup`` value stops the start (and ``--check-config``)
+with exit code 2 before anything is bound.
 """
 import shutil
 import signal
@@ -91,14 +91,16 @@ def test_start_whose_warmup_answers_500_exits_4(server_factory, project):
     assert "could not be loaded or warmed up" in log
 
 
-def test_malformed_warmup_value_exits_2_before_binding(tmp_path):
+@pytest.mark.parametrize("check", [False, True], ids=["start", "check-config"])
+def test_malformed_warmup_value_exits_2_before_binding(tmp_path, check):
     proc = subprocess.run(
         [sys.executable, "-m", "appserver", "hello", "--warmup", "health",
-         "--bind", "127.0.0.1:0"],
+         "--bind", "127.0.0.1:0"] + (["--check-config"] if check else []),
         cwd=tmp_path, capture_output=True, text=True, timeout=30,
         env={"PYTHONPATH": "%s:%s" % (REPO_ROOT, REPO_ROOT / "tests" / "apps"),
              "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert "warmup: 'health' is not a request path" in proc.stderr
-    assert "/PATH or http://HOST/PATH" in proc.stderr
-    assert "Listening at" not in proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "warmup: 'health' is not a request path" in output
+    assert "/PATH or http://HOST/PATH" in output
+    assert "Listening at" not in output
