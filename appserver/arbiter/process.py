@@ -494,7 +494,6 @@ class Arbiter:
     def handle_hup(self):
         from appserver.arbiter.reload import ReloadFailed, reload_config
         log.info("Received HUP: reloading")
-        hooks.call(self.cfg.hooks, "on_reload", self)
         self.readiness.reload_started()
         self.reload_began = time.monotonic()
         try:
@@ -504,6 +503,7 @@ class Arbiter:
             self._reload_failed(exc)
             return
         self._set_desired(self.resolve_workers(self.cfg))
+        hooks.call(self.cfg.hooks, "on_reload", self)      # as Gunicorn: new config
         self.pool.retire_all("reload")
 
     def handle_usr2(self):
