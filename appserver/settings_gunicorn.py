@@ -148,7 +148,7 @@ def _threads(value, where):
         return ("notice", None)
     raise ConfigError(
         "threads=%d (from %s) is not available yet: each worker serves one "
-        "request at a time; use workers instead (e.g. workers = workers x %d) "
+        "request at a time; for the same concurrency multiply workers by %d, "
         "or remove the setting" % (number, where, number))
 
 

@@ -140,7 +140,7 @@ def test_threads_above_one_says_use_workers(cwd):
     with pytest.raises(ConfigError) as info:
         load_file(cwd, "threads = 4\n")
     assert "is not available yet" in str(info.value)
-    assert "use workers instead" in str(info.value)
+    assert "for the same concurrency multiply workers by 4" in str(info.value)
 
 
 def test_gthread_with_one_thread_is_a_sync_worker(cwd):
