@@ -71,7 +71,9 @@ SETTINGS = (
             "X-Request-ID is kept; from any other peer those headers are "
             "removed. Unix-socket peers are always trusted. With *, any client "
             "can set them: a warning says so at start.",
-            metavar="ADDRESSES"),
+            metavar="ADDRESSES", default_env="FORWARDED_ALLOW_IPS",
+            default_doc="127.0.0.1,::1, or $FORWARDED_ALLOW_IPS when set (as "
+                        "with Gunicorn)"),
     Setting("forwarded-headers", CHOICE, "x-forwarded", ("--forwarded-headers",),
             PROXIES,
             "Which headers a trusted proxy sets: x-forwarded (X-Forwarded-For, "

@@ -307,3 +307,14 @@ def test_gunicorn_ini_log_config_says_what_to_use(tmp_path):
 ])
 def test_proxy_protocol_in_gunicorn_values(cwd, value, expected):
     assert load_file(cwd, "proxy_protocol = %s\n" % value).proxy_protocol is expected
+
+
+def test_forwarded_allow_ips_environment_variable_as_gunicorn(cwd):
+    cfg = config.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "10.0.0.1"}, str(cwd))
+    assert cfg.forwarded_allow_ips == "10.0.0.1"
+    assert cfg.source("forwarded_allow_ips") == "environment FORWARDED_ALLOW_IPS"
+    cfg = config.load("x:app", {"forwarded_allow_ips": "10.0.0.2"},
+                      {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
+    assert cfg.forwarded_allow_ips == "10.0.0.2" and cfg.warnings == ()
+    cfg = config.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
+    assert cfg.warnings and "forwarded-allow-ips is '*'" in cfg.warnings[0]
