@@ -348,9 +348,10 @@ class Connection:
         """The app's response is sent. Keep-alive: IDLE, or DRAINING while
         the rest of an unread body is still to come. Otherwise close, with
         a lingering close when the client may still be sending."""
+        parser = self.parser
         if keep:
-            self._enter(IDLE if self.parser.pending_head() is not None else DRAINING, now)
-        elif self.parser.buffered or self.parser.pending_head() is None:
+            self._enter(IDLE if parser.pending_head() is not None else DRAINING, now)
+        elif parser.buffered or parser.pending_head() is None:
             self.linger(now)
         else:
             self.close()

@@ -106,8 +106,14 @@ class Worker:
 
     @property
     def alive(self):
-        """Still taking new work (hooks and status read this)."""
+        """Still taking new work. A hook may set it to False, as with
+        Gunicorn, to stop this worker gracefully (it is then replaced)."""
         return self.taking
+
+    @alive.setter
+    def alive(self, value):
+        if not value and self.taking:
+            self._stop(time.monotonic())
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -306,13 +312,13 @@ class Worker:
                 return
             if request is None:
                 break
-            keep = self._serve(conn, request)
-            conn.finished(keep, time.monotonic())
+            self._serve(conn, request)
         if not conn.open:
             self.table.forget(conn)
 
     def _serve(self, conn, request):
-        """Run the app for one request; True if the connection may stay open."""
+        """Run the app for one request; the connection then says what it
+        waits for (``Connection.finished``)."""
         if request.dropped_headers:
             log.debug("dropped headers with '_' from %s: %s", conn.peer,
                       ", ".join(request.dropped_headers))
@@ -335,10 +341,10 @@ class Worker:
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
             set_title("worker %d idle" % self.number, self.cfg)
+        conn.finished(keep, now)
         self.requests += 1
         if self.requests == self.max_requests:
             self._reached_max_requests(now)
-        return keep
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", conn.name, err.detail, err.status, err.reason)
@@ -361,7 +367,7 @@ class Worker:
             self.table.close_all()
         if os.getppid() != self.ppid and not self.exiting:
             log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
-            self._stop(now)
+            self._stop(now, last=True)
 
     # -- signals and stopping --------------------------------------------------
 
@@ -390,14 +396,14 @@ class Worker:
             pass
         self._retire(now)
 
-    def _stop(self, now):
+    def _stop(self, now, last=False):
         """TERM: retire, handing connections over, while a serving worker
         remains; else close (see the module comment). Exit once empty."""
         if self.exiting:
             return
         self.exiting = True
         self.stop_by = now + self.cfg.graceful_timeout
-        if self.slot.last():
+        if last or self.slot.last():
             self._close_down(now)
         else:
             self._retire(now)
@@ -422,6 +428,7 @@ class Worker:
     def _close_down(self, now):
         """No serving worker remains: take what the backlog holds, close
         idle connections (but serve those on which a request has arrived)."""
+        self.handing_over = False       # nobody would take them
         if self.taking:
             for listener in self.listeners.values():
                 while self._accept(listener, self.cfg.max_connections):
