@@ -13,10 +13,16 @@ per other worker (``Slot.peers``) and is called only when ``mine`` is at
 least ``MARGIN``. It defers while some peer is free (its heartbeat recent,
 in its loop or in an app call begun less than ``BUSY_FRESH`` ago: a busy
 worker serving quick requests is back in its loop at once) and holds at
-least ``MARGIN`` fewer connections, but never for longer than ``DEFER_MAX``
-while the peers' connection count stays the same: a peer that looks free and does not take them (it died, it
-is full, it is not scheduled) must not make them wait. Once the peers take
-connections again, or after ``RESET``, it may defer again.
+least ``MARGIN`` fewer connections, for ``DEFER_MAX`` while the peers'
+connection count stays the same, and beyond that, up to ``WAIT_RUN``, only
+while such a peer has not run a turn of its loop since the deferral began
+(its heartbeat, written at the end of each turn, is older): on a loaded
+machine a peer woken for the same connections may wait for a CPU longer
+than ``DEFER_MAX``, and the worker that did run would take the whole burst.
+A peer that ran and took nothing (it is full, or it lost the race) ends the
+deferral at once; one that never runs (it died, it is stuck) after
+``WAIT_RUN``. Once the peers take connections again, or after ``RESET``,
+it may defer again.
 """
 
 from appserver.worker.handoff import HANDOFF_AFTER
@@ -24,6 +30,7 @@ from appserver.scoreboard import BUSY, IDLE
 
 MARGIN = 2              # a peer this many connections lighter takes the next one
 DEFER_MAX = 0.002       # seconds a worker leaves waiting connections to a peer
+WAIT_RUN = 0.05         # at most, while that peer has not run since
 RESET = 1.0             # seconds after which a worker defers again
 PEER_FRESH = 2.5        # a heartbeat older than this: the peer is not free
 BUSY_FRESH = HANDOFF_AFTER  # an app call longer than this: the peer is not free
@@ -38,10 +45,14 @@ def free(state, beat, started, now):
 
 def lighter_peer(mine, peers, now):
     """True if a free peer holds at least ``MARGIN`` fewer connections."""
-    for state, connections, beat, started in peers:
-        if connections + MARGIN <= mine and free(state, beat, started, now):
-            return True
-    return False
+    return bool(lighter_peers(mine, peers, now))
+
+
+def lighter_peers(mine, peers, now):
+    """The free peers holding at least ``MARGIN`` fewer connections."""
+    return [(state, connections, beat, started)
+            for state, connections, beat, started in peers
+            if connections + MARGIN <= mine and free(state, beat, started, now)]
 
 
 class AcceptPacer:
@@ -56,10 +67,14 @@ class AcceptPacer:
     def defer(self, mine, read_peers, now):
         """True to leave the waiting connections to a lighter free peer."""
         peers = read_peers() if mine >= MARGIN else ()
-        if not lighter_peer(mine, peers, now):
+        lighter = lighter_peers(mine, peers, now)
+        if not lighter:
             self.since = None
             return False
         total = sum(p[1] for p in peers)
         if self.since is None or total != self.seen or now - self.since >= RESET:
             self.since, self.seen = now, total
-        return now - self.since < DEFER_MAX
+        waited = now - self.since
+        if waited < DEFER_MAX:
+            return True
+        return waited < WAIT_RUN and any(beat < self.since for _, _, beat, _ in lighter)

@@ -1,7 +1,8 @@
 """Unit tests for appserver.worker.balance: when a worker leaves new connections to
 a lighter peer, and for how long."""
 from appserver.worker import balance
-from appserver.worker.balance import BUSY_FRESH, DEFER_MAX, MARGIN, RESET, AcceptPacer, lighter_peer
+from appserver.worker.balance import (BUSY_FRESH, DEFER_MAX, MARGIN, RESET, WAIT_RUN,
+                                      AcceptPacer, lighter_peer)
 from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE
 
 NOW = 100.0
@@ -48,9 +49,9 @@ def test_a_peer_taking_connections_keeps_the_deferral_going():
     pacer = AcceptPacer()
     t = NOW
     for taken in range(5):                  # each within DEFER_MAX of the last
-        assert pacer.defer(20, reading([peer(taken)]), t)
+        assert pacer.defer(20, reading([peer(taken, beat=t)]), t)
         t += DEFER_MAX * 0.9
-    assert not pacer.defer(20, reading([peer(4)]), t + DEFER_MAX)
+    assert not pacer.defer(20, reading([peer(4, beat=t)]), t + DEFER_MAX)
 
 
 def test_balance_reached_ends_the_deferral():
@@ -59,3 +60,17 @@ def test_balance_reached_ends_the_deferral():
     assert not pacer.defer(10, reading([peer(9)]), NOW + 0.0001)
     assert pacer.since is None
     assert pacer.defer(10, reading([peer(0)]), NOW + DEFER_MAX * 5)  # a fresh window
+
+
+def test_a_peer_that_has_not_run_yet_is_waited_for_a_little_longer():
+    """On a loaded machine the peer woken for the same burst may wait for a
+    CPU longer than DEFER_MAX: its heartbeat, older than the deferral,
+    says it has not had its turn yet."""
+    pacer, asleep = AcceptPacer(), [peer(0, beat=NOW - 0.5)]
+    assert pacer.defer(10, reading(asleep), NOW)
+    assert pacer.defer(10, reading(asleep), NOW + DEFER_MAX * 5)
+    assert not pacer.defer(10, reading(asleep), NOW + WAIT_RUN * 1.01)  # never runs
+    pacer = AcceptPacer()
+    assert pacer.defer(10, reading(asleep), NOW)
+    ran = [peer(0, beat=NOW + DEFER_MAX)]            # it ran and took nothing
+    assert not pacer.defer(10, reading(ran), NOW + DEFER_MAX * 2)
