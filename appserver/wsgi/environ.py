@@ -12,10 +12,10 @@ server adds its own values under ``appserver.*`` keys. The one rewrite here
 is RFC 9112 3.2.2: an absolute-form target's authority replaces ``Host`` in
 ``HTTP_HOST``. ``SERVER_NAME`` and ``SERVER_PORT`` are the listening
 socket's address and port, whatever ``Host`` says (RFC 3875 4.1.14-15). A
-unix-socket peer (no address: ``peer`` is empty) has no port to give, and is
-a trusted local proxy: there they come from ``Host`` as in Gunicorn (the
-scheme's port when ``Host`` has none). Trusted-proxy rewrites come later, in
-``appserver.proxy``.
+unix socket (its peer has no address: ``peer`` is empty) has no port to give:
+there ``SERVER_PORT`` is the port of ``Host`` as in Gunicorn (the scheme's
+when ``Host`` has none), and ``SERVER_NAME`` stays ``localhost``. Trusted-proxy
+rewrites come later, in ``appserver.proxy``.
 """
 
 import sys
@@ -26,7 +26,7 @@ from appserver.wsgi.response import FileWrapper
 
 _SPECIAL = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
 _KEY_CACHE = {}
-_SERVERS = {}            # Host value -> (SERVER_NAME, SERVER_PORT or "")
+_PORTS = {}              # Host value -> its port, or ""
 
 
 def base_environ(listener, multiprocess):
@@ -96,24 +96,18 @@ def build_environ(base, request, peer, wsgi_input):
     if host:
         environ["HTTP_HOST"] = host     # absolute-form wins over Host
         if not peer:                    # a unix socket: no port of its own
-            name, port = _SERVERS.get(host) or _server_of(host)
-            environ["SERVER_NAME"] = name
-            environ["SERVER_PORT"] = port or (
+            port = _PORTS.get(host)
+            environ["SERVER_PORT"] = (port if port is not None else _port_of(host)) or (
                 "443" if environ["wsgi.url_scheme"] == "https" else "80")
     if request.chunked:
         environ.pop("CONTENT_LENGTH", None)
     return environ
 
 
-def _server_of(host):
-    """(name, port or "") of a Host value, for a unix socket's
-    ``SERVER_NAME``/``SERVER_PORT`` (cached, like header keys)."""
-    if host.startswith("["):
-        end = host.find("]")
-        server = host[:end + 1], host[end + 2:]
-    else:
-        name, _, port = host.partition(":")
-        server = name, port
-    if len(_SERVERS) < 1000:
-        _SERVERS[host] = server
-    return server
+def _port_of(host):
+    """The port of a Host value, or "" (cached, like header keys)."""
+    port = host[host.find("]") + 1:] if host.startswith("[") else host
+    port = port.partition(":")[2]
+    if len(_PORTS) < 1000:
+        _PORTS[host] = port
+    return port
