@@ -427,11 +427,13 @@ class Arbiter:
             log.warning("Killing %d workers that did not stop in time", len(self.pool))
 
     def _quick_requested(self):
+        """While stopping: True if INT or QUIT came; other signals are ignored."""
         quick = False
         while True:
             signum = self.signals.pop()
             if signum is None:
                 return quick
+            _log_signal(signum)
             quick = quick or signum in (signal.SIGINT, signal.SIGQUIT)
 
     # -- signals -----------------------------------------------------------------
@@ -441,9 +443,7 @@ class Arbiter:
             signum = self.signals.pop()
             if signum is None:
                 return
-            name = signal.Signals(signum).name[3:].lower()
-            if signum != signal.SIGCHLD:
-                log.info("Handling signal: %s", name)
+            name = _log_signal(signum)
             getattr(self, "handle_" + name)()
 
     def handle_term(self):
@@ -514,6 +514,14 @@ class Arbiter:
         self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd,
                                                    handoff_pair=self.handoff_pair)
         log.info("Received USR2: started new arbiter %d", self.successor)
+
+
+def _log_signal(signum):
+    """Log Gunicorn's ``Handling signal: NAME`` (not for SIGCHLD); the name."""
+    name = signal.Signals(signum).name[3:].lower()
+    if signum != signal.SIGCHLD:
+        log.info("Handling signal: %s", name)
+    return name
 
 
 def _lifetime(cfg):

@@ -8,7 +8,8 @@ were moved away (logrotate): the arbiter and every worker write to new
 files at the configured paths (error log and access log). SIGKILL of the
 arbiter: its workers notice and exit by themselves (code 0). Every signal
 the arbiter acts on is logged with Gunicorn's phrase (``Handling signal:
-ttin``) next to ours, and SIGCHLD is not.
+ttin``) next to ours, an INT during a graceful stop too, and SIGCHLD is
+not.
 """
 import os
 import re
@@ -164,8 +165,13 @@ def test_each_signal_is_logged_with_gunicorns_phrase(server_factory):
         text = server.log()[mark:]
         assert "[INFO] Handling signal: %s\n" % name.lower() in text, text
         assert text.index("Handling signal") < text.index("Received " + name), text
+    # While a graceful stop waits for a request, an INT is logged too.
+    thread, result = _slow_in_thread(server, 20)
     server.signal(signal.SIGTERM)
+    server.wait_for_log(r"Handling signal: term\n")
+    server.signal(signal.SIGINT)
     assert server.wait_exit(10) == 0
+    thread.join(5)
     log = server.log()
-    assert "Handling signal: term\n" in log
+    assert log.index("Handling signal: term") < log.index("Handling signal: int\n"), log
     assert "Handling signal: chld" not in log, log
