@@ -4,7 +4,7 @@
 arbiter intends for each: retiring (and why), sent TERM, timed out, allowed
 lifetime, booted. Nothing else changes these. The arbiter asks the pool to
 ``spawn``, ``retire`` (or ``keep`` after a failed reload), ``stop``,
-``signal`` and ``kill_all``; it learns of deaths from ``reap``, which returns
+``signal`` and ``kill_all``; it learns of deaths from ``reap``, which yields
 one ``Exit`` per child: what the table knew of a worker when it died, taken
 before its scoreboard slot is released. ``snapshot(now)`` is the frozen
 ``plan.Table`` the plan and the watchers decide from.
@@ -99,8 +99,12 @@ class Pool:
             self.retire(pid, reason)
 
     def keep(self):
-        """Forget every pending retirement (a reload that failed)."""
+        """Forget every pending retirement (a reload that failed); returns the
+        pids of the replacements still booting, which the caller stops."""
+        booting = [pid for pid in self._workers if pid not in self._booted
+                   and pid not in self._retiring and pid not in self._stopping]
         self._retiring.clear()
+        return booting
 
     def stop(self, pid, last=False):
         """Send TERM to ``pid``; returns why it is stopped. ``last``: no
@@ -144,16 +148,19 @@ class Pool:
     # -- reap -------------------------------------------------------------------
 
     def reap(self, block=False):
-        """Collect every child that has exited; a list of ``Exit``."""
-        exits = []
+        """Collect every child that has exited, yielding an ``Exit`` for each.
+
+        A generator: each child is collected only after the caller has dealt
+        with the previous one, so its record reflects what that changed (a
+        worker stopped because another one's exit failed a reload)."""
         while True:
             try:
                 pid, status = os.waitpid(-1, 0 if block and self._workers else os.WNOHANG)
             except ChildProcessError:
-                return exits
+                return
             if pid == 0:
-                return exits
-            exits.append(self._forget(pid, os.waitstatus_to_exitcode(status)))
+                return
+            yield self._forget(pid, os.waitstatus_to_exitcode(status))
 
     def _forget(self, pid, code):
         worker = self._workers.pop(pid, None)

@@ -311,8 +311,12 @@ class Arbiter:
                               % (count, took))
 
     def _reload_failed(self, why):
-        """Abandon the replacement: the previous workers keep serving."""
-        self.pool.keep()
+        """Abandon the replacement: the previous workers keep serving, and the
+        replacements still booting are stopped (else the plan would stop old
+        workers as a surplus, and mix the generations)."""
+        for pid in self.pool.keep():
+            self.pool.stop(pid)
+            log.info("Stopping worker %d: its reload failed", pid)
         if self.reload_began is not None:
             self._reload_over("reload failed: %s; the previous workers keep serving"
                               % why)

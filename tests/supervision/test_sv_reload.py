@@ -6,7 +6,10 @@ each old worker stopped only after a new one was forked, with 0 failed
 requests; with ``-w 8`` and an app that takes 0.3 s to load, a HUP boots
 new workers in parallel batches (two forked before any old one is
 stopped), never stops more old workers than new ones were forked, drops no
-request, and logs ``Reload complete: 8 workers ...``; a HUP after the app became broken (raises at import), with and
+request, and logs ``Reload complete: 8 workers ...``; with ``-w 8`` and a
+broken app, the first failure abandons the reload and stops the rest of the
+batch (no old worker is stopped as a surplus, nothing is respawned); a HUP
+after the app became broken (raises at import), with and
 without --preload, logs the error and the old workers keep serving, and a
 HUP once it is fixed loads the new code; a HUP after the app started to
 kill its process at import: the replacements are respawned with backoff,
@@ -151,6 +154,29 @@ def test_hup_with_broken_app_keeps_old_workers_serving(server_factory, tmp_path,
     assert resp.status == 200 and resp.body == b"v3"
     assert not set(new) & set(original)
     assert server.proc.poll() is None
+
+
+@pytest.mark.timeout(45)
+def test_failed_reload_of_a_batch_stops_the_other_new_workers(server_factory, tmp_path):
+    app = tmp_path / "sv_reloadable.py"
+    _write_app(app, "v1")
+    server = server_factory("sv_reloadable", workers=8,
+                            pythonpath=[tmp_path, APPS_DIR], env=NO_PYC)
+    original = server.wait_for_workers(8)
+    _write_app(app, "v2-broken", broken=True)
+    mark = server.log_offset()
+    server.signal(signal.SIGHUP)
+    server.wait_for_log(r"Reload failed", after=mark)
+    assert server.wait_for_workers(8) == original
+    text = server.log()[mark:]
+    forked = [int(m.group("pid")) for m in BOOTING_RE.finditer(text)]
+    assert len(forked) == 2, text            # one batch, then the reload stopped
+    # The batch's other worker is stopped with the reload, not counted as a
+    # boot failure to back off from, and nothing is respawned.
+    assert len(re.findall(r"Reload failed", text)) == 1, text
+    assert "respawning" not in text and "while booting" not in text, text
+    assert re.search(r"Stopping worker (%d|%d): its reload failed" % tuple(forked), text)
+    assert server.get("/version").body == b"v1"
 
 
 CONFIG_BREAKAGES = {
