@@ -88,8 +88,12 @@ def parse_apart(args, environ):
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         data = pipe.read()
-    os.waitpid(pid, 0)
-    outcome = json.loads(data.decode("utf-8")) if data else {"exit": 1}
+    status = os.waitpid(pid, 0)[1]
+    if not data:                                    # the child died before reporting
+        raise AppServerError("parsing the command line failed: the parser process "
+                             "ended with status %d (a negative status is the signal "
+                             "that killed it)" % os.waitstatus_to_exitcode(status))
+    outcome = json.loads(data.decode("utf-8"))
     sys.stdout.write(outcome.get("stdout", ""))
     sys.stderr.write(outcome.get("stderr", ""))
     if "exit" in outcome:
