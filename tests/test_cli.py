@@ -379,3 +379,12 @@ def test_parse_apart_returns_what_the_parser_gives(clean):
     assert given == {"workers": "2", "bind": ("a:1", "b:2"), "preload": True,
                      "worker_class": "sync"}
     assert cmd_args == [("GUNICORN_CMD_ARGS", {"env": ("A=1",)})]
+
+
+def test_parse_apart_says_when_the_parser_process_died(clean, monkeypatch):
+    monkeypatch.setattr(cli, "_report", lambda fd, args, environ: os._exit(3))
+    result = invoke("x:app")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: parsing the command line failed: the parser "
+                             "process ended with status 3 (a negative status is the "
+                             "signal that killed it)\n")
