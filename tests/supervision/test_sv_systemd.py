@@ -6,8 +6,9 @@ listener: a HUP that replaces every worker ends with ``READY=1`` and
 worker exited, and the log says ``Reload complete: ...``; a HUP whose new
 configuration is invalid, and one whose new app cannot be imported, end
 with ``READY=1`` and a ``STATUS=reload failed: WHY; the previous workers
-keep serving`` (the log says it too) while the old workers go on serving; a
-HUP after the app was fixed reloads. Workers never see ``NOTIFY_SOCKET`` or
+keep serving`` (the log says it too), as does one whose new workers keep
+dying while booting (after ``--max-boot-failures``); meanwhile the old
+workers go on serving, and a HUP after the app was fixed reloads. Workers never see ``NOTIFY_SOCKET`` or
 ``WATCHDOG_*`` (app code could otherwise speak for the service), while the
 arbiter still notifies and feeds the watchdog.
 """
@@ -43,9 +44,14 @@ def application(environ, start_response):
 '''
 
 
-def write_app(path, version, broken=False):
-    path.write_text(RELOADABLE.format(
-        version=version, broken='raise RuntimeError("broken on purpose")' if broken else ""))
+BREAKAGES = {
+    "raises": 'raise RuntimeError("broken on purpose")',
+    "dies": "os._exit(1)",          # a crash while booting, retried with backoff
+}
+
+
+def write_app(path, version, broken=None):
+    path.write_text(RELOADABLE.format(version=version, broken=BREAKAGES.get(broken, "")))
 
 
 @pytest.fixture
@@ -139,20 +145,27 @@ def test_hup_with_invalid_config_reports_the_failure_and_keeps_serving(activated
     assert int(http_get(address)[1].split()[0]) in old
 
 
+@pytest.mark.parametrize("broken", sorted(BREAKAGES))
 def test_hup_with_broken_app_reports_the_failure_then_a_fixed_one_reloads(activated,
-                                                                         notify, tmp):
+                                                                         notify, tmp,
+                                                                         broken):
     app = tmp / "sd_reloadable.py"
     write_app(app, "v1")
-    proc, address = activated("sd_reloadable")
+    proc, address = activated("sd_reloadable", "--max-boot-failures", "2")
     old = booted_pids(proc.log())
-    write_app(app, "v2", broken=True)
+    write_app(app, "v2", broken=broken)
     ready, mark = hup(proc, notify)
-    assert ready.fields.get("STATUS") == (
-        "reload failed: the new workers cannot load or warm up the application "
-        "(see the log); "
-        "the previous workers keep serving"), ready.fields
-    text = proc.log()[mark:]
-    assert "broken on purpose" in text and "Reload failed" in text, text
+    status = ready.fields.get("STATUS", "")
+    if broken == "raises":
+        assert status == (
+            "reload failed: the new workers cannot load or warm up the application "
+            "(see the log); the previous workers keep serving"), ready.fields
+        assert "broken on purpose" in proc.log()[mark:]
+    else:
+        assert re.fullmatch(r"reload failed: 2 new workers in a row died while booting "
+                            r"\(last: worker \d+ exited with code 1\); the previous "
+                            r"workers keep serving", status), ready.fields
+    assert "Reload failed" in proc.log()[mark:]
     assert http_get(address, "/version")[1] == b"v1"
     assert int(http_get(address)[1]) in old
 
