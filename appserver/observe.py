@@ -4,9 +4,9 @@ A worker makes one ``RequestObserver``. ``wsgi.handler.handle`` calls
 ``started(request, environ, response)`` once the environ is built (the request
 id goes into ``environ['appserver.request_id']``, never into an ``HTTP_``
 key: those are what the client sent; and into the response head when
-``request-id-header`` is set; then the ``pre_request`` hook), and ``finished(conn, request, environ, response,
-duration)`` after the response (the access log line, the metric counters, the
-``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
+``request-id-header`` is set; then the ``pre_request`` hook), and
+``finished(conn, request, environ, response, duration)`` after the response
+(the access log line, the metric counters, the ``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
 request the server answered itself with an error (400, 408, 413, 431, ...):
 it gets an access line and is counted too. Work skipped when unused: no
 access line is formatted when the log is off, no hook is looked up per call.

@@ -11,10 +11,12 @@ the parser is then dead and raises the same error again. It never touches a
 socket. Heads are parsed from the whole buffer with ``find``/``split`` and
 precompiled regexes; a plainly well-formed head that arrives whole is proved
 so and split in one pass (``plain.split``, in C when built). Partial heads
-are checked as bytes arrive (bad bytes, oversize lines, too many fields, a
-malformed request line such as one without a version are refused at once) and the outcome never depends on how the bytes were split:
-the violation whose byte comes first wins. Field sections and body readers live in ``body.py``, what a head means
-(request line, target, Host, framing, persistence) in ``head.py``.
+are checked as bytes arrive (bad bytes, oversize lines, too many fields and
+a malformed request line, such as one without a version, are refused at
+once) and the outcome never depends on how the bytes were split: the
+violation whose byte comes first wins. Field sections and body readers live
+in ``body.py``, what a head means (request line, target, Host, framing,
+persistence) in ``head.py``.
 """
 from . import plain
 from .body import READERS, Data, EndOfMessage, Section, direct_room, parse_fields

@@ -12,8 +12,9 @@ large blocks is not copied on its way to the app. ``read()`` of everything
 gathers the body in one buffer sized from ``length`` (the request's
 Content-Length, when it has one) and hands that buffer over without a copy:
 reading an N-byte body costs about N bytes, not the pieces and then their
-join, and memory is taken only as bytes arrive. ``EMPTY`` is the stream of every request that has no body: already at
-its end, it holds no state and is shared.
+join, and memory is taken only as bytes arrive. ``EMPTY`` is the stream of
+every request that has no body: already at its end, it holds no state and is
+shared.
 """
 import io
 
