@@ -66,6 +66,7 @@ _WAITALL = socket.MSG_WAITALL
 _SO_RCVTIMEO, _SO_SNDTIMEO = socket.SO_RCVTIMEO, socket.SO_SNDTIMEO
 _NEVER = float("inf")
 _LINGER_0 = struct.pack("ii", 1, 0)     # SO_LINGER on, 0 s: close() resets
+_LINGER_OFF = struct.pack("ii", 0, 0)   # the default: close() ends cleanly
 
 
 class State(enum.Enum):
@@ -632,13 +633,16 @@ class Connection:
         """``100 Continue``, before the app's first read of the body."""
         self.sendall(writer.CONTINUE)
 
-    def abort(self):
-        """Make ``close()`` reset the connection (SO_LINGER 0) instead of
-        ending it cleanly: a response whose end is the connection's end was
-        cut short, and the client must not take it for complete."""
-        self.aborted = True
+    def abort(self, on=True):
+        """Make any close of the connection a reset (SO_LINGER 0) instead of
+        a clean end, whoever closes it: this worker, or the kernel if the
+        worker dies. On while a response whose end is the connection's end
+        is under way, so that one cut short is never taken for complete;
+        off again (``on=False``) once it is."""
+        self.aborted = on
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_0)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 _LINGER_0 if on else _LINGER_OFF)
         except OSError:
             pass
 

@@ -5,9 +5,10 @@ complete, sends its response through the connection, calls the iterable's
 ``close()`` exactly once (also when the client went away), writes the access
 log line, and skips any unread body. It returns whether the connection may
 carry another request. Errors from the app become a 500 when no header has
-been sent yet, and a closed connection otherwise (reset, when the body was
-to end with the connection: a clean close would look like its end); both
-are logged. A server-made answer to a ``HEAD`` request has no body. The
+been sent yet, and a closed connection otherwise; both are logged. While a
+body that ends with the connection is under way, any close of it is a reset
+(``conn.abort``), also if the worker dies: a clean close would look like its
+end. A server-made answer to a ``HEAD`` request has no body. The
 ``observer`` (``appserver.observe.RequestObserver``) is told when the environ
 is ready and when the response is done (request id, access log, metrics).
 """
@@ -47,7 +48,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
     if started is None:
         started = time.monotonic()
     response = Response(conn.sendall, request.version, request.method,
-                        request.keep_alive, conn.send_parts)
+                        request.keep_alive, conn.send_parts, conn.abort)
     if request.expect_continue:
         body = Input(conn.read_body, _continuer(conn, response), request.content_length)
     elif conn.parser.skip_empty_body():
@@ -61,6 +62,8 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
         if rewrite is not None:
             rewrite(environ)
         _run(app, environ, response, conn)
+        if response.close_delimited():
+            conn.abort(False)       # complete: its end may be a clean close
     except WorkerTimeout:
         timed_out = True
         log.error("Request %s %s timed out after %.1f s; answering 504",

@@ -9,8 +9,9 @@ HTTP/1.0; no body for HEAD, 204, 205 and 304, and ``Content-Length: 0`` on
 connection's ``sendall``. The head is held back until the first non-empty body
 piece so both leave in one send; a piece of ``GATHER_MIN`` bytes or more goes
 with its head and chunk framing as a list to ``send_parts`` (when given), so
-it is not copied to be framed. ``keep_alive`` says, after ``finish``,
-whether the connection may carry another request.
+it is not copied to be framed. ``unframed`` (when given) is called as a
+head goes out whose body will end only with the connection. ``keep_alive``
+says, after ``finish``, whether the connection may carry another request.
 """
 
 import logging
@@ -77,11 +78,13 @@ class Response:
 
     __slots__ = ("_sendall", "_send_parts", "version", "head_only", "keep_alive", "status",
                  "code", "_lines", "_date", "_server", "length", "chunked",
-                 "no_body", "headers_sent", "sent", "body_sent", "_extra")
+                 "no_body", "headers_sent", "sent", "body_sent", "_extra", "_unframed")
 
-    def __init__(self, sendall, version, method, keep_alive, send_parts=None):
+    def __init__(self, sendall, version, method, keep_alive, send_parts=None,
+                 unframed=None):
         self._sendall = sendall
         self._send_parts = send_parts   # send a list of bytes unjoined, if given
+        self._unframed = unframed       # called as a close-delimited head goes out
         self.version = version
         self.head_only = method == "HEAD"
         self.keep_alive = keep_alive
@@ -221,6 +224,8 @@ class Response:
             lines.append(b"Transfer-Encoding: chunked\r\n")
         else:
             self.keep_alive = False     # the body ends when the connection does
+            if self._unframed is not None:
+                self._unframed()
         if not self.keep_alive:
             lines.append(b"Connection: close\r\n")
         elif self.version == "HTTP/1.0":

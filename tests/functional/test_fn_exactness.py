@@ -6,16 +6,17 @@ One tiny app per behaviour (tests/apps): the request id stays out of the
 socket the port is ``Host``'s, as in Gunicorn); a 1xx status from the app is
 a logged 500 that ends the connection; server-made answers to ``HEAD`` (400,
 408, 500, 504, invalid headers) have no body; 205 has none and
-``Content-Length: 0``; a close-delimited body cut short ends in a reset, not
-a clean close; a request line without a version is answered 400 at once;
+``Content-Length: 0``; a close-delimited body cut short (the app raised, or
+its worker was killed) ends in a reset, not a clean close; a request line without a version is answered 400 at once;
 app-side framing errors are named in the log; ``wsgi.input.read()`` of 50 MB
 costs the worker about the body's size. A property test sends generated
 requests to a real server and checks that the app's ``HTTP_`` keys are the
 header names sent.
 """
 import json
+import os
 import re
-import socket
+import signal
 import time
 
 import pytest
@@ -179,6 +180,38 @@ def test_http10_body_cut_short_is_reset_not_closed(server_factory):
                 received += data
     assert received == b"" or received.startswith(b"HTTP/1.1 200 ")
     server.wait_for_log(r"RuntimeError: boom in the middle of the body")
+
+
+def recv_all_or_reset(sock):
+    """(bytes received, True if the connection was reset rather than closed)."""
+    received = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            return received, True
+        if not data:
+            return received, False
+        received += data
+
+
+def test_http10_body_of_a_killed_worker_is_reset(server_factory):
+    server = server_factory("stall_midbody")
+    with server.connect() as sock:
+        sock.sendall(b"GET /?stall=1 HTTP/1.0\r\n\r\n")
+        [line] = server.wait_for_records("stall.log", 1)
+        os.kill(int(line.split()[1]), signal.SIGKILL)
+        received, reset = recv_all_or_reset(sock)
+    assert reset, "clean EOF after %r: looks like a complete response" % received
+
+
+def test_complete_http10_close_delimited_body_ends_cleanly(server_factory):
+    server = server_factory("stall_midbody")
+    with server.connect() as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        received, reset = recv_all_or_reset(sock)
+    assert not reset and received.endswith(b"\r\n\r\npartial done")
+    assert b"content-length" not in received.lower()
 
 
 def test_http11_body_cut_short_lacks_its_last_chunk(server_factory):

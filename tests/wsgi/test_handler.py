@@ -49,9 +49,11 @@ class FakeConn:
         self.discards = []
         self.discard_result = discard_result
         self.aborted = False
+        self.abort_calls = []
 
-    def abort(self):
-        self.aborted = True
+    def abort(self, on=True):
+        self.aborted = on
+        self.abort_calls.append(on)
 
     def read_body(self, size=65536):
         event = self.parser.next_event()
@@ -451,6 +453,15 @@ def test_exception_after_head_closes_without_a_second_response(caplog):
     assert result.closed == 1
     assert access.calls[0][1] == 200
     assert "RuntimeError" in caplog.text
+
+
+def test_close_delimited_body_resets_until_complete():
+    """Armed as its head goes out (a worker killed mid-body resets too),
+    disarmed once the body is whole: then the close is clean."""
+    keep, conn, _ = serve(req(version="HTTP/1.0"),
+                          lambda e, s: (s("200 OK", []), iter([b"a", b"b"]))[1])
+    assert (keep, conn.abort_calls, conn.aborted) == (False, [True, False], False)
+    assert parse(conn.out).body == b"ab"
 
 
 def test_exception_mid_body_of_a_close_delimited_response_resets():
