@@ -305,3 +305,21 @@ def test_proxy_protocol_header_before_the_tls_handshake(serve, certs):
     data = sock.makefile("rb").read()
     env = json.loads(data.split(b"\r\n\r\n", 1)[1])
     assert env["REMOTE_ADDR"] == "203.0.113.9" and env["wsgi.url_scheme"] == "https"
+
+
+def test_gunicorn_ssl_context_hook_shapes_the_context(serve, certs, tmp_path):
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(
+        "import ssl\n"
+        "def ssl_context(conf, default_ssl_context_factory):\n"
+        "    context = default_ssl_context_factory()\n"
+        "    assert conf.certfile and conf.keyfile\n"
+        "    context.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+        "    return context\n")
+    server = tls_server(serve, certs, "-c", str(conf))          # default minimum: 1.2
+    old = client_context(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
+    with pytest.raises(ssl.SSLError):
+        fetch(server, old)
+    conn = https(server, client_context(certs))
+    request(conn)
+    assert conn.sock.version() == "TLSv1.3"
