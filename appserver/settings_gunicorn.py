@@ -127,7 +127,8 @@ _SYNC = ("sync", "gthread", "gunicorn.workers.sync.syncworker",
 
 
 def _worker_class(value, where):
-    text = value if isinstance(value, str) else getattr(value, "__name__", repr(value))
+    text = value if isinstance(value, str) else "%s.%s" % (
+        getattr(value, "__module__", ""), getattr(value, "__name__", repr(value)))
     if text.strip().lower() in _SYNC:
         return ("notice", None)
     raise ConfigError(

@@ -318,3 +318,12 @@ def test_forwarded_allow_ips_environment_variable_as_gunicorn(cwd):
     assert cfg.forwarded_allow_ips == "10.0.0.2" and cfg.warnings == ()
     cfg = config.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
     assert cfg.warnings and "forwarded-allow-ips is '*'" in cfg.warnings[0]
+
+
+def test_worker_class_given_as_gunicorn_class(cwd):
+    cfg = load_file(cwd, "from gunicorn.workers.sync import SyncWorker\n"
+                         "worker_class = SyncWorker\n")
+    assert cfg.notices == ()
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "class MyWorker:\n    pass\nworker_class = MyWorker\n")
+    assert "worker_class '__appserver_config__.MyWorker'" in str(info.value)
