@@ -208,14 +208,17 @@ def test_optional_client_certificate(serve, certs):
 
 # -- versions and ciphers ----------------------------------------------------------------
 
-def test_minimum_version(serve, certs):
-    server = tls_server(serve, certs, "--tls-min-version", "1.3")
+def assert_tls13_only(server, certs):
     old = client_context(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
     with pytest.raises(ssl.SSLError):
         fetch(server, old)
     conn = https(server, client_context(certs))
     request(conn)
     assert conn.sock.version() == "TLSv1.3"
+
+
+def test_minimum_version(serve, certs):
+    assert_tls13_only(tls_server(serve, certs, "--tls-min-version", "1.3"), certs)
 
 
 def test_ciphers_for_tls12(serve, certs):
@@ -317,9 +320,4 @@ def test_gunicorn_ssl_context_hook_shapes_the_context(serve, certs, tmp_path):
         "    context.minimum_version = ssl.TLSVersion.TLSv1_3\n"
         "    return context\n")
     server = tls_server(serve, certs, "-c", str(conf))          # default minimum: 1.2
-    old = client_context(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
-    with pytest.raises(ssl.SSLError):
-        fetch(server, old)
-    conn = https(server, client_context(certs))
-    request(conn)
-    assert conn.sock.version() == "TLSv1.3"
+    assert_tls13_only(server, certs)
