@@ -93,9 +93,12 @@ class Timeouts:
 
     def __init__(self, header=30.0, keep_alive=2.0, drain=DRAIN_SECONDS,
                  linger=LINGER_SECONDS):
-        self.by_state = {FRONT: header, AWAIT_HEAD: header, IDLE: keep_alive,
-                         DRAINING: drain, LINGERING: linger, SERVING: _NEVER,
-                         PASSED_ON: _NEVER, CLOSED_STATE: _NEVER}
+        # Keyed by the states' values: an Enum member hashes in Python, its
+        # value (a str) in C, and this lookup runs twice per request.
+        self.by_state = {FRONT.value: header, AWAIT_HEAD.value: header,
+                         IDLE.value: keep_alive, DRAINING.value: drain,
+                         LINGERING.value: linger, SERVING.value: _NEVER,
+                         PASSED_ON.value: _NEVER, CLOSED_STATE.value: _NEVER}
 
 
 class Front:
@@ -122,7 +125,7 @@ class Connection:
                  "deadline", "timeouts", "front", "wants_write", "discarded",
                  "read_timeout", "send_timeout", "_timeout", "received", "base",
                  "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
-                 "aborted")
+                 "aborted", "body_left")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
                  inherited=0, timeouts=_DEFAULT_TIMEOUTS, front=_NO_FRONT):
@@ -146,6 +149,7 @@ class Connection:
         self.blocked_until = 0.0    # the bound of the blocking call under way (0: none)
         self._blocked_on = 0        # its option: SO_RCVTIMEO or SO_SNDTIMEO
         self.aborted = False        # closes with a reset (abort())
+        self.body_left = False      # SERVING: the app left body bytes still to come
         self._enter(IDLE, 0.0)
 
     def __repr__(self):
@@ -157,7 +161,7 @@ class Connection:
         """The one place a state and its deadline are set."""
         self.state = state
         self.since = since
-        self.deadline = since + self.timeouts[state]
+        self.deadline = since + self.timeouts[state._value_]
 
     def expired(self, now):
         """True once the current state has lasted longer than it may."""
@@ -341,6 +345,7 @@ class Connection:
             raise IncompleteRequest("unexpected %s between requests"
                                     % type(event).__name__)
         self._enter(SERVING, 0.0)
+        self.body_left = False
         return event        # a Request (or the uwsgi parser's)
 
     # -- after a request -------------------------------------------------------
@@ -349,10 +354,11 @@ class Connection:
         """The app's response is sent. Keep-alive: IDLE, or DRAINING while
         the rest of an unread body is still to come. Otherwise close, with
         a lingering close when the client may still be sending."""
+        if keep:        # the body was read whole, or discard_body skipped it
+            self._enter(DRAINING if self.body_left else IDLE, now)
+            return
         parser = self.parser
-        if keep:
-            self._enter(IDLE if parser.pending_head() is not None else DRAINING, now)
-        elif parser.buffered or parser.pending_head() is None:
+        if parser.buffered or parser.pending_head() is None:
             self.linger(now)
         else:
             self.close()
@@ -365,6 +371,7 @@ class Connection:
             return True
         self.discarded = 0
         result = self._skip_available(limit)
+        self.body_left = result == "more"
         return result is not False
 
     def skip_body(self, now):
@@ -456,15 +463,23 @@ class Connection:
         if not data or self.discarded > LINGER_BYTES:
             self.close()
 
-    def pass_on(self, handoff):
-        """Hand this connection, between requests, to another worker through
-        ``handoff`` with its unread bytes (-> PASSED_ON). False if it must
-        stay: TLS, a head too long to carry, or the pair is full."""
+    def movable(self, handoff):
+        """Whether ``pass_on`` can hand this connection on through
+        ``handoff`` when the pair has room: not TLS, between requests, and
+        its unread bytes a partial head the pair can carry (not after EOF)."""
         if self.tls or self.state not in BETWEEN_REQUESTS:
             return False
         head = self.parser.pending_head()
-        if head is None or not handoff.give(self.fd, self.listener.fileno(), self.state.value,
-                                            self.since, self.peer, head):
+        return head is not None and handoff.can_carry(len(head))
+
+    def pass_on(self, handoff):
+        """Hand this connection, between requests, to another worker through
+        ``handoff`` with its unread bytes (-> PASSED_ON). False if it must
+        stay: not ``movable``, or the pair is full."""
+        if not self.movable(handoff):
+            return False
+        if not handoff.give(self.fd, self.listener.fileno(), self.state.value,
+                            self.since, self.peer, self.parser.pending_head()):
             return False
         self._enter(PASSED_ON, 0.0)     # the owner then closes this copy
         return True
@@ -487,6 +502,8 @@ class Connection:
         self.close()
 
     def close(self):
+        if self.state is CLOSED_STATE:
+            return
         if self.state is not PASSED_ON:
             self._enter(CLOSED_STATE, 0.0)
         self._release()

@@ -84,10 +84,8 @@ class Handoff:
         return unread <= MAX_HEAD_BYTES
 
     def give(self, fd, listener_fd, state, since, peer, head):
-        """Pass a connection on (``Connection.pass_on`` calls this); False if
-        it must stay (pair full, head too long)."""
-        if len(head) > MAX_HEAD_BYTES:
-            return False
+        """Pass a connection on (``Connection.pass_on`` calls this, once
+        ``can_carry`` said its head fits); False if the pair is full."""
         host, port = peer[:2] if peer else ("", -1)
         meta = "%d\0%s\0%r\0%s\0%d\n" % (listener_fd, state, since, host, port)
         try:

@@ -62,7 +62,7 @@ class LongCall:
     def begin(self, conn, now):
         """An app call starts for ``conn``'s request."""
         self.started = now
-        if not self.ticking and len(self.table) > 1:
+        if not self.ticking and len(self.table.conns) > 1:
             signal.setitimer(signal.ITIMER_REAL, HANDOFF_TICK, HANDOFF_TICK)
             self.ticking = True
         self.current, self.in_app = conn, True

@@ -44,8 +44,8 @@ import signal
 import time
 
 from appserver import errors, hooks, logs, process, scoreboard
-from appserver.connection import (AWAIT_HEAD, DRAINING, FRONT, IDLE, LINGERING, Connection,
-                                  Front, Timeouts)
+from appserver.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
+                                  PASSED_ON, Connection, Front, Timeouts)
 from appserver.http.errors import HTTPError
 from appserver.http.parser import Limits
 from appserver.io_timeouts import prepare_listener
@@ -302,9 +302,9 @@ class Worker:
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
         while conn.state is IDLE or conn.state is AWAIT_HEAD:
-            if self.handing_over and not conn.tls:
-                if self.table.pass_on(conn) or self.handoff.can_carry(conn.unread):
-                    return      # passed on, or it waits for room in the pair
+            if self.handing_over and conn.movable(self.handoff):
+                self.table.pass_on(conn)
+                return          # passed on, or it waits for room in the pair
             try:
                 request = conn.next_request()
             except HTTPError as err:
@@ -313,7 +313,7 @@ class Worker:
             if request is None:
                 break
             self._serve(conn, request)
-        if not conn.open:
+        if conn.state is CLOSED_STATE or conn.state is PASSED_ON:
             self.table.forget(conn)
 
     def _serve(self, conn, request):
