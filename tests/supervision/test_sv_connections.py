@@ -73,7 +73,9 @@ class Mixed:
         return self.keep.served_by + self.close.served_by
 
 
-def _exited(server, pids, after=0, timeout=15):
+def _exited(server, pids, after=0, timeout=30):
+    # Generous: each waits for a replacement to boot first, one at a time,
+    # and the full suite may run on a machine shared with other suites.
     for pid in pids:
         server.wait_for_log(r"Worker %d exited" % pid, after=after, timeout=timeout)
 
