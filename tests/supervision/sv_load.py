@@ -8,7 +8,10 @@ whichever comes first. Each request uses a new connection, or with
 (opening a new one when the server said ``Connection: close`` or closed it
 while idle, as an HTTP client pool does before reusing a connection). A
 request *fails* on any exception or any status other than 200; failures
-are counted with a sample of their causes. One case is not a failure: a
+are counted with a sample of their causes, and each failed request's start
+(``time.monotonic()`` when it began) is kept: ``failed_since(t)`` counts the
+failures of requests begun at ``t`` or later, whenever their failure was
+noticed (a client thread may see a reset long after it happened). One case is not a failure: a
 request sent on a *reused* keep-alive connection that the server closed
 before any byte of a response arrived is retried once on a new connection,
 as RFC 9112 section 9.3.1 allows for an idempotent request and as client
@@ -58,6 +61,7 @@ class Load:
         self.retried = 0                        # keep-alive close races retried
         self.retry_causes = collections.Counter()
         self.errors = collections.Counter()     # cause -> count
+        self.failed_began = []                  # monotonic start of each failure
         self.served_by = collections.Counter()  # (pid, ppid) -> count
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -101,6 +105,11 @@ class Load:
         wait_until(lambda: self.ok >= target, timeout,
                    lambda: "load: %s" % self.summary())
 
+    def failed_since(self, when):
+        """How many failed requests began at ``when`` (monotonic) or later."""
+        with self._lock:
+            return sum(1 for began in self.failed_began if began >= when)
+
     def summary(self):
         causes = "; ".join("%s x%d" % item for item in self.errors.most_common(5))
         text = "%d ok, %d failed%s" % (self.ok, self.failed,
@@ -125,6 +134,7 @@ class Load:
                 conn.close()
                 conn = None
             reused = conn is not None
+            began = time.monotonic()
             if conn is None:
                 conn = self._connect()
             try:
@@ -150,9 +160,10 @@ class Load:
             except Exception as exc:
                 conn.close()
                 conn = None
-                self._count(None, "%s: %s" % (type(exc).__name__, exc))
+                self._count(None, "%s: %s" % (type(exc).__name__, exc), began)
             else:
-                self._count(body, None if status == 200 else "status %d" % status)
+                self._count(body, None if status == 200 else "status %d" % status,
+                            began)
             if self.interval:
                 self._stop.wait(self.interval)
         if conn is not None:
@@ -165,7 +176,7 @@ class Load:
         conn.request("GET", self.path)
         return conn.getresponse()
 
-    def _count(self, body, error):
+    def _count(self, body, error, began):
         with self._lock:
             if error is None:
                 self.ok += 1
@@ -174,6 +185,7 @@ class Load:
                     self.served_by[(int(parts[0]), int(parts[1]))] += 1
             else:
                 self.failed += 1
+                self.failed_began.append(began)
                 self.errors[error[:120]] += 1
 
 

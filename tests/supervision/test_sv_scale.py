@@ -6,7 +6,10 @@ per request, and keep-alive): the number of the arbiter's children (from
 one worker, and no request fails. ``kill -9`` of a worker: a replacement
 is forked and the child count is whole again within 1 s of the kill; only
 requests the killed worker held can fail, none after the pool is whole,
-and the replacement serves.
+and the replacement serves. A request counts as *after* the pool is whole
+by when it began, not by when its client thread noticed the failure: the
+reset of a connection the killed worker held may be read by a load thread
+that gets the CPU only after the replacement is forked.
 """
 import os
 import signal
@@ -65,12 +68,11 @@ def test_kill_9_of_a_worker_pool_whole_within_one_second(server_factory):
             m = BOOTING_RE.search(server.log()[mark:])
             kids = children_of(server.pid)
             if m and len(kids) == 3 and victim not in kids and int(m.group("pid")) in kids:
-                return int(m.group("pid"))
+                return int(m.group("pid")), time.monotonic()
             return None
 
-        new = wait_until(whole, 5, server.log, period=0.002)
-        took = time.monotonic() - killed_at
-        failed_at_whole = load.failed
+        new, whole_at = wait_until(whole, 5, server.log, period=0.002)
+        took = whole_at - killed_at
         wait_until(lambda: any(pid == new for pid, _ in load.served_by), 10,
                    lambda: "%s %s" % (load.served_by, server.log()))
         load.wait_for_ok(100)
@@ -79,7 +81,7 @@ def test_kill_9_of_a_worker_pool_whole_within_one_second(server_factory):
     assert set(server.worker_pids()) == set(before[1:]) | {new}
     server.wait_for_log(r"Worker %d killed by signal 9; replacing it" % victim,
                         after=mark)
-    # Only requests the killed worker held can fail, and none afterwards.
-    assert load.failed == failed_at_whole, load.summary()
+    # Only requests the killed worker held can fail, and none begun afterwards.
+    assert load.failed_since(whole_at) == 0, load.summary()
     assert load.failed <= load.threads, load.summary()
     assert all("status" not in cause for cause in load.errors), load.summary()
