@@ -561,3 +561,20 @@ def cmdline(pid):
     """``/proc/PID/cmdline`` as one string (NULs to spaces, trimmed)."""
     raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def open_paths(pid):
+    """The paths of the files process ``pid`` holds open (``/proc/PID/fd``);
+    empty once it has exited."""
+    fd_dir = f"/proc/{pid}/fd"
+    paths = set()
+    try:
+        fds = os.listdir(fd_dir)
+    except (FileNotFoundError, ProcessLookupError):
+        return paths
+    for fd in fds:
+        try:
+            paths.add(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return paths

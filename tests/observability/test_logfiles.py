@@ -15,7 +15,7 @@ import time
 from appserver import logs
 from appserver.errors import ConfigError
 from tests.observability.conftest import lines_of, wait_until
-from tests.server import LISTENING_RE
+from tests.server import LISTENING_RE, open_paths
 
 import pytest
 
@@ -96,6 +96,13 @@ def test_usr1_reopens_the_files_of_arbiter_and_workers(obs_server, tmp_path):
     srv.signal(signal.SIGUSR1)
     wait_until(lambda: errors.exists(), 10, "a new error log")
     workers = set(srv.worker_pids())
+    # The arbiter makes the new files; each worker reopens only when its own
+    # loop handles the USR1 the arbiter passed on: until no process holds a
+    # rotated file open, a request could still be logged to access.log.1.
+    rotated = {str(tmp_path / "error.log.1"), str(tmp_path / "access.log.1")}
+    wait_until(lambda: not any(open_paths(pid) & rotated
+                               for pid in [srv.pid, *workers]), 10,
+               "every process to reopen its logs")
     seen = set()
     deadline = time.monotonic() + 15
     while seen != workers and time.monotonic() < deadline:

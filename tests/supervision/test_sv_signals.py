@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.server import recv_until_closed
+from tests.server import open_paths, recv_until_closed
 from tests.supervision.sv_load import Subreaper, parent_of, wait_booted, wait_until
 
 
@@ -71,18 +71,6 @@ def test_quick_stop_kills_a_stuck_worker_after_grace(server_factory, sig):
     assert server.leftover_pids() == [], workers
 
 
-def _open_paths(pid):
-    """The files process ``pid`` holds open, by path."""
-    fd_dir = f"/proc/{pid}/fd"
-    paths = set()
-    for fd in os.listdir(fd_dir):
-        try:
-            paths.add(os.readlink(os.path.join(fd_dir, fd)))
-        except OSError:
-            pass
-    return paths
-
-
 @pytest.mark.timeout(30)
 def test_usr1_reopens_error_and_access_logs_everywhere(server_factory, tmp_path):
     error_log, access_log = tmp_path / "error.log", tmp_path / "access.log"
@@ -106,9 +94,9 @@ def test_usr1_reopens_error_and_access_logs_everywhere(server_factory, tmp_path)
     # Each worker reopens when its own loop handles the signal: wait until no
     # process of the server still holds a rotated file open.
     rotated = {str(tmp_path / "error.log.1"), str(tmp_path / "access.log.1")}
-    wait_until(lambda: not any(_open_paths(pid) & rotated
+    wait_until(lambda: not any(open_paths(pid) & rotated
                                for pid in [server.pid, *workers]), 5,
-               lambda: {pid: _open_paths(pid) for pid in workers})
+               lambda: {pid: open_paths(pid) for pid in workers})
     # Every worker writes to the new files: its access lines, and the line it
     # logs for a malformed request.
     served, rejected = set(), set()
