@@ -4,7 +4,6 @@ headers closes the connection, and close() runs exactly once however the
 response ended."""
 import socket
 import struct
-import time
 
 import pytest
 
@@ -56,9 +55,11 @@ def test_exception_after_headers_closes_connection(server_factory):
     assert server.get("/").body == b"ok"
 
 
-def _close_lines(server, expected, settle=0.5):
+def _close_lines(server, expected):
+    """The close() records once ``expected`` are there and the server has
+    stopped: a second, wrong close() would have been recorded by then."""
     server.wait_for_records("close.log", expected)
-    time.sleep(settle)  # a second, wrong close() would show up here
+    assert server.stop() == 0, server.log()
     return server.records("close.log")
 
 
@@ -94,11 +95,12 @@ def test_close_called_once_when_client_disconnects(server_factory):
             got += len(data)
         # Reset, not a polite FIN: the server's next send fails at once.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    lines = _close_lines(server, 1, settle=1.0)
-    assert len(lines) == 1, lines
-    sent = int(lines[0].split()[2])
-    assert sent < chunks, "the server kept iterating after the client left"
+    server.wait_for_records("close.log", 1)
     # The worker is still serving.
     resp = server.get("/?chunks=1")
     assert resp.status == 200 and len(resp.body) == 65536
-    assert len(server.wait_for_records("close.log", 2)) == 2
+    lines = _close_lines(server, 2)
+    assert len(lines) == 2, lines
+    sent = int(lines[0].split()[2])
+    assert sent < chunks, "the server kept iterating after the client left"
+    assert lines[1].split()[2] == "1", lines
