@@ -6,7 +6,10 @@ commit, whether ``appserver/`` had uncommitted changes, and whether its
 plain-head splitter ran in C or in Python). ``render(summary, meta)`` returns the Markdown block:
 run settings, machine and versions, the per-scenario table (each cell is
 ``appserver / Gunicorn (ratio)``), the issue's targets with the measured
-value and met / not met, and every problem seen. ``replace_block(doc,
+value and met / not met, and every problem seen. When peers ran, it adds
+``peer_table`` for CPU per request and req/s (every server's median, the
+best peer, appserver over the best peer with the per-round range, and over
+Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped). ``replace_block(doc,
 block)`` puts ``block`` between ``START`` and ``END`` (appending both markers
 when absent) and leaves the rest of the document as it is. ``console(summary)``
 is the plain-text table printed at the end of a run.
@@ -80,11 +83,14 @@ def splitter():
 
 
 def versions(wrk_text, repo):
-    """Python, appserver (and its source state), Gunicorn, Django and wrk versions."""
+    """Python, appserver (and its source state), Gunicorn, peers, Django, wrk versions."""
     return {"Python": platform.python_version(),
             "appserver": "%s (%s; plain-head splitter in %s)" % (
                 _dist_version("appserver"), source_state(repo), splitter()),
             "Gunicorn": _dist_version("gunicorn"),
+            "Granian": _dist_version("granian"),
+            "uWSGI (pyuwsgi)": _dist_version("pyuwsgi"),
+            "bjoern (bjoern-binary)": _dist_version("bjoern-binary"),
             "Django": _dist_version("django"),
             "wrk": wrk.version(wrk_text or "")}
 
@@ -140,6 +146,75 @@ def targets_table(rows):
     return "\n".join(out)
 
 
+NAMES = {"appserver": "appserver", "gunicorn": "Gunicorn", "granian": "Granian",
+         "uwsgi": "uWSGI", "bjoern": "bjoern"}
+
+
+def _peers(summary):
+    seen = []
+    for entry in summary.values():
+        seen += [p for p in entry.get("peers", ()) if p not in seen]
+    return seen
+
+
+def _vs_best(entry, metric):
+    best = entry["best"][metric]
+    if best is None or entry["vs_best"][metric] is None:
+        return "–"
+    text = "%.2fx %s" % (entry["vs_best"][metric], NAMES.get(best, best))
+    values = entry["values"]
+    pairs = [stats.ratio(a, b) for a, b in zip(values["appserver"][metric], values[best][metric])]
+    pairs = [v for v in pairs if v is not None]
+    if len(pairs) > 1:
+        text += " (rounds %.2f–%.2f)" % (min(pairs), max(pairs))
+    return text
+
+
+def peer_table(summary, metric):
+    """Every server's median ``metric`` per scenario, against the best peer and Gunicorn."""
+    servers = list(stats.SERVERS) + _peers(summary)
+    head = ("| scenario | " + " | ".join(NAMES.get(s, s) for s in servers)
+            + " | appserver / best peer | appserver / Gunicorn |")
+    rows = [head, "|---" * (len(servers) + 3) + "|"]
+    for name, entry in summary.items():
+        cells = [num(entry[s][metric]) if s in entry else "–" for s in servers]
+        r = entry["ratio"][metric]
+        rows.append("| `%s` | %s | %s | %s |" % (name, " | ".join(cells), _vs_best(entry, metric),
+                                                 "%.2fx" % r if r is not None else "–"))
+    return "\n".join(rows)
+
+
+def peer_targets_table(rows):
+    """Issue 23's targets next to the measured value."""
+    out = ["| target | goal | measured | result |", "|---|---|---|---|"]
+    for label, goal, value, met, note in rows:
+        if value is None:
+            shown = "–"
+        elif goal.endswith("%"):
+            shown = "%.0f %%" % (value * 100)
+        else:
+            shown = "%.3fx" % value
+        if note:
+            shown += " (%s)" % note
+        out.append("| %s | %s | %s | %s |" % (label, goal, shown, _met_text(met)))
+    return "\n".join(out)
+
+
+def _peer_parts(summary, meta):
+    if not _peers(summary):
+        return ["### Peers", "", meta.get("peers_note") or "No peer ran in this run."]
+    parts = ["### Against the peers (issue 23)", ""]
+    if meta.get("peers_note"):
+        parts += [meta["peers_note"], ""]
+    parts += ["CPU µs per request, medians over the rounds (lower is better):", "",
+              peer_table(summary, "cpu_us_per_req"), "",
+              "Requests per second, medians over the rounds (higher is better):", "",
+              peer_table(summary, "rps"), "",
+              "#### Targets (issue 23) against this run", "",
+              peer_targets_table(stats.evaluate_peers(summary))]
+    return parts
+
+
 def problems_text(summary):
     """A bullet per problem seen, or a line saying there were none."""
     lines = ["- `%s`: %s" % (name, p.replace("\n", " ⏎ "))
@@ -158,9 +233,10 @@ def render(summary, meta, descriptions=None):
     """The whole generated Markdown block (without the markers)."""
     m, v = meta["machine"], meta["versions"]
     vtext = ", ".join("%s %s" % (k, v[k] or "–") for k in v)
-    parts = [
-        _settings_line(meta),
-        "",
+    parts = [_settings_line(meta), ""]
+    if meta.get("load_average"):
+        parts += ["Load average of the machine (1, 5, 15 min): %s." % meta["load_average"], ""]
+    parts += [
         "Machine: %s, %s cores, %s. Versions: %s." % (m["cpu"], m["cores"], m["kernel"], vtext),
         "",
         "Each cell: appserver / Gunicorn (ratio appserver/Gunicorn), medians over the rounds.",
@@ -170,6 +246,8 @@ def render(summary, meta, descriptions=None):
         "### Targets (issue 7) against this run",
         "",
         targets_table(stats.evaluate(summary)),
+        "",
+    ] + _peer_parts(summary, meta) + [
         "",
         "### Problems seen in this run",
         "",
@@ -196,9 +274,12 @@ def console(summary):
         "scenario", "server", "req/s", "p50 ms", "p99 ms", "CPU us/req",
         "RSS MiB", "start ms", "fair")]
     for name, entry in summary.items():
-        for who in ("appserver", "gunicorn", "ratio"):
+        for who in ("appserver", "gunicorn") + tuple(entry.get("peers", ())) + ("ratio",):
             row = entry[who]
             lines.append("%-12s %-10s " % (name, who) + " ".join(
                 "%*s" % (w, num(row[m]))
                 for m, w in zip([c for c, _ in COLUMNS], (10, 9, 9, 11, 9, 9, 8))))
+        if entry.get("peers"):
+            lines.append("%-12s %-10s CPU/req %s, req/s %s" % (
+                name, "vs best", _vs_best(entry, "cpu_us_per_req"), _vs_best(entry, "rps")))
     return "\n".join(lines)

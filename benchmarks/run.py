@@ -1,11 +1,12 @@
-"""Run the benchmark suite: appserver against Gunicorn, round by round.
+"""Run the benchmark suite: appserver against Gunicorn and peers, round by round.
 
 Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
-[--workers W] [--scenarios a,b] [--no-pin] [--no-netns] [--no-docs] [--json FILE]``
-checks its prerequisites (exit 2 with install hints when something is
-missing), then for each scenario and round starts appserver, measures it,
-stops it, then does the same with Gunicorn (sync worker), so the servers
-alternate A B A B. Each measured run happens in a fresh network namespace
+[--workers W] [--scenarios a,b] [--peers a,b | --no-peers] [--no-pin]
+[--no-netns] [--no-docs] [--json FILE]`` checks its prerequisites (exit 2
+with install hints when something is missing; a missing peer is skipped with
+a note instead), then for each scenario and round starts appserver, measures
+it, stops it, then does the same with Gunicorn (sync worker) and each peer
+(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ... Each measured run happens in a fresh network namespace
 when this process may make one (``benchmarks.netns``; root), so no run
 inherits another's TCP state. A run: start the server pinned to one CPU,
 time launch to first 200, warm up, read the server tree's CPU ticks, drive
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 
 from benchmarks import chart, checks, netns, procstat, report, scenarios, stats, wrk
-from benchmarks.servers import Server, StartError, log_tail, pinned
+from benchmarks.servers import PEERS, Server, StartError, log_tail, missing_peers, pinned
 
 DOC = scenarios.REPO / "docs" / "benchmarks.md"
 IMG = scenarios.REPO / "docs" / "img" / "benchmarks.png"
@@ -48,6 +49,10 @@ def parse_args(argv):
     ap.add_argument("--workers", type=int, default=2, help="workers per server (default 2)")
     ap.add_argument("--scenarios", default=",".join(scenarios.names()),
                     help="comma-separated subset (default: all)")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help="comma-separated peers to run beside Gunicorn when installed "
+                         "(default: %s)" % ",".join(PEERS))
+    ap.add_argument("--no-peers", action="store_true", help="run appserver and Gunicorn only")
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     ap.add_argument("--no-netns", action="store_true",
                     help="run every server on the shared loopback, not a fresh network namespace")
@@ -58,7 +63,18 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if not (1 <= args.rounds <= 50 and 1 <= args.duration <= 600 and 0 <= args.warmup <= 60):
         ap.error("rounds 1..50, duration 1..600 s, warmup 0..60 s")
+    args.peers = [] if args.no_peers else [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = set(args.peers) - set(PEERS)
+    if unknown:
+        ap.error("unknown peer(s): %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(PEERS)))
     return args
+
+
+def choose_peers(wanted):
+    """(the wanted peers that are installed, a note on those skipped or '')."""
+    missing = missing_peers(wanted)
+    note = "; ".join("%s skipped: not installed (%s)" % (p, hint) for p, hint in missing.items())
+    return [p for p in wanted if p not in missing], note
 
 
 def run_tool(scenario, server, seconds, cpu):
@@ -164,14 +180,14 @@ def print_run(run):
 
 
 def run_suite(selected, args, pins, workdir):
-    """Every run, interleaving the servers round by round."""
+    """Every run, interleaving the servers (Gunicorn's pair, then the peers) round by round."""
     path = os.pathsep.join(p for p in (str(scenarios.REPO), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1",
                PYTHONPATH=path)
     runs = []
     for scenario in selected:
         for rnd in range(1, args.rounds + 1):
-            for kind in stats.SERVERS:
+            for kind in stats.SERVERS + tuple(args.peers):
                 run = one_run(scenario, kind, rnd, args, pins, workdir, env)
                 print_run(run)
                 runs.append(run)
@@ -184,6 +200,14 @@ def make_file(workdir):
     with open(path, "wb") as f:
         f.write(os.urandom(1024 * 1024) * (scenarios.FILE_SIZE // (1024 * 1024)))
     return path
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages as text ('' when unknown)."""
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return ""
 
 
 def precompile():
@@ -237,6 +261,9 @@ def main(argv=None):
     if missing:
         print("\n".join(missing), file=sys.stderr)
         return 2
+    args.peers, peers_note = choose_peers(args.peers)
+    if peers_note:
+        print("note: " + peers_note)
     server_cpu, client_cpu, note = checks.pinning(not args.no_pin)
     print(note)
     args.isolate, isolation = (False, "one shared loopback (--no-netns)") if args.no_netns \
@@ -246,6 +273,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
     wrk_text = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    load_before = load_average()
     try:
         with tempfile.TemporaryDirectory(prefix="appserver-bench-") as tmp:
             runs = run_suite(selected, args, (server_cpu, client_cpu), Path(tmp))
@@ -256,6 +284,8 @@ def main(argv=None):
     print(report.console(summary))
     meta = {"rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
             "workers": args.workers, "pinning": note, "isolation": isolation,
+            "peers_note": peers_note, "load_average": "%s at the start, %s at the end" % (
+                load_before, load_average()),
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": report.machine(),
             "versions": report.versions(wrk_text, scenarios.REPO)}

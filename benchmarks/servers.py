@@ -1,8 +1,12 @@
 """Start and stop the servers under test, and time their first 200.
 
 Contract: ``Server(kind, app, cwd, workers, env, log_path, cpu)`` describes
-one server run: ``kind`` is ``"appserver"`` or ``"gunicorn"`` (sync worker),
-``app`` a WSGI spec importable from ``cwd``. ``start(timeout)`` binds a free
+one server run: ``kind`` is one of ``KINDS``: ``"appserver"``, ``"gunicorn"``
+(sync worker) or a peer from ``PEERS`` (``"granian"``, ``"uwsgi"`` from the
+``pyuwsgi`` wheel, ``"bjoern"`` from ``bjoern-binary``, pre-forked by
+``benchmarks.bjoern_serve``); ``app`` a WSGI spec importable from ``cwd``.
+``missing_peers(wanted)`` returns ``{peer: install hint}`` for the wanted
+peers that are not importable. ``start(timeout)`` binds a free
 127.0.0.1 port, launches the server (pinned with ``taskset -c CPU`` when
 ``cpu`` is given), and polls with a raw socket until a ``GET /`` gets a 200;
 it sets ``startup_s`` (launch to first 200) and raises ``StartError`` with
@@ -11,6 +15,7 @@ the arbiter's pid, then KILL after a grace period, then KILL to any worker
 pid seen while it ran that is still alive; it is safe to call twice and is
 always called by the context manager, on error and on Ctrl-C too.
 """
+import importlib.util
 import os
 import signal
 import socket
@@ -35,8 +40,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def server_argv(kind, app, port, workers):
-    """The command line that serves ``app`` with ``kind``."""
+PEERS = ("granian", "uwsgi", "bjoern")
+KINDS = ("appserver", "gunicorn") + PEERS
+# peer: (module that must import, pip distribution)
+PEER_PACKAGES = {"granian": ("granian", "granian"), "uwsgi": ("pyuwsgi", "pyuwsgi"),
+                 "bjoern": ("bjoern", "bjoern-binary")}
+# A word of each server's command line, to tell its leftover workers apart.
+MARKS = {"appserver": "appserver", "gunicorn": "gunicorn", "granian": "granian",
+         "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve"}
+UWSGI_MAIN = "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; pyuwsgi.run()"
+
+
+def missing_peers(wanted):
+    """{peer: install hint} for each wanted peer whose module does not import."""
+    return {peer: "pip install %s" % PEER_PACKAGES[peer][1] for peer in wanted
+            if importlib.util.find_spec(PEER_PACKAGES[peer][0]) is None}
+
+
+def server_argv(kind, app, port, workers, cwd="."):
+    """The command line that serves ``app`` (importable from ``cwd``) with ``kind``."""
     bind = "%s:%d" % (HOST, port)
     if kind == "appserver":
         return [sys.executable, "-m", "appserver", "--bind", bind,
@@ -44,6 +66,17 @@ def server_argv(kind, app, port, workers):
     if kind == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "--bind", bind,
                 "--workers", str(workers), "--worker-class", "sync", app]
+    if kind == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST,
+                "--port", str(port), "--workers", str(workers), "--working-dir", str(cwd),
+                "--log-level", "warning", app]
+    if kind == "uwsgi":
+        return [sys.executable, "-c", UWSGI_MAIN, "--master", "--die-on-term",
+                "--http-socket", bind, "--processes", str(workers), "--pythonpath", str(cwd),
+                "--module", app, "--need-app", "--disable-logging"]
+    if kind == "bjoern":
+        return [sys.executable, "-m", "benchmarks.bjoern_serve", "--bind", bind,
+                "--workers", str(workers), app]
     raise ValueError("unknown server kind %r" % kind)
 
 
@@ -97,7 +130,8 @@ class Server:
 
     def start(self, timeout=60.0):
         """Launch and wait for the first 200; raises StartError."""
-        argv = pinned(server_argv(self.kind, self.app, self.port, self.workers), self.cpu)
+        argv = pinned(server_argv(self.kind, self.app, self.port, self.workers, self.cwd),
+                      self.cpu)
         log = open(self.log_path, "ab")
         began = time.monotonic()
         try:
@@ -141,7 +175,7 @@ class Server:
                 _signal(self.pid, signal.SIGKILL)
                 self.proc.wait(5)
         for pid in sorted(self.seen_children):
-            if _alive_and_ours(pid, self.kind):
+            if _alive_and_ours(pid, MARKS[self.kind]):
                 _signal(pid, signal.SIGKILL)
         self.seen_children.clear()
 
@@ -160,8 +194,8 @@ def _signal(pid, sig):
         pass
 
 
-def _alive_and_ours(pid, kind):
-    """True when ``pid`` still runs (not a zombie) and its command names ``kind``."""
+def _alive_and_ours(pid, mark):
+    """True when ``pid`` still runs (not a zombie) and its command holds ``mark``."""
     stat = procstat._read("/proc/%d/stat" % pid)
     cmdline = procstat._read("/proc/%d/cmdline" % pid) or ""
-    return bool(stat) and stat[stat.rindex(")") + 2] != "Z" and kind in cmdline
+    return bool(stat) and stat[stat.rindex(")") + 2] != "Z" and mark in cmdline

@@ -13,6 +13,15 @@ the run; the note names the worst scenario, or gives the per-round range
 (for a ratio, round i of appserver over round i of Gunicorn). A target on
 ``POOLED`` scenarios takes the median of every run of each server (all
 scenarios, all rounds) and names the worst scenario in its note.
+
+Peers (Granian, uWSGI, bjoern, ...) are any other ``server`` in the runs:
+each scenario's entry also holds every peer's medians and values,
+``"peers"`` (their names in order of first appearance), ``"best"``
+(``{metric: name of the best peer}``, highest req/s, lowest of every other
+figure) and ``"vs_best"`` (``{metric: appserver / that peer}``).
+``evaluate_peers(summary)`` checks ``PEER_TARGETS`` (issue 23) the same way
+as ``evaluate``, and appserver's own round-to-round spread of CPU per
+request ((max - min) / median, worst of ``SPREAD_SCENARIOS``).
 """
 import statistics
 
@@ -52,17 +61,34 @@ def _medians(runs):
     return {m: median([r.get(m) for r in runs]) for m in METRICS}
 
 
+HIGHER_IS_BETTER = ("rps",)
+
+
+def best_peer(entry, metric):
+    """Name of the peer with the best median ``metric``, or None."""
+    found = [(entry[p][metric], p) for p in entry["peers"] if entry[p][metric] is not None]
+    if not found:
+        return None
+    pick = max if metric in HIGHER_IS_BETTER else min
+    return pick(found)[1]
+
+
 def summarize(runs):
     """Medians per scenario and server, and the appserver/gunicorn ratios."""
     summary = {}
     for name, by_server in _group(runs).items():
-        entry = {s: _medians(by_server.get(s, [])) for s in SERVERS}
+        servers = list(SERVERS) + [s for s in by_server if s not in SERVERS]
+        entry = {s: _medians(by_server.get(s, [])) for s in servers}
+        entry["peers"] = servers[len(SERVERS):]
         entry["ratio"] = {m: ratio(entry["appserver"][m], entry["gunicorn"][m])
                           for m in METRICS}
-        entry["rounds"] = {s: len(by_server.get(s, [])) for s in SERVERS}
+        entry["best"] = {m: best_peer(entry, m) for m in METRICS}
+        entry["vs_best"] = {m: ratio(entry["appserver"][m], entry[b][m]) if b else None
+                            for m, b in entry["best"].items()}
+        entry["rounds"] = {s: len(by_server.get(s, [])) for s in servers}
         entry["values"] = {s: {m: [r.get(m) for r in by_server.get(s, [])] for m in METRICS}
-                           for s in SERVERS}
-        entry["problems"] = [p for s in SERVERS for r in by_server.get(s, [])
+                           for s in servers}
+        entry["problems"] = [p for s in servers for r in by_server.get(s, [])
                              for p in r.get("problems", [])]
         summary[name] = entry
     return summary
@@ -101,14 +127,8 @@ def _round_range(entry, metric, where):
     """'rounds lo–hi' of the per-round figure (ratios pair round i of each server)."""
     mine = entry["values"]["appserver"][metric]
     if where == "ratio":
-        theirs = entry["values"]["gunicorn"][metric]
-        values = [ratio(a, b) for a, b in zip(mine, theirs)]
-    else:
-        values = list(mine)
-    values = [v for v in values if v is not None]
-    if len(values) < 2:
-        return ""
-    return "rounds %.2f–%.2f" % (min(values), max(values))
+        return _paired_range(mine, entry["values"]["gunicorn"][metric])
+    return _paired_range(mine, [1.0] * len(mine))
 
 
 def _pooled(summary, metric):
@@ -153,4 +173,72 @@ def evaluate(summary):
         value, note = _measured(summary, scenario, metric, where)
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         rows.append((label, target_text(where, op, limit), value, met, note))
+    return rows
+
+
+# Issue 23: (label, scenario, metric, peer or BEST, op, limit), a ratio of
+# appserver over the named peer, or over the best peer of that scenario.
+BEST = "best peer"
+PEER_TARGETS = (
+    ("hello: CPU per request", "hello", "cpu_us_per_req", "granian", "<=", 1.0),
+    ("hello-close: CPU per request", "hello-close", "cpu_us_per_req", "uwsgi", "<=", 1.0),
+    ("big 1 MiB: CPU per request", "big", "cpu_us_per_req", "uwsgi", "<=", 1.0),
+    ("file 10 MiB: CPU per request", "file", "cpu_us_per_req", "uwsgi", "<=", 1.0),
+    ("upload 1 MiB: CPU per request", "upload", "cpu_us_per_req", BEST, "<=", 1.0),
+)
+SPREAD_SCENARIOS = ("hello", "hello-close", "big", "upload", "file")
+SPREAD_LIMIT = 0.15
+
+
+def spread(values):
+    """(max - min) / median of the non-None values, or None for fewer than 2."""
+    values = [v for v in values if v is not None]
+    if len(values) < 2 or not median(values):
+        return None
+    return (max(values) - min(values)) / median(values)
+
+
+def _paired_range(mine, theirs):
+    values = [ratio(a, b) for a, b in zip(mine, theirs)]
+    values = [v for v in values if v is not None]
+    if len(values) < 2:
+        return ""
+    return "rounds %.2f–%.2f" % (min(values), max(values))
+
+
+def _peer_row(summary, label, scenario, metric, peer, op, limit):
+    goal = "%s %.2fx %s" % ("≤" if op == "<=" else "≥", limit, peer)
+    entry = summary.get(scenario)
+    if entry is None:
+        return label, goal, None, None, "scenario not run"
+    name = entry["best"][metric] if peer == BEST else peer
+    if name is None or name not in entry["peers"]:
+        return label, goal, None, None, "%s not run" % (peer if peer != BEST else "no peer")
+    value = ratio(entry["appserver"][metric], entry[name][metric])
+    if value is None:
+        return label, goal, None, None, "%s gave no figure" % name
+    note = _paired_range(entry["values"]["appserver"][metric], entry["values"][name][metric])
+    if peer == BEST:
+        note = "vs %s; %s" % (name, note) if note else "vs %s" % name
+    met = value <= limit if op == "<=" else value >= limit
+    return label, goal, value, met, note
+
+
+def _spread_row(summary):
+    goal = "≤ %.0f %%" % (SPREAD_LIMIT * 100)
+    found = [(spread(summary[n]["values"]["appserver"]["cpu_us_per_req"]), n)
+             for n in SPREAD_SCENARIOS if n in summary]
+    found = [(v, n) for v, n in found if v is not None]
+    label = "appserver CPU per request, round-to-round spread"
+    if not found:
+        return label, goal, None, None, "fewer than 2 rounds"
+    worst, name = max(found)
+    note = "worst: %s; %s" % (name, ", ".join("%s %.0f %%" % (n, v * 100) for v, n in found))
+    return label, goal, worst, worst <= SPREAD_LIMIT, note
+
+
+def evaluate_peers(summary):
+    """Rows (label, goal text, measured, met, note) for issue 23's targets."""
+    rows = [_peer_row(summary, *target) for target in PEER_TARGETS]
+    rows.append(_spread_row(summary))
     return rows

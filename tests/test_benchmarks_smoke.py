@@ -14,7 +14,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import loadclient, procstat, report, stats, wrk  # noqa: E402
-from benchmarks.servers import pinned, server_argv  # noqa: E402
+from benchmarks.servers import PEERS, missing_peers, pinned, server_argv  # noqa: E402
 
 WRK_REPORT = """\
 Running 5s test @ http://127.0.0.1:8000/
@@ -203,3 +203,69 @@ def test_server_command_lines():
     assert server_argv("appserver", "hello:application", 8000, 2)[-1] == "hello:application"
     assert pinned(["x"], 0) == ["taskset", "-c", "0", "x"]
     assert pinned(["x"], None) == ["x"]
+
+
+def _peer_summary():
+    runs = []
+    for rnd, (mine, granian, uwsgi) in enumerate(((10.0, 8.0, 12.0), (12.0, 9.0, 11.0),
+                                                  (11.0, 10.0, 13.0)), 1):
+        for server, cpu in (("appserver", mine), ("gunicorn", mine * 10),
+                            ("granian", granian), ("uwsgi", uwsgi)):
+            run = _run("hello", server, cpu_us_per_req=cpu, rps=1000.0 / cpu)
+            run["round"] = rnd
+            runs.append(run)
+        runs.append(dict(_run("upload", "appserver", cpu_us_per_req=mine), round=rnd))
+        runs.append(dict(_run("upload", "gunicorn", cpu_us_per_req=mine * 20), round=rnd))
+        runs.append(dict(_run("upload", "uwsgi", cpu_us_per_req=uwsgi * 2), round=rnd))
+    return stats.summarize(runs)
+
+
+def test_peers_best_peer_and_ratios():
+    hello = _peer_summary()["hello"]
+    assert hello["peers"] == ["granian", "uwsgi"]
+    assert hello["granian"]["cpu_us_per_req"] == 9.0
+    assert hello["best"]["cpu_us_per_req"] == "granian"
+    assert hello["best"]["rps"] == "granian"  # highest req/s, not lowest
+    assert abs(hello["vs_best"]["cpu_us_per_req"] - 11.0 / 9.0) < 1e-12
+    assert abs(hello["ratio"]["cpu_us_per_req"] - 0.1) < 1e-12
+
+
+def test_peer_targets_met_missed_absent_and_spread():
+    rows = {row[0]: row[1:] for row in stats.evaluate_peers(_peer_summary())}
+    goal, value, met, note = rows["hello: CPU per request"]
+    assert goal == "≤ 1.00x granian" and met is False
+    assert abs(value - 11.0 / 9.0) < 1e-12 and note == "rounds 1.10–1.33"
+    goal, value, met, note = rows["upload 1 MiB: CPU per request"]
+    assert met is True and abs(value - 11.0 / 24.0) < 1e-12 and note.startswith("vs uwsgi; ")
+    assert rows["hello-close: CPU per request"][1:3] == (None, None)
+    assert rows["big 1 MiB: CPU per request"][3] == "scenario not run"
+    goal, value, met, note = rows["appserver CPU per request, round-to-round spread"]
+    assert goal == "≤ 15 %" and abs(value - 2.0 / 11.0) < 1e-12 and met is False
+    assert stats.spread([10.0, None]) is None
+
+
+def test_peer_tables_render_beside_gunicorn():
+    meta = {"rounds": 3, "duration": 5, "warmup": 1, "workers": 2, "pinning": "pinned",
+            "when": "2024-01-01 00:00 UTC", "load_average": "1.00 2.00 3.00 at the start",
+            "peers_note": "bjoern skipped: not installed (pip install bjoern-binary)",
+            "machine": {"cpu": "Test CPU", "cores": 2, "kernel": "Linux 6"},
+            "versions": {"Python": "3.11"}}
+    block = report.render(_peer_summary(), meta)
+    assert "| scenario | appserver | Gunicorn | Granian | uWSGI | appserver / best peer |" in block
+    assert "| `hello` | 11.0 | 110 | 9.00 | 12.0 | 1.22x Granian (rounds 1.10–1.33) | 0.10x |" in block
+    assert "| hello: CPU per request | ≤ 1.00x granian | 1.222x (rounds 1.10–1.33) | **not met** |" in block
+    assert "bjoern skipped: not installed" in block and "1.00 2.00 3.00" in block
+    assert "vs best" in report.console(_peer_summary())
+
+
+def test_peer_command_lines_and_missing_peers():
+    assert set(PEERS) == {"granian", "uwsgi", "bjoern"}
+    granian = server_argv("granian", "hello:application", 8000, 2, "/apps")
+    assert granian[1:5] == ["-m", "granian", "--interface", "wsgi"] and "/apps" in granian
+    uwsgi = server_argv("uwsgi", "hello:application", 8000, 2, "/apps")
+    assert "--http-socket" in uwsgi and "127.0.0.1:8000" in uwsgi and "--die-on-term" in uwsgi
+    bjoern = server_argv("bjoern", "hello:application", 8000, 2)
+    assert bjoern[1:3] == ["-m", "benchmarks.bjoern_serve"] and bjoern[-1] == "hello:application"
+    hints = missing_peers(PEERS)
+    assert set(hints) <= set(PEERS)
+    assert all(hint.startswith("pip install ") for hint in hints.values())
