@@ -258,12 +258,12 @@ def render(summary, meta, descriptions=None):
     return "\n".join(parts)
 
 
-def replace_block(doc, block):
+def replace_block(doc, block, start=START, end=END):
     """``doc`` with the text between the markers replaced by ``block``."""
-    new = "%s\n%s\n%s" % (START, block.strip("\n"), END)
-    if START in doc and END in doc and doc.index(START) < doc.index(END):
-        before = doc[:doc.index(START)]
-        after = doc[doc.index(END) + len(END):]
+    new = "%s\n%s\n%s" % (start, block.strip("\n"), end)
+    if start in doc and end in doc and doc.index(start) < doc.index(end):
+        before = doc[:doc.index(start)]
+        after = doc[doc.index(end) + len(end):]
         return before + new + after
     return doc.rstrip("\n") + "\n\n" + new + "\n"
 

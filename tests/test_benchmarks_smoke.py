@@ -269,3 +269,35 @@ def test_peer_command_lines_and_missing_peers():
     hints = missing_peers(PEERS)
     assert set(hints) <= set(PEERS)
     assert all(hint.startswith("pip install ") for hint in hints.values())
+
+
+RAW_STACKS = """\
+<module> (appserver/__main__.py:8);Worker._loop (appserver/worker/process.py:218);select_epoll_poll (selectmodule.c.h:1);epoll_wait (libc.so.6) 3
+Worker._serve (appserver/worker/process.py:1);Connection.sendall (appserver/connection.py:9);sock_send (socketmodule.c:1);sock_call_ex (socketmodule.c:2);send (libc.so.6) 5
+Worker._serve (appserver/worker/process.py:1);handle (appserver/wsgi/handler.py:3);build_environ (appserver/wsgi/environ.py:40) 2
+Worker._serve (appserver/worker/process.py:1);Slot.request_finished (appserver/scoreboard.py:5);s_pack_into (_struct.c:9) 1
+Worker._serve (appserver/worker/process.py:1);RequestParser._parse_plain (appserver/http/parser.py:7);split (_plain.c:1) 2
+Worker._serve (appserver/worker/process.py:1);sock_recv_guts (socketmodule.c:3);malloc (libc.so.6) 1
+Worker._serve (appserver/worker/process.py:1);Connection._enter (appserver/connection.py:3);Enum.__hash__ (enum.py:1) 1
+garbage
+"""
+
+
+def test_profile_buckets_from_raw_stacks():
+    from benchmarks import profile
+    samples = profile.parse_raw(RAW_STACKS)
+    assert len(samples) == 7 and samples[0][1] == 3
+    assert [profile.classify(frames) for frames, _ in samples] == [
+        "epoll", "send", "environ", "scoreboard", "parse", "recv", "connection"]
+    fractions, total = profile.shares(samples)
+    assert total == 15 and abs(sum(fractions.values()) - 1.0) < 1e-12
+    row = {"scenario": "hello", "shares": fractions, "samples": total, "busy": 0.9,
+           "cpu_us_per_req": 12.0, "plain": {"user": 6.0, "system": 9.0}}
+    # system time shared among the 9 system call samples, user time among the other 6
+    assert abs(profile.estimate_us(row, "send") - 5 / 9 * 9.0) < 1e-12
+    assert abs(profile.estimate_us(row, "environ") - 2 / 6 * 6.0) < 1e-12
+    text = profile.table([row, {"scenario": "file", "problem": "py-spy failed: x"}])
+    assert "| send | 5.0 µs (33 %) |" in text and "| environ | 2.0 µs (13 %) |" in text
+    assert "15.0 µs (6.0 + 9.0)" in text and "`file`: py-spy failed: x" in text
+    doc = profile.replace_block("# B\n", "t")
+    assert profile.replace_block(doc, "u").count(profile.START) == 1 and "\nu\n" in doc.replace("t", "u")
