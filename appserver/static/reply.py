@@ -1,0 +1,296 @@
+"""The answer to a static request, decided without a socket.
+
+``StaticFiles(mounts, max_age)`` is built once per worker. ``claims(path)``
+says whether a raw request path is under one of its prefixes;
+``answer(method, path, headers, version, keep)`` returns a ``Reply``: the head bytes, and
+either a short body or an open file with the byte range to send. It returns
+None when the file is missing and the app should answer instead
+(``fallback``). The rules (RFC 9110):
+
+- ``GET`` and ``HEAD``; any other method is 405 with ``Allow: GET, HEAD``.
+- The file is found by ``appserver.static.paths`` (404 for anything unsafe
+  or missing, never a listing). A precompressed sibling (``name.br``,
+  ``name.gz``) is chosen by ``Accept-Encoding`` (q-values, ``br`` before
+  ``gzip`` at equal weight), with ``Content-Encoding``; ``Vary:
+  Accept-Encoding`` whenever a sibling exists.
+- ``Content-Type`` from the requested name; ``Last-Modified`` and a strong
+  ``ETag`` (mtime, size, encoding) of the representation sent.
+- Preconditions in RFC 9110 13.2.2's order: ``If-Match`` (412),
+  ``If-Unmodified-Since`` (412), ``If-None-Match`` (304), else
+  ``If-Modified-Since`` (304).
+- One ``Range`` of ``bytes`` -> 206 with ``Content-Range``; unsatisfiable ->
+  416 with ``Content-Range: bytes */size``; several ranges, another unit or a
+  malformed one are ignored (200); ``If-Range`` that does not match -> 200.
+- ``Cache-Control: public, max-age=31536000, immutable`` for a hashed name
+  (``app.3f2a9c1b7e4d.css``, Django's ``ManifestStaticFilesStorage``), else
+  ``public, max-age=<max_age>``.
+"""
+
+import mimetypes
+import os
+import re
+from email.utils import parsedate_to_datetime
+
+from appserver.http import writer
+from appserver.static.paths import Mounts, NotFound, decode, resolve_segments
+
+IMMUTABLE = b"public, max-age=31536000, immutable"
+HASHED_NAME = re.compile(r"^.+\.[0-9a-f]{12}\..+$")
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))    # preferred first at equal q
+ALLOW = b"GET, HEAD"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+          ".html": "text/html", ".json": "application/json", ".map": "application/json",
+          ".svg": "image/svg+xml", ".webp": "image/webp", ".avif": "image/avif",
+          ".woff": "font/woff", ".woff2": "font/woff2", ".wasm": "application/wasm",
+          ".txt": "text/plain", ".xml": "text/xml", ".ico": "image/vnd.microsoft.icon"}
+_COMPRESSED = {"gzip": "application/gzip", "br": "application/x-brotli",
+               "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
+_TEXT = ("text/", "application/json", "application/javascript", "image/svg+xml")
+
+
+class Reply:
+    """A static response: ``head`` bytes, then ``body`` bytes or ``count``
+    bytes of ``file`` (an open binary file the sender closes) from
+    ``offset``. ``status`` (an int) and ``length`` (body bytes) are for the
+    access log and metrics; ``sent`` counts what went out."""
+
+    __slots__ = ("status", "head", "body", "file", "offset", "count", "sent", "note")
+
+    def __init__(self, status, head, body=b"", file=None, offset=0, count=0):
+        self.status, self.head, self.body = status, head, body
+        self.file, self.offset, self.count = file, offset, count
+        self.sent = 0           # bytes on the wire so far, head included (the sender's)
+        self.note = None        # what the caller needs once it is sent (its log record)
+
+    @property
+    def length(self):
+        return self.count if self.file is not None else len(self.body)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class StaticFiles:
+    """The static mounts of a worker and how their files are answered."""
+
+    def __init__(self, mounts, max_age=60, fallback=False):
+        self.mounts = Mounts(mounts)
+        self.cache_control = b"public, max-age=%d" % max_age
+        self.fallback = fallback
+
+    def claims(self, path):
+        """True for a raw request path under one of the prefixes."""
+        return self.mounts.match(path) is not None
+
+    def answer(self, method, path, headers, version="HTTP/1.1", keep=True):
+        """The ``Reply`` to a request under a prefix, or None (fallback:
+        the app answers a file that is not there). ``keep``: the connection
+        stays open afterwards (else the head says ``Connection: close``)."""
+        mount, rest = self.mounts.match(path)
+        conn = (b"" if version == "HTTP/1.1" else b"Connection: keep-alive\r\n") \
+            if keep else b"Connection: close\r\n"
+        try:
+            segments = decode(rest)
+            real, info = resolve_segments(mount, segments)
+        except NotFound:
+            return None if self.fallback else _short(404, "Not Found", method, conn)
+        if method not in ("GET", "HEAD"):
+            return _short(405, "Method Not Allowed", method,
+                          conn + b"Allow: %s\r\n" % ALLOW)
+        fields = _fields(headers)
+        chosen, vary = _choose_encoding(mount, segments, fields.get("accept-encoding"))
+        if chosen is not None:
+            encoding, real, info = chosen
+        else:
+            encoding = None
+        return self._file_reply(method, segments[-1], real, info, encoding, vary,
+                                fields, conn)
+
+    def _file_reply(self, method, name, real, info, encoding, vary, fields, conn):
+        etag = '"%x-%x%s"' % (info.st_mtime_ns, info.st_size,
+                              "-" + encoding if encoding else "")
+        mtime = int(info.st_mtime)
+        lines = [conn, b"ETag: %s\r\n" % etag.encode("ascii"),
+                 b"Last-Modified: %s\r\n" % writer.http_date(mtime).encode("ascii"),
+                 b"Cache-Control: %s\r\n" % (IMMUTABLE if HASHED_NAME.match(name)
+                                            else self.cache_control)]
+        if vary:
+            lines.append(b"Vary: Accept-Encoding\r\n")
+        status = _precondition(fields, etag, mtime)
+        if status == 412:
+            return _short(412, "Precondition Failed", method, conn)
+        if status == 304:
+            return Reply(304, writer.head(b"304 Not Modified", b"".join(lines)))
+        lines.append(b"Content-Type: %s\r\n" % content_type(name).encode("latin-1"))
+        if encoding:
+            lines.append(b"Content-Encoding: %s\r\n" % encoding.encode("ascii"))
+        lines.append(b"Accept-Ranges: bytes\r\n")
+        size = info.st_size
+        span = _range(fields, size, etag, mtime)
+        if span == "unsatisfiable":
+            lines.append(b"Content-Range: bytes */%d\r\n" % size)
+            return _short(416, "Range Not Satisfiable", method, b"".join(lines))
+        if span is None:
+            status_line, offset, count = b"200 OK", 0, size
+        else:
+            offset, last = span
+            count = last - offset + 1
+            status_line = b"206 Partial Content"
+            lines.append(b"Content-Range: bytes %d-%d/%d\r\n" % (offset, last, size))
+        lines.append(b"Content-Length: %d\r\n" % count)
+        head = writer.head(status_line, b"".join(lines))
+        code = 200 if span is None else 206
+        if method == "HEAD" or not count:
+            return Reply(code, head)
+        try:
+            file = open(real, "rb")
+        except OSError:
+            return _short(404, "Not Found", method, conn)
+        return Reply(code, head, file=file, offset=offset, count=count)
+
+
+def content_type(name):
+    """The media type of a file name; text types say UTF-8."""
+    kind = _TYPES.get(os.path.splitext(name)[1].lower())
+    if kind is None:
+        kind, encoding = mimetypes.guess_type(name, strict=False)
+        if encoding is not None:        # app.js.gz is a gzip file, not JavaScript
+            kind = _COMPRESSED.get(encoding)
+        kind = kind or "application/octet-stream"
+    if kind.startswith(_TEXT) and "charset" not in kind:
+        kind += "; charset=utf-8"
+    return kind
+
+
+def _fields(headers):
+    """Request header fields, lowercased names; repeated ones joined by commas."""
+    fields = {}
+    for name, value in headers:
+        key = name.lower()
+        fields[key] = fields[key] + ", " + value if key in fields else value
+    return fields
+
+
+def accepted(header):
+    """``Accept-Encoding`` -> {coding: q}; ``*`` stands for any other coding."""
+    weights = {}
+    for item in (header or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[coding] = q
+    return weights
+
+
+def _choose_encoding(mount, segments, header):
+    """((coding, path, stat) of the best acceptable sibling, or None), and
+    whether any sibling exists (then the answer varies by Accept-Encoding)."""
+    weights = accepted(header)
+    best, vary = None, False
+    for coding, suffix in ENCODINGS:
+        try:
+            real, info = resolve_segments(mount, segments[:-1] + [segments[-1] + suffix])
+        except NotFound:
+            continue
+        vary = True
+        q = weights.get(coding, weights.get("x-gzip") if coding == "gzip" else None)
+        if q is None:
+            q = weights.get("*", 0.0)
+        if q > 0 and (best is None or q > best[0]):
+            best = (q, (coding, real, info))
+    return (best[1] if best else None), vary
+
+
+def _etag_matches(header, etag, weak):
+    """True when the list in ``header`` (or ``*``) holds ``etag``."""
+    for item in header.split(","):
+        tag = item.strip()
+        if tag == "*":
+            return True
+        if weak and tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def _date(value):
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _precondition(fields, etag, mtime):
+    """412, 304 or None (go on), in RFC 9110 13.2.2's order."""
+    if "if-match" in fields:
+        if not _etag_matches(fields["if-match"], etag, weak=False):
+            return 412
+    elif "if-unmodified-since" in fields:
+        since = _date(fields["if-unmodified-since"])
+        if since is not None and mtime > since:
+            return 412
+    if "if-none-match" in fields:
+        return 304 if _etag_matches(fields["if-none-match"], etag, weak=True) else None
+    if "if-modified-since" in fields:
+        since = _date(fields["if-modified-since"])
+        if since is not None and mtime <= since:
+            return 304
+    return None
+
+
+def _range(fields, size, etag, mtime):
+    """(first, last) of a single satisfiable byte range, None for the whole
+    file, or "unsatisfiable"."""
+    value = fields.get("range")
+    if value is None or not _if_range_holds(fields.get("if-range"), etag, mtime):
+        return None
+    match = _RANGE.match(value.strip().replace(" ", ""))
+    if match is None:
+        return None                 # other units, several ranges, malformed
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:                   # the last N bytes
+        suffix = int(last)
+        if not suffix or not size:
+            return "unsatisfiable"
+        return max(0, size - suffix), size - 1
+    first = int(first)
+    if last and int(last) < first:
+        return None                 # first > last: invalid, ignored
+    if first >= size:
+        return "unsatisfiable"
+    return first, size - 1 if not last else min(int(last), size - 1)
+
+
+def _if_range_holds(value, etag, mtime):
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith('"'):
+        return value == etag        # a strong comparison
+    if value.startswith("W/"):
+        return False
+    return _date(value) == mtime
+
+
+def _short(status, reason, method, extra=b""):
+    """A short plain-text answer (404, 405, 412, 416) that keeps the connection."""
+    body = b"%d %s\n" % (status, reason.encode("latin-1"))
+    head = writer.head(b"%d %s" % (status, reason.encode("latin-1")),
+                       extra + b"Content-Type: text/plain; charset=utf-8\r\n"
+                       b"Content-Length: %d\r\n" % len(body))
+    return Reply(status, head, b"" if method == "HEAD" else body)
