@@ -4,8 +4,8 @@
 the ``AppServerError`` a start stops with (its exit code included):
 
 1. settings: every bind and admin address well formed, ``bind-mode``,
-   ``bind-owner``, ``umask``, the access log format, the TLS files and the
-   ``warmup`` requests;
+   ``bind-owner``, ``umask``, the access log format, the TLS files, the
+   ``warmup`` requests and the ``static`` directories;
 2. the app name: well formed, and its top-level module found on ``sys.path``
    (not imported: the workers import it, and a reload must see new code);
 3. ``user`` and ``group`` exist;
@@ -50,6 +50,9 @@ def check_settings(cfg, binding):
     accesslog.compile_format(cfg.access_log_format)
     tls.check(cfg)
     warmup.parse(cfg.warmup)
+    if cfg.static:
+        from appserver import static        # only then: what it imports, workers inherit
+        static.from_settings(cfg)
 
 
 def check_app_name(cfg, binding):

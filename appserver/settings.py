@@ -13,8 +13,8 @@ from typing import Dict
 
 from appserver.settings_schema import (
     APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
-    LOGGING, NETWORKS, PROCESS, PROXIES, SERVER_SOCKET, STR, TIMEOUTS, TLS, WORKERS,
-    Setting)
+    LOGGING, NETWORKS, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR, TIMEOUTS, TLS,
+    WORKERS, Setting)
 
 SETTINGS = (
     # Server socket
@@ -299,6 +299,31 @@ SETTINGS = (
             "code that fails on its first request keeps the old workers "
             "serving. Repeat for several; in the environment, separate them "
             "with commas.", multiple=True, metavar="PATH", default_doc="none"),
+    # Static files
+    Setting("static", STR, (), ("--static",), STATIC,
+            "Serve the files of DIR under URL_PREFIX from the worker's loop, "
+            "without calling the app (for Django: --static /static/=staticfiles "
+            "after collectstatic). GET and HEAD, conditional requests, a single "
+            "Range, precompressed .br/.gz siblings; no listings, no dotfiles, no "
+            "path leaving DIR. A relative DIR is taken from the working "
+            "directory (after chdir). Repeat for several; in the environment, "
+            "separate them with commas.",
+            multiple=True, metavar="URL_PREFIX=DIR", default_doc="none"),
+    Setting("static-max-age", INT, 60, ("--static-max-age",), STATIC,
+            "Cache-Control max-age, in seconds, of static files whose names carry "
+            "no content hash. Hashed names (app.3f2a9c1b7e4d.css, as Django's "
+            "ManifestStaticFilesStorage writes them) are cached for a year, "
+            "immutable.", metavar="SECONDS", minimum=0),
+    Setting("static-follow-symlinks", BOOL, False,
+            ("--static-follow-symlinks/--no-static-follow-symlinks",), STATIC,
+            "Serve files reached through symbolic links that lead outside the "
+            "static directory. Off: such a file is a 404 (links inside the "
+            "directory are always followed)."),
+    Setting("static-fallback", BOOL, False, ("--static-fallback/--no-static-fallback",),
+            STATIC,
+            "Pass a request under a static prefix whose file is missing (or not "
+            "served: a dotfile, a directory, an unsafe path) to the app instead of "
+            "answering 404."),
     # Command (command line only)
     Setting("config", STR, None, ("-c", "--config"), COMMAND,
             "Python config file; by default ./appserver.conf.py, else "

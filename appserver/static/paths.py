@@ -48,10 +48,10 @@ class Mount:
         return "<Mount %s=%s>" % (self.prefix, self.directory)
 
 
-def parse_mount(value, follow_symlinks=False, base="."):
+def parse_mount(value, follow_symlinks=False, base=""):
     """``URL_PREFIX=DIR`` -> ``Mount``; ``ConfigError`` saying what to write
-    when malformed. A relative DIR is taken from ``base`` (the directory the
-    server was started in, after ``chdir``)."""
+    when malformed. A relative DIR is taken from ``base``, by default the
+    working directory (after ``chdir``)."""
     prefix, sep, directory = value.partition("=")
     prefix, directory = prefix.strip(), directory.strip()
     if not sep or not prefix.startswith("/") or not directory:
