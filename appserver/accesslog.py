@@ -194,6 +194,7 @@ class JSONFormat:
             "referer": get("HTTP_REFERER"),
             "user_agent": get("HTTP_USER_AGENT"),
             "request_id": get("appserver.request_id"),
+            "static": "appserver.static" in environ,
             "pid": os.getpid(),
         })
 

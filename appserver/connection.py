@@ -11,6 +11,8 @@ moment the state began and the seconds ``Timeouts`` gives that state:
     SERVING     the app holds the request             none here (read/send-timeout,
                                                       timeout: ``worker.longcall``)
     IDLE        keep-alive, between requests          keep-alive
+    SENDING     a static file going out from the loop send-timeout from the last
+                                                      progress
     DRAINING    skipping a body the app left unread   DRAIN_SECONDS, DRAIN_BYTES
     LINGERING   write side shut, discarding input     LINGER_SECONDS, LINGER_BYTES
     PASSED_ON   handed to another worker (final)
@@ -21,7 +23,8 @@ state the way that state ends (a head still arriving gets the 408 from
 ``reject``); it never assigns a state or a deadline itself. Transitions:
 ``open`` (FRONT or AWAIT_HEAD), ``advance_front``, ``fill`` and
 ``fill_waiting`` (IDLE with bytes -> AWAIT_HEAD), ``next_request`` (->
-SERVING, or closed at EOF), ``finished`` (-> IDLE, DRAINING, LINGERING or
+SERVING, or closed at EOF), ``send_static`` and ``push`` (SERVING ->
+SENDING -> as ``finished``), ``finished`` (-> IDLE, DRAINING, LINGERING or
 CLOSED), ``skip_body`` (DRAINING -> IDLE or LINGERING), ``discard``
 (LINGERING -> CLOSED), ``reject`` (the one place an ``HTTPError`` becomes
 bytes on the wire; -> LINGERING), ``pass_on`` (-> PASSED_ON), ``resume``
@@ -36,6 +39,11 @@ body goes from the socket to the app without the parser's buffer) and
 by the handoff tick's signals, so ``overdue(now)`` tells the tick when a call
 is past its bound. TLS sockets use Python-level timeouts. With TLS,
 ``sendfile()`` is done by the ssl module with reads and sends.
+
+A static reply (``appserver.static.Reply``) is sent by the loop without
+blocking: its head and short body, then its file range with ``os.sendfile``
+(reads and sends with TLS); what the socket does not take at once waits in
+SENDING, with ``wants_write`` set, for the loop's next ``push``.
 """
 
 import enum
@@ -74,6 +82,7 @@ class State(enum.Enum):
     AWAIT_HEAD = "await-head"
     SERVING = "serving"
     IDLE = "idle"
+    SENDING = "sending"
     DRAINING = "draining"
     LINGERING = "lingering"
     PASSED_ON = "passed-on"
@@ -82,6 +91,7 @@ class State(enum.Enum):
 
 FRONT, AWAIT_HEAD, SERVING, IDLE = State.FRONT, State.AWAIT_HEAD, State.SERVING, State.IDLE
 DRAINING, LINGERING, PASSED_ON = State.DRAINING, State.LINGERING, State.PASSED_ON
+SENDING = State.SENDING
 CLOSED_STATE = State.CLOSED
 BETWEEN_REQUESTS = frozenset((AWAIT_HEAD, IDLE))    # what can move to another worker
 
@@ -92,12 +102,13 @@ class Timeouts:
     __slots__ = ("by_state",)
 
     def __init__(self, header=30.0, keep_alive=2.0, drain=DRAIN_SECONDS,
-                 linger=LINGER_SECONDS):
+                 linger=LINGER_SECONDS, send=30.0):
         # Keyed by the states' values: an Enum member hashes in Python, its
         # value (a str) in C, and this lookup runs twice per request.
         self.by_state = {FRONT.value: header, AWAIT_HEAD.value: header,
                          IDLE.value: keep_alive, DRAINING.value: drain,
-                         LINGERING.value: linger, SERVING.value: _NEVER,
+                         LINGERING.value: linger, SENDING.value: send,
+                         SERVING.value: _NEVER,
                          PASSED_ON.value: _NEVER, CLOSED_STATE.value: _NEVER}
 
 
@@ -125,7 +136,7 @@ class Connection:
                  "deadline", "timeouts", "front", "wants_write", "discarded",
                  "read_timeout", "send_timeout", "_timeout", "received", "base",
                  "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
-                 "aborted", "body_left")
+                 "aborted", "body_left", "outgoing", "_keep", "_pending")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
                  inherited=0, timeouts=_DEFAULT_TIMEOUTS, front=_NO_FRONT):
@@ -150,6 +161,9 @@ class Connection:
         self._blocked_on = 0        # its option: SO_RCVTIMEO or SO_SNDTIMEO
         self.aborted = False        # closes with a reset (abort())
         self.body_left = False      # SERVING: the app left body bytes still to come
+        self.outgoing = None        # SENDING: the static reply going out
+        self._keep = False          # SENDING: keep-alive once it is out
+        self._pending = b""         # SENDING: bytes before the rest of the file
         self._enter(IDLE, 0.0)
 
     def __repr__(self):
@@ -178,6 +192,9 @@ class Connection:
             return error
         if self.state is DRAINING:
             self.linger(time.monotonic())
+        elif self.state is SENDING:
+            self.abort()                # a response cut short: never seen as whole
+            self.close()
         else:
             self.close()
         return None
@@ -363,6 +380,97 @@ class Connection:
         else:
             self.close()
 
+    # -- a static reply, sent by the loop ----------------------------------------
+
+    def send_static(self, reply, keep, now):
+        """Send ``reply`` (SERVING -> SENDING) as far as the socket takes it
+        without waiting; see ``push``. Returns the reply once it is over."""
+        self.outgoing, self._keep = reply, keep
+        self._pending = reply.head + reply.body
+        self._enter(SENDING, now)
+        return self.push(now)
+
+    def push(self, now):
+        """SENDING, writable: send what the socket takes now. Progress starts
+        the send-timeout again. Returns the reply once it is over: all sent
+        (then as ``finished(keep)``) or failed (closed); else None, and
+        ``wants_write`` is set while the rest waits."""
+        reply = self.outgoing
+        before = reply.sent
+        try:
+            done = self._push_some(reply)
+        except OSError as exc:
+            log.debug("client %s: sending a static file: %s", self.name, exc)
+            self.abort()
+            self.close()
+            return reply
+        if not done:
+            if reply.sent > before:
+                self._enter(SENDING, now)
+            self.wants_write = True
+            return None
+        self._end_static()
+        self.finished(self._keep, now)
+        return reply
+
+    def _push_some(self, reply):
+        """True once everything is out; False when the socket is full."""
+        if self.tls:
+            self._set_timeout(0.0)
+        elif self.sock.gettimeout() != 0.0:
+            self.sock.setblocking(False)    # for os.sendfile; undone at the end
+        while True:
+            if self._pending:
+                n = self._send_nowait(self._pending)
+                if n is None:
+                    return False
+                reply.sent += n
+                self._pending = self._pending[n:]
+            elif reply.file is None or not reply.count:
+                return True
+            elif self.tls:
+                self._pending = reply.file.read(min(reply.count, RECV_SIZE))
+                if not self._pending:
+                    raise OSError("the file ended %d bytes early" % reply.count)
+                reply.count -= len(self._pending)
+            else:
+                try:
+                    n = os.sendfile(self.fd, reply.file.fileno(), reply.offset, reply.count)
+                except (BlockingIOError, InterruptedError):
+                    return False
+                if not n:
+                    raise OSError("the file ended %d bytes early" % reply.count)
+                reply.sent += n
+                reply.offset += n
+                reply.count -= n
+
+    def _send_nowait(self, data):
+        """Bytes of ``data`` sent without waiting; None when none could be."""
+        try:
+            if self.tls:
+                return self.sock.send(data)
+            return self.sock.send(data, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            ssl = ssl_module() if self.tls else None
+            if ssl is not None and isinstance(exc, (ssl.SSLWantWriteError,
+                                                    ssl.SSLWantReadError)):
+                return None
+            raise
+
+    def _end_static(self):
+        """Close the reply's file; a plain socket blocks again (with the
+        kernel bounds of ``_blocking_for``) for the app's next response."""
+        if self.outgoing is not None:
+            self.outgoing.close()
+        self.outgoing, self._pending, self.wants_write = None, b"", False
+        if not self.tls and self.state is not CLOSED_STATE:
+            try:
+                self.sock.setblocking(True)
+            except OSError:
+                pass
+
     def discard_body(self, limit):
         """Skip, without waiting, what has come of the body the app left
         unread; the rest is skipped by the worker loop (DRAINING). False
@@ -504,6 +612,8 @@ class Connection:
     def close(self):
         if self.state is CLOSED_STATE:
             return
+        if self.outgoing is not None:
+            self._end_static()
         if self.state is not PASSED_ON:
             self._enter(CLOSED_STATE, 0.0)
         self._release()

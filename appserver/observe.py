@@ -8,7 +8,10 @@ key: those are what the client sent; and into the response head when
 ``finished(conn, request, environ, response, duration)`` after the response
 (the access log line, the metric counters, the ``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
 request the server answered itself with an error (400, 408, 413, 431, ...):
-it gets an access line and is counted too. Work skipped when unused: no
+it gets an access line and is counted too; and ``static(conn, request, reply,
+duration)`` once a static file answered by the loop is sent (an access line
+whose environ has ``appserver.static``, the counters; no hooks: the app is
+not involved). Work skipped when unused: no
 access line is formatted when the log is off, no hook is looked up per call.
 
 ``rejected_environ(peer, head)`` is the environ-like dict such a line is made
@@ -29,6 +32,7 @@ from appserver.requestid import RequestIds, new_id
 log = logging.getLogger("appserver")
 
 REQUEST_ID = "appserver.request_id"
+STATIC = "appserver.static"     # "static" in the access-log environ of such a request
 STACK_SIGNAL = signal.SIGURG    # arbiter -> worker: log your slow request's stack
 _HEAD_PEEK = 2048
 
@@ -65,6 +69,18 @@ class RequestObserver:
         self.counters.record(request.method, status, duration, received, response.sent)
         if self.post:
             hooks.post_request(self.hooks, self.worker, request, environ, response)
+
+    def static(self, conn, request, reply, duration):
+        if self.log_on:
+            environ = conn.build_environ(conn.base, request, conn.peer, None)
+            environ[STATIC] = "static"
+            rid = environ.get("HTTP_X_REQUEST_ID")
+            environ[REQUEST_ID] = new_id() if rid is None else self.ids.choose(
+                rid, environ["REMOTE_ADDR"])
+            self.access_log.write(environ, reply.status,
+                                  max(0, reply.sent - len(reply.head)), duration)
+        received, conn.received = conn.received, 0
+        self.counters.record(request.method, reply.status, duration, received, reply.sent)
 
     def rejected(self, conn, error):
         environ = rejected_environ(conn.peer, _buffered(conn.parser))

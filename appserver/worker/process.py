@@ -12,6 +12,12 @@ then any pipelined request already buffered. The heartbeat goes to the
 scoreboard on every turn and around every request, so a request stuck in the
 app stops it. Each request goes through a ``RequestObserver``.
 
+A request under a ``--static`` prefix is answered by the loop itself
+(``appserver.static``), never by the app: the connection sends the file in
+SENDING, a bit at each writable event, while the loop serves the others.
+Such requests get access lines and metrics, but no request timeout, no
+heartbeat slot state and no count towards max-requests.
+
 Signal handlers only record (TERM: stop; INT, QUIT: exit now; USR1: reopen
 logs); the loop acts. How a worker ends:
 
@@ -45,10 +51,10 @@ import time
 
 from appserver import errors, hooks, logs, process, scoreboard
 from appserver.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
-                                  PASSED_ON, Connection, Front, Timeouts)
+                                  PASSED_ON, SENDING, Connection, Front, Timeouts)
 from appserver.http.errors import HTTPError
 from appserver.http.parser import Limits
-from appserver.io_timeouts import prepare_listener
+from appserver.io_timeouts import ClientError, prepare_listener
 from appserver.observe import RequestObserver
 from appserver.proctitle import set_title
 from appserver.signals import SignalQueue
@@ -56,7 +62,7 @@ from appserver.worker.handoff import Handoff
 from appserver.worker.longcall import LongCall
 from appserver.worker.table import ADOPT_BATCH, ConnectionTable, waiting_head
 from appserver.wsgi.environ import base_environ
-from appserver.wsgi.handler import WorkerTimeout, handle
+from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
 
@@ -171,7 +177,9 @@ class Worker:
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
         self.connection_class, self.table.uwsgi_peers = _protocol(cfg)
-        self.timeouts = Timeouts(header=cfg.header_timeout, keep_alive=cfg.keep_alive)
+        self.timeouts = Timeouts(header=cfg.header_timeout, keep_alive=cfg.keep_alive,
+                                 send=cfg.send_timeout)
+        self.static = _static_files(cfg)
         self.rewrite = proxy.Rewriter(cfg).rewrite       # a bound method: cheaper to call
         context = tls.server_context(cfg)
         self.front = Front(context, proxy.AllowList(cfg.proxy_allow_ips)
@@ -298,6 +306,13 @@ class Worker:
             conn.discard()
             if not conn.open:
                 self.table.forget(conn)
+        elif state is SENDING:
+            reply = conn.push(time.monotonic())
+            if reply is not None:
+                self._static_done(conn, reply)
+                if conn.open:
+                    self.table.rewatch(conn)    # reading again
+                self._process(conn)             # a pipelined request may wait
 
     def _process(self, conn):
         """Turn buffered bytes into requests and serve them, pipelined ones too."""
@@ -312,6 +327,9 @@ class Worker:
                 return
             if request is None:
                 break
+            if self.static is not None and self.static.claims(request.path):
+                if self._serve_static(conn, request):
+                    continue
             self._serve(conn, request)
         if conn.state is CLOSED_STATE or conn.state is PASSED_ON:
             self.table.forget(conn)
@@ -345,6 +363,32 @@ class Worker:
         self.requests += 1
         if self.requests == self.max_requests:
             self._reached_max_requests(now)
+
+    def _serve_static(self, conn, request):
+        """Answer a request under a static prefix from the loop; False when
+        the app is to answer it (static-fallback, file missing). What the
+        socket does not take at once goes out in SENDING (``_readable``)."""
+        keep = request.keep_alive and self.taking
+        reply = self.static.answer(request.method, request.path, request.headers,
+                                   request.version, keep)
+        if reply is None:
+            return False                        # the body stays for the app
+        if not _skip_body(conn, request) and keep:
+            reply.close()
+            keep = False
+            reply = self.static.answer(request.method, request.path, request.headers,
+                                       request.version, keep)
+        now = time.monotonic()
+        reply.note = (request, now)
+        if conn.send_static(reply, keep, now) is not None:
+            self._static_done(conn, reply)
+        elif conn.open:
+            self.table.rewatch(conn)            # writing, when it was watched
+        return True
+
+    def _static_done(self, conn, reply):
+        request, started = reply.note
+        self.observer.static(conn, request, reply, time.monotonic() - started)
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", conn.name, err.detail, err.status, err.reason)
@@ -451,6 +495,26 @@ def idle_sleep(timeout):
     """How long an idle worker may wait in epoll: well within ``timeout``, or
     the arbiter would take its quiet sleep for a stuck request."""
     return min(HEARTBEAT_INTERVAL, timeout / 4.0) if timeout else HEARTBEAT_INTERVAL
+
+
+def _static_files(cfg):
+    """The worker's ``StaticFiles``, or None (then nothing of it is imported)."""
+    if not cfg.static:
+        return None
+    from appserver import static
+    return static.from_settings(cfg)
+
+
+def _skip_body(conn, request):
+    """Skip the body a static request came with (the next request follows
+    it); False when the connection cannot be kept: a body whose sender waits
+    for a 100 Continue never sent, or more than the app's unread-body limit."""
+    if request.expect_continue and (request.chunked or request.content_length):
+        return False
+    try:
+        return conn.discard_body(UNREAD_BODY_LIMIT)
+    except (ClientError, HTTPError):
+        return False
 
 
 def _load_app(spec):

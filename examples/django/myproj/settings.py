@@ -2,7 +2,8 @@
 
 Contract: a database-free Django project. It renders templates and enforces
 CSRF protection with the cookie-based token, so it needs no sessions, no auth
-and no migrations. DEBUG is off unless ``DJANGO_DEBUG=1``; ``SECRET_KEY`` comes
+and no migrations. Its static files are collected into ``staticfiles/``
+(``manage.py collectstatic``) and served by ``appserver --static``. DEBUG is off unless ``DJANGO_DEBUG=1``; ``SECRET_KEY`` comes
 from ``DJANGO_SECRET_KEY`` with a development-only fallback.
 """
 import os
@@ -58,7 +59,15 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# Static files: `python manage.py collectstatic` copies them, with hashed
+# names, into STATIC_ROOT; `appserver --static /static/=staticfiles
+# myproj.wsgi` serves them from the worker's loop, without Django.
 STATIC_URL = "static/"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "myproj.storage.ManifestStorage"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGGING = {

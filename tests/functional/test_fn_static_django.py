@@ -1,0 +1,34 @@
+"""The Django example with its static files served by appserver: after
+``manage.py collectstatic`` the page links the hashed name Django's manifest
+storage wrote, and ``--static /static/=STATIC_ROOT`` answers it (immutable,
+from the worker's loop) while Django renders the page."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.server import REPO_ROOT
+
+DJANGO_DIR = REPO_ROOT / "examples" / "django"
+
+
+def test_collectstatic_then_static_from_the_loop(server_factory, tmp_path):
+    pytest.importorskip("django")
+    root = tmp_path / "staticfiles"
+    env = {"DJANGO_STATIC_ROOT": str(root)}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"],
+                   cwd=DJANGO_DIR, env={**__import__("os").environ, **env},
+                   check=True, capture_output=True, timeout=60)
+    srv = server_factory("myproj.wsgi", "--static", "/static/=%s" % root,
+                         cwd=DJANGO_DIR, pythonpath=[], env=env)
+    page = srv.get("/")
+    assert page.status == 200
+    link = re.search(rb'href="(/static/myproj/site\.[0-9a-f]{12}\.css)"', page.body)
+    assert link, page.body
+    css = srv.get(link.group(1).decode())
+    assert css.status == 200
+    assert css.body == (DJANGO_DIR / "myproj" / "static" / "myproj" / "site.css").read_bytes()
+    assert css.header("Cache-Control") == "public, max-age=31536000, immutable"
+    assert css.header("Content-Type") == "text/css; charset=utf-8"
+    assert srv.get("/static/myproj/missing.css").status == 404
