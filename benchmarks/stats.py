@@ -4,7 +4,7 @@ Contract: a *run* is a dict with ``scenario``, ``server``, ``round`` and the
 figures in ``METRICS`` (any may be None), plus ``problems`` (list of str).
 ``summarize(runs)`` returns ``{scenario: {"appserver": {metric: median},
 "gunicorn": {...}, "ratio": {metric: appserver/gunicorn}, "rounds": {server:
-n}, "problems": [...]}}``, keeping scenario order of first appearance.
+n}, "problems": ["server: problem", ...]}}``, keeping scenario order of first appearance.
 ``fairness(counts)`` is busiest / median of per-connection request counts.
 ``values`` holds each server's per-round figures. ``evaluate(summary)``
 checks ``TARGETS`` and returns rows ``(label, target text, measured value or
@@ -18,7 +18,7 @@ Peers (Granian, uWSGI, bjoern, ...) are any other ``server`` in the runs:
 each scenario's entry also holds every peer's medians and values,
 ``"peers"`` (their names in order of first appearance), ``"best"``
 (``{metric: name of the best peer}``, highest req/s, lowest of every other
-figure) and ``"vs_best"`` (``{metric: appserver / that peer}``).
+figure; a zero figure is no measurement and never the best) and ``"vs_best"`` (``{metric: appserver / that peer}``).
 ``evaluate_peers(summary)`` checks ``PEER_TARGETS`` (issue 23) the same way
 as ``evaluate``, and appserver's own round-to-round spread of CPU per
 request ((max - min) / median, worst of ``SPREAD_SCENARIOS``).
@@ -66,7 +66,7 @@ HIGHER_IS_BETTER = ("rps",)
 
 def best_peer(entry, metric):
     """Name of the peer with the best median ``metric``, or None."""
-    found = [(entry[p][metric], p) for p in entry["peers"] if entry[p][metric] is not None]
+    found = [(entry[p][metric], p) for p in entry["peers"] if entry[p][metric]]
     if not found:
         return None
     pick = max if metric in HIGHER_IS_BETTER else min
@@ -88,7 +88,7 @@ def summarize(runs):
         entry["rounds"] = {s: len(by_server.get(s, [])) for s in servers}
         entry["values"] = {s: {m: [r.get(m) for r in by_server.get(s, [])] for m in METRICS}
                            for s in servers}
-        entry["problems"] = [p for s in servers for r in by_server.get(s, [])
+        entry["problems"] = ["%s: %s" % (s, p) for s in servers for r in by_server.get(s, [])
                              for p in r.get("problems", [])]
         summary[name] = entry
     return summary

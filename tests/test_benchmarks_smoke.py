@@ -136,7 +136,7 @@ def test_medians_ratios_and_fairness():
     assert hello["gunicorn"]["cpu_us_per_req"] == 200.0
     assert abs(hello["ratio"]["cpu_us_per_req"] - 0.1) < 1e-12
     assert hello["rounds"] == {"appserver": 3, "gunicorn": 3}
-    assert summary["django"]["problems"] == ["wrk: 3 Non-2xx or 3xx responses"]
+    assert summary["django"]["problems"] == ["gunicorn: wrk: 3 Non-2xx or 3xx responses"]
 
 
 def test_targets_met_not_met_and_missing():
@@ -174,7 +174,7 @@ def test_markdown_render_and_marker_replacement():
     assert "| django: requests/s | ≥ 1.30x | 1.300x | met |" in block
     assert "| RSS per worker | ≤ 1.00x | 0.500x (worst: hello) | met |" in block
     assert "**not met**" not in block.split("RSS per worker")[0]
-    assert "`django`: wrk: 3 Non-2xx" in block
+    assert "`django`: gunicorn: wrk: 3 Non-2xx" in block
     assert "Test CPU, 2 cores, Linux 6" in block and "Django –" in block
     doc = "# B\n\nprose\n\n%s\nold\n%s\n\nmore prose\n" % (report.START, report.END)
     new = report.replace_block(doc, block)
