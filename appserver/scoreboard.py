@@ -13,7 +13,11 @@ on, a slot holds the worker's request counters (``appserver.metrics``):
 
 Times are ``time.monotonic()`` values, which on Linux share one clock across
 processes. Reads are not atomic with writes: a reader may see a slot mid-update,
-which is harmless for the fields kept here (each is written in one store).
+which is harmless as long as each field a reader acts on changes in one store.
+``struct.pack_into`` is no such store: it zero-fills its whole region before
+it packs, so a reader could see a heartbeat of 0.0 (silent since boot: the
+arbiter killed a healthy worker for it) or a state of "empty". A worker's own
+writes therefore go through memoryview cells, one aligned store per field.
 """
 
 import mmap
@@ -29,22 +33,22 @@ SLOT_SIZE = 1024
 STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
 LINE_SIZE = 192
 # pid, recycle flag, connections held, boot time, rss, then state, requests,
-# heartbeat, request start, request line: these five are written together by
-# _REQUEST, one store at the start and one at the end of every request.
+# heartbeat, request start, request line (the last five change at the start
+# and at the end of every request).
 _LAYOUT = struct.Struct("<iBxHdQB7xQdd%ds" % LINE_SIZE)
-_CONNECTIONS = struct.Struct("<H")
 _PEER = "iBxH16xB15xdd"  # pid, recycle, connections, state, heartbeat, request start
 _PEER_GAP = "%dx" % (SLOT_SIZE - struct.calcsize("<" + _PEER))
 _PID = struct.Struct("<i")
 _STATE = struct.Struct("<B")
-_HEARTBEAT = struct.Struct("<d")
-_REQUEST = struct.Struct("<B7xQdd%ds" % LINE_SIZE)  # state, requests, heartbeat, start, line
 _OFF_RECYCLE = 4
 _OFF_LAST = 5           # a padding byte of _LAYOUT: "no serving worker remains"
 _OFF_CONNECTIONS = 6
 _OFF_RSS = 16
 _OFF_STATE = 24
+_OFF_REQUESTS = 32
 _OFF_HEARTBEAT = 40
+_OFF_START = 48
+_OFF_LINE = 56
 assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
 SlotInfo = namedtuple(
@@ -104,20 +108,31 @@ class Scoreboard:
 
 
 class Slot:
-    """A worker's writer for its own slot; each method is one or two stores."""
+    """A worker's writer for its own slot: one store per field (see the
+    module comment), through the memoryview cells of the shared map."""
 
-    __slots__ = ("_mem", "_base", "_index", "requests", "_peers")
+    __slots__ = ("_mem", "_base", "_index", "requests", "_peers", "_bytes", "_q",
+                 "_d", "_conns", "_state", "_count", "_beat", "_start", "_line")
 
     def __init__(self, mem, index):
         self._mem = mem
-        self._base = index * SLOT_SIZE
+        self._base = base = index * SLOT_SIZE
         self._index = index
         self.requests = 0
         self._peers = None
+        self._bytes = memoryview(mem)
+        self._q = self._bytes.cast("Q")
+        self._d = self._bytes.cast("d")
+        self._conns = self._bytes.cast("H")
+        self._state = base + _OFF_STATE                 # byte index
+        self._count = (base + _OFF_REQUESTS) // 8       # "Q" cell
+        self._beat = (base + _OFF_HEARTBEAT) // 8       # "d" cell
+        self._start = (base + _OFF_START) // 8          # "d" cell
+        self._line = slice(base + _OFF_LINE, base + _OFF_LINE + LINE_SIZE)
 
     def set_connections(self, count):
         """Publish how many connections this worker holds."""
-        _CONNECTIONS.pack_into(self._mem, self._base + _OFF_CONNECTIONS, min(count, 0xFFFF))
+        self._conns[(self._base + _OFF_CONNECTIONS) // 2] = min(count, 0xFFFF)
 
     def peers(self, count):
         """(state, connections, heartbeat, request start) of each live worker
@@ -132,11 +147,11 @@ class Slot:
                 if cells[i] != 0 and i != 6 * self._index]
 
     def beat(self, now):
-        _HEARTBEAT.pack_into(self._mem, self._base + _OFF_HEARTBEAT, now)
+        self._d[self._beat] = now
 
     def set_state(self, state, now):
-        _STATE.pack_into(self._mem, self._base + _OFF_STATE, state)
-        self.beat(now)
+        self._bytes[self._state] = state
+        self._d[self._beat] = now
 
     def counters(self):
         """The metrics writer for this slot (``appserver.metrics.Counters``)."""
@@ -152,11 +167,16 @@ class Slot:
 
     def request_started(self, line, now):
         """Record a request line (bytes, truncated to fit) and mark busy."""
-        _REQUEST.pack_into(self._mem, self._base + _OFF_STATE, BUSY, self.requests,
-                           now, now, line[:LINE_SIZE])
+        self._bytes[self._line] = line[:LINE_SIZE].ljust(LINE_SIZE, b"\0")
+        self._d[self._start] = now
+        self._d[self._beat] = now
+        self._bytes[self._state] = BUSY
 
     def request_finished(self, now):
         """Count the request, clear the line, and mark idle."""
         self.requests += 1
-        _REQUEST.pack_into(self._mem, self._base + _OFF_STATE, IDLE, self.requests,
-                           now, 0.0, b"")
+        self._q[self._count] = self.requests
+        self._bytes[self._line] = bytes(LINE_SIZE)
+        self._d[self._start] = 0.0
+        self._d[self._beat] = now
+        self._bytes[self._state] = IDLE

@@ -6,6 +6,8 @@ none of them clobbers another field or a neighbouring slot, line truncation,
 and that a forked child's writes are seen by the parent (shared memory).
 """
 import os
+import signal
+import time
 
 import pytest
 
@@ -229,3 +231,41 @@ def test_request_stores_leave_the_fields_before_them_alone(board):
         assert (info.pid, info.recycle, info.connections, info.boot_time, info.rss) == \
             (88, True, 9, 1.0, 4096)
     assert (info.state, info.requests, info.heartbeat) == (IDLE, 1, 4.0)
+
+
+def test_a_reader_never_sees_a_heartbeat_or_state_mid_write(board):
+    """The arbiter reads slots while workers write them. A worker writing
+    its heartbeat and request fields over and over, always with the same
+    time: every read of it must give that time and a live state, never the
+    0.0 heartbeat (struct.pack_into zero-fills before it packs) that made
+    the arbiter kill a healthy worker as silent since boot."""
+    slot = board.claim(1, 4242, 1000.0)
+    slot.set_state(IDLE, 1000.0)
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(ready_w, b"x")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                for _ in range(500):
+                    slot.beat(1000.0)
+                    slot.request_started(b"GET / HTTP/1.1", 1000.0)
+                    slot.set_connections(3)
+                    slot.request_finished(1000.0)
+                    slot.set_state(IDLE, 1000.0)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"x"      # the writer is running
+        seen = set()
+        for _ in range(200000):
+            info = board.read(1)
+            seen.add((info.heartbeat, info.state))
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        os.close(ready_w)
+    assert {beat for beat, _ in seen} == {1000.0}, seen
+    assert {state for _, state in seen} <= {IDLE, BUSY}, seen
