@@ -370,15 +370,22 @@ class Connection:
     def finished(self, keep, now):
         """The app's response is sent. Keep-alive: IDLE, or DRAINING while
         the rest of an unread body is still to come. Otherwise close, with
-        a lingering close when the client may still be sending."""
+        a lingering close when the client may still be sending. True if
+        IDLE with bytes already buffered (a pipelined request): only then
+        can ``next_request`` find something before the socket is readable
+        again, since EOF reaches the parser only through ``fill``."""
         if keep:        # the body was read whole, or discard_body skipped it
-            self._enter(DRAINING if self.body_left else IDLE, now)
-            return
+            if self.body_left:
+                self._enter(DRAINING, now)
+                return False
+            self._enter(IDLE, now)
+            return self.parser.buffered > 0
         parser = self.parser
         if parser.buffered or parser.pending_head() is None:
             self.linger(now)
         else:
             self.close()
+        return False
 
     # -- a static reply, sent by the loop ----------------------------------------
 

@@ -143,15 +143,26 @@ def test_a_bad_head_raises_for_reject(pair):
 def test_finished_keep_alive_is_idle_for_keep_alive_seconds(pair):
     conn = started(pair[0])
     served(conn, pair[1])
-    conn.finished(True, 50.0)
+    assert conn.finished(True, 50.0) is False       # nothing buffered: wait for readable
     assert conn.state is IDLE and conn.deadline == 55.0
+
+
+def test_finished_keep_alive_says_a_pipelined_request_is_buffered(pair):
+    conn = started(pair[0])
+    served(conn, pair[1], GET + b"GET /next HTTP/1.1\r\n")   # more came behind
+    assert conn.finished(True, 50.0) is True
+    assert conn.state is IDLE and conn.next_request() is None
+    assert conn.state is AWAIT_HEAD                         # its header-timeout runs
+    pair[1].sendall(b"Host: x\r\n\r\n")
+    conn.fill()
+    assert conn.next_request().target == "/next"
 
 
 def test_finished_keep_alive_with_body_left_is_draining(pair):
     conn = started(pair[0])
     served(conn, pair[1], b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
     assert conn.discard_body(C.DRAIN_BYTES) is True      # skipped what came; no wait
-    conn.finished(True, 50.0)
+    assert conn.finished(True, 50.0) is False
     assert conn.state is DRAINING and conn.deadline == 57.0
 
 

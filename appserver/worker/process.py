@@ -330,13 +330,15 @@ class Worker:
             if self.static is not None and self.static.claims(request.path):
                 if self._serve_static(conn, request):
                     continue
-            self._serve(conn, request)
+            if not self._serve(conn, request):
+                break
         if conn.state is CLOSED_STATE or conn.state is PASSED_ON:
             self.table.forget(conn)
 
     def _serve(self, conn, request):
         """Run the app for one request; the connection then says what it
-        waits for (``Connection.finished``)."""
+        waits for (``Connection.finished``), and whether a pipelined request
+        may already be buffered (True: look for it now)."""
         if request.dropped_headers:
             log.debug("dropped headers with '_' from %s: %s", conn.peer,
                       ", ".join(request.dropped_headers))
@@ -359,10 +361,11 @@ class Worker:
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
             set_title("worker %d idle" % self.number, self.cfg)
-        conn.finished(keep, now)
+        more = conn.finished(keep, now)
         self.requests += 1
         if self.requests == self.max_requests:
             self._reached_max_requests(now)
+        return more
 
     def _serve_static(self, conn, request):
         """Answer a request under a static prefix from the loop; False when

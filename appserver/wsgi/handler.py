@@ -62,8 +62,8 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
         if rewrite is not None:
             rewrite(environ)
         _run(app, environ, response, conn)
-        if response.close_delimited():
-            conn.abort(False)       # complete: its end may be a clean close
+        if conn.aborted:            # a close-delimited body went out whole:
+            conn.abort(False)       # its end may be a clean close
     except WorkerTimeout:
         timed_out = True
         log.error("Request %s %s timed out after %.1f s; answering 504",
