@@ -26,10 +26,12 @@ state the way that state ends (a head still arriving gets the 408 from
 SERVING, or closed at EOF), ``send_static`` and ``push`` (SERVING ->
 SENDING -> as ``finished``), ``finished`` (-> IDLE, DRAINING, LINGERING or
 CLOSED), ``skip_body`` (DRAINING -> IDLE or LINGERING), ``discard``
-(LINGERING -> CLOSED), ``reject`` (the one place an ``HTTPError`` becomes
-bytes on the wire; -> LINGERING), ``pass_on`` (-> PASSED_ON), ``resume``
-(a connection received from another worker takes up its state), ``say_goodbye``
-(TLS close_notify) and ``close``.
+(LINGERING -> CLOSED), ``reject`` (a protocol error answered; ->
+LINGERING), ``pass_on`` (-> PASSED_ON), ``resume`` (a connection received
+from another worker takes up its state), ``say_goodbye`` (TLS close_notify)
+and ``close``. An ``HTTPError`` becomes bytes in one place, ``error_bytes``:
+for ``reject``, and for ``send_error`` (an error inside an app call: 408,
+500, 504, or one raised while the app read the body).
 
 Reads in the loop never block (``MSG_DONTWAIT``); while the app runs,
 ``read_body()`` blocks for body bytes up to ``read-timeout`` (a Content-Length
@@ -535,17 +537,23 @@ class Connection:
     # -- ending ----------------------------------------------------------------
 
     def reject(self, error, now):
-        """Answer ``error`` (an ``HTTPError``: its status says which) and
-        close with a lingering close; the one place a protocol error becomes
-        bytes on the wire."""
+        """Answer a protocol ``error`` (an ``HTTPError``: its status says
+        which) without waiting, and close with a lingering close."""
         try:
             self._set_timeout(0.0) if self.tls else self.sock.setblocking(False)
-            self.sock.send(writer.error_response(error.status, error.reason,
-                                                 error.detail, error.head_only))
+            self.sock.send(error_bytes(error, error.head_only))
         except OSError:
             self.close()
             return
         self.linger(now)
+
+    def send_error(self, error, head_only):
+        """Answer ``error`` (an ``HTTPError``) to the request the app holds,
+        as ``sendall`` sends; nothing of a response may have gone out yet.
+        Returns the bytes sent. ``finished`` then closes the connection."""
+        data = error_bytes(error, head_only)
+        self.sendall(data)
+        return len(data)
 
     def linger(self, now):
         """Shut the write side (the client reads the response, then EOF),
@@ -818,6 +826,12 @@ class Connection:
     def _send_timeout(self):
         return ClientTimeout("client read nothing for %s s (send-timeout)"
                              % self.send_timeout)
+
+
+def error_bytes(error, head_only):
+    """The one place an ``HTTPError`` becomes bytes on the wire: its status,
+    reason and detail; the head alone when the request was a ``HEAD``."""
+    return writer.error_response(error.status, error.reason, error.detail, head_only)
 
 
 def file_size(fileobj):

@@ -1,9 +1,12 @@
-"""Protocol errors a client can cause, each carrying its HTTP status.
+"""HTTP errors the server answers itself, each carrying its HTTP status.
 
-The parser raises these; ``connection.py`` is the one place that turns any of
-them into a response (``appserver.http.writer.error_response``) and closes the
-connection. ``detail`` is for the log and the short plain-text body; it never
-echoes raw client bytes unescaped.
+The parser raises the protocol errors a client can cause; the request
+handler uses ``RequestTimeout``, ``InternalServerError`` and
+``GatewayTimeout`` for what goes wrong inside an app call.
+``connection.error_bytes`` is the one place that turns any of them into a
+response (``appserver.http.writer.error_response``); the connection is
+closed after it. ``detail`` is for the log and the short plain-text body; it
+never echoes raw client bytes unescaped.
 """
 
 
@@ -51,8 +54,18 @@ class HeaderFieldsTooLarge(HTTPError):
     status, reason = 431, "Request Header Fields Too Large"
 
 
+class InternalServerError(HTTPError):
+    """The app failed before its response began (what failed is in the log)."""
+    status, reason = 500, "Internal Server Error"
+
+
 class NotImplemented_(HTTPError):
     status, reason = 501, "Not Implemented"
+
+
+class GatewayTimeout(HTTPError):
+    """The app call ran past ``timeout``."""
+    status, reason = 504, "Gateway Timeout"
 
 
 class VersionNotSupported(HTTPError):

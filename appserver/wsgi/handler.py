@@ -17,10 +17,10 @@ import logging
 import time
 
 from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
-from appserver.http import writer
-from appserver.http.errors import HTTPError
+from appserver.http.errors import (GatewayTimeout, HTTPError, InternalServerError,
+                                   RequestTimeout)
 from appserver.wsgi.input import EMPTY, Input
-from appserver.wsgi.response import AppResponseError, FileWrapper, Response
+from appserver.wsgi.response import FileWrapper, Response
 
 log = logging.getLogger("appserver")
 
@@ -68,21 +68,20 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
         timed_out = True
         log.error("Request %s %s timed out after %.1f s; answering 504",
                   request.method, request.target, time.monotonic() - started)
-        _fail(conn, response, 504, "Gateway Timeout", "")
+        _fail(conn, response, GatewayTimeout())
     except BodyTimeout as exc:      # the client stopped sending its body
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
-        _fail(conn, response, 408, "Request Timeout", str(exc))
+        _fail(conn, response, RequestTimeout(str(exc)))
     except ClientError as exc:      # the client went away or stopped reading
         log.log(logging.INFO if isinstance(exc, ClientTimeout) else logging.DEBUG,
                 "client %s: %s", environ["REMOTE_ADDR"] or "unix", exc)
         response.keep_alive = False
     except HTTPError as exc:        # raised while the app read the body
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc.detail)
-        _fail(conn, response, exc.status, exc.reason, exc.detail)
+        _fail(conn, response, exc)
     except Exception as exc:
         log.exception("Error handling request %s %s", request.method, request.target)
-        detail = str(exc) if isinstance(exc, AppResponseError) else ""
-        _fail(conn, response, 500, "Internal Server Error", detail)
+        _fail(conn, response, InternalServerError())   # what failed is in the log only
     observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
@@ -143,21 +142,18 @@ def _send_file(wrapper, response, conn):
     return True
 
 
-def _fail(conn, response, status, reason, detail):
-    """Answer an error if nothing was sent yet; the connection closes either
-    way, with a reset when the response sent so far would otherwise look
-    complete (its body ends when the connection does)."""
+def _fail(conn, response, error):
+    """Answer ``error`` (an ``HTTPError``) if nothing was sent yet; the
+    connection closes either way, with a reset when the response sent so far
+    would otherwise look complete (its body ends when the connection does)."""
     response.keep_alive = False
     if response.headers_sent:
         if response.close_delimited():
             conn.abort()
         return
-    response.code = status
-    data = writer.error_response(status, reason, detail if status != 500 else "",
-                                 response.head_only)
+    response.code = error.status
     try:
-        conn.sendall(data)
-        response.sent += len(data)
+        response.sent += conn.send_error(error, response.head_only)
     except OSError:
         pass
 

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from appserver.connection import ClientError, ClientTimeout
+from appserver.connection import ClientError, ClientTimeout, Connection
 from appserver.http import writer
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.sockets import Listener
@@ -71,6 +71,8 @@ class FakeConn:
             raise ClientError("sending the response: [Errno 32] Broken pipe")
         self.sendall_calls += 1
         self.out += data
+
+    send_error = Connection.send_error  # the real one, over this sendall
 
     def send_parts(self, parts):        # as Connection.send_parts: one send, unjoined
         self.sendall(b"".join(parts))
