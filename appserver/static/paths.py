@@ -5,7 +5,8 @@ Sans-I/O as far as the network goes: it reads the file system (``stat``,
 ``realpath``) and never a socket. ``parse_mount("/static/=staticfiles")``
 makes a ``Mount``; ``Mounts.match(path)`` finds the mount whose prefix the
 raw request path starts with (the longest one) and the rest of the path;
-``resolve(mount, rest)`` returns the real path of the file, or raises
+``resolve(mount, rest)`` returns the real path of the file (and
+``resolve_sibling`` that of its ``.br``/``.gz`` sibling), or raises
 ``NotFound`` for anything that is not a plain file inside the directory:
 
 - a percent-encoded slash, backslash or NUL (``%2f``, ``%5c``, ``%00``), a
@@ -130,6 +131,24 @@ def resolve_segments(mount, segments):
     if not stat.S_ISREG(info.st_mode):
         raise NotFound("not a regular file")
     return real, info
+
+
+def resolve_sibling(mount, segments, real, suffix):
+    """As ``resolve_segments`` for the file's name plus ``suffix`` (its
+    precompressed sibling), given the file's own ``real`` path. When that
+    path has no symbolic link on the way (it is its own real path), neither
+    has the sibling's directory: one ``lstat`` then says all."""
+    joined = os.path.join(mount.root, *segments)
+    if real == joined:
+        try:
+            info = os.lstat(joined + suffix)
+        except (OSError, ValueError):
+            raise NotFound("no such file") from None
+        if stat.S_ISREG(info.st_mode):
+            return joined + suffix, info
+        if not stat.S_ISLNK(info.st_mode):
+            raise NotFound("not a regular file")
+    return resolve_segments(mount, segments[:-1] + [segments[-1] + suffix])
 
 
 def _inside(path, root):

@@ -32,7 +32,7 @@ import re
 from email.utils import parsedate_to_datetime
 
 from appserver.http import writer
-from appserver.static.paths import Mounts, NotFound, decode, resolve_segments
+from appserver.static.paths import Mounts, NotFound, decode, resolve_segments, resolve_sibling
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
 HASHED_NAME = re.compile(r"^.+\.[0-9a-f]{12}\..+$")
@@ -101,7 +101,8 @@ class StaticFiles:
             return _short(405, "Method Not Allowed", method,
                           conn + b"Allow: %s\r\n" % ALLOW)
         fields = _fields(headers)
-        chosen, vary = _choose_encoding(mount, segments, fields.get("accept-encoding"))
+        chosen, vary = _choose_encoding(mount, segments, real,
+                                        fields.get("accept-encoding"))
         if chosen is not None:
             encoding, real, info = chosen
         else:
@@ -194,14 +195,14 @@ def accepted(header):
     return weights
 
 
-def _choose_encoding(mount, segments, header):
+def _choose_encoding(mount, segments, real, header):
     """((coding, path, stat) of the best acceptable sibling, or None), and
     whether any sibling exists (then the answer varies by Accept-Encoding)."""
     weights = accepted(header)
     best, vary = None, False
     for coding, suffix in ENCODINGS:
         try:
-            real, info = resolve_segments(mount, segments[:-1] + [segments[-1] + suffix])
+            path, info = resolve_sibling(mount, segments, real, suffix)
         except NotFound:
             continue
         vary = True
@@ -209,7 +210,7 @@ def _choose_encoding(mount, segments, header):
         if q is None:
             q = weights.get("*", 0.0)
         if q > 0 and (best is None or q > best[0]):
-            best = (q, (coding, real, info))
+            best = (q, (coding, path, info))
     return (best[1] if best else None), vary
 
 

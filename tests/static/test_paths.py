@@ -98,3 +98,26 @@ def test_longest_prefix_wins():
     assert mounts.match("/staticfoo/x") is None
     assert mounts.match("/static") is None
     assert not Mounts([])
+
+
+def test_siblings(root, tmp_path):
+    from appserver.static.paths import resolve_sibling
+    mount = Mount("/static/", str(root))
+    (root / "css" / "app.css.gz").write_bytes(b"gz")
+    (root / "css" / "app.css.br").symlink_to(root / "css" / "app.css.gz")
+    (root / "css" / "app.css.zst").symlink_to(tmp_path / "secret.txt")
+    (root / "css" / "app.css.d").mkdir()
+    real, _ = resolve(mount, "css/app.css")
+    segments = ["css", "app.css"]
+    assert resolve_sibling(mount, segments, real, ".gz")[0] == str(root / "css" / "app.css.gz")
+    assert resolve_sibling(mount, segments, real, ".br")[0] == str(root / "css" / "app.css.gz")
+    for suffix in (".zst", ".d", ".missing"):       # outside, a directory, none
+        with pytest.raises(NotFound):
+            resolve_sibling(mount, segments, real, suffix)
+    # through a symlink the full resolution applies to the sibling too
+    real, _ = resolve(mount, "inside-link.css")
+    (root / "inside-link.css.gz").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(NotFound):
+        resolve_sibling(mount, ["inside-link.css"], real, ".gz")
+    assert resolve_sibling(Mount("/s/", str(root), follow_symlinks=True), ["inside-link.css"],
+                           real, ".gz")[0] == str(tmp_path / "secret.txt")
