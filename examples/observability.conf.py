@@ -26,8 +26,8 @@ def on_starting(server):
 
 
 def when_ready(server):
-    print("appserver ready: %d workers, pid %d, admin %s" % (
-        len(server.workers), server.pid, server.cfg.admin_bind), flush=True)
+    print("appserver bound: pid %d, admin %s; forking %d workers" % (
+        server.pid, server.cfg.admin_bind, server.num_workers), flush=True)
 
 
 def pre_fork(server, worker):

@@ -65,7 +65,6 @@ class Arbiter:
         self.stop_at = None         # end of the shutdown delay after TERM
         self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
-        self.when_ready_called = False
         self.reload_began = None    # monotonic time of the HUP being carried out
         self.pid = os.getpid()
         sharedlibs.preload()        # before base_modules: a reload keeps them
@@ -126,6 +125,9 @@ class Arbiter:
             # Workers write a byte here to have their slot looked at now.
             self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)
+            # As Gunicorn: bound and about to fork; what this hook sets up is
+            # inherited by every worker.
+            hooks.call(self.cfg.hooks, "when_ready", self)
             self._loop()
         finally:
             self._cleanup()
@@ -301,9 +303,6 @@ class Arbiter:
             self.ready = True
             log.info("Ready: %d workers booted", count)
             self._hand_over()
-            if not self.when_ready_called:
-                self.when_ready_called = True
-                hooks.call(self.cfg.hooks, "when_ready", self)
         elif self.reload_began is not None and not self.pool.retiring():
             took = now - self.reload_began
             log.info("Reload complete: %d workers on the new code in %.1f s", count, took)

@@ -33,7 +33,10 @@ def test_hooks_run_in_their_process_with_their_arguments(obs_server):
     assert named(srv, "pre_fork") == [["pre_fork", arbiter, "[booting]", "0"]]
     assert named(srv, "post_fork") == [["post_fork", worker, worker, "1"]]
     assert named(srv, "post_worker_init") == [["post_worker_init", worker, "True"]]
-    assert named(srv, "when_ready") == [["when_ready", arbiter, "1"]]
+    # As Gunicorn: once bound, before the first worker is forked.
+    assert named(srv, "when_ready") == [["when_ready", arbiter, "0"]]
+    order = [r[0] for r in records(srv)]
+    assert order.index("when_ready") < order.index("pre_fork")
 
     assert srv.get("/status/201?x=1").status == 201
     assert named(srv, "pre_request") == [["pre_request", worker, "GET", "/status/201"]]
