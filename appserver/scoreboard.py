@@ -14,10 +14,9 @@ on, a slot holds the worker's request counters (``appserver.metrics``):
 Times are ``time.monotonic()`` values, which on Linux share one clock across
 processes. Reads are not atomic with writes: a reader may see a slot mid-update,
 which is harmless as long as each field a reader acts on changes in one store.
-``struct.pack_into`` is no such store: it zero-fills its whole region before
-it packs, so a reader could see a heartbeat of 0.0 (silent since boot: the
-arbiter killed a healthy worker for it) or a state of "empty". A worker's own
-writes therefore go through memoryview cells, one aligned store per field.
+``struct.pack_into`` is no such store (it zero-fills its region before it
+packs), so a worker's own writes go through memoryview cells, one aligned
+store per field.
 """
 
 import mmap
@@ -49,6 +48,7 @@ _OFF_REQUESTS = 32
 _OFF_HEARTBEAT = 40
 _OFF_START = 48
 _OFF_LINE = 56
+_BLANK_LINE = bytes(LINE_SIZE)
 assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
 SlotInfo = namedtuple(
@@ -176,7 +176,7 @@ class Slot:
         """Count the request, clear the line, and mark idle."""
         self.requests += 1
         self._q[self._count] = self.requests
-        self._bytes[self._line] = bytes(LINE_SIZE)
+        self._bytes[self._line] = _BLANK_LINE
         self._d[self._start] = 0.0
         self._d[self._beat] = now
         self._bytes[self._state] = IDLE
