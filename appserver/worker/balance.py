@@ -43,11 +43,6 @@ def free(state, beat, started, now):
     return state == IDLE or (state == BUSY and now - started < BUSY_FRESH)
 
 
-def lighter_peer(mine, peers, now):
-    """True if a free peer holds at least ``MARGIN`` fewer connections."""
-    return bool(lighter_peers(mine, peers, now))
-
-
 def lighter_peers(mine, peers, now):
     """The free peers holding at least ``MARGIN`` fewer connections."""
     return [(state, connections, beat, started)

@@ -2,7 +2,7 @@
 a lighter peer, and for how long."""
 from appserver.worker import balance
 from appserver.worker.balance import (BUSY_FRESH, DEFER_MAX, MARGIN, RESET, WAIT_RUN,
-                                      AcceptPacer, lighter_peer)
+                                      AcceptPacer, lighter_peers)
 from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE
 
 NOW = 100.0
@@ -17,17 +17,17 @@ def reading(peers):
 
 
 def test_a_free_peer_margin_lighter_takes_the_next_connection():
-    assert lighter_peer(10, [peer(10 - MARGIN)], NOW)
-    assert not lighter_peer(10, [peer(10 - MARGIN + 1)], NOW)
-    assert not lighter_peer(10, [], NOW)
+    assert lighter_peers(10, [peer(10 - MARGIN)], NOW)
+    assert not lighter_peers(10, [peer(10 - MARGIN + 1)], NOW)
+    assert not lighter_peers(10, [], NOW)
 
 
 def test_only_free_peers_count():
-    assert lighter_peer(10, [peer(0, BUSY, started=NOW - BUSY_FRESH / 2)], NOW)
-    assert not lighter_peer(10, [peer(0, BUSY, started=NOW - BUSY_FRESH * 2)], NOW)
-    assert not lighter_peer(10, [peer(0, DRAINING)], NOW)
-    assert not lighter_peer(10, [peer(0, BOOTING)], NOW)
-    assert not lighter_peer(10, [peer(0, beat=NOW - balance.PEER_FRESH)], NOW)
+    assert lighter_peers(10, [peer(0, BUSY, started=NOW - BUSY_FRESH / 2)], NOW)
+    assert not lighter_peers(10, [peer(0, BUSY, started=NOW - BUSY_FRESH * 2)], NOW)
+    assert not lighter_peers(10, [peer(0, DRAINING)], NOW)
+    assert not lighter_peers(10, [peer(0, BOOTING)], NOW)
+    assert not lighter_peers(10, [peer(0, beat=NOW - balance.PEER_FRESH)], NOW)
 
 
 def test_a_worker_with_few_connections_never_defers_nor_reads_its_peers():
