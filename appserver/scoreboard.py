@@ -2,9 +2,10 @@
 
 The arbiter creates it before forking, so every worker inherits the same
 memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
-on every turn of its loop and around every request, the count of requests
-served, the connections it holds, and the current request's start time and
-line. The arbiter reads all slots (``Scoreboard.read``) to detect stuck
+on every turn of its loop and around every request, the time of its last
+loop turn apart (peers read it to tell whether a worker has run its loop,
+which a request's heartbeat does not say), the count of requests served, the
+connections it holds, and the current request's start time and line. The arbiter reads all slots (``Scoreboard.read``) to detect stuck
 workers; status pages and metrics read the same records, and workers read
 each other's load (``Slot.peers``) to share new connections out
 (``appserver.worker.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
@@ -33,9 +34,10 @@ STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
 LINE_SIZE = 192
 # pid, recycle flag, connections held, boot time, rss, then state, requests,
 # heartbeat, request start, request line (the last five change at the start
-# and at the end of every request).
-_LAYOUT = struct.Struct("<iBxHdQB7xQdd%ds" % LINE_SIZE)
-_PEER = "iBxH16xB15xdd"  # pid, recycle, connections, state, heartbeat, request start
+# and at the end of every request), then the last loop turn (only ``beat``).
+_LAYOUT = struct.Struct("<iBxHdQB7xQdd%dsd" % LINE_SIZE)
+# pid, recycle, connections, state, request start, last loop turn
+_PEER = "iBxH16xB23xd%dxd" % LINE_SIZE
 _PEER_GAP = "%dx" % (SLOT_SIZE - struct.calcsize("<" + _PEER))
 _PID = struct.Struct("<i")
 _STATE = struct.Struct("<B")
@@ -48,6 +50,7 @@ _OFF_REQUESTS = 32
 _OFF_HEARTBEAT = 40
 _OFF_START = 48
 _OFF_LINE = 56
+_OFF_TURN = _OFF_LINE + LINE_SIZE
 _BLANK_LINE = bytes(LINE_SIZE)
 assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
 
@@ -68,7 +71,7 @@ class Scoreboard:
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
         self._mem[index * SLOT_SIZE:(index + 1) * SLOT_SIZE] = bytes(SLOT_SIZE)
         _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, 0, 0, now, 0, BOOTING, 0,
-                          now, 0.0, b"")
+                          now, 0.0, b"", 0.0)
         return Slot(self._mem, index)
 
     def release(self, index):
@@ -78,7 +81,7 @@ class Scoreboard:
 
     def read(self, index):
         """A ``SlotInfo`` snapshot of one slot."""
-        pid, recycle, conns, boot, rss, state, requests, beat, start, line = \
+        pid, recycle, conns, boot, rss, state, requests, beat, start, line, _ = \
             _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
         return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
                         boot, rss, line.rstrip(b"\0").decode("latin-1"), conns)
@@ -112,7 +115,7 @@ class Slot:
     module comment), through the memoryview cells of the shared map."""
 
     __slots__ = ("_mem", "_base", "_index", "requests", "_peers", "_bytes", "_q",
-                 "_d", "_conns", "_state", "_count", "_beat", "_start", "_line")
+                 "_d", "_conns", "_state", "_count", "_beat", "_start", "_line", "_turn")
 
     def __init__(self, mem, index):
         self._mem = mem
@@ -129,25 +132,30 @@ class Slot:
         self._beat = (base + _OFF_HEARTBEAT) // 8       # "d" cell
         self._start = (base + _OFF_START) // 8          # "d" cell
         self._line = slice(base + _OFF_LINE, base + _OFF_LINE + LINE_SIZE)
+        self._turn = (base + _OFF_TURN) // 8           # "d" cell
 
     def set_connections(self, count):
         """Publish how many connections this worker holds."""
         self._conns[(self._base + _OFF_CONNECTIONS) // 2] = min(count, 0xFFFF)
 
     def peers(self, count):
-        """(state, connections, heartbeat, request start) of each live worker
-        in the first ``count`` slots but this one: one read of all of them."""
+        """(state, connections, last loop turn, request start) of each live
+        worker in the first ``count`` slots but this one: one read of all of
+        them. The loop turn, not the heartbeat: a request's start and end
+        stamp the heartbeat too, and say nothing of the loop having run."""
         count = min(count, len(self._mem) // SLOT_SIZE)
         if self._peers is None or self._peers[0] != count:
             fmt = "<" + _PEER_GAP.join([_PEER] * count)
             self._peers = count, struct.Struct(fmt)
         cells = self._peers[1].unpack_from(self._mem, 0)
-        return [(cells[i + 3], cells[i + 2], cells[i + 4], cells[i + 5])
+        return [(cells[i + 3], cells[i + 2], cells[i + 5], cells[i + 4])
                 for i in range(0, 6 * count, 6)
                 if cells[i] != 0 and i != 6 * self._index]
 
     def beat(self, now):
+        """A turn of the worker's loop: the heartbeat and the turn's time."""
         self._d[self._beat] = now
+        self._d[self._turn] = now
 
     def set_state(self, state, now):
         self._bytes[self._state] = state

@@ -194,15 +194,33 @@ def test_connections_are_published_and_read_by_peers(board):
     board.claim(3, 0, 3.0)                  # claimed, no pid yet: not a peer
     first.set_connections(3)
     second.set_connections(70000)           # capped at what the field holds
+    second.beat(4.0)
     second.request_started(b"GET /", 5.0)
     assert board.read(0).connections == 3
     assert board.read(1).connections == 0xFFFF
     assert board.read(1).state == BUSY and board.read(1).requests == 0
-    assert first.peers(4) == [(BUSY, 0xFFFF, 5.0, 5.0)]
-    assert second.peers(4) == [(BOOTING, 3, 1.0, 0.0)]
-    assert second.peers(100) == [(BOOTING, 3, 1.0, 0.0)]   # bounded by the board
+    assert first.peers(4) == [(BUSY, 0xFFFF, 4.0, 5.0)]     # its loop turned at 4.0
+    assert second.peers(4) == [(BOOTING, 3, 0.0, 0.0)]      # no loop turn yet
+    assert second.peers(100) == [(BOOTING, 3, 0.0, 0.0)]   # bounded by the board
     first.set_state(IDLE, 9.0)
-    assert second.peers(1) == [(IDLE, 3, 9.0, 0.0)]
+    first.beat(9.5)
+    assert second.peers(1) == [(IDLE, 3, 9.5, 0.0)]
+
+
+def test_only_a_loop_turn_stamps_the_turn_peers_read(board):
+    """A request's start and end stamp the heartbeat (the arbiter's), not
+    the loop turn: the turn peers read says whether the loop has run."""
+    slot, other = board.claim(0, 0, 1.0), board.claim(1, 0, 1.0)
+    board.set_pid(0, 100)
+    board.set_pid(1, 101)
+    slot.beat(2.0)
+    slot.request_started(b"GET / HTTP/1.1", 3.0)
+    assert board.read(0).heartbeat == 3.0
+    assert other.peers(2) == [(BUSY, 0, 2.0, 3.0)]
+    slot.request_finished(4.0)
+    slot.set_state(IDLE, 5.0)
+    assert board.read(0).heartbeat == 5.0
+    assert other.peers(2) == [(IDLE, 0, 2.0, 0.0)]
 
 
 def test_connections_field_leaves_its_neighbours_alone(board):

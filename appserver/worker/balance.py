@@ -8,15 +8,16 @@ requests served per connection that the other workers' clients get.
 
 ``AcceptPacer.defer(mine, read_peers, now)`` says whether a worker holding
 ``mine`` connections should leave the waiting ones to a peer for now;
-``read_peers()`` gives ``(state, connections, heartbeat, request start)``
-per other worker (``Slot.peers``) and is called only when ``mine`` is at
-least ``MARGIN``. It defers while some peer is free (its heartbeat recent,
+``read_peers()`` gives ``(state, connections, last loop turn, request
+start)`` per other worker (``Slot.peers``) and is called only when ``mine``
+is at least ``MARGIN``. It defers while some peer is free (its loop ran lately,
 in its loop or in an app call begun less than ``BUSY_FRESH`` ago: a busy
 worker serving quick requests is back in its loop at once) and holds at
 least ``MARGIN`` fewer connections, for ``DEFER_MAX`` while the peers'
 connection count stays the same, and beyond that, up to ``WAIT_RUN``, only
 while such a peer has not run a turn of its loop since the deferral began
-(its heartbeat, written at the end of each turn, is older): on a loaded
+(its loop-turn stamp, written before each wait for events, is older; the
+heartbeat would not do, a request's start and end stamp it too): on a loaded
 machine a peer woken for the same connections may wait for a CPU longer
 than ``DEFER_MAX``, and the worker that did run would take the whole burst.
 A peer that ran and took nothing (it is full, or it lost the race) ends the
@@ -32,22 +33,22 @@ MARGIN = 2              # a peer this many connections lighter takes the next on
 DEFER_MAX = 0.002       # seconds a worker leaves waiting connections to a peer
 WAIT_RUN = 0.05         # at most, while that peer has not run since
 RESET = 1.0             # seconds after which a worker defers again
-PEER_FRESH = 2.5        # a heartbeat older than this: the peer is not free
+PEER_FRESH = 2.5        # a loop turn older than this: the peer is not free
 BUSY_FRESH = HANDOFF_AFTER  # an app call longer than this: the peer is not free
 
 
-def free(state, beat, started, now):
+def free(state, turn, started, now):
     """Whether a peer can take a connection within moments."""
-    if now - beat >= PEER_FRESH:
+    if now - turn >= PEER_FRESH:
         return False
     return state == IDLE or (state == BUSY and now - started < BUSY_FRESH)
 
 
 def lighter_peers(mine, peers, now):
     """The free peers holding at least ``MARGIN`` fewer connections."""
-    return [(state, connections, beat, started)
-            for state, connections, beat, started in peers
-            if connections + MARGIN <= mine and free(state, beat, started, now)]
+    return [(state, connections, turn, started)
+            for state, connections, turn, started in peers
+            if connections + MARGIN <= mine and free(state, turn, started, now)]
 
 
 class AcceptPacer:
@@ -72,4 +73,4 @@ class AcceptPacer:
         waited = now - self.since
         if waited < DEFER_MAX:
             return True
-        return waited < WAIT_RUN and any(beat < self.since for _, _, beat, _ in lighter)
+        return waited < WAIT_RUN and any(turn < self.since for _, _, turn, _ in lighter)

@@ -3,13 +3,13 @@ a lighter peer, and for how long."""
 from appserver.worker import balance
 from appserver.worker.balance import (BUSY_FRESH, DEFER_MAX, MARGIN, RESET, WAIT_RUN,
                                       AcceptPacer, lighter_peers)
-from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE
+from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE, Scoreboard
 
 NOW = 100.0
 
 
-def peer(conns, state=IDLE, beat=NOW, started=0.0):
-    return (state, conns, beat, started)
+def peer(conns, state=IDLE, turn=NOW, started=0.0):
+    return (state, conns, turn, started)
 
 
 def reading(peers):
@@ -27,7 +27,7 @@ def test_only_free_peers_count():
     assert not lighter_peers(10, [peer(0, BUSY, started=NOW - BUSY_FRESH * 2)], NOW)
     assert not lighter_peers(10, [peer(0, DRAINING)], NOW)
     assert not lighter_peers(10, [peer(0, BOOTING)], NOW)
-    assert not lighter_peers(10, [peer(0, beat=NOW - balance.PEER_FRESH)], NOW)
+    assert not lighter_peers(10, [peer(0, turn=NOW - balance.PEER_FRESH)], NOW)
 
 
 def test_a_worker_with_few_connections_never_defers_nor_reads_its_peers():
@@ -49,9 +49,9 @@ def test_a_peer_taking_connections_keeps_the_deferral_going():
     pacer = AcceptPacer()
     t = NOW
     for taken in range(5):                  # each within DEFER_MAX of the last
-        assert pacer.defer(20, reading([peer(taken, beat=t)]), t)
+        assert pacer.defer(20, reading([peer(taken, turn=t)]), t)
         t += DEFER_MAX * 0.9
-    assert not pacer.defer(20, reading([peer(4, beat=t)]), t + DEFER_MAX)
+    assert not pacer.defer(20, reading([peer(4, turn=t)]), t + DEFER_MAX)
 
 
 def test_balance_reached_ends_the_deferral():
@@ -64,13 +64,34 @@ def test_balance_reached_ends_the_deferral():
 
 def test_a_peer_that_has_not_run_yet_is_waited_for_a_little_longer():
     """On a loaded machine the peer woken for the same burst may wait for a
-    CPU longer than DEFER_MAX: its heartbeat, older than the deferral,
+    CPU longer than DEFER_MAX: its last loop turn, older than the deferral,
     says it has not had its turn yet."""
-    pacer, asleep = AcceptPacer(), [peer(0, beat=NOW - 0.5)]
+    pacer, asleep = AcceptPacer(), [peer(0, turn=NOW - 0.5)]
     assert pacer.defer(10, reading(asleep), NOW)
     assert pacer.defer(10, reading(asleep), NOW + DEFER_MAX * 5)
     assert not pacer.defer(10, reading(asleep), NOW + WAIT_RUN * 1.01)  # never runs
     pacer = AcceptPacer()
     assert pacer.defer(10, reading(asleep), NOW)
-    ran = [peer(0, beat=NOW + DEFER_MAX)]            # it ran and took nothing
+    ran = [peer(0, turn=NOW + DEFER_MAX)]            # it ran and took nothing
     assert not pacer.defer(10, reading(ran), NOW + DEFER_MAX * 2)
+
+
+def test_a_peer_serving_a_request_has_not_run_its_loop_for_that():
+    """A peer that starts a request on a connection it already held has not
+    had a turn of its loop (where it would accept): the request's heartbeat
+    must not end the deferral, or the deferring worker takes the rest of the
+    burst for RESET. Read through the real scoreboard slots."""
+    board = Scoreboard(slots=2)
+    mine, peer_slot = board.claim(0, 0, NOW - 1), board.claim(1, 0, NOW - 1)
+    board.set_pid(0, 100)
+    board.set_pid(1, 101)
+    peer_slot.set_state(IDLE, NOW - 0.5)
+    peer_slot.beat(NOW - 0.5)                       # asleep in its poll
+    read = lambda: mine.peers(2)
+    pacer = AcceptPacer()
+    assert pacer.defer(10, read, NOW)
+    peer_slot.request_started(b"GET / HTTP/1.1", NOW + DEFER_MAX)
+    peer_slot.request_finished(NOW + DEFER_MAX * 1.5)
+    assert pacer.defer(10, read, NOW + DEFER_MAX * 2)   # still waited for
+    peer_slot.beat(NOW + DEFER_MAX * 3)                 # its loop turned, took none
+    assert not pacer.defer(10, read, NOW + DEFER_MAX * 4)
