@@ -1,17 +1,17 @@
 """The ``appserver`` command: parse, then print, check or serve.
 
-``main(args)`` parses the command line (``cli_parser``: APP and the options
+``main(args)`` parses the command line (``config.cmdline``: APP and the options
 given explicitly) and the ``GUNICORN_CMD_ARGS``/``APPSERVER_CMD_ARGS``
 variables (options only) in a short-lived child process (``parse_apart``:
 click never loads in the arbiter, so neither in its workers), loads the
-config (``config.load``) and then ``--print-config`` and ``--check-config``
+config (``loading.load``) and then ``--print-config`` and ``--check-config``
 (every ``preflight`` check) print and exit; otherwise the process is
 prepared (``loader.prepare``), checked (``preflight``, all but binding and
 importing) and the arbiter runs. ``main`` is the
 one place where an ``AppServerError`` becomes ``Error: <message>`` on stderr
 and its exit code, for ``appserver status`` too; a usage error also shows the
 usage line. ``appserver status ...`` (a first argument of ``status``) runs
-``appserver.status_cli`` instead; ``appserver APP`` is unchanged. It returns the exit status
+``appserver.observe.status_cli`` instead; ``appserver APP`` is unchanged. It returns the exit status
 (``sys.exit(main())`` in the console script).
 """
 
@@ -19,7 +19,9 @@ import json
 import os
 import sys
 
-from appserver import config, loader, preflight
+from appserver.app import loader
+from appserver.config import loading
+from appserver.deploy import preflight
 from appserver.errors import AppServerError, UsageError
 
 _EXAMPLES = ("  appserver myproj.wsgi\n"
@@ -36,10 +38,10 @@ def main(args=None):
     args = list(sys.argv[1:] if args is None else args)
     try:
         if _COMPLETE_VAR in os.environ:
-            from appserver import cli_parser
-            return cli_parser.complete(args)
+            from appserver.config import cmdline
+            return cmdline.complete(args)
         if args[:1] == ["status"]:
-            from appserver import status_cli
+            from appserver.observe import status_cli
             return status_cli.main(args[1:])
         app, given, cmd_args = parse_apart(args, os.environ)
         return _run(app, given, cmd_args)
@@ -59,11 +61,11 @@ def usage_text(err):
 
 def _run(app, given, cmd_args):
     commands = [key for key in _COMMANDS if given.pop(key, False)]
-    cfg = config.load(app, given, cmd_args=cmd_args)
+    cfg = loading.load(app, given, cmd_args=cmd_args)
     if cfg.app is None:                 # not on the command line, no wsgi_app
         raise UsageError(_MISSING_APP)
     if "print_config" in commands:
-        sys.stdout.write(config.print_config(cfg))
+        sys.stdout.write(loading.print_config(cfg))
     if "check_config" in commands:
         _check(cfg)
     if not commands:
@@ -72,7 +74,7 @@ def _run(app, given, cmd_args):
 
 
 def parse_apart(args, environ):
-    """``(app, given, cmd_args)`` parsed by ``cli_parser`` in a child process.
+    """``(app, given, cmd_args)`` parsed by ``config.cmdline`` in a child process.
 
     click (and the parser built from the table) then never take memory in
     this process, hence in the workers it forks: a forked worker's resident
@@ -111,9 +113,9 @@ def _report(fd, args, environ):
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            from appserver import cli_parser
-            app, given = cli_parser.parse(args)
-            outcome = {"parsed": (app, given, cli_parser.cmd_args(environ))}
+            from appserver.config import cmdline
+            app, given = cmdline.parse(args)
+            outcome = {"parsed": (app, given, cmdline.cmd_args(environ))}
     except SystemExit as exc:                       # --help, --version
         outcome = {"exit": exc.code or 0}
     except UsageError as exc:

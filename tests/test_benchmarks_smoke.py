@@ -273,12 +273,12 @@ def test_peer_command_lines_and_missing_peers():
 
 RAW_STACKS = """\
 <module> (appserver/__main__.py:8);Worker._loop (appserver/worker/process.py:218);select_epoll_poll (selectmodule.c.h:1);epoll_wait (libc.so.6) 3
-Worker._serve (appserver/worker/process.py:1);Connection.sendall (appserver/connection.py:9);sock_send (socketmodule.c:1);sock_call_ex (socketmodule.c:2);send (libc.so.6) 5
+Worker._serve (appserver/worker/process.py:1);Connection.sendall (appserver/net/connection.py:9);sock_send (socketmodule.c:1);sock_call_ex (socketmodule.c:2);send (libc.so.6) 5
 Worker._serve (appserver/worker/process.py:1);handle (appserver/wsgi/handler.py:3);build_environ (appserver/wsgi/environ.py:40) 2
-Worker._serve (appserver/worker/process.py:1);Slot.request_finished (appserver/scoreboard.py:5);s_pack_into (_struct.c:9) 1
+Worker._serve (appserver/worker/process.py:1);Slot.request_finished (appserver/observe/scoreboard.py:5);s_pack_into (_struct.c:9) 1
 Worker._serve (appserver/worker/process.py:1);RequestParser._parse_plain (appserver/http/parser.py:7);split (_plain.c:1) 2
 Worker._serve (appserver/worker/process.py:1);sock_recv_guts (socketmodule.c:3);malloc (libc.so.6) 1
-Worker._serve (appserver/worker/process.py:1);Connection._enter (appserver/connection.py:3);Enum.__hash__ (enum.py:1) 1
+Worker._serve (appserver/worker/process.py:1);Connection._enter (appserver/net/connection.py:3);Enum.__hash__ (enum.py:1) 1
 garbage
 """
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from appserver import __version__, cli
-from appserver import settings as S
-from appserver import settings_schema
+from appserver.config import settings as S
+from appserver.config import schema
 from appserver.errors import WorkerBootError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_help_is_grouped_by_section_in_table_order(clean):
     assert result.exit_code == 0
     headings = [line[:-1] for line in result.stdout.splitlines()
                 if line.endswith(":") and not line.startswith(" ")]
-    assert headings == list(settings_schema.SECTIONS)
+    assert headings == list(schema.SECTIONS)
 
 
 @pytest.mark.parametrize("setting", S.SETTINGS, ids=lambda s: s.name)

@@ -1,11 +1,11 @@
-"""config.load: every source, their precedence, errors naming their source."""
+"""loading.load: every source, their precedence, errors naming their source."""
 
 import os
 
 import pytest
 
-from appserver import config
-from appserver import settings as S
+from appserver.config import loading
+from appserver.config import settings as S
 from appserver.errors import EXIT_CONFIG, BadBindAddress, ConfigError
 
 
@@ -16,14 +16,14 @@ def cwd(tmp_path, monkeypatch):
     return tmp_path
 
 
-def write_conf(directory, text, name=config.DEFAULT_CONFIG_FILE):
+def write_conf(directory, text, name=loading.DEFAULT_CONFIG_FILE):
     path = directory / name
     path.write_text(text)
     return str(path)
 
 
 def load(cwd, cli=None, environ=None, app="pkg.mod:app"):
-    return config.load(app, cli, environ or {}, str(cwd))
+    return loading.load(app, cli, environ or {}, str(cwd))
 
 
 def config_error(cwd, cli=None, environ=None, error=ConfigError):
@@ -287,10 +287,10 @@ def test_as_dict_and_cli_are_kept(cwd):
 
 def test_reload_rereads_the_config_file_and_keeps_the_command_line(cwd, tmp_path_factory):
     path = write_conf(cwd, "workers = 2\ntimeout = 5\n")
-    cfg = config.load("a:b", {"timeout": "7"}, {}, str(cwd))
+    cfg = loading.load("a:b", {"timeout": "7"}, {}, str(cwd))
     write_conf(cwd, "workers = 6\ntimeout = 5\n")
     os.chdir(str(tmp_path_factory.mktemp("elsewhere")))
-    fresh = config.reload(cfg, environ={})
+    fresh = loading.reload(cfg, environ={})
     assert (fresh.workers, fresh.timeout, fresh.app) == (6, 7, "a:b")
     assert fresh.config_file == path
     assert fresh.cwd == cfg.cwd == str(cwd)
@@ -301,7 +301,7 @@ def test_reload_rereads_the_config_file_and_keeps_the_command_line(cwd, tmp_path
 def test_print_config_shows_values_and_sources_aligned(cwd):
     path = write_conf(cwd, "timeout = 10\n")
     cfg = load(cwd, cli={"workers": "3"}, environ={"APPSERVER_BACKLOG": "64"})
-    lines = config.print_config(cfg).splitlines()
+    lines = loading.print_config(cfg).splitlines()
     assert lines[:2] == ["# app: pkg.mod:app", "# config file: " + path]
     rows = {}
     for line in lines[2:]:
@@ -319,7 +319,7 @@ def test_print_config_shows_values_and_sources_aligned(cwd):
 
 def test_print_config_output_is_a_config_file(cwd):
     cfg = load(cwd, cli={"bind": ["a:1", "b:2"], "env": ["X=1"], "preload": True})
-    (cwd / "printed.py").write_text(config.print_config(cfg))
+    (cwd / "printed.py").write_text(loading.print_config(cfg))
     again = load(cwd, cli={"config": "printed.py"})
     assert again.as_dict() == cfg.as_dict()
 
@@ -346,7 +346,7 @@ def test_print_config_output_is_a_config_file(cwd):
     (":0", ("tcp", "0.0.0.0", 0)),
 ])
 def test_parse_bind(value, parsed):
-    assert config.parse_bind(value) == parsed
+    assert loading.parse_bind(value) == parsed
 
 
 @pytest.mark.parametrize("value, why", [
@@ -365,7 +365,7 @@ def test_parse_bind(value, parsed):
 ])
 def test_parse_bind_errors_say_what_is_expected(value, why):
     with pytest.raises(BadBindAddress) as info:
-        config.parse_bind(value)
+        loading.parse_bind(value)
     message = str(info.value)
     assert message.startswith("bad bind address %r: " % value)
     assert why in message

@@ -1,4 +1,4 @@
-"""appserver.connection over a real socket pair: ``send_parts`` delivers the
+"""appserver.net.connection over a real socket pair: ``send_parts`` delivers the
 parts in order, whole, also when signals cut its ``sendmsg`` short (the
 worker's handoff timer does that under load); ``read_body`` hands a
 Content-Length body over in pieces of at most the size asked for, received
@@ -15,11 +15,11 @@ import pytest
 
 import struct
 
-from appserver.connection import BodyTimeout, Connection
-from appserver.io_timeouts import prepare_listener
+from appserver.net.connection import BodyTimeout, Connection
+from appserver.net.io_timeouts import prepare_listener
 from appserver.http.errors import IncompleteRequest
 from appserver.http.parser import NEED_DATA, Limits, Request
-from appserver.sockets import Listener
+from appserver.net.sockets import Listener
 
 
 def _reader(sock, out):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from appserver.connection import CLOSED_STATE, IDLE, SENDING, Connection, Timeouts
+from appserver.net.connection import CLOSED_STATE, IDLE, SENDING, Connection, Timeouts
 from appserver.http.parser import Limits
 from appserver.static.reply import Reply
 from tests.test_connection_states import Listener, pair  # noqa: F401 (a fixture)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from appserver import connection as C
-from appserver.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE,
+from appserver.net import connection as C
+from appserver.net.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE,
                                   LINGERING, PASSED_ON, SERVING, Connection, Front,
                                   Timeouts)
 from appserver.http.errors import BadRequest, RequestTimeout

@@ -1,12 +1,13 @@
-"""``--workers auto``: the workers setting accepts ``auto``, and ``appserver.cpus``
+"""``--workers auto``: the workers setting accepts ``auto``, and ``appserver.deploy.cpus``
 counts CPUs and memory from fake cgroup v2 trees in tmp_path."""
 
 import os
 
 import pytest
 
-from appserver import convert, cpus
-from appserver import settings as S
+from appserver.config import convert
+from appserver.deploy import cpus
+from appserver.config import settings as S
 from appserver.errors import ConfigError
 
 MIB = 1 << 20

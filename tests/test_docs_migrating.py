@@ -8,7 +8,7 @@ one the arbiter handles.
 """
 import re
 
-from appserver import settings as S
+from appserver.config import settings as S
 from appserver.arbiter import HANDLED
 
 from tests.deploy.files import REPO_ROOT

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from appserver import loader
+from appserver.app import loader
 from appserver.errors import EXIT_APP_LOAD, EXIT_CONFIG, AppLoadError, ConfigError
 
 APPS_DIR = Path(__file__).resolve().parent / "loader_apps"

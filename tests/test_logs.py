@@ -1,4 +1,4 @@
-"""Unit tests for appserver.logs: error log setup, access log lines, reopen.
+"""Unit tests for appserver.observe.logs: error log setup, access log lines, reopen.
 
 Covers the error-log line format, level filtering, file vs stderr, that a
 second ``setup`` replaces (not adds) handlers, ``error_stream``; the access
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from appserver import logs
+from appserver.observe import logs
 
 ERROR_LINE = re.compile(
     r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4})\] \[(\d+)\] \[([A-Z]+)\] (.*)\Z")

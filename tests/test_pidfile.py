@@ -1,7 +1,7 @@
-"""Unit tests for appserver.pidfile: atomic write, and removal only if still ours."""
+"""Unit tests for appserver.deploy.pidfile: atomic write, and removal only if still ours."""
 import os
 
-from appserver import pidfile
+from appserver.deploy import pidfile
 
 
 def test_write_creates_file_with_pid_and_newline(tmp_path):

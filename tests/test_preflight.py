@@ -1,4 +1,4 @@
-"""Start-up checks (appserver.preflight), over real processes: for each thing a
+"""Start-up checks (appserver.deploy.preflight), over real processes: for each thing a
 start can find wrong, ``--check-config`` and the real start stop with the same
 message and exit code, the start before binding any socket or starting a
 worker, with no traceback; and a check that passes is followed by a start
@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from appserver import preflight
+from appserver.deploy import preflight
 from appserver.errors import EXIT_APP_LOAD, EXIT_BIND, EXIT_CONFIG
 
 from server import Server
@@ -135,7 +135,7 @@ def test_the_checks_run_in_the_documented_order():
 
 
 def test_finding_the_app_at_start_imports_nothing(tmp_path, monkeypatch):
-    from appserver import loader
+    from appserver.app import loader
     (tmp_path / "explodes_on_import.py").write_text("raise SystemExit('imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     loader.find("explodes_on_import:app")

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.scoreboard: the shared per-worker slots.
+"""Unit tests for appserver.observe.scoreboard: the shared per-worker slots.
 
 Covers claim/release/read, the arbiter's setters (pid, rss), every Slot
 writer (beat, set_state, request_started/finished, ask_recycle) and that
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from appserver import scoreboard
-from appserver.scoreboard import BOOTING, BUSY, DRAINING, EMPTY, IDLE, Scoreboard
+from appserver.observe import scoreboard
+from appserver.observe.scoreboard import BOOTING, BUSY, DRAINING, EMPTY, IDLE, Scoreboard
 
 
 @pytest.fixture

@@ -4,22 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from appserver import convert, settings_doc
-from appserver import settings as S
-from appserver import settings_schema as schema
+from appserver.config import convert, docs
+from appserver.config import settings as S
+from appserver.config import schema
 from appserver.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 
 def test_docs_settings_md_is_up_to_date():
-    assert DOCS.exists(), "docs/settings.md is missing; run: " + settings_doc.REGENERATE
-    assert DOCS.read_text() == settings_doc.render(), (
-        "docs/settings.md is out of date; run: " + settings_doc.REGENERATE)
+    assert DOCS.exists(), "docs/settings.md is missing; run: " + docs.REGENERATE
+    assert DOCS.read_text() == docs.render(), (
+        "docs/settings.md is out of date; run: " + docs.REGENERATE)
 
 
 def test_docs_describe_every_setting():
-    text = settings_doc.render()
+    text = docs.render()
     for setting in S.SETTINGS:
         assert "### `%s`" % setting.name in text
         assert setting.help in text
@@ -31,7 +31,7 @@ def test_docs_describe_every_setting():
 
 
 def test_docs_rows_for_one_setting():
-    text = settings_doc.render()
+    text = docs.render()
     section = text[text.index("### `graceful-timeout`"):text.index("### `keep-alive`")]
     assert "| Command line | `--graceful-timeout SECONDS` |" in section
     assert "| Environment | `APPSERVER_GRACEFUL_TIMEOUT` |" in section

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.sockets: binding, inheriting and closing listeners.
+"""Unit tests for appserver.net.sockets: binding, inheriting and closing listeners.
 
 Real sockets only: TCP on 127.0.0.1 and [::1] (skipped without IPv6), unix
 sockets in tmp_path (stale file replaced, regular file or live server in the
@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 
-from appserver import sockets
+from appserver.net import sockets
 from appserver.errors import BindError
 
 

@@ -11,9 +11,9 @@ import logging
 
 import pytest
 
-from appserver import warmup
+from appserver.app import warmup
 from appserver.errors import ConfigError
-from appserver.sockets import Listener
+from appserver.net.sockets import Listener
 from appserver.wsgi.environ import base_environ
 
 

@@ -21,9 +21,10 @@ import struct
 import time
 from collections import Counter, namedtuple
 
-from appserver import errors, metrics, scoreboard
-from appserver.observe import STACK_SIGNAL, rejected_environ
-from appserver.requestid import new_id
+from appserver import errors
+from appserver.observe import metrics, scoreboard
+from appserver.observe.observer import STACK_SIGNAL, rejected_environ
+from appserver.observe.requestid import new_id
 
 log = logging.getLogger("appserver")
 
@@ -89,7 +90,7 @@ class Monitor:
         self.next_push = 0.0
         self.statsd = None
         if cfg.statsd_host:
-            from appserver.statsd import StatsD
+            from appserver.observe.statsd import StatsD
             self.statsd = StatsD(cfg.statsd_host, cfg.statsd_prefix)
 
     # -- events from the arbiter ----------------------------------------------

@@ -18,7 +18,7 @@ so a reload of many workers takes a few boot times, not one per worker.
 
 from collections import namedtuple
 
-from appserver import scoreboard
+from appserver.observe import scoreboard
 
 # What the arbiter knows of one worker it forked.
 Worker = namedtuple("Worker", "pid index spawned_at")

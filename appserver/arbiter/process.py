@@ -26,14 +26,19 @@ import signal
 import sys
 import time
 
-from appserver import __version__, errors, hooks, logs, pidfile, scoreboard, sockets
-from appserver import process, sharedlibs, status, systemd, upgrade
+from appserver import __version__, errors
+from appserver.config import hooks
+from appserver.deploy import pidfile
+from appserver.net import sockets
+from appserver.observe import logs, scoreboard
+from appserver.deploy import daemon, sharedlibs, systemd, upgrade
+from appserver.observe import status
 from appserver.arbiter import plan
 from appserver.arbiter.monitor import Monitor
 from appserver.arbiter.pool import HANDLED, Pool
 from appserver.arbiter.readiness import Readiness
 from appserver.worker import handoff
-from appserver.proctitle import set_title
+from appserver.observe.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.worker import Worker     # imported before fork: shared, and
                                          # no worker pays for it while booting
@@ -90,12 +95,12 @@ class Arbiter:
         self.predecessor = upgrade.old_arbiter()
         self.readiness = Readiness(systemd.Notifier(), successor=bool(self.predecessor))
         if cfg.pid and not self.predecessor:
-            process.check_pidfile(cfg.pid)
-        process.check_user(cfg.user, cfg.group)
+            daemon.check_pidfile(cfg.pid)
+        daemon.check_user(cfg.user, cfg.group)
         if cfg.daemon and not self.predecessor:
-            process.daemonize()
+            daemon.daemonize()
             self.pid = os.getpid()
-        process.set_umask(cfg.umask)
+        daemon.set_umask(cfg.umask)
         log.info("Starting appserver %s", __version__)
         if cfg.config_file:
             log.info("Config file: %s%s", cfg.config_file, "" if "config" in cfg.cli
@@ -137,19 +142,19 @@ class Arbiter:
 
     def resolve_workers(self, cfg):
         """``workers`` as a number; ``auto`` is computed and explained."""
-        from appserver.cpus import resolve_workers
+        from appserver.deploy.cpus import resolve_workers
         count, explanation = resolve_workers(cfg.workers)
         if explanation:
             log.info("%s", explanation)
         return count
 
     def _load_app(self):
-        from appserver import loader
+        from appserver.app import loader
         return loader.load_app(self.cfg.app)
 
     def _listen(self):
         """Sockets from an old arbiter (USR2), else from systemd, else bound."""
-        from appserver.config import parse_bind
+        from appserver.config.loading import parse_bind
         backlog = self.cfg.backlog
         inherited = upgrade.inherited_fds()
         if inherited is not None:
@@ -169,7 +174,7 @@ class Arbiter:
     def _admin(self):
         if not self.cfg.admin_bind:
             return None
-        from appserver.admin import AdminServer, bind_admin
+        from appserver.observe.admin import AdminServer, bind_admin
         listener = bind_admin(self.cfg.admin_bind)
         log.info("Admin listener at: %s", listener.url())
         return AdminServer(listener, status.routes(self.snapshot, self._metrics_view))

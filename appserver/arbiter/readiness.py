@@ -13,7 +13,7 @@ watchdog interval while the arbiter loop runs. Without ``NOTIFY_SOCKET`` it
 only tracks state.
 """
 
-from appserver import scoreboard
+from appserver.observe import scoreboard
 
 STATUS_INTERVAL = 1.0
 

@@ -14,7 +14,10 @@ import importlib
 import logging
 import sys
 
-from appserver import config, loader, logs, tls, warmup
+from appserver.app import loader, warmup
+from appserver.config import loading
+from appserver.net import tls
+from appserver.observe import logs
 from appserver.errors import AppServerError
 
 log = logging.getLogger("appserver")
@@ -26,7 +29,7 @@ class ReloadFailed(Exception):
 
 def reload_config(running, base_modules):
     try:
-        cfg = config.reload(running)
+        cfg = loading.reload(running)
         loader.prepare(cfg)
         tls.check(cfg)
         warmup.parse(cfg.warmup)

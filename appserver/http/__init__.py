@@ -1,1 +1,3 @@
-"""Sans-I/O HTTP/1.1: parsing requests and framing responses, never a socket."""
+"""Sans-I/O wire protocols, never a socket: HTTP/1.1 requests and responses
+(``parser``, ``head``, ``body``, ``plain``, ``writer``, ``errors``), the PROXY
+protocol header (``proxy_protocol``) and uwsgi packets (``uwsgi``)."""

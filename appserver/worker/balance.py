@@ -27,7 +27,7 @@ it may defer again.
 """
 
 from appserver.worker.handoff import HANDOFF_AFTER
-from appserver.scoreboard import BUSY, IDLE
+from appserver.observe.scoreboard import BUSY, IDLE
 
 MARGIN = 2              # a peer this many connections lighter takes the next one
 DEFER_MAX = 0.002       # seconds a worker leaves waiting connections to a peer

@@ -24,8 +24,8 @@ import faulthandler
 import signal
 import time
 
-from appserver import logs
-from appserver.observe import STACK_SIGNAL, log_stack
+from appserver.observe import logs
+from appserver.observe.observer import STACK_SIGNAL, log_stack
 from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK
 from appserver.wsgi.handler import WorkerTimeout
 

@@ -49,14 +49,17 @@ import select
 import signal
 import time
 
-from appserver import errors, hooks, logs, process, scoreboard
-from appserver.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
+from appserver import errors
+from appserver.config import hooks
+from appserver.deploy import daemon
+from appserver.observe import logs, scoreboard
+from appserver.net.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
                                   PASSED_ON, SENDING, Connection, Front, Timeouts)
 from appserver.http.errors import HTTPError
 from appserver.http.parser import Limits
-from appserver.io_timeouts import ClientError, prepare_listener
-from appserver.observe import RequestObserver
-from appserver.proctitle import set_title
+from appserver.net.io_timeouts import ClientError, prepare_listener
+from appserver.observe.observer import RequestObserver
+from appserver.observe.proctitle import set_title
 from appserver.signals import SignalQueue
 from appserver.worker.handoff import Handoff
 from appserver.worker.longcall import LongCall
@@ -149,7 +152,7 @@ class Worker:
         # The arbiter forks with its signals blocked; ours are in place now.
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         set_title("worker %d" % self.number, self.cfg)
-        process.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
+        daemon.switch_user(self.cfg.user, self.cfg.group, self.cfg.initgroups)
         if self.app is None:
             self.app = _load_app(self.cfg.app)
         self._setup(self.cfg)
@@ -160,10 +163,10 @@ class Worker:
         except hooks.HookFailed:
             raise SystemExit(errors.EXIT_WORKER_BOOT)
         if self.cfg.warmup:
-            from appserver import warmup
+            from appserver.app import warmup
             warmup.serve_or_exit(self.app, next(iter(self.bases.values())), self.cfg.warmup)
         if self.cfg.reload:
-            from appserver.devreload import Watcher
+            from appserver.app.devreload import Watcher
             self.watcher = Watcher(self.cfg.reload_extra_file, self.counters.ask_reload)
         now = time.monotonic()
         self.counters.booted(now - self.forked_at)
@@ -171,7 +174,8 @@ class Worker:
 
     def _setup(self, cfg):
         """What every connection of this worker shares."""
-        from appserver import proxy, tls
+        from appserver.net import tls
+        from appserver.wsgi import proxy
         self.limits = Limits(request_line=cfg.limit_request_line,
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
@@ -521,7 +525,7 @@ def _skip_body(conn, request):
 
 
 def _load_app(spec):
-    from appserver import loader
+    from appserver.app import loader
     try:
         return loader.load_app(spec)
     except errors.AppLoadError as exc:
@@ -536,8 +540,8 @@ def _protocol(cfg):
     """The connection class for ``protocol``, and the uwsgi peers allowed."""
     if cfg.protocol != "uwsgi":
         return Connection, None
-    from appserver.connection import UwsgiConnection
-    from appserver.proxy import AllowList
+    from appserver.net.connection import UwsgiConnection
+    from appserver.wsgi.proxy import AllowList
     return UwsgiConnection, AllowList(cfg.uwsgi_allow_ips)
 
 

@@ -22,7 +22,7 @@ import os
 import select
 import time
 
-from appserver.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON
+from appserver.net.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON
 from appserver.worker.balance import MARGIN, AcceptPacer
 
 log = logging.getLogger("appserver")

@@ -15,7 +15,7 @@ socket's address and port, whatever ``Host`` says (RFC 3875 4.1.14-15). A
 unix socket (its peer has no address: ``peer`` is empty) has no port to give:
 there ``SERVER_PORT`` is the port of ``Host`` as in Gunicorn (the scheme's
 when ``Host`` has none), and ``SERVER_NAME`` stays ``localhost``. Trusted-proxy
-rewrites come later, in ``appserver.proxy``.
+rewrites come later, in ``appserver.wsgi.proxy``.
 """
 
 import sys

@@ -9,14 +9,14 @@ been sent yet, and a closed connection otherwise; both are logged. While a
 body that ends with the connection is under way, any close of it is a reset
 (``conn.abort``), also if the worker dies: a clean close would look like its
 end. A server-made answer to a ``HEAD`` request has no body. The
-``observer`` (``appserver.observe.RequestObserver``) is told when the environ
+``observer`` (``appserver.observe.observer.RequestObserver``) is told when the environ
 is ready and when the response is done (request id, access log, metrics).
 """
 
 import logging
 import time
 
-from appserver.connection import BodyTimeout, ClientError, ClientTimeout, file_size
+from appserver.net.connection import BodyTimeout, ClientError, ClientTimeout, file_size
 from appserver.http.errors import (GatewayTimeout, HTTPError, InternalServerError,
                                    RequestTimeout)
 from appserver.wsgi.input import EMPTY, Input

@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from appserver import scoreboard
+from appserver.observe import scoreboard
 from appserver.arbiter import plan
 from appserver.arbiter.plan import Worker
 

@@ -9,10 +9,10 @@ admin routes describe exactly the snapshot they were given.
 import json
 from types import SimpleNamespace
 
-from appserver import scoreboard, status
+from appserver.observe import scoreboard, status
 from appserver.arbiter import plan
 from appserver.arbiter.monitor import Monitor
-from appserver.observe import STACK_SIGNAL
+from appserver.observe.observer import STACK_SIGNAL
 
 
 def cfg(**kw):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from appserver.cpus import resolve_workers
+from appserver.deploy.cpus import resolve_workers
 
 from .files import dockerfile_env, exec_form, instructions, last, pod_and_container
 from .harness import REPO_ROOT, Proc, app_env, children, state, wait_until

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from appserver import settings as S
+from appserver.config import settings as S
 
 from .files import (REPO_ROOT, SYSTEMD, dockerfile_env, exec_form, last, load_manifest, option,
                     pod_and_container, unit_entries, unit_value)

@@ -7,7 +7,7 @@ them in its environment; a mistyped setting next to them still stops it
 
 import pytest
 
-from appserver import service_links
+from appserver.config import service_links
 from appserver.errors import EXIT_CONFIG
 
 from .files import pod_and_container

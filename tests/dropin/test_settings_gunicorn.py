@@ -8,9 +8,9 @@ Gunicorn release that adds one fails here until it is classified.
 import gunicorn.config
 import pytest
 
-from appserver import cli_parser, config
-from appserver import settings as S
-from appserver import settings_gunicorn as G
+from appserver.config import cmdline, loading
+from appserver.config import settings as S
+from appserver.config import gunicorn as G
 from appserver.errors import ConfigError
 
 KNOWN = gunicorn.config.KNOWN_SETTINGS
@@ -77,7 +77,7 @@ def cwd(tmp_path, monkeypatch):
 
 def load_file(cwd, text, cli=None):
     (cwd / "gunicorn.conf.py").write_text(text)
-    return config.load("pkg.mod:app", dict(cli or {}, config="gunicorn.conf.py"),
+    return loading.load("pkg.mod:app", dict(cli or {}, config="gunicorn.conf.py"),
                        {}, str(cwd))
 
 
@@ -156,9 +156,9 @@ def test_close_to_a_gunicorn_name_is_did_you_mean(cwd):
 
 def test_wsgi_app_names_the_app_when_the_command_line_does_not(cwd):
     (cwd / "gunicorn.conf.py").write_text("wsgi_app = 'proj.wsgi'\n")
-    cfg = config.load(None, {"config": "gunicorn.conf.py"}, {}, str(cwd))
+    cfg = loading.load(None, {"config": "gunicorn.conf.py"}, {}, str(cwd))
     assert cfg.app == "proj.wsgi"
-    cfg = config.load("other:app", {"config": "gunicorn.conf.py"}, {}, str(cwd))
+    cfg = loading.load("other:app", {"config": "gunicorn.conf.py"}, {}, str(cwd))
     assert cfg.app == "other:app"
 
 
@@ -175,8 +175,8 @@ def test_ssl_context_is_a_hook(cwd):
 # Gunicorn's flags
 
 def parse_and_load(cwd, *args):
-    app, given = cli_parser.parse(["pkg.mod:app", *args])
-    return config.load(app, given, {}, str(cwd))
+    app, given = cmdline.parse(["pkg.mod:app", *args])
+    return loading.load(app, given, {}, str(cwd))
 
 
 def test_gunicorn_flags_on_the_command_line(cwd):
@@ -196,7 +196,7 @@ def test_gunicorn_flags_on_the_command_line(cwd):
 
 def test_gunicorn_flags_are_hidden_from_help(capsys):
     with pytest.raises(SystemExit):
-        cli_parser.parse(["--help"])
+        cmdline.parse(["--help"])
     out = capsys.readouterr().out
     assert "--worker-tmp-dir" not in out and "--worker-class" not in out
 
@@ -212,8 +212,8 @@ def test_refused_gunicorn_flag(cwd):
 def load_with(cwd, environ, *args, conf=None):
     if conf is not None:
         (cwd / "gunicorn.conf.py").write_text(conf)
-    app, given = cli_parser.parse(["pkg.mod:app", *args])
-    return config.load(app, given, environ, str(cwd), cli_parser.cmd_args(environ))
+    app, given = cmdline.parse(["pkg.mod:app", *args])
+    return loading.load(app, given, environ, str(cwd), cmdline.cmd_args(environ))
 
 
 def test_cmd_args_precedence_file_env_gunicorn_appserver_cli(cwd):
@@ -243,12 +243,12 @@ def test_command_line_config_wins_over_cmd_args(cwd):
 
 
 def test_cmd_args_errors_name_the_variable(cwd):
-    with pytest.raises(cli_parser.UsageError) as info:
-        cli_parser.cmd_args({"GUNICORN_CMD_ARGS": "--wrkers 3"})
+    with pytest.raises(cmdline.UsageError) as info:
+        cmdline.cmd_args({"GUNICORN_CMD_ARGS": "--wrkers 3"})
     assert str(info.value).startswith("GUNICORN_CMD_ARGS: no such option --wrkers; "
                                       "did you mean --workers?")
-    with pytest.raises(cli_parser.UsageError) as info:
-        cli_parser.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
+    with pytest.raises(cmdline.UsageError) as info:
+        cmdline.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
     assert "APPSERVER_CMD_ARGS holds options only" in str(info.value)
     with pytest.raises(ConfigError) as info:
         load_with(cwd, {"GUNICORN_CMD_ARGS": "--threads 8"})
@@ -293,7 +293,7 @@ def test_migrating_table_matches_the_classification():
 
 
 def test_gunicorn_ini_log_config_says_what_to_use(tmp_path):
-    from appserver import logs
+    from appserver.observe import logs
     ini = tmp_path / "logging.ini"
     ini.write_text("[loggers]\nkeys=root\n\n[handlers]\nkeys=console\n")
     with pytest.raises(ConfigError) as info:
@@ -310,13 +310,13 @@ def test_proxy_protocol_in_gunicorn_values(cwd, value, expected):
 
 
 def test_forwarded_allow_ips_environment_variable_as_gunicorn(cwd):
-    cfg = config.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "10.0.0.1"}, str(cwd))
+    cfg = loading.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "10.0.0.1"}, str(cwd))
     assert cfg.forwarded_allow_ips == "10.0.0.1"
     assert cfg.source("forwarded_allow_ips") == "environment FORWARDED_ALLOW_IPS"
-    cfg = config.load("x:app", {"forwarded_allow_ips": "10.0.0.2"},
+    cfg = loading.load("x:app", {"forwarded_allow_ips": "10.0.0.2"},
                       {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
     assert cfg.forwarded_allow_ips == "10.0.0.2" and cfg.warnings == ()
-    cfg = config.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
+    cfg = loading.load("x:app", {}, {"FORWARDED_ALLOW_IPS": "*"}, str(cwd))
     assert cfg.warnings and "forwarded-allow-ips is '*'" in cfg.warnings[0]
 
 

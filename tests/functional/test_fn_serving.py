@@ -234,7 +234,7 @@ def test_curl_chunked_upload(server_factory, tmp_path):
 # What a worker must not carry when the feature is off: the ssl module
 # without TLS, the idna codec for an ASCII bind address, dictConfig without
 # log-config, the email package for one Date header. (The C extensions of
-# appserver.sharedlibs are loaded on purpose, before the fork.)
+# appserver.deploy.sharedlibs are loaded on purpose, before the fork.)
 UNUSED_MODULES = ("ssl", "encodings.idna", "logging.config", "email.utils")
 
 
@@ -249,7 +249,7 @@ def test_worker_without_tls_or_log_config_imports_none_of_it(server_factory):
 
 def test_common_c_extensions_are_loaded_before_the_fork(server_factory):
     """A worker finds them already imported: it shares the arbiter's copy."""
-    from appserver import sharedlibs
+    from appserver.deploy import sharedlibs
     server = server_factory("modules")
     loaded = set(json.loads(server.get("/").body))
     assert set(sharedlibs.preload()) <= loaded

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.accesslog: atoms, escaping, JSON lines, cost when off.
+"""Unit tests for appserver.observe.accesslog: atoms, escaping, JSON lines, cost when off.
 
 Each Gunicorn atom renders from an environ; client-controlled text cannot
 forge a field or a line (text and JSON); a JSON line has typed fields; an
@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from appserver import accesslog
-from appserver.accesslog import AccessLog, compile_format
+from appserver.observe import accesslog
+from appserver.observe.accesslog import AccessLog, compile_format
 from appserver.errors import ConfigError
 from appserver.wsgi.response import Response
 

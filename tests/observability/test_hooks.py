@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from appserver import config, hooks
+from appserver.config import hooks, loading
 from appserver.errors import ConfigError
 from tests.observability.conftest import OBS_APPS, wait_until
 
@@ -111,7 +111,7 @@ def test_failing_post_worker_init_is_a_boot_failure(obs_server, tmp_path):
 def test_hook_mistakes_are_config_errors(tmp_path, source, message):
     (tmp_path / "appserver.conf.py").write_text(source)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        config.load("x", {}, {}, str(tmp_path))
+        loading.load("x", {}, {}, str(tmp_path))
 
 
 def test_helpers_and_imports_are_not_hooks(tmp_path):
@@ -119,7 +119,7 @@ def test_helpers_and_imports_are_not_hooks(tmp_path):
         "from os.path import join\nimport os\n"
         "def _pre_forkk(): pass\ndef make_name(): return 'x'\n"
         "def when_ready(server, *rest): pass\nworkers = 2\n")
-    cfg = config.load("x", {}, {}, str(tmp_path))
+    cfg = loading.load("x", {}, {}, str(tmp_path))
     assert set(cfg.hooks) == {"when_ready"} and cfg.workers == 2
 
 
@@ -135,7 +135,7 @@ def test_call_logs_and_swallows(caplog):
 
 def test_example_config_loads_and_serves(obs_server):
     example = OBS_APPS.parent.parent.parent / "examples" / "observability.conf.py"
-    cfg = config.load("x", {"config": str(example)}, {})
+    cfg = loading.load("x", {"config": str(example)}, {})
     assert set(cfg.hooks) == set(hooks.HOOKS) - {"ssl_context"}   # TLS only
     srv = obs_server("-c", example, "--admin-bind", "127.0.0.1:0", workers=1)
     resp = srv.get("/")

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 
-from appserver import logs
+from appserver.observe import logs
 from appserver.errors import ConfigError
 from tests.observability.conftest import lines_of, wait_until
 from tests.server import LISTENING_RE, open_paths

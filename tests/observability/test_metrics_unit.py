@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from appserver import metrics, scoreboard, statsd
+from appserver.observe import metrics, scoreboard, statsd
 from appserver.arbiter.monitor import View, exit_cause, listen_backlog
 from appserver.arbiter.pool import Exit
-from appserver.scoreboard import Scoreboard
-from appserver.sockets import Listener
+from appserver.observe.scoreboard import Scoreboard
+from appserver.net.sockets import Listener
 
 parser = pytest.importorskip("prometheus_client.parser")
 

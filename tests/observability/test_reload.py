@@ -8,7 +8,7 @@ reloads. Unit checks of the watcher: stdlib and appserver are not watched.
 import os
 import time
 
-from appserver import devreload
+from appserver.app import devreload
 from tests.observability.conftest import wait_until
 
 APP = '''

@@ -2,9 +2,9 @@
 import re
 
 
-from appserver.observe import rejected_environ
-from appserver.proxy import AllowList
-from appserver.requestid import RequestIds, new_id
+from appserver.observe.observer import rejected_environ
+from appserver.wsgi.proxy import AllowList
+from appserver.observe.requestid import RequestIds, new_id
 
 
 def test_ids_are_new_unless_a_trusted_peer_sent_a_sane_one():

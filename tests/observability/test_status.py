@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 
-from appserver.status_cli import render
+from appserver.observe.status_cli import render
 from tests.observability.conftest import admin_url, wait_until
 from tests.server import REPO_ROOT
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from appserver import sockets
+from appserver.net import sockets
 from appserver.errors import ConfigError
 
 from .conftest import get_json, http_connection

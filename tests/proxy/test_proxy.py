@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from appserver import proxy
+from appserver.wsgi import proxy
 from appserver.http.errors import HTTPError
 
 
@@ -134,7 +134,7 @@ def test_host_and_port_are_not_applied_without_forwarded_host():
 
 
 def test_forwarded_host_is_off_by_default():
-    from appserver import settings
+    from appserver.config import settings
     assert settings.BY_NAME["forwarded-host"].default is False
     env = environ(x_forwarded_host="evil.example")
     proxy.Rewriter(SimpleNamespace(forwarded_allow_ips="127.0.0.1",

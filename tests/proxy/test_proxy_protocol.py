@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from appserver.proxy_protocol import (MAX_LENGTH, NEED_DATA, V2_SIGNATURE,
+from appserver.http.proxy_protocol import (MAX_LENGTH, NEED_DATA, V2_SIGNATURE,
                                       ProxyProtocolError, parse)
 
 FFFF6 = ":".join(["ffff"] * 8)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from appserver.proxy_protocol import V2_SIGNATURE
+from appserver.http.proxy_protocol import V2_SIGNATURE
 
 from .conftest import connection_over, get_json
 

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.uwsgi: the environ of a uwsgi request.
+"""Unit tests for appserver.http.uwsgi: the environ of a uwsgi request.
 
 The environ is PEP 3333 (``wsgiref.validate.check_environ``), says who the
 client is from the vars (else from the peer), keeps the listener's keys the
@@ -8,8 +8,8 @@ import io
 from wsgiref.validate import check_environ
 
 from appserver.http.parser import Limits
-from appserver.sockets import Listener
-from appserver.uwsgi import UwsgiParser, build_environ, pack
+from appserver.net.sockets import Listener
+from appserver.http.uwsgi import UwsgiParser, build_environ, pack
 from appserver.wsgi.environ import base_environ
 
 from .test_uwsgi_parser import GET, PACKET

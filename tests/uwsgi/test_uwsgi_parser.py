@@ -1,4 +1,4 @@
-"""Unit tests for appserver.uwsgi: the uwsgi packet parser.
+"""Unit tests for appserver.http.uwsgi: the uwsgi packet parser.
 
 Every packet is replayed whole, byte by byte and in random splits (hypothesis),
 and must give the same outcome: the request (its fields and environ), its
@@ -15,7 +15,7 @@ from appserver.http.errors import (
     HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge, URITooLong,
 )
 from appserver.http.parser import Limits
-from appserver.uwsgi import (
+from appserver.http.uwsgi import (
     CLOSED, NEED_DATA, Data, EndOfMessage, PacketError, UwsgiParser, UwsgiRequest, pack,
 )
 

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from appserver.uwsgi import pack
+from appserver.http.uwsgi import pack
 from tests.server import read_response, recv_until_closed
 
 UWSGI = ("--protocol", "uwsgi")

@@ -3,7 +3,7 @@ a lighter peer, and for how long."""
 from appserver.worker import balance
 from appserver.worker.balance import (BUSY_FRESH, DEFER_MAX, MARGIN, RESET, WAIT_RUN,
                                       AcceptPacer, lighter_peers)
-from appserver.scoreboard import BOOTING, BUSY, DRAINING, IDLE, Scoreboard
+from appserver.observe.scoreboard import BOOTING, BUSY, DRAINING, IDLE, Scoreboard
 
 NOW = 100.0
 

@@ -9,7 +9,8 @@ import types
 
 import pytest
 
-from appserver import config, scoreboard
+from appserver.config import loading
+from appserver.observe import scoreboard
 from appserver.worker import Worker
 from appserver.worker.handoff import create_pair
 
@@ -34,7 +35,7 @@ class Poller:
 
 def built(tmp_path, **settings):
     """A worker made by its constructor, as the arbiter makes one."""
-    cfg = config.load("hello:app", settings, {}, str(tmp_path))
+    cfg = loading.load("hello:app", settings, {}, str(tmp_path))
     slot = scoreboard.Scoreboard(slots=4).claim(0, os.getpid(), time.monotonic())
     read, write = os.pipe()
     return Worker(cfg, [], slot, lambda environ, start: [], types.SimpleNamespace(

@@ -22,9 +22,10 @@ import socket
 import time
 import types
 
-from appserver import config, scoreboard
-from appserver.connection import AWAIT_HEAD, IDLE
-from appserver.sockets import Listener
+from appserver.config import loading
+from appserver.observe import scoreboard
+from appserver.net.connection import AWAIT_HEAD, IDLE
+from appserver.net.sockets import Listener
 from appserver.worker import Worker
 from appserver.worker.handoff import create_pair
 
@@ -37,7 +38,7 @@ class Booted:
     one with half a head received."""
 
     def __init__(self, tmp_path, idle=3):
-        cfg = config.load("hello:app", {}, {}, str(tmp_path))
+        cfg = loading.load("hello:app", {}, {}, str(tmp_path))
         board = scoreboard.Scoreboard(slots=4)
         self.board = board
         slot = board.claim(0, os.getpid(), time.monotonic())

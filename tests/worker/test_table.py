@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from appserver import scoreboard
-from appserver.connection import IDLE, Connection
+from appserver.observe import scoreboard
+from appserver.net.connection import IDLE, Connection
 from appserver.http.parser import Limits
-from appserver.sockets import Listener
+from appserver.net.sockets import Listener
 from appserver.worker.handoff import HANDOFF_AFTER, Handoff, create_pair
 from appserver.worker.longcall import LongCall
 from appserver.worker.table import ConnectionTable

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 
 from appserver import SERVER_SOFTWARE
 from appserver.http.parser import RequestParser
-from appserver.observe import RequestObserver
-from appserver.proxy import Rewriter
-from appserver.sockets import Listener
+from appserver.observe.observer import RequestObserver
+from appserver.wsgi.proxy import Rewriter
+from appserver.net.sockets import Listener
 from appserver.wsgi import environ as env_mod
 from appserver.wsgi.environ import base_environ, build_environ, decode_path, header_key
 from appserver.wsgi.response import FileWrapper, Response

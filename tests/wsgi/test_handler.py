@@ -17,10 +17,10 @@ import sys
 
 import pytest
 
-from appserver.connection import ClientError, ClientTimeout, Connection
+from appserver.net.connection import ClientError, ClientTimeout, Connection
 from appserver.http import writer
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
-from appserver.sockets import Listener
+from appserver.net.sockets import Listener
 from appserver.wsgi import handler
 from appserver.wsgi import response as response_mod
 from appserver.wsgi.environ import base_environ, build_environ

@@ -2,16 +2,16 @@
 
 Data only. Each ``Setting`` record names a setting (``graceful-timeout``), its
 value type, default, command-line flags, ``--help`` section and help text. The
-command-line options (``cli_parser.py``), the config-file keys and ``Config`` attributes
+command-line options (``cmdline.py``), the config-file keys and ``Config`` attributes
 (``graceful_timeout``), the environment variables (``APPSERVER_GRACEFUL_TIMEOUT``)
 and ``docs/settings.md`` are all generated from ``SETTINGS``. Values are
-converted and checked by ``appserver.convert`` according to ``type``. What a
-record holds, the value types and the sections are ``appserver.settings_schema``.
+converted and checked by ``appserver.config.convert`` according to ``type``. What a
+record holds, the value types and the sections are ``appserver.config.schema``.
 """
 
 from typing import Dict
 
-from appserver.settings_schema import (
+from appserver.config.schema import (
     APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
     LOGGING, NETWORKS, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR, TIMEOUTS, TLS,
     WORKERS, Setting)
@@ -343,7 +343,7 @@ SETTINGS = (
 )
 
 # Variables in the APPSERVER_ namespace that are not settings: an old arbiter
-# sets them for the new one on a USR2 upgrade (appserver.upgrade).
+# sets them for the new one on a USR2 upgrade (appserver.deploy.upgrade).
 INTERNAL_ENV = ("APPSERVER_LISTEN_FDS", "APPSERVER_UPGRADE_FROM", "APPSERVER_HANDOFF_FDS")
 
 # Variables holding command-line options, lowest precedence first: both

@@ -5,22 +5,22 @@ of the settings table (some taken from ``PORT`` and ``WEB_CONCURRENCY``), the
 config file (``-c FILE``, else ``./appserver.conf.py`` or, failing that,
 Gunicorn's ``./gunicorn.conf.py`` if it exists), the
 ``APPSERVER_*`` environment variables (except ``settings.INTERNAL_ENV`` and
-the ones Kubernetes service links make, ``appserver.service_links``), the
+the ones Kubernetes service links make, ``appserver.config.service_links``), the
 options of ``GUNICORN_CMD_ARGS`` then ``APPSERVER_CMD_ARGS`` (``cmd_args``:
 the parsed options of each, as ``cli``; they may name the config file), and
 the values given explicitly on the command line. The config file's server
-hooks (``appserver.hooks``) are kept in ``cfg.hooks``. ``cfg.source(name)`` says
+hooks (``appserver.config.hooks``) are kept in ``cfg.hooks``. ``cfg.source(name)`` says
 where each value came from, and ``print_config`` shows them all.
 
 Gunicorn's settings are read too, in its spelling and value types, in the
-config file and on the command line (``appserver.settings_gunicorn`` says what
+config file and on the command line (``appserver.config.gunicorn`` says what
 each becomes); those with no effect here leave a line in ``cfg.notices``. Any
 other name in a config file is ignored, as Gunicorn does (helpers, imports),
 unless it is close to a setting's name: then it is a did-you-mean error. An
 unknown ``APPSERVER_*`` variable, a broken config file, or a bad value raises
 ``ConfigError`` (a malformed bind address too) naming the source.
 ``reload(cfg)`` loads again from the same command line, config
-file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.convert``)
+file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.config.convert``)
 parses one bind address.
 """
 
@@ -29,10 +29,10 @@ import runpy
 import traceback
 import types
 
-from appserver import hooks, service_links
-from appserver import settings as S
-from appserver import settings_gunicorn as G
-from appserver.convert import convert, parse_bind
+from appserver.config import hooks, service_links
+from appserver.config import settings as S
+from appserver.config import gunicorn as G
+from appserver.config.convert import convert, parse_bind
 from appserver.errors import ConfigError
 
 __all__ = ["Config", "load", "reload", "print_config", "parse_bind",
@@ -159,7 +159,7 @@ def print_config(cfg):
 
 
 def _warnings(cfg):
-    from appserver import proxy         # the warning names the headers
+    from appserver.wsgi import proxy         # the warning names the headers
     warning = proxy.open_to_all(cfg)
     return (warning,) if warning else ()
 

@@ -9,7 +9,7 @@ connections it holds, and the current request's start time and line. The arbiter
 workers; status pages and metrics read the same records, and workers read
 each other's load (``Slot.peers``) to share new connections out
 (``appserver.worker.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
-on, a slot holds the worker's request counters (``appserver.metrics``):
+on, a slot holds the worker's request counters (``appserver.observe.metrics``):
 ``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 
 Times are ``time.monotonic()`` values, which on Linux share one clock across
@@ -24,13 +24,13 @@ import mmap
 import struct
 from collections import namedtuple
 
-from appserver import metrics
+from appserver.observe import metrics
 
 EMPTY, BOOTING, IDLE, BUSY, DRAINING = range(5)
 STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 
 SLOT_SIZE = 1024
-STATS_OFFSET = 256      # appserver.metrics cells, up to the end of the slot
+STATS_OFFSET = 256      # appserver.observe.metrics cells, up to the end of the slot
 LINE_SIZE = 192
 # pid, recycle flag, connections held, boot time, rss, then state, requests,
 # heartbeat, request start, request line (the last five change at the start
@@ -162,7 +162,7 @@ class Slot:
         self._d[self._beat] = now
 
     def counters(self):
-        """The metrics writer for this slot (``appserver.metrics.Counters``)."""
+        """The metrics writer for this slot (``appserver.observe.metrics.Counters``)."""
         return metrics.Counters(self._mem, self._base + STATS_OFFSET)
 
     def ask_recycle(self):

@@ -25,7 +25,7 @@ log = logging.getLogger("appserver")
 INTERVAL = 1.0
 _SKIP = tuple(os.path.join(p, "") for p in {
     sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
-_OWN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+_OWN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 
 
 def module_files(modules=None):

@@ -55,13 +55,13 @@ import socket
 import struct
 import time
 
-from appserver import proxy_protocol, uwsgi
+from appserver.http import proxy_protocol, uwsgi
 from appserver.http import writer
 from appserver.http.errors import IncompleteRequest, RequestTimeout, HTTPError
 from appserver.http.parser import CLOSED, NEED_DATA, Data, EndOfMessage, RequestParser
-from appserver.io_timeouts import (  # noqa: F401 (the errors are this module's too)
+from appserver.net.io_timeouts import (  # noqa: F401 (the errors are this module's too)
     BodyTimeout, ClientError, ClientTimeout, timeval)
-from appserver.tls import ssl_module
+from appserver.net.tls import ssl_module
 from appserver.wsgi.environ import build_environ
 
 log = logging.getLogger("appserver")
@@ -843,7 +843,7 @@ def file_size(fileobj):
 
 
 class UwsgiConnection(Connection):
-    """A connection speaking the uwsgi protocol (``appserver.uwsgi``): one
+    """A connection speaking the uwsgi protocol (``appserver.http.uwsgi``): one
     request, then closed; a malformed packet is closed without an answer."""
 
     __slots__ = ()

@@ -4,9 +4,9 @@
 missing) and ``{key: value}`` for the options given on the command line only
 (click's parameter source), so an option left out never hides a value from
 the config file or the environment. Values stay strings (tuples of strings
-for a repeatable option, booleans for a switch); ``appserver.convert`` checks
+for a repeatable option, booleans for a switch); ``appserver.config.convert`` checks
 them later. Gunicorn's spellings are hidden options: a setting's
-``aliases``, and the flags of ``settings_gunicorn`` that appserver spells
+``aliases``, and the flags of ``config.gunicorn`` that appserver spells
 differently (their values go through its rules; a flag both servers use
 keeps appserver's meaning). A command line that cannot be parsed raises
 ``errors.UsageError`` (exit code 2). ``--help`` lists the options section by
@@ -28,10 +28,11 @@ import shutil
 import click
 from click.core import ParameterSource
 
-from appserver import __version__, convert
-from appserver import settings as S
-from appserver import settings_gunicorn as G
-from appserver import settings_schema as schema
+from appserver import __version__
+from appserver.config import convert
+from appserver.config import settings as S
+from appserver.config import gunicorn as G
+from appserver.config import schema
 from appserver.errors import UsageError
 
 PROG = "appserver"

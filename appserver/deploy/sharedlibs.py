@@ -10,7 +10,7 @@ pages of its own, once per worker. Loaded in the arbiter, those pages are
 shared by every worker, copy-on-write: a Django worker is about 2 MiB
 smaller. Only the C modules are loaded (about 8 ms), not the Python modules
 around them (``ssl``, ``decimal``): those stay for the app to import, or the
-TLS setting (``appserver.tls``), and cost a worker that does not use them
+TLS setting (``appserver.net.tls``), and cost a worker that does not use them
 nothing. With ``preload`` the app itself is loaded in the arbiter too.
 """
 import importlib

@@ -3,7 +3,7 @@
 ``setup(cfg)`` configures the ``appserver`` error logger (stderr by default,
 or ``error-logfile``) at ``log-level``, and the access log when
 ``access-logfile`` is set (``-`` is stdout) in ``access-log-format`` (see
-``appserver.accesslog``). Every line of the error log reads
+``appserver.observe.accesslog``). Every line of the error log reads
 ``[2026-11-25 02:50:00 +0000] [PID] [LEVEL] message``. Then, with
 ``log-config FILE`` (JSON, or TOML), the file's ``logging.config.dictConfig``
 dictionary is applied on top, for full control: it may route the
@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 
-from appserver.accesslog import AccessLog, access_logger
+from appserver.observe.accesslog import AccessLog, access_logger
 from appserver.errors import ConfigError
 
 __all__ = ["setup", "error_stream", "reopen", "load_log_config", "AccessLog",

@@ -1,6 +1,6 @@
 """Listening sockets: bind them from ``bind`` settings, describe them, close them.
 
-``bind_all(addresses, backlog)`` takes parsed addresses (``config.parse_bind``
+``bind_all(addresses, backlog)`` takes parsed addresses (``config.convert.parse_bind``
 tuples: ``("tcp", host, port)``, ``("unix", path)``, ``("fd", n)``) and returns
 ``Listener`` objects holding a listening, non-blocking, close-on-exec socket
 (``Listener.accept`` accepts from it).

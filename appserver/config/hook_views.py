@@ -33,8 +33,8 @@ calls ``spawned(index)`` at each fork.
 import logging
 import os
 
-from appserver import settings as S
-from appserver import settings_gunicorn as G
+from appserver.config import settings as S
+from appserver.config import gunicorn as G
 
 _log = logging.getLogger("appserver")
 ages = {}                   # worker slot index -> its spawn number
@@ -58,7 +58,7 @@ class LogView(logging.LoggerAdapter):
         self.warning(msg, *args, **kwargs)
 
     def reopen_files(self):
-        from appserver import logs
+        from appserver.observe import logs
         logs.reopen()
 
     def close_on_exec(self):
@@ -96,7 +96,7 @@ class CfgView:
         if name == "env":
             return dict(item.split("=", 1) for item in cfg.env)
         if name == "address":
-            from appserver.convert import parse_bind
+            from appserver.config.convert import parse_bind
             return [parse_bind(b) for b in cfg.bind]
         if gsetting is not None:
             return None                 # accepted here with no effect

@@ -2,22 +2,22 @@
 
 ``render()`` returns the Markdown reference of every setting, grouped by
 section: name, command-line flags, environment variable, config-file key,
-type, default and help. ``python -m appserver.settings_doc > docs/settings.md``
+type, default and help. ``python -m appserver.config.docs > docs/settings.md``
 regenerates the file; a test fails when the file and ``render()`` differ.
 """
 
 import sys
 
-from appserver import settings as S
-from appserver import settings_schema as schema
-from appserver.convert import default_text, describe
+from appserver.config import settings as S
+from appserver.config import schema
+from appserver.config.convert import default_text, describe
 
-REGENERATE = "python -m appserver.settings_doc > docs/settings.md"
+REGENERATE = "python -m appserver.config.docs > docs/settings.md"
 
 _INTRO = """\
 # Settings
 
-<!-- Generated from appserver/settings.py; do not edit. Regenerate with:
+<!-- Generated from appserver/config/settings.py; do not edit. Regenerate with:
      {command} -->
 
 Every setting can be given, from lowest to highest precedence:

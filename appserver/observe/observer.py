@@ -24,10 +24,10 @@ import os
 import signal
 import traceback
 
-from appserver import hooks
+from appserver.config import hooks
 from appserver.http import writer
-from appserver.proxy import AllowList
-from appserver.requestid import RequestIds, new_id
+from appserver.wsgi.proxy import AllowList
+from appserver.observe.requestid import RequestIds, new_id
 
 log = logging.getLogger("appserver")
 

@@ -11,7 +11,7 @@ never blocks and never raises (a StatsD server that is down costs nothing).
 import logging
 import socket
 
-from appserver import metrics
+from appserver.observe import metrics
 from appserver.errors import ConfigError
 
 log = logging.getLogger("appserver")

@@ -1,15 +1,15 @@
 """What a setting is: the ``Setting`` record, the value types, the sections.
 
-``appserver.settings`` holds the rows, one ``Setting`` per setting; this module
+``appserver.config.settings`` holds the rows, one ``Setting`` per setting; this module
 holds what they are made of: the record's fields and the names derived from a
 setting's name (config key, environment variable), the value types that
-``appserver.convert`` understands, and the ``--help`` sections in the order
+``appserver.config.convert`` understands, and the ``--help`` sections in the order
 ``--help`` and ``docs/settings.md`` show them.
 """
 
 from typing import Any, NamedTuple, Optional, Tuple
 
-# Value types understood by appserver.convert.
+# Value types understood by appserver.config.convert.
 INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
     "int", "float", "str", "bool", "choice", "bind", "keyvalue")
 # A whole number, or the word "auto" (kept as the string "auto").

@@ -17,7 +17,8 @@ import json
 import socket
 import sys
 
-from appserver import cli_parser, config, status
+from appserver.config import cmdline, loading
+from appserver.observe import status
 from appserver.errors import AppServerError, ConfigError
 
 _COLUMNS = ("#", "PID", "STATE", "REQS", "CONNS", "REQUEST", "AGE", "BEAT", "RSS")
@@ -56,7 +57,7 @@ def find_admin(admin, pid_file, environ=None):
     if admin:
         return admin
     if pid_file is None:
-        cfg = config.load(None, {}, environ)
+        cfg = loading.load(None, {}, environ)
         if cfg.admin_bind and not cfg.admin_bind.endswith(":0"):
             return cfg.admin_bind
         pid_file = cfg.pid
@@ -107,7 +108,7 @@ def fetch(address, path="/status", timeout=5.0):
 
 
 def _parser():
-    parser = cli_parser.Parser(prog="appserver status", usage="appserver status [OPTIONS]",
+    parser = cmdline.Parser(prog="appserver status", usage="appserver status [OPTIONS]",
                                description="Show what every worker of a running "
                                            "appserver is doing.")
     group = parser.add_argument_group("Options")

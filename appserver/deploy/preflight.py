@@ -24,8 +24,11 @@ failure of 1-6 comes before any socket is bound.
 
 import os
 
-from appserver import accesslog, loader, logs, process, sockets, tls, warmup
-from appserver.config import parse_bind
+from appserver.app import loader, warmup
+from appserver.deploy import daemon
+from appserver.net import sockets, tls
+from appserver.observe import accesslog, logs
+from appserver.config.loading import parse_bind
 from appserver.errors import BadBindAddress, ConfigError
 
 
@@ -46,7 +49,7 @@ def check_settings(cfg, binding):
             raise BadBindAddress("admin-bind: %s (from %s)" % (err, origin)) from None
     sockets.parse_mode(cfg.bind_mode)
     sockets.parse_owner(cfg.bind_owner)
-    process.parse_umask(cfg.umask)
+    daemon.parse_umask(cfg.umask)
     accesslog.compile_format(cfg.access_log_format)
     tls.check(cfg)
     warmup.parse(cfg.warmup)
@@ -60,7 +63,7 @@ def check_app_name(cfg, binding):
 
 
 def check_user(cfg, binding):
-    process.check_user(cfg.user, cfg.group)
+    daemon.check_user(cfg.user, cfg.group)
 
 
 def check_paths(cfg, binding):
@@ -79,7 +82,7 @@ def check_log_config(cfg, binding):
 
 def check_statsd(cfg, binding):
     if cfg.statsd_host:
-        from appserver.statsd import StatsD
+        from appserver.observe.statsd import StatsD
         StatsD(cfg.statsd_host, cfg.statsd_prefix).sock.close()
 
 
@@ -105,7 +108,7 @@ CHECKS = (check_settings, check_app_name, check_user, check_paths,
 
 def _inherits_sockets():
     """Sockets come from systemd or an old arbiter: nothing to bind here."""
-    from appserver.upgrade import FDS_VAR
+    from appserver.deploy.upgrade import FDS_VAR
     return (os.environ.get("LISTEN_PID") == str(os.getpid())
             or bool(os.environ.get(FDS_VAR)))
 

@@ -9,14 +9,14 @@ what was expected, what was given and ``origin`` (``--workers``,
 ``APPSERVER_WORKERS``, ``config file PATH``); a malformed bind address raises
 ``BadBindAddress``, a ``ConfigError`` too (exit code 2: a bad setting, not a
 socket that cannot be bound). ``parse_bind`` parses one bind address;
-``appserver.config`` re-exports it.
+``appserver.config.loading`` re-exports it.
 """
 
 import ipaddress
 import math
 import re
 
-from appserver import settings_schema as S
+from appserver.config import schema as S
 from appserver.errors import BadBindAddress, ConfigError
 
 _AUTO = "auto"

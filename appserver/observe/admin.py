@@ -120,6 +120,6 @@ class AdminServer:
 
 def bind_admin(address, backlog=64):
     """Bind the admin listener from a ``bind``-style address string."""
-    from appserver.config import parse_bind
-    from appserver.sockets import bind_all
+    from appserver.config.loading import parse_bind
+    from appserver.net.sockets import bind_all
     return bind_all([parse_bind(address)], backlog)[0]

@@ -6,7 +6,7 @@ path)`` returns the hooks a config file defines and raises ``ConfigError`` for
 a hook that is not callable or cannot take its arguments, and for a function
 of the file whose name is close to a hook's but is none (``post_fok``).
 ``call(hooks, name, *args)`` runs a hook if it is defined, with Gunicorn's
-objects (``appserver.hook_views``: ``server``, ``worker``; the request hooks
+objects (``appserver.config.hook_views``: ``server``, ``worker``; the request hooks
 go through ``pre_request`` and ``post_request``, which add ``req`` and
 ``resp``): an exception is logged with its traceback and swallowed, so a
 failing hook is never fatal. ``post_request`` may take 2, 3 or 4 arguments,
@@ -19,7 +19,7 @@ failure is meant to stop something (``on_starting``: the start, exit code 1;
 import logging
 import types
 
-from appserver import hook_views
+from appserver.config import hook_views
 from appserver.errors import AppServerError, ConfigError
 
 log = logging.getLogger("appserver")

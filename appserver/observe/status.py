@@ -10,7 +10,7 @@ fresh ``plan.Snapshot`` and ``metrics_view()`` the ``monitor.View``:
 ``/healthz`` (200 while the arbiter loop runs and no worker is stuck),
 ``/readyz`` (200 once workers have booted and while not draining),
 ``/status`` (the snapshot as JSON), ``/metrics`` (Prometheus text format,
-``appserver.metrics``). With both ``pid`` and ``admin-bind``, the arbiter
+``appserver.observe.metrics``). With both ``pid`` and ``admin-bind``, the arbiter
 writes the admin listener's URL to ``admin_file(pid)`` (the pid file's path
 plus ``.admin``) so ``appserver status --pid FILE`` finds it.
 """
@@ -18,7 +18,8 @@ plus ``.admin``) so ``appserver status --pid FILE`` finds it.
 import json
 import os
 
-from appserver import __version__, metrics, scoreboard
+from appserver import __version__
+from appserver.observe import metrics, scoreboard
 
 
 def snapshot(snap):

@@ -33,7 +33,7 @@ def server_context(cfg):
                               "(TLS is on only with a certificate)")
         return None
     if "ssl_context" in cfg.hooks:
-        from appserver import hooks
+        from appserver.config import hooks
         return hooks.call_strict(cfg.hooks, "ssl_context", cfg,
                                  lambda: _default_context(cfg))
     return _default_context(cfg)
