@@ -206,7 +206,8 @@ class Arbiter:
                 self.stop_mode = "graceful"
             self._handle_signals()
             self._reap()
-            self._check_workers(time.monotonic())
+            if self.stop_mode is None:      # a stop decided now: no Ready after it
+                self._check_workers(time.monotonic())
         self._stop_workers()
 
     def _cleanup(self):
@@ -303,6 +304,8 @@ class Arbiter:
             self.boot_failures = 0
         count = len(table.workers)
         if not plan.all_booted(table.workers, table.infos) or count < self.desired:
+            return
+        if self.stop_at is not None:    # TERM came (shutdown-delay): not ready now
             return
         if self.readiness.booted(count):
             self.ready = True
@@ -447,7 +450,9 @@ class Arbiter:
     # -- signals -----------------------------------------------------------------
 
     def _handle_signals(self):
-        while True:
+        """Act on recorded signals until a stop is decided; the signals after
+        it are ``_stop_workers``' (INT or QUIT make the stop quick)."""
+        while self.stop_mode is None:
             signum = self.signals.pop()
             if signum is None:
                 return

@@ -138,6 +138,48 @@ def test_notify_sequence_ready_reloading_ready_stopping(procs, notify):
     assert {m.pid for m in notify.messages} == {proc.pid}
 
 
+# A hook the arbiter runs while it handles TTOU (2 workers wanted, then 1; the
+# first worker boots alone): it opens the boot gate, waits until the arbiter's
+# table shows that worker booted, and sends the arbiter TERM. So TERM is
+# handled in the very turn that first sees the pool booted: the race a TERM
+# during boot can lose, made certain.
+TERM_AS_BOOTED = """
+import os, signal, time
+from appserver.arbiter import plan
+
+def nworkers_changed(server, new, old):
+    open(os.environ["BOOT_GATE"], "w").close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        table = server.pool.snapshot(time.monotonic())
+        if plan.all_booted(table.workers, table.infos):
+            break
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.parametrize("delay", ["0", "1"])
+def test_term_as_the_workers_boot_stops_without_saying_ready(procs, notify, delay):
+    tmp = short_tmpdir()
+    conf = tmp / "conf.py"
+    conf.write_text(TERM_AS_BOOTED)
+    proc = procs(APPSERVER + ["boot_gate", "--bind", "127.0.0.1:0", "--workers", "2",
+                              "-c", conf, "--shutdown-delay", delay],
+                 env=app_env(NOTIFY_SOCKET=notify.address,
+                             BOOT_GATE=str(tmp / "gate")), tmpdir=tmp)
+    proc.wait_for_log(r"Booting worker with pid")
+    os.kill(proc.pid, signal.SIGTTOU)
+    assert proc.wait_exit() == 0, proc.log()
+    log = proc.log()
+    assert "Received TERM" in log, log
+    assert "Ready:" not in log[log.index("Received TERM"):], log
+    notify.wait_for("STOPPING", timeout=2)
+    notify.drain(0.05)
+    keys = [k for m in states(notify.messages) for k in m.fields if k in STATE_KEYS]
+    assert keys == ["STOPPING"], notify.messages
+
+
 def test_status_reports_busy_and_idle_workers(procs, notify):
     serve(procs, "--workers", "2", env={"NOTIFY_SOCKET": notify.address})
     notify.wait_for("READY")
