@@ -296,6 +296,47 @@ def test_pass_on_carries_state_since_and_unread_bytes():
     theirs.close()
 
 
+@pytest.mark.parametrize("header, peer, dest", [
+    (b"PROXY TCP4 10.0.0.1 10.0.0.2 1111 8080\r\n", ("10.0.0.1", 1111), ("10.0.0.2", 8080)),
+    (b"PROXY TCP6 2001:db8::1 2001:db8::2 1111 443\r\n", ("2001:db8::1", 1111),
+     ("2001:db8::2", 443)),
+])
+def test_pass_on_carries_the_addresses_from_the_proxy_header(header, peer, dest):
+    handoff = Handoff(create_pair())
+    ours, theirs = socket.socketpair()
+    conn = new(ours, Front(proxy_peers={"127.0.0.1"}))
+    conn.base = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80"}
+    conn.start(100.0)
+    theirs.sendall(header + b"GET /next HT")
+    conn.advance_front()
+    conn.fill()
+    assert conn.next_request() is None and conn.pass_on(handoff)
+    conn.close()
+    [moved] = handoff.take(5)
+    other = new(moved.sock, peer=moved.peer)
+    other.base = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80"}
+    other.resume(moved.state, moved.since, moved.head, moved.dest)
+    assert other.peer == peer and other.dest == dest
+    assert other.base == {"SERVER_NAME": dest[0], "SERVER_PORT": str(dest[1])}
+    theirs.sendall(b"TP/1.1\r\nHost: x\r\n\r\n")
+    other.fill()
+    assert other.next_request().target == "/next"
+    other.close()
+    theirs.close()
+
+
+def test_a_connection_without_a_proxy_header_moves_without_addresses(pair):
+    handoff = Handoff(create_pair())
+    conn = started(pair[0])
+    pair[1].sendall(b"GET / HT")
+    conn.fill()
+    conn.next_request()
+    assert conn.pass_on(handoff)
+    [moved] = handoff.take(5)
+    assert moved.dest is None and moved.peer == ("127.0.0.1", 5000)
+    moved.sock.close()
+
+
 def test_only_a_connection_between_requests_moves(pair):
     handoff = Handoff(create_pair())
     conn = started(pair[0])

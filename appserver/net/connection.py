@@ -138,7 +138,7 @@ class Connection:
                  "deadline", "timeouts", "front", "wants_write", "discarded",
                  "read_timeout", "send_timeout", "_timeout", "received", "base",
                  "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
-                 "aborted", "body_left", "outgoing", "_keep", "_pending")
+                 "aborted", "body_left", "outgoing", "_keep", "_pending", "dest")
 
     def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
                  inherited=0, timeouts=_DEFAULT_TIMEOUTS, front=_NO_FRONT):
@@ -166,6 +166,7 @@ class Connection:
         self.outgoing = None        # SENDING: the static reply going out
         self._keep = False          # SENDING: keep-alive once it is out
         self._pending = b""         # SENDING: bytes before the rest of the file
+        self.dest = None            # (ip, port) the PROXY header says was dialled
         self._enter(IDLE, 0.0)
 
     def __repr__(self):
@@ -267,9 +268,14 @@ class Connection:
             return False
         if header.source is not None:
             self.peer = header.source
-            self.base = dict(self.base, SERVER_NAME=header.dest[0],
-                             SERVER_PORT=str(header.dest[1]))
+            self._proxied_to(header.dest)
         return True
+
+    def _proxied_to(self, dest):
+        """The address the PROXY header says the client dialled: the
+        environ's SERVER_NAME and SERVER_PORT. A hand-off carries it along."""
+        self.dest = dest
+        self.base = dict(self.base, SERVER_NAME=dest[0], SERVER_PORT=str(dest[1]))
 
     def _read_proxy_header(self):
         """A ``ProxyHeader`` once complete, else None; never reads past it."""
@@ -602,15 +608,18 @@ class Connection:
         if not self.movable(handoff):
             return False
         if not handoff.give(self.fd, self.listener.fileno(), self.state.value,
-                            self.since, self.peer, self.parser.pending_head()):
+                            self.since, self.peer, self.parser.pending_head(), self.dest):
             return False
         self._enter(PASSED_ON, 0.0)     # the owner then closes this copy
         return True
 
-    def resume(self, state, since, head):
+    def resume(self, state, since, head, dest=None):
         """Take up, in this worker, a connection another one passed on:
-        the same state, counted from the same moment, the same bytes."""
+        the same state, counted from the same moment, the same bytes, the
+        same addresses (``dest``: from its PROXY header)."""
         self._enter(State(state), since)
+        if dest is not None:
+            self._proxied_to(dest)
         if head:
             self.parser.feed(head)
 

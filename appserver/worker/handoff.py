@@ -7,7 +7,8 @@ one even while another worker sits idle. The arbiter therefore creates one
 unix datagram socket pair shared by every worker. A worker whose app call lasts
 longer than ``HANDOFF_AFTER`` sends those connections into the pair (the
 descriptor with ``SCM_RIGHTS``, plus the listener, peer, state, when that
-state began, and the bytes already read and not yet consumed) and forgets
+state began, the address a PROXY header gave as the one the client dialled,
+and the bytes already read and not yet consumed) and forgets
 them. The receiving end sits in every
 worker's epoll set with ``EPOLLEXCLUSIVE``, like a listening socket: only a
 worker waiting in its loop, so a free one, takes them and carries on with
@@ -32,11 +33,11 @@ ENV_VAR = "APPSERVER_HANDOFF_FDS"
 class Moved:
     """A connection as received from another worker."""
 
-    __slots__ = ("sock", "listener_fd", "peer", "state", "since", "head")
+    __slots__ = ("sock", "listener_fd", "peer", "state", "since", "head", "dest")
 
-    def __init__(self, sock, listener_fd, peer, state, since, head):
+    def __init__(self, sock, listener_fd, peer, state, since, head, dest=None):
         self.sock, self.listener_fd, self.peer = sock, listener_fd, peer
-        self.state, self.since, self.head = state, since, head
+        self.state, self.since, self.head, self.dest = state, since, head, dest
 
 
 def create_pair():
@@ -83,11 +84,15 @@ class Handoff:
         """Whether a connection holding ``unread`` bytes fits in the pair."""
         return unread <= MAX_HEAD_BYTES
 
-    def give(self, fd, listener_fd, state, since, peer, head):
+    def give(self, fd, listener_fd, state, since, peer, head, dest=None):
         """Pass a connection on (``Connection.pass_on`` calls this, once
-        ``can_carry`` said its head fits); False if the pair is full."""
+        ``can_carry`` said its head fits); False if the pair is full.
+        ``dest`` is the ``(ip, port)`` from its PROXY header, or None."""
         host, port = peer[:2] if peer else ("", -1)
-        meta = "%d\0%s\0%r\0%s\0%d\n" % (listener_fd, state, since, host, port)
+        meta = "%d\0%s\0%r\0%s\0%d" % (listener_fd, state, since, host, port)
+        if dest is not None:        # only then: the fields are as they always were
+            meta += "\0%s\0%d" % dest
+        meta += "\n"
         try:
             socket.send_fds(self.send_sock, [meta.encode() + head], [fd])
         except OSError:             # the pair is full, or anything else: it stays
@@ -109,7 +114,9 @@ class Handoff:
 
 def _decode(payload, fd):
     meta, _, head = payload.partition(b"\n")
-    listener_fd, state, since, host, port = meta.decode().split("\0")
+    fields = meta.decode().split("\0")
+    listener_fd, state, since, host, port = fields[:5]
     peer = (host, int(port)) if int(port) >= 0 else ""
+    dest = (fields[5], int(fields[6])) if len(fields) >= 7 else None
     return Moved(socket.socket(fileno=fd), int(listener_fd), peer, state,
-                 float(since), head)
+                 float(since), head, dest)

@@ -141,7 +141,7 @@ class ConnectionTable:
                 moved.sock.close()
                 continue
             conn = self._add(self.make_connection(moved.sock, moved.peer, listener))
-            conn.resume(moved.state, moved.since, moved.head)
+            conn.resume(moved.state, moved.since, moved.head, moved.dest)
             self.watch(conn)
             adopted.append(conn)
         return adopted

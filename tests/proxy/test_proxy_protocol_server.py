@@ -3,6 +3,7 @@ every request on the connection, is read before HTTP within header-timeout
 without holding up the worker, and anything else closes the connection."""
 import ipaddress
 import json
+import signal
 import struct
 import time
 
@@ -139,15 +140,41 @@ def test_without_proxy_protocol_a_header_is_a_bad_request(serve):
 
 def test_the_proxied_client_survives_a_handoff(serve):
     """An idle connection of a busy worker moves to a free one (here the same
-    worker, once free); the address from its PROXY header moves with it."""
+    worker, once free); the addresses from its PROXY header move with it."""
     server = serve("--proxy-protocol")                               # one worker
     idle = server.connect()
     idle.sendall(V1)
     idle_conn = connection_over(idle)
-    assert get_json(idle_conn, "/")["REMOTE_ADDR"] == "203.0.113.9"
+    first = get_json(idle_conn, "/")
+    assert first["REMOTE_ADDR"] == "203.0.113.9"
+    assert (first["SERVER_NAME"], first["SERVER_PORT"]) == ("198.51.100.20", "443")
     busy = server.connect()
     busy.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.20 40009 443\r\n")
     assert get_json(connection_over(busy), "/?ms=300")["REMOTE_ADDR"] == "192.0.2.77"
     env = get_json(idle_conn, "/again")
     assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["PATH_INFO"]) == (
         "203.0.113.9", "40001", "/again")
+    assert {k: env[k] for k in ("SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme")} == {
+        k: first[k] for k in ("SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme")}
+
+
+@pytest.mark.parametrize("header, dest", [(V1, ("198.51.100.20", "443")),
+                                          (v2_ipv6(), ("2001:db8::20", "8443"))])
+def test_a_retiring_worker_passes_on_the_addresses_from_the_proxy_header(serve, header,
+                                                                         dest):
+    """HUP retires the only worker: its idle keep-alive connection moves to the
+    new worker (descriptor and unread bytes through the hand-off pair), and
+    there the app sees the client and server addresses the PROXY header gave."""
+    server = serve("--proxy-protocol")                               # one worker
+    sock = server.connect()
+    sock.sendall(header)
+    conn = connection_over(sock)
+    first = get_json(conn, "/")
+    assert (first["SERVER_NAME"], first["SERVER_PORT"]) == dest
+    mark = len(server.log())
+    server.proc.popen.send_signal(signal.SIGHUP)
+    server.proc.wait_for_log(r"Reload complete", after=mark)
+    moved = get_json(conn, "/after")
+    assert moved["pid"] != first["pid"]          # served by the new worker
+    shown = ("REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme")
+    assert {k: moved[k] for k in shown} == {k: first[k] for k in shown}
