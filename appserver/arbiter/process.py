@@ -71,6 +71,7 @@ class Arbiter:
         self.inherited_paths = []   # unix socket files an old arbiter made
         self.admin = None
         self.reload_began = None    # monotonic time of the HUP being carried out
+        self.before_reload = None   # reload.Before: what a failed reload restores
         self.pid = os.getpid()
         sharedlibs.preload()        # before base_modules: a reload keeps them
         self.base_modules = set(sys.modules)
@@ -320,16 +321,30 @@ class Arbiter:
     def _reload_failed(self, why):
         """Abandon the replacement: the previous workers keep serving, and the
         replacements still booting are stopped (else the plan would stop old
-        workers as a surplus, and mix the generations)."""
+        workers as a surplus, and mix the generations). The configuration,
+        app and process state go back to what they were before the HUP."""
         for pid in self.pool.keep():
             self.pool.stop(pid)
             log.info("Stopping worker %d: its reload failed", pid)
+        before, self.before_reload = self.before_reload, None
+        if before is not None:
+            before.restore()
+            if self.cfg is not before.cfg:
+                before.restore_logs()
+                self.cfg, self.app = before.cfg, before.app
+                self.access_log = before.access_log
+                self._set_desired(before.desired)
+            log.info("Back to the configuration from before the HUP: workers that "
+                     "replace the running ones get its settings%s",
+                     ", environment and preloaded app" if before.app is not None
+                     else " and environment")
         if self.reload_began is not None:
             self._reload_over("reload failed: %s; the previous workers keep serving"
                               % why)
 
     def _reload_over(self, status):
         self.reload_began = None
+        self.before_reload = None
         self.readiness.reload_finished(" ".join(status.split())[:400])
 
     def _carry_out(self, actions):
@@ -505,10 +520,13 @@ class Arbiter:
         self._set_desired(0)
 
     def handle_hup(self):
-        from appserver.arbiter.reload import ReloadFailed, reload_config
+        from appserver.arbiter.reload import Before, ReloadFailed, reload_config
         log.info("Received HUP: reloading")
         self.readiness.reload_started()
         self.reload_began = time.monotonic()
+        if self.before_reload is None:      # else the one under way had not booted
+            self.before_reload = Before(self.cfg, self.app, self.access_log,
+                                        self.desired)
         try:
             self.cfg, self.app, self.access_log = reload_config(self.cfg,
                                                                 self.base_modules)

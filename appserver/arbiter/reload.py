@@ -8,10 +8,18 @@ workers keep serving untouched.
 before the app (kept when ``preload`` imports the app afresh).
 Without ``preload`` the app is not imported here; each new worker imports it
 fresh after the fork.
+
+A reload also changes the arbiter's process (``chdir``, ``sys.path``,
+``env``, and the modules a preloaded app imported), which every worker
+forked later inherits. ``Before`` records all of it at the HUP; when the
+reload fails, at once or once its new workers cannot boot, ``restore()``
+goes back to it, so the workers that keep serving are replaced, when they
+crash or recycle, by workers of their own configuration and code.
 """
 
 import importlib
 import logging
+import os
 import sys
 
 from appserver.app import loader, warmup
@@ -54,6 +62,38 @@ def reload_config(running, base_modules):
         logs.setup(running)
         raise ReloadFailed(str(exc))
     return cfg, app, access_log
+
+
+class Before:
+    """The arbiter's running configuration and process state at a HUP."""
+
+    def __init__(self, cfg, app, access_log, desired):
+        self.cfg, self.app, self.access_log, self.desired = cfg, app, access_log, desired
+        self.environ = dict(os.environ)
+        self.path = list(sys.path)
+        self.cwd = os.getcwd()
+        self.modules = dict(sys.modules)
+
+    def restore(self):
+        """Go back to this process state: environment, path, directory, modules."""
+        os.environ.clear()
+        os.environ.update(self.environ)
+        sys.path[:] = self.path
+        try:
+            os.chdir(self.cwd)
+        except OSError as exc:
+            log.warning("Could not go back to the directory %s: %s", self.cwd, exc)
+        for name in [n for n in sys.modules if n not in self.modules]:
+            del sys.modules[name]
+        sys.modules.update(self.modules)
+        importlib.invalidate_caches()
+
+    def restore_logs(self):
+        """Log as before the HUP (the new configuration's logs were set up)."""
+        try:
+            logs.setup(self.cfg)
+        except AppServerError as exc:       # its files went away meanwhile
+            log.error("Could not reopen the previous logs: %s", exc)
 
 
 def forget_modules(keep):

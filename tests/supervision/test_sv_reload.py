@@ -18,6 +18,7 @@ old workers keep serving; a HUP with a broken config file
 (syntax error, unknown setting) logs the error and changes nothing, and a
 HUP with a valid changed config applies it.
 """
+import os
 import re
 import signal
 import time
@@ -251,3 +252,78 @@ def test_hup_to_app_that_dies_at_import_backs_off_and_gives_up(server_factory,
     assert len(attempts) == 3 and attempts[-1] == int(gave_up.group(1)), text
     assert delays == [0.1, 0.2], text
     assert not BOOTING_RE.search(server.log()[quiet_from:]), server.log()[quiet_from:]
+
+
+TAGGED = '''\
+"""Written by test_sv_reload: answers "$SV_TAG <sv_tagged_lib.VALUE> <pid>".
+Its import fails when $SV_TAG is "broken"; the library is looked up at each
+request, as a framework imports views lazily."""
+import importlib
+import os
+import sv_tagged_lib        # noqa: F401 (imported with the app, as views are)
+
+if os.environ.get("SV_TAG") == "broken":
+    raise RuntimeError("sv_tagged broken on purpose")
+
+
+def application(environ, start_response):
+    lib = importlib.import_module("sv_tagged_lib")
+    body = ("%s %s %d" % (os.environ.get("SV_TAG"), lib.VALUE, os.getpid())).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def _answer_of(server, pid, timeout=10.0):
+    """GET / until worker ``pid`` answers; its "tag lib" answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tag, lib, who = server.get("/").body.decode().split()
+        if int(who) == pid:
+            return "%s %s" % (tag, lib)
+    raise AssertionError("worker %d never answered\n%s" % (pid, server.log()))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("preload", [False, True], ids=["fork-loads", "preload"])
+def test_after_a_failed_reload_a_replaced_worker_gets_the_previous_config(
+        server_factory, tmp_path, preload):
+    """A HUP whose new config (raw_env) makes the app fail and whose library
+    changed: the reload fails, and a worker killed afterwards is replaced with
+    the configuration, environment and modules from before the HUP (without
+    that, its replacement could not boot, or had the new library and
+    environment under the preloaded old app). A HUP with a fixed config then
+    reloads."""
+    (tmp_path / "sv_tagged.py").write_text(TAGGED)
+    lib = tmp_path / "sv_tagged_lib.py"
+    lib.write_text('VALUE = "lib1"\n')
+    conf = tmp_path / "conf.py"
+    conf.write_text('raw_env = ["SV_TAG=v1"]\n')
+    server = server_factory("sv_tagged", "-c", conf, *(["--preload"] if preload else []),
+                            workers=2, pythonpath=[tmp_path, APPS_DIR], env=NO_PYC)
+    original = server.wait_for_workers(2)
+    assert server.get("/").body.startswith(b"v1 lib1 ")
+
+    conf.write_text('raw_env = ["SV_TAG=broken"]\n')
+    lib.write_text('VALUE = "lib2"\n')
+    mark = server.log_offset()
+    server.signal(signal.SIGHUP)
+    server.wait_for_log(r"Reload failed", after=mark)    # then at once, back to v1
+    assert "sv_tagged broken on purpose" in server.log()[mark:]
+    assert server.wait_for_workers(2) == original
+
+    os.kill(original[0], signal.SIGKILL)
+    replacement = [pid for pid in server.wait_for_workers(2, exclude=[original[0]])
+                   if pid != original[1]][0]
+    # Its environment is the old one; its code the preloaded app's, or else
+    # what is on disk (a worker that loads the app after the fork reads that).
+    assert _answer_of(server, replacement) == ("v1 lib1" if preload else "v1 lib2")
+    text = server.log()[mark:]
+    assert "while booting" not in text, text
+    assert "Back to the configuration from before the HUP" in text, text
+
+    conf.write_text('raw_env = ["SV_TAG=v3"]\n')
+    mark = server.log_offset()
+    server.signal(signal.SIGHUP)
+    server.wait_for_log(r"Reload complete", after=mark)
+    assert server.get("/").body.startswith(b"v3 lib2 ")
