@@ -140,10 +140,13 @@ def test_request_line_bytes_read_back_as_latin1(board):
 def test_ask_recycle_sets_the_flag_and_keeps_state(board):
     slot = board.claim(0, 1, 1.0)
     slot.set_state(IDLE, 2.0)
-    assert board.read(0).recycle is False
+    assert board.read(0).recycle == 0
     slot.ask_recycle()
     info = board.read(0)
-    assert info.recycle is True and info.state == IDLE and info.pid == 1
+    assert info.recycle == scoreboard.RECYCLE_MAX_REQUESTS
+    assert info.state == IDLE and info.pid == 1
+    slot.ask_recycle(scoreboard.RECYCLE_TIMEOUT)
+    assert board.read(0).recycle == scoreboard.RECYCLE_TIMEOUT
 
 
 def test_writes_to_one_slot_leave_neighbours_untouched(board):
@@ -287,3 +290,46 @@ def test_a_reader_never_sees_a_heartbeat_or_state_mid_write(board):
         os.close(ready_w)
     assert {beat for beat, _ in seen} == {1000.0}, seen
     assert {state for _, state in seen} <= {IDLE, BUSY}, seen
+
+
+def test_a_slot_without_threads_has_no_rows(board):
+    board.claim(0, 1, 1.0)
+    assert board.read(0).threads == () and board.slot(0).rows == 0
+
+
+def test_each_thread_writes_its_own_row_and_no_other_field():
+    board = Scoreboard(slots=3, threads=4)
+    for index in range(3):
+        board.claim(index, 100 + index, 1.0)
+    slot = board.slot(1)
+    slot.set_state(IDLE, 2.0)
+    assert slot.rows == 4
+    assert board.read(1).threads == ((EMPTY, 0.0, ""),) * 4     # no thread yet
+    rows = [slot.row(i) for i in range(4)]
+    for row in rows:
+        row.set_idle()
+    rows[0].started(b"GET /a HTTP/1.1", 3.0)
+    rows[3].started(b"GET /" + b"x" * 300, 4.0)
+    info = board.read(1)
+    assert [t.state for t in info.threads] == [BUSY, IDLE, IDLE, BUSY]
+    assert info.threads[0] == (BUSY, 3.0, "GET /a HTTP/1.1")
+    assert len(info.threads[3].request_line) == scoreboard.LINE_SIZE
+    assert info.state == IDLE and info.request_line == "" and info.requests == 0
+    rows[0].finished()
+    slot.counted(5.0)
+    info = board.read(1)
+    assert info.threads[0] == (IDLE, 0.0, "") and info.requests == 1
+    assert info.heartbeat == 5.0
+    for other in (0, 2):
+        assert board.read(other).threads == ((EMPTY, 0.0, ""),) * 4
+        assert board.read(other).pid == 100 + other and board.read(other).requests == 0
+    slot.counters().record("GET", 200, 0.01, 10, 20)   # the cells are where read looks
+    assert [sum(board.stats(i)[:40]) for i in range(3)] == [0, 1, 0]
+
+
+def test_peers_are_read_across_slots_with_rows():
+    board = Scoreboard(slots=3, threads=8)
+    first, second = board.claim(0, 10, 1.0), board.claim(1, 11, 1.0)
+    first.set_state(BUSY, 5.0)
+    first.set_connections(7)
+    assert second.peers(3) == [(BUSY, 7, 5.0, 0.0)]

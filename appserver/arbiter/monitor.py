@@ -46,6 +46,7 @@ def exit_cause(gone, stopping_all):
         return "timeout"
     reason = gone.retiring or ""
     for prefix, cause in (("max-requests", "max-requests"), ("reload", "reload"),
+                          ("request timeout", "timeout"),
                           ("max-worker-lifetime", "lifetime"),
                           ("max-worker-memory", "memory")):
         if reason.startswith(prefix):

@@ -143,7 +143,9 @@ def recycle_reasons(workers, infos, now, lifetime, memory_limit):
         info = infos.get(worker.index)
         if info is None or info.pid != worker.pid:
             continue
-        if info.recycle:
+        if info.recycle == scoreboard.RECYCLE_TIMEOUT:
+            reasons[worker.pid] = "request timeout: a request ran past timeout"
+        elif info.recycle:
             reasons[worker.pid] = "max-requests reached (%d served)" % info.requests
         elif lifetime.get(worker.pid) and now - worker.spawned_at > lifetime[worker.pid]:
             reasons[worker.pid] = "max-worker-lifetime reached (%.0f s old)" % (

@@ -123,7 +123,7 @@ class Arbiter:
             self.admin = self._admin()
             if cfg.pid and not self.predecessor:
                 self._write_admin_file()
-            self.scoreboard = scoreboard.Scoreboard()
+            self.scoreboard = scoreboard.Scoreboard(threads=cfg.threads)
             self.pool = Pool(self.scoreboard)
             self.monitor = Monitor(cfg, self.scoreboard, self.listeners)
             # After USR2, the old generation's pair: its connections come here.

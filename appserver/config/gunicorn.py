@@ -127,30 +127,32 @@ _SYNC = ("sync", "gthread", "gunicorn.workers.sync.syncworker",
 
 
 def _worker_class(value, where):
+    """sync and gthread are what appserver's workers do: one request at a
+    time, or ``threads`` at once (Gunicorn, too, reads ``threads`` with
+    gthread). Any other class is refused."""
     text = value if isinstance(value, str) else "%s.%s" % (
         getattr(value, "__module__", ""), getattr(value, "__name__", repr(value)))
     if text.strip().lower() in _SYNC:
         return ("notice", None)
     raise ConfigError(
-        "worker_class %r (from %s) is not available: appserver runs sync workers "
-        "(one request at a time per worker, with idle keep-alive connections "
-        "held by the worker's event loop); remove the setting, or use 'sync'. "
-        "Apps that need gevent or eventlet (long polling, websockets) do not "
-        "fit" % (text, where))
+        "worker_class %r (from %s) is not available: appserver runs sync and "
+        "threaded workers (--threads N: N requests at once per worker, with "
+        "idle keep-alive connections held by the worker's event loop); remove "
+        "the setting, or use 'sync' or 'gthread'. Apps that need gevent or "
+        "eventlet (long polling, websockets) do not fit" % (text, where))
 
 
 def _threads(value, where):
+    """Gunicorn's threads is appserver's: a whole number, at least 1."""
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise ConfigError("threads: expected a whole number, got %r (from %s)"
                           % (value, where)) from None
-    if number <= 1:
-        return ("notice", None)
-    raise ConfigError(
-        "threads=%d (from %s) is not available yet: each worker serves one "
-        "request at a time; for the same concurrency multiply workers by %d, "
-        "or remove the setting" % (number, where, number))
+    if number < 1:
+        raise ConfigError("threads=%d (from %s): expected 1 or more"
+                          % (number, where))
+    return ("set", "threads", number)
 
 
 def _http_protocols(value, where):

@@ -70,9 +70,6 @@ class LogView(logging.LoggerAdapter):
 
 LOG = LogView()
 
-# Gunicorn's computed config attributes, for a sync-worker server.
-_EXTRA = {"worker_class_str": "sync", "threads": 1}
-
 
 class CfgView:
     """Settings by Gunicorn's names (and appserver's), read-only."""
@@ -89,8 +86,8 @@ class CfgView:
         if key is not None or name in S.BY_KEY:
             value = getattr(cfg, key or name, None)
             return list(value) if isinstance(value, tuple) else value
-        if name in _EXTRA:
-            return _EXTRA[name]
+        if name == "worker_class_str":
+            return "gthread" if cfg.threads > 1 else "sync"
         if name == "is_ssl":
             return bool(cfg.certfile)
         if name == "env":

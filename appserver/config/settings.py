@@ -132,6 +132,13 @@ SETTINGS = (
             "docs/deploy.md).",
             metavar="INT|auto", minimum=1, default_env="WEB_CONCURRENCY",
             default_doc="1, or $WEB_CONCURRENCY when set"),
+    Setting("threads", INT, 1, ("--threads",), WORKERS,
+            "Requests each worker runs at once, each on its own thread (1: "
+            "one at a time, no thread started). Helps apps that wait on I/O "
+            "(databases, outside APIs); the app and its libraries must be "
+            "thread-safe (see docs/threads.md). Gunicorn's -k gthread reads "
+            "the same setting.",
+            metavar="INT", minimum=1, maximum=256),
     Setting("max-requests", INT, 0, ("--max-requests",), WORKERS,
             "Restart a worker after it has served this many requests "
             "(0 disables).", metavar="INT", minimum=0),

@@ -12,6 +12,13 @@ each other's load (``Slot.peers``) to share new connections out
 on, a slot holds the worker's request counters (``appserver.observe.metrics``):
 ``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
 
+With ``--threads N`` (N > 1) a slot ends with N thread rows, one per pool
+thread of the worker (``Row``): the state (idle or busy), the start and the
+line of the request that thread runs. Each thread writes only its own row;
+the worker's own fields then count in requests: the slot is ``busy`` only
+while every thread is, and ``requests`` counts every request of the worker.
+``read`` returns the rows as ``SlotInfo.threads`` (empty without threads).
+
 Times are ``time.monotonic()`` values, which on Linux share one clock across
 processes. Reads are not atomic with writes: a reader may see a slot mid-update,
 which is harmless as long as each field a reader acts on changes in one store.
@@ -29,8 +36,8 @@ from appserver.observe import metrics
 EMPTY, BOOTING, IDLE, BUSY, DRAINING = range(5)
 STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
 
-SLOT_SIZE = 1024
-STATS_OFFSET = 256      # appserver.observe.metrics cells, up to the end of the slot
+SLOT_SIZE = 1024        # a slot without thread rows
+STATS_OFFSET = 256      # appserver.observe.metrics cells, up to SLOT_SIZE
 LINE_SIZE = 192
 # pid, recycle flag, connections held, boot time, rss, then state, requests,
 # heartbeat, request start, request line (the last five change at the start
@@ -38,7 +45,6 @@ LINE_SIZE = 192
 _LAYOUT = struct.Struct("<iBxHdQB7xQdd%dsd" % LINE_SIZE)
 # pid, recycle, connections, state, request start, last loop turn
 _PEER = "iBxH16xB23xd%dxd" % LINE_SIZE
-_PEER_GAP = "%dx" % (SLOT_SIZE - struct.calcsize("<" + _PEER))
 _PID = struct.Struct("<i")
 _STATE = struct.Struct("<B")
 _OFF_RECYCLE = 4
@@ -52,75 +58,112 @@ _OFF_START = 48
 _OFF_LINE = 56
 _OFF_TURN = _OFF_LINE + LINE_SIZE
 _BLANK_LINE = bytes(LINE_SIZE)
+# A thread row: state, request start, request line.
+_ROW = struct.Struct("<B7xd%ds" % LINE_SIZE)
+ROW_SIZE = _ROW.size
+_ROW_START = 8
+_ROW_LINE = 16
 assert _LAYOUT.size <= STATS_OFFSET and STATS_OFFSET + metrics.SIZE <= SLOT_SIZE
+assert ROW_SIZE % 8 == 0
+
+# ``recycle``: 0, or why the worker asks to be replaced (``Slot.ask_recycle``).
+RECYCLE_MAX_REQUESTS, RECYCLE_TIMEOUT = 1, 2
 
 SlotInfo = namedtuple(
     "SlotInfo",
     "index pid state recycle requests heartbeat request_start boot_time rss request_line "
-    "connections")
+    "connections threads", defaults=((),))
+
+# One thread row as read: IDLE or BUSY, the request's start (0.0: none), its line.
+ThreadInfo = namedtuple("ThreadInfo", "state request_start request_line")
+
+
+def slot_size(threads):
+    """Bytes of one slot for workers of ``threads`` threads."""
+    return SLOT_SIZE + (threads * ROW_SIZE if threads > 1 else 0)
 
 
 class Scoreboard:
-    """The shared table; ``slots`` bounds how many workers can be tracked."""
+    """The shared table; ``slots`` bounds how many workers can be tracked,
+    ``threads`` is the thread rows of each slot (``--threads``; 1: none)."""
 
-    def __init__(self, slots=1024):
+    def __init__(self, slots=1024, threads=1):
         self.slots = slots
-        self._mem = mmap.mmap(-1, slots * SLOT_SIZE)
+        self.rows = threads if threads > 1 else 0
+        self.size = slot_size(threads)
+        self._mem = mmap.mmap(-1, slots * self.size)
 
     def claim(self, index, pid, now):
         """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
-        self._mem[index * SLOT_SIZE:(index + 1) * SLOT_SIZE] = bytes(SLOT_SIZE)
-        _LAYOUT.pack_into(self._mem, index * SLOT_SIZE, pid, 0, 0, now, 0, BOOTING, 0,
-                          now, 0.0, b"", 0.0)
-        return Slot(self._mem, index)
+        base = index * self.size
+        self._mem[base:base + self.size] = bytes(self.size)
+        _LAYOUT.pack_into(self._mem, base, pid, 0, 0, now, 0, BOOTING, 0, now, 0.0, b"",
+                          0.0)
+        return self.slot(index)
 
     def release(self, index):
         """Mark slot ``index`` free after its worker exited."""
-        _PID.pack_into(self._mem, index * SLOT_SIZE, 0)      # peers skip it from now
-        _STATE.pack_into(self._mem, index * SLOT_SIZE + _OFF_STATE, EMPTY)
+        _PID.pack_into(self._mem, index * self.size, 0)      # peers skip it from now
+        _STATE.pack_into(self._mem, index * self.size + _OFF_STATE, EMPTY)
 
     def read(self, index):
         """A ``SlotInfo`` snapshot of one slot."""
+        base = index * self.size
         pid, recycle, conns, boot, rss, state, requests, beat, start, line, _ = \
-            _LAYOUT.unpack_from(self._mem, index * SLOT_SIZE)
-        return SlotInfo(index, pid, state, bool(recycle), requests, beat, start,
-                        boot, rss, line.rstrip(b"\0").decode("latin-1"), conns)
+            _LAYOUT.unpack_from(self._mem, base)
+        return SlotInfo(index, pid, state, recycle, requests, beat, start,
+                        boot, rss, _text(line), conns, self._rows(base))
+
+    def _rows(self, base):
+        rows = []
+        for offset in range(base + SLOT_SIZE, base + SLOT_SIZE + self.rows * ROW_SIZE,
+                            ROW_SIZE):
+            state, start, line = _ROW.unpack_from(self._mem, offset)
+            rows.append(ThreadInfo(state, start, _text(line)))
+        return tuple(rows)
 
     def set_last(self, index):
         """Tell slot ``index``'s worker that no serving worker will remain
         once it stops: it closes its connections instead of passing them on."""
-        _STATE.pack_into(self._mem, index * SLOT_SIZE + _OFF_LAST, 1)
+        _STATE.pack_into(self._mem, index * self.size + _OFF_LAST, 1)
 
     def set_pid(self, index, pid):
-        _PID.pack_into(self._mem, index * SLOT_SIZE, pid)
+        _PID.pack_into(self._mem, index * self.size, pid)
 
     def set_rss(self, index, rss):
-        struct.pack_into("<Q", self._mem, index * SLOT_SIZE + _OFF_RSS, rss)
+        struct.pack_into("<Q", self._mem, index * self.size + _OFF_RSS, rss)
 
     def counters(self, index):
         """The metrics writer for slot ``index`` (used by its worker)."""
-        return metrics.Counters(self._mem, index * SLOT_SIZE + STATS_OFFSET)
+        return metrics.Counters(self._mem, index * self.size + STATS_OFFSET)
 
     def stats(self, index):
         """A snapshot of slot ``index``'s metric cells (``metrics.read``)."""
-        return metrics.read(self._mem, index * SLOT_SIZE + STATS_OFFSET)
+        return metrics.read(self._mem, index * self.size + STATS_OFFSET)
 
     def slot(self, index):
         """The writer for slot ``index`` (used by the worker that owns it)."""
-        return Slot(self._mem, index)
+        return Slot(self._mem, index, self.size, self.rows)
+
+
+def _text(line):
+    return line.rstrip(b"\0").decode("latin-1")
 
 
 class Slot:
     """A worker's writer for its own slot: one store per field (see the
     module comment), through the memoryview cells of the shared map."""
 
-    __slots__ = ("_mem", "_base", "_index", "requests", "_peers", "_bytes", "_q",
-                 "_d", "_conns", "_state", "_count", "_beat", "_start", "_line", "_turn")
+    __slots__ = ("_mem", "_base", "_index", "_size", "rows", "requests", "_peers",
+                 "_bytes", "_q", "_d", "_conns", "_state", "_count", "_beat", "_start",
+                 "_line", "_turn")
 
-    def __init__(self, mem, index):
+    def __init__(self, mem, index, size=SLOT_SIZE, rows=0):
         self._mem = mem
-        self._base = base = index * SLOT_SIZE
+        self._base = base = index * size
         self._index = index
+        self._size = size
+        self.rows = rows            # thread rows (``row``)
         self.requests = 0
         self._peers = None
         self._bytes = memoryview(mem)
@@ -143,9 +186,10 @@ class Slot:
         worker in the first ``count`` slots but this one: one read of all of
         them. The loop turn, not the heartbeat: a request's start and end
         stamp the heartbeat too, and say nothing of the loop having run."""
-        count = min(count, len(self._mem) // SLOT_SIZE)
+        count = min(count, len(self._mem) // self._size)
         if self._peers is None or self._peers[0] != count:
-            fmt = "<" + _PEER_GAP.join([_PEER] * count)
+            gap = "%dx" % (self._size - struct.calcsize("<" + _PEER))
+            fmt = "<" + gap.join([_PEER] * count)
             self._peers = count, struct.Struct(fmt)
         cells = self._peers[1].unpack_from(self._mem, 0)
         return [(cells[i + 3], cells[i + 2], cells[i + 5], cells[i + 4])
@@ -165,9 +209,10 @@ class Slot:
         """The metrics writer for this slot (``appserver.observe.metrics.Counters``)."""
         return metrics.Counters(self._mem, self._base + STATS_OFFSET)
 
-    def ask_recycle(self):
-        """Ask the arbiter for a replacement (max-requests); keep serving."""
-        _STATE.pack_into(self._mem, self._base + _OFF_RECYCLE, 1)
+    def ask_recycle(self, why=RECYCLE_MAX_REQUESTS):
+        """Ask the arbiter for a replacement (``why``: max-requests, or a
+        request past its timeout in a threaded worker); keep serving."""
+        _STATE.pack_into(self._mem, self._base + _OFF_RECYCLE, why)
 
     def last(self):
         """True if the arbiter said no serving worker will remain (``set_last``)."""
@@ -187,4 +232,42 @@ class Slot:
         self._bytes[self._line] = _BLANK_LINE
         self._d[self._start] = 0.0
         self._d[self._beat] = now
+        self._bytes[self._state] = IDLE
+
+    def counted(self, now):
+        """Count a request that ended on one of the worker's threads (the
+        worker's loop calls this; the thread cleared its own ``Row``)."""
+        self.requests += 1
+        self._q[self._count] = self.requests
+        self._d[self._beat] = now
+
+    def row(self, number):
+        """The writer of thread row ``number`` (0 .. rows - 1)."""
+        return Row(self._bytes, self._base + SLOT_SIZE + number * ROW_SIZE)
+
+
+class Row:
+    """One pool thread's writer for its own row of the worker's slot: the
+    request it runs (line and start) and whether it runs one."""
+
+    __slots__ = ("_bytes", "_d", "_state", "_start", "_line")
+
+    def __init__(self, mem, offset):
+        self._bytes = mem
+        self._d = mem.cast("d")
+        self._state = offset
+        self._start = (offset + _ROW_START) // 8
+        self._line = slice(offset + _ROW_LINE, offset + _ROW_LINE + LINE_SIZE)
+
+    def started(self, line, now):
+        self._bytes[self._line] = line[:LINE_SIZE].ljust(LINE_SIZE, b"\0")
+        self._d[self._start] = now
+        self._bytes[self._state] = BUSY
+
+    def finished(self):
+        self._bytes[self._line] = _BLANK_LINE
+        self._d[self._start] = 0.0
+        self._bytes[self._state] = IDLE
+
+    def set_idle(self):
         self._bytes[self._state] = IDLE

@@ -24,7 +24,7 @@ def info(worker, state=IDLE, heartbeat=0.0, request_line="", recycle=False,
     fields = dict(index=worker.index, pid=worker.pid if pid is None else pid,
                   state=state, recycle=recycle, requests=requests,
                   heartbeat=heartbeat, request_start=0.0, boot_time=0.0, rss=rss,
-                  request_line=request_line, connections=0)
+                  request_line=request_line, connections=0, threads=())
     return scoreboard.SlotInfo(**{name: fields[name]
                                   for name in scoreboard.SlotInfo._fields})
 
@@ -319,6 +319,10 @@ def test_recycle_reasons_asked_by_the_worker():
         memory_limit=0)
     assert list(reasons) == [1]
     assert "max-requests" in reasons[1] and "1000" in reasons[1]
+    reasons = plan.recycle_reasons(
+        [w], {0: info(w, recycle=scoreboard.RECYCLE_TIMEOUT)}, now=1.0, lifetime={},
+        memory_limit=0)
+    assert reasons[1].startswith("request timeout")
 
 
 def test_recycle_reasons_lifetime_is_strict_and_per_pid():

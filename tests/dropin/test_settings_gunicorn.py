@@ -125,7 +125,7 @@ worker_tmp_dir = "/dev/shm"
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("threads = 4\n", "threads=4 (from config file "),
+    ("threads = 0\n", "threads=0 (from config file "),
     ("worker_class = 'gevent'\n", "worker_class 'gevent' (from config file "),
     ("reuse_port = True\n", "reuse_port=True (from config file "),
     ("logconfig_dict = {'version': 1}\n", "put the dictionary in a JSON file"),
@@ -136,11 +136,15 @@ def test_refused_in_a_config_file(cwd, text, expected):
     assert expected in str(info.value)
 
 
-def test_threads_above_one_says_use_workers(cwd):
+def test_threads_in_a_config_file_are_appservers(cwd):
+    cfg = load_file(cwd, "worker_class = 'gthread'\nthreads = 4\n")
+    assert cfg.threads == 4 and cfg.notices == ()
+
+
+def test_a_refused_worker_class_names_gthread_as_the_way(cwd):
     with pytest.raises(ConfigError) as info:
-        load_file(cwd, "threads = 4\n")
-    assert "is not available yet" in str(info.value)
-    assert "for the same concurrency multiply workers by 4" in str(info.value)
+        load_file(cwd, "worker_class = 'gevent'\n")
+    assert "use 'sync' or 'gthread'" in str(info.value)
 
 
 def test_gthread_with_one_thread_is_a_sync_worker(cwd):
@@ -251,8 +255,9 @@ def test_cmd_args_errors_name_the_variable(cwd):
         cmdline.cmd_args({"APPSERVER_CMD_ARGS": "myapp:app -w 2"})
     assert "APPSERVER_CMD_ARGS holds options only" in str(info.value)
     with pytest.raises(ConfigError) as info:
-        load_with(cwd, {"GUNICORN_CMD_ARGS": "--threads 8"})
-    assert "threads=8 (from --threads in GUNICORN_CMD_ARGS)" in str(info.value)
+        load_with(cwd, {"GUNICORN_CMD_ARGS": "--threads none"})
+    assert "got 'none' (from --threads in GUNICORN_CMD_ARGS)" in str(info.value)
+    assert load_with(cwd, {"GUNICORN_CMD_ARGS": "-k gthread --threads 8"}).threads == 8
 
 
 def test_empty_cmd_args_are_ignored(cwd):

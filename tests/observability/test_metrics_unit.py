@@ -113,6 +113,7 @@ class Info:
 
 @pytest.mark.parametrize("kw, cause", [
     (dict(timed_out=True), "timeout"),
+    (dict(retiring="request timeout: a request ran past timeout"), "timeout"),
     (dict(retiring="max-requests reached (10 served)"), "max-requests"),
     (dict(retiring="max-worker-lifetime reached (60 s old)"), "lifetime"),
     (dict(retiring="max-worker-memory exceeded (RSS 300 MiB)"), "memory"),
