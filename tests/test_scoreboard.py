@@ -331,5 +331,6 @@ def test_peers_are_read_across_slots_with_rows():
     board = Scoreboard(slots=3, threads=8)
     first, second = board.claim(0, 10, 1.0), board.claim(1, 11, 1.0)
     first.set_state(BUSY, 5.0)
+    first.beat(6.0)
     first.set_connections(7)
-    assert second.peers(3) == [(BUSY, 7, 5.0, 0.0)]
+    assert second.peers(3) == [(BUSY, 7, 6.0, 0.0)]

@@ -8,7 +8,9 @@ key: those are what the client sent; and into the response head when
 ``finished(conn, request, environ, response, duration)`` after the response
 (the access log line, the metric counters, the ``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
 request the server answered itself with an error (400, 408, 413, 431, ...):
-it gets an access line and is counted too; and ``static(conn, request, reply,
+it gets an access line and is counted too; ``abandoned(...)`` for a request
+answered by a threaded worker's loop after its thread ran past ``timeout``;
+and ``static(conn, request, reply,
 duration)`` once a static file answered by the loop is sent (an access line
 whose environ has ``appserver.static``, the counters; no hooks: the app is
 not involved). Work skipped when unused: no
@@ -81,6 +83,19 @@ class RequestObserver:
                                   max(0, reply.sent - len(reply.head)), duration)
         received, conn.received = conn.received, 0
         self.counters.record(request.method, reply.status, duration, received, reply.sent)
+
+    def abandoned(self, conn, request, environ, status, body, sent, duration):
+        """A request the worker's loop answered for after its thread ran past
+        ``timeout`` (``worker.threads``): the access line and the counters;
+        no hook, the app still holds the request. ``environ`` is None when
+        the thread had not built it yet."""
+        if environ is None:
+            environ = rejected_environ(conn.peer, request.line.encode("latin-1"))
+            environ[REQUEST_ID] = new_id()
+        if self.log_on:
+            self.access_log.write(environ, status, body, duration)
+        received, conn.received = conn.received, 0
+        self.counters.record(request.method, status, duration, received, sent)
 
     def rejected(self, conn, error):
         environ = rejected_environ(conn.peer, _buffered(conn.parser))

@@ -43,6 +43,7 @@ class LongCall:
         self.ticking = False        # the timer runs
         self.passing = False        # a tick is passing connections on
         self.may_pass = True        # False once the worker stops taking work
+        self.stacks = None          # with threads: logs the slow requests' stacks
 
     def install(self):
         signal.signal(signal.SIGUSR2, self._on_timeout)
@@ -80,6 +81,9 @@ class LongCall:
 
     def _on_stack_request(self, signum, frame):
         """Log where the running request is (slow-request), and carry on."""
+        if self.stacks is not None:
+            self.stacks()
+            return
         log_stack(frame, self.in_app)
 
     def _on_tick(self, signum, frame):

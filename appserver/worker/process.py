@@ -1,4 +1,4 @@
-"""The sync worker process: boot, one event loop, signals, retiring, stop.
+"""The worker process: boot, one event loop, signals, retiring, stop.
 
 After ``fork`` the arbiter calls ``Worker.run()``, which never returns. The
 worker loads the app (unless the arbiter preloaded it) and runs one epoll
@@ -11,6 +11,18 @@ deadline, and the loop asks each one what it is waiting for and whether it
 then any pipelined request already buffered. The heartbeat goes to the
 scoreboard on every turn and around every request, so a request stuck in the
 app stops it. Each request goes through a ``RequestObserver``.
+
+With ``--threads N`` (N > 1) the loop does not call the app: a complete
+head goes to a ``ThreadPool`` thread (``worker.threads``) while the loop
+goes on accepting, reading and sending for the other connections. The loop
+still owns every connection: it stops watching one while a thread serves
+it, and takes it back when the thread is done (the pool's eventfd is in the
+epoll set). While every thread is busy the worker takes no new connection
+(``table.hold``); a request that arrives meanwhile on one of its own waits
+(``waiting``), and is passed to a free worker after ``HANDOFF_AFTER``. The
+heartbeat is the loop's, so the ``timeout`` of each request is kept here
+(``_overdue``): the request's thread stack is logged, the 504 sent if
+nothing was, and the worker retires (see ``worker.threads``).
 
 A request under a ``--static`` prefix is answered by the loop itself
 (``appserver.static``), never by the app: the connection sends the file in
@@ -54,14 +66,15 @@ from appserver.config import hooks
 from appserver.deploy import daemon
 from appserver.observe import logs, scoreboard
 from appserver.net.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
-                                  PASSED_ON, SENDING, Connection, Front, Timeouts)
-from appserver.http.errors import HTTPError
+                                  PASSED_ON, SENDING, Connection, Front, Timeouts,
+                                  error_bytes)
+from appserver.http.errors import GatewayTimeout, HTTPError
 from appserver.http.parser import Limits
 from appserver.net.io_timeouts import ClientError, prepare_listener
 from appserver.observe.observer import RequestObserver
 from appserver.observe.proctitle import set_title
 from appserver.signals import SignalQueue
-from appserver.worker.handoff import Handoff
+from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker.longcall import LongCall
 from appserver.worker.table import ADOPT_BATCH, ConnectionTable, waiting_head
 from appserver.wsgi.environ import base_environ
@@ -112,6 +125,8 @@ class Worker:
                                      self._connection, slot, cfg.max_connections,
                                      self.read_peers)
         self.longcall = LongCall(self.table, self._abort_hook)
+        self.pool = None            # the ThreadPool, with --threads N > 1
+        self.waiting = {}           # conn -> since: a request waits for a thread
 
     @property
     def alive(self):
@@ -157,6 +172,9 @@ class Worker:
             self.app = _load_app(self.cfg.app)
         self._setup(self.cfg)
         self.poller.register(self.signals.read_fd, _IN)
+        if self.pool is not None:
+            self.pool.start()
+            self.poller.register(self.pool.wake_fd, _IN)
         self.table.accept_on()
         try:
             hooks.call_strict(self.cfg.hooks, "post_worker_init", self)
@@ -190,6 +208,12 @@ class Worker:
                            if cfg.proxy_protocol else None)
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        threads = min(cfg.threads, self.slot.rows)
+        if cfg.threads > 1 and threads < cfg.threads:
+            log.warning("threads=%d takes effect on a restart or a USR2 upgrade, not "
+                        "on HUP; serving with %d", cfg.threads, max(threads, 1))
+        if threads > 1:
+            self._start_pool(threads)
         if context is not None:
             for base in self.bases.values():
                 base["wsgi.url_scheme"] = "https"
@@ -214,6 +238,8 @@ class Worker:
         poll, table, beat = self.poller.poll, self.table, self.slot.beat
         conns = table.conns
         control = set(self.listeners) | {self.signals.read_fd, self.handoff.fileno()}
+        if self.pool is not None:
+            control.add(self.pool.wake_fd)
         while not (self.exiting and not conns):
             now = time.monotonic()
             beat(now)
@@ -231,6 +257,8 @@ class Worker:
             now = time.monotonic()
             if self.handing_over:
                 self._hand_over()
+            if self.waiting:
+                self._pass_waiting(now)
             if now >= self.next_sweep:
                 self._sweep(now)
                 if self.watcher is not None:
@@ -239,6 +267,8 @@ class Worker:
     def _poll_timeout(self):
         if self.handing_over and self.table.between_requests():
             return RETRY_INTERVAL       # the pair was full: try again soon
+        if self.waiting:
+            return HANDOFF_TICK         # pass them on if no thread frees
         return SWEEP_INTERVAL if self.table.conns else self.idle_sleep
 
     def _control(self, ready):
@@ -250,6 +280,8 @@ class Worker:
         under a mixed load. The pair goes before a graceful stop, which stops
         taking from it: it may hold our own connections, passed on during
         the call just ended, whose requests the stopping worker still owes."""
+        if self.pool is not None and self.pool.wake_fd in ready:
+            self._threads_done()
         if self.handoff.fileno() in ready and self.table.accepting:
             self._adopt()
         if self.signals.read_fd in ready:
@@ -324,6 +356,9 @@ class Worker:
             if self.handing_over and conn.movable(self.handoff):
                 self.table.pass_on(conn)
                 return          # passed on, or it waits for room in the pair
+            if self.pool is not None and not self.pool.free and conn.unread:
+                self._wait(conn)
+                return
             try:
                 request = conn.next_request()
             except HTTPError as err:
@@ -371,6 +406,158 @@ class Worker:
             self._reached_max_requests(now)
         return more
 
+    # -- threads (--threads N > 1) -----------------------------------------------
+
+    def _start_pool(self, threads):
+        from appserver.worker.threads import LockedCounters, ThreadPool
+        self.pool = ThreadPool(threads, [self.slot.row(i) for i in range(threads)],
+                               self._run_job)
+        self.counters = LockedCounters(self.counters)
+        self.observer = RequestObserver(self.cfg, self.access_log, self.counters, self)
+        for base in self.bases.values():
+            base["wsgi.multithread"] = True
+        self._serve = self._dispatch
+        self.longcall.stacks = self._slow_stacks
+
+    def _dispatch(self, conn, request):
+        """``_serve`` with threads: the request goes to a free thread, and
+        the loop stops watching its connection until the thread is done."""
+        from appserver.worker.threads import Job
+        if request.dropped_headers:
+            log.debug("dropped headers with '_' from %s: %s", conn.peer,
+                      ", ".join(request.dropped_headers))
+        started = time.monotonic()
+        if not self.taking:
+            request.keep_alive = False
+        self.table.unwatch(conn)
+        self.pool.submit(Job(conn, request, started, self.observer))
+        if not self.pool.free and self.taking:
+            self.table.hold(True)
+            self.slot.set_state(scoreboard.BUSY, started)
+        self.requests += 1
+        if self.requests == self.max_requests:
+            self._reached_max_requests(started)
+        return False
+
+    def _run_job(self, job):
+        """On a pool thread: the app for ``job``; True if keep-alive goes on."""
+        try:
+            return handle(job.lease, job.request, self.app, job.conn.base, job,
+                          self.rewrite, job.since)
+        except WorkerTimeout:
+            return False
+
+    def _threads_done(self):
+        """Take back the connections whose request a thread has finished."""
+        now = time.monotonic()
+        closing = self.exiting and not self.handing_over
+        for job in self.pool.take_done():
+            conn = job.conn
+            self.slot.counted(now)
+            more = conn.finished(job.keep and not closing, now)
+            if not conn.open:
+                self.table.forget(conn)
+                continue
+            self.table.watch(conn)
+            if more:
+                self._process(conn)
+        if self.pool.free:
+            if self.taking and self.table.held:
+                self.table.hold(False)
+                self.slot.set_state(scoreboard.IDLE, now)
+            self._resume_waiting()
+
+    def _wait(self, conn):
+        """A request arrived on ``conn`` while every thread is busy; what
+        else the client sends stays in the kernel meanwhile."""
+        self.waiting.setdefault(conn, time.monotonic())
+        self.table.unwatch(conn)
+
+    def _resume_waiting(self):
+        while self.waiting and self.pool.free:
+            conn = next(iter(self.waiting))
+            del self.waiting[conn]
+            if self.table.conns.get(conn.fd) is conn:
+                self.table.watch(conn)
+                self._process(conn)
+
+    def _pass_waiting(self, now):
+        """Pass to a free worker the requests that waited ``HANDOFF_AFTER``
+        here for a thread (a retiring worker passes them all at once)."""
+        for conn, since in list(self.waiting.items()):
+            if self.table.conns.get(conn.fd) is not conn:
+                del self.waiting[conn]      # closed, or passed on by _hand_over
+            elif not self.taking and not self.handing_over:
+                continue                    # closing: served here
+            elif ((now - since >= HANDOFF_AFTER or self.handing_over)
+                  and self.table.pass_on(conn)):
+                del self.waiting[conn]
+
+    def _overdue(self, now):
+        """Requests on threads past ``timeout``: see the module comment."""
+        for job in self.pool.overdue(now - self.cfg.timeout):
+            if not job.timed_out:
+                job.timed_out = True
+                log.critical("WORKER TIMEOUT (pid:%d) Request %s ran past timeout "
+                             "(%d s) on thread %s; stack:\n%s", self.pid,
+                             job.request.line, self.cfg.timeout,
+                             _thread_name(job), self.pool.stack(job))
+                self._abort_hook()
+                self._retire_after_timeout(now)
+            if self.pool.abandon(job):
+                self._answer_abandoned(job, now)
+
+    def _retire_after_timeout(self, now):
+        if self.taking:
+            log.info("Worker %d retires: a request ran past timeout; its other "
+                     "requests finish first", self.pid)
+            self.slot.ask_recycle(scoreboard.RECYCLE_TIMEOUT)
+            _nudge(self.nudge_fd)
+            self._retire(now)
+
+    def _answer_abandoned(self, job, now):
+        """The loop answers for a thread it abandoned: 504 if nothing was
+        sent (else the response is cut), the access line, then close."""
+        conn, request, response = job.conn, job.request, job.response
+        duration = now - job.since
+        if not job.lease.sent_any:
+            log.error("Request %s timed out after %.1f s; answering 504",
+                      request.line, duration)
+            data = error_bytes(GatewayTimeout(), request.method == "HEAD")
+            try:
+                conn.sendall(data)
+            except OSError:
+                pass
+            body = len(data) - data.index(b"\r\n\r\n") - 4
+            self.observer.abandoned(conn, request, job.environ, 504, body, len(data),
+                                    duration)
+        else:
+            conn.abort()            # cut short: never taken for complete
+            self.observer.abandoned(conn, request, job.environ, response.code or 500,
+                                    response.body_sent, response.sent, duration)
+        conn.finished(False, now)
+        if conn.open:
+            self.table.watch(conn)
+        else:
+            self.table.forget(conn)
+
+    def _abandon_all(self, now):
+        """graceful-timeout passed: answer for every request still on a thread."""
+        for job in list(self.pool.running):
+            if self.pool.abandon(job):
+                self._answer_abandoned(job, now)
+
+    def _slow_stacks(self):
+        """slow-request (the arbiter's ``STACK_SIGNAL``): log the stack of
+        every request running longer than that on a thread, once."""
+        limit = time.monotonic() - (self.cfg.slow_request or 0)
+        for job in list(self.pool.running):
+            if job.since <= limit and not job.stack_logged:
+                job.stack_logged = True
+                log.warning("Worker %d: stack of the slow request %s on thread %s "
+                            "(still running):\n%s", self.pid, job.request.line,
+                            _thread_name(job), self.pool.stack(job))
+
     def _serve_static(self, conn, request):
         """Answer a request under a static prefix from the loop; False when
         the app is to answer it (static-fallback, file missing). What the
@@ -406,7 +593,11 @@ class Worker:
 
     def _sweep(self, now):
         self.next_sweep = now + SWEEP_INTERVAL
+        if self.pool is not None and self.cfg.timeout:
+            self._overdue(now)
         for conn in self.table.expired(now):
+            if conn in self.waiting:
+                continue                # its request is complete: it waits for a thread
             error = conn.expire()
             if error is not None:
                 self._reject(conn, error)
@@ -415,6 +606,8 @@ class Worker:
         if self.stop_by is not None and now >= self.stop_by:
             log.info("Worker %d: graceful-timeout passed, closing %d connections",
                      os.getpid(), len(self.table))
+            if self.pool is not None:
+                self._abandon_all(now)
             self.table.close_all()
         if os.getppid() != self.ppid and not self.exiting:
             log.warning("Worker %d: the arbiter went away; stopping", os.getpid())
@@ -441,10 +634,7 @@ class Worker:
         log.info("Worker %d served %d requests (max-requests); asking for a "
                  "replacement", os.getpid(), self.requests)
         self.slot.ask_recycle()
-        try:
-            os.write(self.nudge_fd, b"r")
-        except OSError:
-            pass
+        _nudge(self.nudge_fd)
         self._retire(now)
 
     def _stop(self, now, last=False):
@@ -481,6 +671,7 @@ class Worker:
         idle connections (but serve those on which a request has arrived)."""
         self.handing_over = False       # nobody would take them
         if self.taking:
+            self.table.hold(False)      # with threads: the backlog waits here
             for listener in self.listeners.values():
                 while self._accept(listener, self.cfg.max_connections):
                     pass
@@ -496,6 +687,18 @@ class Worker:
         self.longcall.may_pass = False
         self.table.accept_off()
         self.slot.set_state(scoreboard.DRAINING, now)
+
+
+def _nudge(fd):
+    """Have the arbiter look at this worker's slot now."""
+    try:
+        os.write(fd, b"r")
+    except OSError:
+        pass
+
+
+def _thread_name(job):
+    return "%d/%d" % (job.number + 1, job.size)
 
 
 def idle_sleep(timeout):

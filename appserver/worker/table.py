@@ -7,7 +7,8 @@ sockets and the hand-off pair in that set while ``accepting``). ``accept``
 takes new connections (batched, honouring ``max-connections``: the idle
 keep-alive connection nearest its deadline makes room, and accepting pauses
 while every connection is busy; left for a moment to a free worker holding
-fewer connections, ``appserver.worker.balance``). ``adopt`` takes
+fewer connections, ``appserver.worker.balance``). ``hold`` pauses the intake
+while the worker can take no request (every thread of ``--threads`` busy). ``adopt`` takes
 connections another worker passed on, exactly in the state they left.
 ``expired`` lists those past their state's deadline, ``pass_on`` and
 ``pass_on_waiting`` hand connections to the pair, ``forget`` takes a
@@ -22,7 +23,7 @@ import os
 import select
 import time
 
-from appserver.net.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON
+from appserver.net.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON, SERVING
 from appserver.worker.balance import MARGIN, AcceptPacer
 
 log = logging.getLogger("appserver")
@@ -49,6 +50,7 @@ class ConnectionTable:
         self.watched = set()                # fds in the epoll set
         self.accepting = False
         self.full = False                   # intake paused: max-connections
+        self.held = False                   # intake paused: no thread free
         self.more = False                   # the last accept may have left more
         self.pacer = AcceptPacer()
 
@@ -64,13 +66,25 @@ class ConnectionTable:
         epoll set, busy or not, and an idle worker would sleep while a
         connection waits for a busy one. Each free worker is woken instead
         (one wins the accept; the others find nothing, cheaply)."""
-        if not self.accepting:
+        if not self.accepting and not self.held:
             for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.register(fd, _IN)
             self.accepting = True
 
     def accept_off(self):
-        self.full = False
+        self.full = self.held = False
+        self._intake_off()
+
+    def hold(self, on):
+        """Pause the intake (``on``) while no request can be taken, or take
+        again; for a worker that still takes work."""
+        if on:
+            self._intake_off()
+        self.held = on
+        if not on and not self.full:
+            self.accept_on()
+
+    def _intake_off(self):
         if self.accepting:
             for fd in list(self.listeners) + [self.handoff.fileno()]:
                 self.poller.unregister(fd)
@@ -152,10 +166,19 @@ class ConnectionTable:
         return conn
 
     def watch(self, conn):
-        """Wait for ``conn`` in the loop, if it is still open."""
-        if conn.open and conn.fd not in self.watched and self.conns.get(conn.fd) is conn:
+        """Wait for ``conn`` in the loop, if it is still open and not in the
+        hands of a pool thread."""
+        if (conn.open and conn.fd not in self.watched and conn.state is not SERVING
+                and self.conns.get(conn.fd) is conn):
             self.poller.register(conn.fd, select.EPOLLOUT if conn.wants_write else _IN)
             self.watched.add(conn.fd)
+
+    def unwatch(self, conn):
+        """Stop waiting for ``conn`` in the loop: a pool thread uses its
+        socket, or its request waits for a free thread."""
+        if conn.fd in self.watched:
+            self.poller.unregister(conn.fd)
+            self.watched.discard(conn.fd)
 
     def rewatch(self, conn):
         """Follow a FRONT connection's handshake direction (in or out)."""

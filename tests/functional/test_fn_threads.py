@@ -1,0 +1,185 @@
+"""``--threads N``: a worker runs up to N requests at once, over real processes.
+
+N slow requests on one worker all start before any ends (the app's
+``slow.log`` records, not timings); request N+1 on a single worker starts
+only once one has ended, and with two workers of N threads 2N slow requests
+run at once, N per worker (a full worker takes no more: the rest go to the
+other). ``wsgi.multithread`` is true with N > 1 and false with 1. A request
+past ``timeout`` is answered 504 with its thread's stack in the log, while
+the other requests of its worker are answered 200, and the worker is
+replaced. Under a keep-alive load with ``--threads 4``: max-requests
+recycling, HUP reloads and TERM fail no request (each worker served exactly
+its max-requests).
+"""
+import json
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.supervision.sv_load import wait_booted, wait_until
+from tests.supervision.test_sv_connections import Mixed, _exited
+
+
+def _get_all(server, paths, timeout=30):
+    """GET each path on its own connection, all at once; the responses
+    (or the exceptions) in order, once every one is done."""
+    results = [None] * len(paths)
+
+    def run(i, path):
+        try:
+            results[i] = server.get(path, timeout=timeout)
+        except Exception as exc:    # reported by the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, p), daemon=True)
+               for i, p in enumerate(paths)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def _join(threads, results):
+    for thread in threads:
+        thread.join(40)
+    for result in results:
+        assert not isinstance(result, Exception), result
+    return results
+
+
+def _order(server):
+    """``slow.log`` as a list of ("start" | "end", pid)."""
+    return [(kind, int(pid)) for kind, pid in
+            (line.split() for line in server.records("slow.log"))]
+
+
+@pytest.mark.timeout(40)
+def test_n_slow_requests_on_one_worker_run_at_once(server_factory):
+    server = server_factory("slow", "--threads", "4", workers=1)
+    results = _join(*_get_all(server, ["/?s=1"] * 4))
+    assert [r.status for r in results] == [200] * 4
+    order = _order(server)
+    assert [kind for kind, _ in order] == ["start"] * 4 + ["end"] * 4, order
+    assert len({pid for _, pid in order}) == 1
+
+
+@pytest.mark.timeout(40)
+def test_request_n_plus_1_waits_for_a_thread_of_a_single_worker(server_factory):
+    server = server_factory("slow", "--threads", "2", workers=1)
+    threads, results = _get_all(server, ["/?s=1"] * 2)
+    server.wait_for_records("slow.log", 2)          # both threads are busy
+    third = _get_all(server, ["/?s=0"])
+    _join(*third)
+    _join(threads, results)
+    kinds = [kind for kind, _ in _order(server)]
+    assert kinds[:3] == ["start", "start", "end"], kinds   # it waited for a thread
+    assert third[1][0].status == 200
+
+
+@pytest.mark.timeout(40)
+def test_a_full_worker_leaves_request_n_plus_1_to_another(server_factory):
+    server = server_factory("slow", "--threads", "2", workers=2)
+    server.wait_for_workers(2)
+    results = _join(*_get_all(server, ["/?s=1.5"] * 4))
+    assert [r.status for r in results] == [200] * 4
+    order = _order(server)
+    assert [kind for kind, _ in order[:4]] == ["start"] * 4, order
+    pids = [r.json()["pid"] for r in results]
+    assert sorted(pids.count(pid) for pid in set(pids)) == [2, 2], pids
+
+
+def test_wsgi_multithread_says_whether_threads_run(server_factory):
+    for threads, expected in (("3", "True"), ("1", "False")):
+        server = server_factory("environ_dump", "--threads", threads)
+        environ = server.get("/").json()
+        assert environ["wsgi.multithread"] == {"type": "bool", "value": expected}
+        server.stop()
+
+
+@pytest.mark.timeout(60)
+def test_a_timed_out_request_leaves_its_workers_other_requests_answered(
+        server_factory):
+    server = server_factory("slow", "--threads", "4", "--timeout", "2",
+                            "--access-logfile", "-", workers=1)
+    [worker] = server.wait_for_workers(1)
+    threads, results = _get_all(server, ["/?s=30"] + ["/?s=1"] * 3)
+    _join(threads, results)
+    assert [r.status for r in results] == [504, 200, 200, 200]
+    assert {r.json()["pid"] for r in results[1:]} == {worker}
+    log = server.log()
+    assert re.search(r"WORKER TIMEOUT \(pid:%d\) Request GET /\?s=30 HTTP/1.1 ran "
+                     r"past timeout \(2 s\) on thread \d/4; stack:\n" % worker, log), log
+    assert re.search(r'File ".*slow.py", line \d+, in _app\n\s+time.sleep', log), log
+    server.wait_for_log(r"Worker %d exited" % worker)
+    [new] = server.wait_for_workers(1, exclude=[worker])
+    assert server.get("/?s=0").json()["pid"] == new
+    assert '"GET /?s=30 HTTP/1.1" 504 ' in server.stdout()
+    wait_until(lambda: server.stdout().count('" 200 ') == 4, 10, server.stdout)
+
+
+def test_threads_from_a_gunicorn_config_file(server_factory, tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text(
+        "worker_class = 'gthread'\nthreads = 3\n")
+    server = server_factory("slow", "-c", str(tmp_path / "gunicorn.conf.py"))
+    results = _join(*_get_all(server, ["/?s=1"] * 3))
+    assert [r.status for r in results] == [200] * 3
+    assert [kind for kind, _ in _order(server)][:3] == ["start"] * 3
+
+
+# -- recycling, reloads and stops under a keep-alive load ---------------------------
+
+@pytest.mark.timeout(120)
+def test_max_requests_recycles_with_threads_lose_nothing(server_factory):
+    server = server_factory("sv_app", "--threads", "4", "--max-requests", "40",
+                            workers=2)
+    server.wait_for_workers(2)
+    recycled = re.compile(r"Worker (\d+) served (\d+) requests \(max-requests\)")
+    with Mixed(server, duration=100) as load:
+        wait_until(lambda: len(recycled.findall(server.log())) >= 12, 90,
+                   lambda: "%d recycled; %s" % (len(recycled.findall(server.log())),
+                                                load.keep.summary()))
+    done = [(int(pid), int(n)) for pid, n in recycled.findall(server.log())]
+    _exited(server, [pid for pid, _ in done])
+    load.check()
+    served = {}
+    for (pid, _), count in load.served_by.items():
+        served[pid] = served.get(pid, 0) + count
+    for pid, n in done:
+        assert n == 40 and served.get(pid, 0) == 40, (pid, n, served.get(pid))
+
+
+@pytest.mark.timeout(120)
+def test_hup_reloads_with_threads_lose_nothing(server_factory):
+    server = server_factory("sv_app", "--threads", "4", workers=2)
+    server.wait_for_workers(2)
+    with Mixed(server, duration=100) as load:
+        load.wait_for_ok(50)
+        for _ in range(4):
+            old = server.worker_pids()
+            mark = server.log_offset()
+            server.signal(signal.SIGHUP)
+            _exited(server, old, after=mark)
+            wait_booted(server, server.wait_for_workers(2))
+            load.wait_for_ok(40)
+    load.check()
+
+
+@pytest.mark.timeout(60)
+def test_term_with_threads_answers_every_request_begun(server_factory):
+    server = server_factory("sv_app", "--threads", "4", "--graceful-timeout", "20",
+                            workers=2)
+    server.wait_for_workers(2)
+    with Mixed(server, duration=40) as load:
+        load.wait_for_ok(100)
+        slow, results = _get_all(server, ["/sleep?s=1"] * 6)
+        server.wait_for_records("sv_slow.log", 6)
+        sent_term = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(30) == 0, server.log()
+    _join(slow, results)
+    assert [r.status for r in results] == [200] * 6
+    for part in (load.keep, load.close):
+        begun_before = part.failed - part.failed_since(sent_term)
+        assert begun_before == 0, part.summary()
