@@ -9,7 +9,8 @@ run settings, machine and versions, the per-scenario table (each cell is
 value and met / not met, and every problem seen. When peers ran, it adds
 ``peer_table`` for CPU per request and req/s (every server's median, the
 best peer, appserver over the best peer with the per-round range, and over
-Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped). ``replace_block(doc,
+Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped), and issue 24's section when a static
+scenario ran (``benchmarks.static.parts``). ``replace_block(doc,
 block)`` puts ``block`` between ``START`` and ``END`` (appending both markers
 when absent) and leaves the rest of the document as it is. ``console(summary)``
 is the plain-text table printed at the end of a run.
@@ -19,7 +20,7 @@ import platform
 import subprocess
 from importlib import metadata
 
-from benchmarks import stats, wrk
+from benchmarks import static, stats, wrk
 
 START = "<!-- benchmarks:results:start -->"
 END = "<!-- benchmarks:results:end -->"
@@ -147,7 +148,7 @@ def targets_table(rows):
 
 
 NAMES = {"appserver": "appserver", "gunicorn": "Gunicorn", "granian": "Granian",
-         "uwsgi": "uWSGI", "bjoern": "bjoern"}
+         "uwsgi": "uWSGI", "bjoern": "bjoern", "nginx": "nginx"}
 
 
 def _peers(summary):
@@ -247,7 +248,7 @@ def render(summary, meta, descriptions=None):
         "",
         targets_table(stats.evaluate(summary)),
         "",
-    ] + _peer_parts(summary, meta) + [
+    ] + _peer_parts(summary, meta) + static.parts(summary) + [
         "",
         "### Problems seen in this run",
         "",

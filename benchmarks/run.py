@@ -6,7 +6,8 @@ Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
 with install hints when something is missing; a missing peer is skipped with
 a note instead), then for each scenario and round starts appserver, measures
 it, stops it, then does the same with Gunicorn (sync worker) and each peer
-(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ... Each measured run happens in a fresh network namespace
+(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ... (a static scenario runs appserver ``--static``,
+WhiteNoise under Gunicorn and nginx instead: ``benchmarks.static``). Each measured run happens in a fresh network namespace
 when this process may make one (``benchmarks.netns``; root), so no run
 inherits another's TCP state. A run: start the server pinned to one CPU,
 time launch to first 200, warm up, read the server tree's CPU ticks, drive
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import chart, checks, netns, procstat, report, scenarios, stats, wrk
+from benchmarks import chart, checks, netns, procstat, report, scenarios, static, stats, wrk
 from benchmarks.servers import PEERS, Server, StartError, log_tail, missing_peers, pinned
 
 DOC = scenarios.REPO / "docs" / "benchmarks.md"
@@ -80,7 +81,7 @@ def choose_peers(wanted):
 def run_tool(scenario, server, seconds, cpu):
     """Drive ``server`` for ``seconds``; returns (figures, problems)."""
     if scenario.tool == "wrk":
-        argv = wrk.command(server.url("/"), seconds, scenario.connections,
+        argv = wrk.command(server.url(scenario.path), seconds, scenario.connections,
                            script=scenario.script, headers=scenario.headers)
     else:
         argv = [sys.executable, "-m", "benchmarks.loadclient", "--port", str(server.port),
@@ -161,7 +162,7 @@ def one_run(scenario, kind, rnd, args, pins, workdir, env):
     try:
         with isolated:
             server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log,
-                            pins[0])
+                            pins[0], env.get("BENCH_STATIC_DIR") if scenario.servers else None)
             run = measure(server, scenario, args, pins)
     except StartError as exc:
         run = {"problems": ["start failed: %s" % exc]}
@@ -183,11 +184,11 @@ def run_suite(selected, args, pins, workdir):
     """Every run, interleaving the servers (Gunicorn's pair, then the peers) round by round."""
     path = os.pathsep.join(p for p in (str(scenarios.REPO), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, BENCH_FILE=str(make_file(workdir)), PYTHONUNBUFFERED="1",
-               PYTHONPATH=path)
+               PYTHONPATH=path, BENCH_STATIC_DIR=str(static.make_dir(workdir)))
     runs = []
     for scenario in selected:
         for rnd in range(1, args.rounds + 1):
-            for kind in stats.SERVERS + tuple(args.peers):
+            for kind in scenario.servers or stats.SERVERS + tuple(args.peers):
                 run = one_run(scenario, kind, rnd, args, pins, workdir, env)
                 print_run(run)
                 runs.append(run)
@@ -258,6 +259,8 @@ def main(argv=None):
         return render_saved(args.from_json, args.no_docs)
     selected = scenarios.by_names([n.strip() for n in args.scenarios.split(",") if n.strip()])
     missing = checks.missing(any(s.name == "django" for s in selected))
+    if any(s.servers for s in selected):
+        missing += static.missing()
     if missing:
         print("\n".join(missing), file=sys.stderr)
         return 2

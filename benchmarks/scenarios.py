@@ -4,11 +4,15 @@ Contract: ``SCENARIOS`` is an ordered tuple of ``Scenario``; ``by_names``
 selects some by name (``ValueError`` on an unknown one). A scenario names
 its app (a spec importable from ``app_dir``), the load tool (``"wrk"``, or
 ``"client"`` for ``benchmarks.loadclient``), the number of connections and
-the tool's options. ``FILE_SIZE`` is the size of the file the ``file``
-scenario serves (created at run time by the runner).
+the tool's options, the URL ``path`` it requests, and ``servers``: None for
+appserver, Gunicorn and the peers, else the servers it runs (the static
+scenarios: ``benchmarks.static``). ``FILE_SIZE`` is the size of the file
+the ``file`` scenario serves (created at run time by the runner).
 """
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks import static
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -30,6 +34,8 @@ class Scenario:
     script: Path = None
     slow_every: int = 0
     app_dir: Path = APPS
+    path: str = "/"
+    servers: tuple = None
 
 
 SCENARIOS = (
@@ -54,6 +60,14 @@ SCENARIOS = (
     Scenario("fairness", "hello:application",
              "hello with 50 keep-alive connections, requests per connection",
              tool="client"),
+    Scenario("static-10k", "static:application",
+             "10 KiB file under `/static/`, 50 keep-alive connections: appserver "
+             "`--static`, nginx, WhiteNoise under Gunicorn",
+             path=static.path("static-10k"), servers=static.SERVERS),
+    Scenario("static-10m", "static:application",
+             "10 MiB file under `/static/`, 16 keep-alive connections: appserver "
+             "`--static`, nginx, WhiteNoise under Gunicorn", connections=16,
+             path=static.path("static-10m"), servers=static.SERVERS),
 )
 
 

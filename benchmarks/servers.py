@@ -4,7 +4,9 @@ Contract: ``Server(kind, app, cwd, workers, env, log_path, cpu)`` describes
 one server run: ``kind`` is one of ``KINDS``: ``"appserver"``, ``"gunicorn"``
 (sync worker) or a peer from ``PEERS`` (``"granian"``, ``"uwsgi"`` from the
 ``pyuwsgi`` wheel, ``"bjoern"`` from ``bjoern-binary``, pre-forked by
-``benchmarks.bjoern_serve``); ``app`` a WSGI spec importable from ``cwd``.
+``benchmarks.bjoern_serve``) or ``"nginx"`` (static scenarios only); ``app``
+a WSGI spec importable from ``cwd``; ``static_dir`` (a static scenario's
+directory) adds ``--static`` to appserver and is what nginx serves.
 ``missing_peers(wanted)`` returns ``{peer: install hint}`` for the wanted
 peers that are not importable. ``start(timeout)`` binds a free
 127.0.0.1 port, launches the server (pinned with ``taskset -c CPU`` when
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks import procstat
+from benchmarks import procstat, static
 
 HOST = "127.0.0.1"
 POLL_S = 0.01
@@ -47,7 +49,7 @@ PEER_PACKAGES = {"granian": ("granian", "granian"), "uwsgi": ("pyuwsgi", "pyuwsg
                  "bjoern": ("bjoern", "bjoern-binary")}
 # A word of each server's command line, to tell its leftover workers apart.
 MARKS = {"appserver": "appserver", "gunicorn": "gunicorn", "granian": "granian",
-         "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve"}
+         "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve", "nginx": "nginx"}
 UWSGI_MAIN = "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; pyuwsgi.run()"
 
 
@@ -57,12 +59,17 @@ def missing_peers(wanted):
             if importlib.util.find_spec(PEER_PACKAGES[peer][0]) is None}
 
 
-def server_argv(kind, app, port, workers, cwd="."):
-    """The command line that serves ``app`` (importable from ``cwd``) with ``kind``."""
+def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None):
+    """The command line that serves ``app`` (importable from ``cwd``) with
+    ``kind``; with ``static_dir``, appserver serves it under /static/ and
+    nginx serves only it (its config is written into ``confdir``)."""
     bind = "%s:%d" % (HOST, port)
     if kind == "appserver":
+        extra = static.appserver_args(static_dir) if static_dir else []
         return [sys.executable, "-m", "appserver", "--bind", bind,
-                "--workers", str(workers), app]
+                "--workers", str(workers)] + extra + [app]
+    if kind == "nginx":
+        return static.nginx_argv(port, workers, static_dir, confdir)
     if kind == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "--bind", bind,
                 "--workers", str(workers), "--worker-class", "sync", app]
@@ -113,8 +120,9 @@ def log_tail(path, lines=15):
 class Server:
     """One run of one server; use as a context manager."""
 
-    def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None):
+    def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None, static_dir=None):
         self.kind, self.app, self.cwd, self.workers = kind, app, cwd, workers
+        self.static_dir = static_dir
         self.env, self.log_path, self.cpu = env, log_path, cpu
         self.port = free_port()
         self.proc = None
@@ -130,8 +138,8 @@ class Server:
 
     def start(self, timeout=60.0):
         """Launch and wait for the first 200; raises StartError."""
-        argv = pinned(server_argv(self.kind, self.app, self.port, self.workers, self.cwd),
-                      self.cpu)
+        argv = pinned(server_argv(self.kind, self.app, self.port, self.workers, self.cwd,
+                                  self.static_dir, self.log_path.parent), self.cpu)
         log = open(self.log_path, "ab")
         began = time.monotonic()
         try:
