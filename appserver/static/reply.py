@@ -32,6 +32,7 @@ import re
 from email.utils import parsedate_to_datetime
 
 from appserver.http import writer
+from appserver.static.cache import MAX_BODY, Entry, FileCache, read_small, stat_key
 from appserver.static.paths import Mounts, NotFound, decode, resolve_segments, resolve_sibling
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
@@ -73,6 +74,37 @@ class Reply:
             self.file = None
 
 
+class Representation:
+    """One file a path may be answered with (the file itself, or a
+    precompressed sibling): where it is, its ``etag`` and ``mtime``, the
+    head's lines that never change (``validators``: ETag, Last-Modified,
+    Cache-Control, Vary; ``entity``: Content-Type, Content-Encoding,
+    Accept-Ranges; ``whole``: all of them and the Content-Length of the
+    whole file), and its bytes when it is small (else None: sent from the
+    file)."""
+
+    __slots__ = ("coding", "path", "size", "etag", "mtime", "validators", "entity",
+                 "whole", "body")
+
+    def __init__(self, name, coding, path, info, cache_control, vary):
+        self.coding, self.path, self.size = coding, path, info.st_size
+        self.etag = '"%x-%x%s"' % (info.st_mtime_ns, info.st_size,
+                                   "-" + coding if coding else "")
+        self.mtime = int(info.st_mtime)
+        self.validators = b"".join([
+            b"ETag: %s\r\n" % self.etag.encode("ascii"),
+            b"Last-Modified: %s\r\n" % writer.http_date(self.mtime).encode("ascii"),
+            b"Cache-Control: %s\r\n" % (IMMUTABLE if HASHED_NAME.match(name)
+                                         else cache_control),
+            b"Vary: Accept-Encoding\r\n" if vary else b""])
+        self.entity = b"".join([
+            b"Content-Type: %s\r\n" % content_type(name).encode("latin-1"),
+            b"Content-Encoding: %s\r\n" % coding.encode("ascii") if coding else b"",
+            b"Accept-Ranges: bytes\r\n"])
+        self.whole = self.validators + self.entity + b"Content-Length: %d\r\n" % self.size
+        self.body = read_small(path, stat_key(info)) if self.size <= MAX_BODY else None
+
+
 class StaticFiles:
     """The static mounts of a worker and how their files are answered."""
 
@@ -80,6 +112,7 @@ class StaticFiles:
         self.mounts = Mounts(mounts)
         self.cache_control = b"public, max-age=%d" % max_age
         self.fallback = fallback
+        self.cache = FileCache()
 
     def claims(self, path):
         """True for a raw request path under one of the prefixes."""
@@ -92,65 +125,92 @@ class StaticFiles:
         mount, rest = self.mounts.match(path)
         conn = (b"" if version == "HTTP/1.1" else b"Connection: keep-alive\r\n") \
             if keep else b"Connection: close\r\n"
-        try:
-            segments = decode(rest)
-            real, info = resolve_segments(mount, segments)
-        except NotFound:
-            return None if self.fallback else _short(404, "Not Found", method, conn)
-        if method not in ("GET", "HEAD"):
+        key = (mount.prefix, rest)
+        entry = self.cache.get(key)
+        if entry is None:
+            try:
+                entry = self._resolve(mount, rest)
+            except NotFound:
+                return None if self.fallback else _short(404, "Not Found", method, conn)
+            self.cache.put(key, entry)
+        if method != "GET" and method != "HEAD":
             return _short(405, "Method Not Allowed", method,
                           conn + b"Allow: %s\r\n" % ALLOW)
         fields = _fields(headers)
-        chosen, vary = _choose_encoding(mount, segments, real,
-                                        fields.get("accept-encoding"))
-        if chosen is not None:
-            encoding, real, info = chosen
-        else:
-            encoding = None
-        return self._file_reply(method, segments[-1], real, info, encoding, vary,
-                                fields, conn)
+        rep = entry.identity
+        if entry.encoded:
+            rep = _choose_encoding(entry, fields.get("accept-encoding")) or rep
+        if fields.keys() & _CONDITIONS:
+            return self._conditional(method, rep, fields, conn)
+        return self._whole(method, rep, conn)
 
-    def _file_reply(self, method, name, real, info, encoding, vary, fields, conn):
-        etag = '"%x-%x%s"' % (info.st_mtime_ns, info.st_size,
-                              "-" + encoding if encoding else "")
-        mtime = int(info.st_mtime)
-        lines = [conn, b"ETag: %s\r\n" % etag.encode("ascii"),
-                 b"Last-Modified: %s\r\n" % writer.http_date(mtime).encode("ascii"),
-                 b"Cache-Control: %s\r\n" % (IMMUTABLE if HASHED_NAME.match(name)
-                                            else self.cache_control)]
-        if vary:
-            lines.append(b"Vary: Accept-Encoding\r\n")
+    def _resolve(self, mount, rest):
+        """The ``Entry`` of a path no valid entry holds: every rule of
+        ``appserver.static.paths``, then the representations."""
+        segments = decode(rest)
+        joined = os.path.join(mount.root, *segments)
+        directory = os.path.dirname(joined)
+        try:    # first: a sibling made while this resolves is not missed
+            checks = [(directory, stat_key(os.stat(directory)))]
+        except (OSError, ValueError):
+            raise NotFound("no such file") from None
+        real, info = resolve_segments(mount, segments)
+        siblings = []
+        for coding, suffix in ENCODINGS:
+            try:
+                path, sibling = resolve_sibling(mount, segments, real, suffix)
+            except NotFound:
+                continue
+            siblings.append((coding, path, sibling))
+            checks.append((joined + suffix, stat_key(sibling)))
+        checks.insert(0, (joined, stat_key(info)))
+        name, vary = segments[-1], bool(siblings)
+        encoded = tuple(Representation(name, coding, path, sibling, self.cache_control, vary)
+                        for coding, path, sibling in siblings)
+        return Entry(tuple(checks),
+                     Representation(name, None, real, info, self.cache_control, vary),
+                     encoded, vary)
+
+    def _conditional(self, method, rep, fields, conn):
+        """The answer to a request with preconditions or a range."""
+        etag, mtime = rep.etag, rep.mtime
         status = _precondition(fields, etag, mtime)
         if status == 412:
             return _short(412, "Precondition Failed", method, conn)
         if status == 304:
-            return Reply(304, writer.head(b"304 Not Modified", b"".join(lines)))
-        lines.append(b"Content-Type: %s\r\n" % content_type(name).encode("latin-1"))
-        if encoding:
-            lines.append(b"Content-Encoding: %s\r\n" % encoding.encode("ascii"))
-        lines.append(b"Accept-Ranges: bytes\r\n")
-        size = info.st_size
+            return Reply(304, writer.head(b"304 Not Modified", conn + rep.validators))
+        size = rep.size
         span = _range(fields, size, etag, mtime)
         if span == "unsatisfiable":
-            lines.append(b"Content-Range: bytes */%d\r\n" % size)
-            return _short(416, "Range Not Satisfiable", method, b"".join(lines))
+            return _short(416, "Range Not Satisfiable", method, conn + rep.validators
+                          + b"Accept-Ranges: bytes\r\nContent-Range: bytes */%d\r\n" % size)
         if span is None:
-            status_line, offset, count = b"200 OK", 0, size
-        else:
-            offset, last = span
-            count = last - offset + 1
-            status_line = b"206 Partial Content"
-            lines.append(b"Content-Range: bytes %d-%d/%d\r\n" % (offset, last, size))
-        lines.append(b"Content-Length: %d\r\n" % count)
-        head = writer.head(status_line, b"".join(lines))
-        code = 200 if span is None else 206
-        if method == "HEAD" or not count:
-            return Reply(code, head)
-        try:
-            file = open(real, "rb")
-        except OSError:
-            return _short(404, "Not Found", method, conn)
-        return Reply(code, head, file=file, offset=offset, count=count)
+            return self._whole(method, rep, conn)
+        offset, last = span
+        count = last - offset + 1
+        head = writer.head(b"206 Partial Content", b"".join([
+            conn, rep.validators, rep.entity,
+            b"Content-Range: bytes %d-%d/%d\r\n" % (offset, last, size),
+            b"Content-Length: %d\r\n" % count]))
+        return _body(206, method, rep, head, conn, offset, count)
+
+    def _whole(self, method, rep, conn):
+        head = writer.head(b"200 OK", conn + rep.whole)
+        return _body(200, method, rep, head, conn, 0, rep.size)
+
+
+def _body(code, method, rep, head, conn, offset, count):
+    """A reply with ``head`` and ``count`` bytes of ``rep`` from ``offset``."""
+    if method == "HEAD" or not count:
+        return Reply(code, head)
+    if rep.body is not None:
+        return Reply(code, head, rep.body if count == rep.size
+                     else rep.body[offset:offset + count])
+    try:
+        file = open(rep.path, "rb", buffering=0)
+    except OSError:
+        return _short(404, "Not Found", method, conn)
+    return Reply(code, head, file=file, offset=offset, count=count)
 
 
 def content_type(name):
@@ -164,6 +224,11 @@ def content_type(name):
     if kind.startswith(_TEXT) and "charset" not in kind:
         kind += "; charset=utf-8"
     return kind
+
+
+# Request fields that may make the answer other than the whole file.
+_CONDITIONS = frozenset(("if-match", "if-unmodified-since", "if-none-match",
+                         "if-modified-since", "range"))
 
 
 def _fields(headers):
@@ -195,23 +260,20 @@ def accepted(header):
     return weights
 
 
-def _choose_encoding(mount, segments, real, header):
-    """((coding, path, stat) of the best acceptable sibling, or None), and
-    whether any sibling exists (then the answer varies by Accept-Encoding)."""
+def _choose_encoding(entry, header):
+    """The best acceptable precompressed representation of ``entry``, or None."""
+    if not header:
+        return None
     weights = accepted(header)
-    best, vary = None, False
-    for coding, suffix in ENCODINGS:
-        try:
-            path, info = resolve_sibling(mount, segments, real, suffix)
-        except NotFound:
-            continue
-        vary = True
+    best = None
+    for rep in entry.encoded:
+        coding = rep.coding
         q = weights.get(coding, weights.get("x-gzip") if coding == "gzip" else None)
         if q is None:
             q = weights.get("*", 0.0)
         if q > 0 and (best is None or q > best[0]):
-            best = (q, (coding, path, info))
-    return (best[1] if best else None), vary
+            best = (q, rep)
+    return best[1] if best else None
 
 
 def _etag_matches(header, etag, weak):

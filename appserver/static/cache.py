@@ -1,0 +1,115 @@
+"""What a static URL resolved to, kept while the file system says it holds.
+
+A ``FileCache`` maps a mount's raw path (the part after the prefix, exactly
+as requested) to the ``Entry`` built when it was last resolved safely by
+``appserver.static.paths``: the representations ``reply`` answers with (the
+file and its precompressed siblings), their heads' fixed lines made once,
+and the bytes of small files. Only paths that resolved to a file are kept;
+anything refused or missing is resolved again on every request.
+
+``get(key)`` returns an entry only when it is still valid, checked with one
+``stat`` per path it depends on (no ``realpath``, no ``open``):
+
+- the file's path as named (following symbolic links, as a request would)
+  must still lead to the same file, unchanged: device, inode, size, mtime
+  and ctime (which no one can set back; it moves on every write, ``chmod``,
+  rename or link). A path component swapped for a symbolic link elsewhere
+  leads to another inode, so the entry is dropped and the path resolved
+  again with every rule; the cache never serves bytes of a file that did
+  not pass them;
+- each precompressed sibling likewise;
+- the file's directory (mtime, ctime): a sibling made, renamed or removed
+  there changes it, so a new ``.br`` or ``.gz`` is seen at once.
+
+``stat_key(info)`` is that identity. Bounded: at most ``MAX_ENTRIES``
+entries, and ``MAX_BYTES`` bytes of cached file bodies (each at most
+``MAX_BODY``); the oldest entries go first. ``read_small(path, key)`` reads a
+small file whole, or returns None when it changed while being read.
+"""
+
+import os
+
+MAX_ENTRIES = 1024
+MAX_BODY = 64 * 1024
+MAX_BYTES = 16 * 1024 * 1024
+
+
+def stat_key(info):
+    """What says a file (or directory) is the same and unchanged."""
+    return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class Entry:
+    """A resolved path: ``checks`` ((path, stat key) pairs, the file's own
+    first), and what ``reply`` keeps for it in ``identity`` and
+    ``encoded`` (its representations) and ``vary``."""
+
+    __slots__ = ("checks", "identity", "encoded", "vary", "size")
+
+    def __init__(self, checks, identity, encoded, vary):
+        self.checks, self.identity, self.encoded, self.vary = checks, identity, encoded, vary
+        self.size = sum(len(rep.body) for rep in (identity,) + tuple(encoded)
+                        if rep.body is not None)
+
+
+class FileCache:
+    """Entries by key, each checked against the file system when asked for."""
+
+    def __init__(self, max_entries=MAX_ENTRIES, max_bytes=MAX_BYTES):
+        self.entries = {}
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.bytes = 0
+
+    def __len__(self):
+        return len(self.entries)
+
+    def get(self, key):
+        """The entry for ``key`` when every path it depends on is unchanged."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        stat = os.stat
+        try:
+            for path, expected in entry.checks:
+                if stat_key(stat(path)) != expected:
+                    break
+            else:
+                return entry
+        except (OSError, ValueError):
+            pass
+        self._drop(key)
+        return None
+
+    def put(self, key, entry):
+        """Keep ``entry`` (making room by dropping the oldest ones)."""
+        self._drop(key)
+        if entry.size > self.max_bytes:
+            return
+        while self.entries and (len(self.entries) >= self.max_entries
+                                or self.bytes + entry.size > self.max_bytes):
+            self._drop(next(iter(self.entries)))
+        self.entries[key] = entry
+        self.bytes += entry.size
+
+    def _drop(self, key):
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry.size
+
+
+def read_small(path, key):
+    """The bytes of the file at ``path`` whose stat key was ``key``, or None
+    when it is not that file any more or changed while it was read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, key[2] + 1)
+        if len(data) != key[2] or stat_key(os.fstat(fd)) != key:
+            return None
+        return data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
