@@ -3,11 +3,24 @@
 The parser raises the protocol errors a client can cause; the request
 handler uses ``RequestTimeout``, ``InternalServerError`` and
 ``GatewayTimeout`` for what goes wrong inside an app call.
-``connection.error_bytes`` is the one place that turns any of them into a
-response (``appserver.http.writer.error_response``); the connection is
-closed after it. ``detail`` is for the log and the short plain-text body; it
-never echoes raw client bytes unescaped.
+``error_bytes`` is the one place that turns any of them into a response
+(``appserver.http.writer.error_response``), for the client connection and the
+admin listener alike; the connection is closed after it (``Connection:
+close``). ``detail`` is for the log and the short plain-text body; it never
+echoes raw client bytes unescaped.
+
+Static files' 404, 405, 412 and 416 are not such errors: they are the static
+room's ordinary answers (``appserver.static.reply``), with their own headers
+(``Allow``, ``Content-Range``, validators), and they keep the connection.
 """
+
+from appserver.http import writer
+
+
+def error_bytes(error, head_only=False):
+    """The one place an ``HTTPError`` becomes bytes on the wire: its status,
+    reason and detail; the head alone when the request was a ``HEAD``."""
+    return writer.error_response(error.status, error.reason, error.detail, head_only)
 
 
 class HTTPError(Exception):

@@ -29,7 +29,8 @@ CLOSED), ``skip_body`` (DRAINING -> IDLE or LINGERING), ``discard``
 (LINGERING -> CLOSED), ``reject`` (a protocol error answered; ->
 LINGERING), ``pass_on`` (-> PASSED_ON), ``resume`` (a connection received
 from another worker takes up its state), ``say_goodbye`` (TLS close_notify)
-and ``close``. An ``HTTPError`` becomes bytes in one place, ``error_bytes``:
+and ``close``. An ``HTTPError`` becomes bytes in one place,
+``http.errors.error_bytes``:
 for ``reject``, and for ``send_error`` (an error inside an app call: 408,
 500, 504, or one raised while the app read the body).
 
@@ -57,7 +58,8 @@ import time
 
 from appserver.http import proxy_protocol, uwsgi
 from appserver.http import writer
-from appserver.http.errors import IncompleteRequest, RequestTimeout, HTTPError
+from appserver.http.errors import (  # noqa: F401 (error_bytes: the answers' door)
+    HTTPError, IncompleteRequest, RequestTimeout, error_bytes)
 from appserver.http.parser import CLOSED, NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.net.io_timeouts import (  # noqa: F401 (the errors are this module's too)
     BodyTimeout, ClientError, ClientTimeout, timeval)
@@ -544,14 +546,18 @@ class Connection:
 
     def reject(self, error, now):
         """Answer a protocol ``error`` (an ``HTTPError``: its status says
-        which) without waiting, and close with a lingering close."""
+        which) without waiting, and close with a lingering close. Returns
+        the bytes of the answer that went out, and how many of them were its
+        body's (what the access line counts)."""
+        data = error_bytes(error, error.head_only)
         try:
             self._set_timeout(0.0) if self.tls else self.sock.setblocking(False)
-            self.sock.send(error_bytes(error, error.head_only))
+            sent = self.sock.send(data)
         except OSError:
             self.close()
-            return
+            return 0, 0
         self.linger(now)
+        return sent, max(0, sent - data.index(b"\r\n\r\n") - 4)
 
     def send_error(self, error, head_only):
         """Answer ``error`` (an ``HTTPError``) to the request the app holds,
@@ -837,12 +843,6 @@ class Connection:
                              % self.send_timeout)
 
 
-def error_bytes(error, head_only):
-    """The one place an ``HTTPError`` becomes bytes on the wire: its status,
-    reason and detail; the head alone when the request was a ``HEAD``."""
-    return writer.error_response(error.status, error.reason, error.detail, head_only)
-
-
 def file_size(fileobj):
     """Size of a real file, or None when ``fileobj`` has no usable descriptor."""
     try:
@@ -862,5 +862,5 @@ class UwsgiConnection(Connection):
     def reject(self, error, now):
         if isinstance(error, uwsgi.PacketError):
             self.linger(now)
-            return
-        super().reject(error, now)
+            return 0, 0
+        return super().reject(error, now)

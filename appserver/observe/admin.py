@@ -7,14 +7,15 @@ Each connection carries one ``GET`` (parsed by the project's own sans-I/O
 parser), gets one response with ``Connection: close``, and is closed; a
 connection that has not sent its request within ``CLIENT_DEADLINE`` seconds is
 dropped. Routes map a path to a callable returning ``(status, content_type,
-body)``.
+body)``; a ``HEAD`` gets the head alone. A request the parser refuses is
+answered by ``http.errors.error_bytes``, as the workers answer it.
 """
 
 import logging
 import time
 
 from appserver.http import writer
-from appserver.http.errors import HTTPError
+from appserver.http.errors import HTTPError, error_bytes
 from appserver.http.parser import NEED_DATA, Request, RequestParser
 
 log = logging.getLogger("appserver")
@@ -79,12 +80,12 @@ class AdminServer:
         try:
             event = parser.next_event()
         except HTTPError as err:
-            self._respond(fd, err.status, "text/plain", err.detail.encode() + b"\n")
+            self._send(fd, error_bytes(err, err.head_only))
             return
         if event is NEED_DATA:
             return
         if type(event) is Request:
-            self._respond(fd, *self._route(event))
+            self._respond(fd, *self._route(event), head_only=event.method == "HEAD")
         else:
             self._drop(fd)
 
@@ -97,12 +98,16 @@ class AdminServer:
                 sorted(self.routes))).encode()
         return handler()
 
-    def _respond(self, fd, status, content_type, body):
-        sock = self.clients[fd][0]
+    def _respond(self, fd, status, content_type, body, head_only=False):
         lines = ("Content-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
                  "Cache-Control: no-store\r\n" % (content_type, len(body)))
         status_line = "%d %s" % (status, _REASONS.get(status, ""))
-        data = writer.head(status_line.encode("latin-1"), lines.encode("latin-1")) + body
+        head = writer.head(status_line.encode("latin-1"), lines.encode("latin-1"))
+        self._send(fd, head if head_only else head + body)
+
+    def _send(self, fd, data):
+        """Send a whole answer (bounded by a second), then close."""
+        sock = self.clients[fd][0]
         try:
             sock.settimeout(1.0)
             sock.sendall(data)

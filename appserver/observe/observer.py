@@ -6,11 +6,13 @@ id goes into ``environ['appserver.request_id']``, never into an ``HTTP_``
 key: those are what the client sent; and into the response head when
 ``request-id-header`` is set; then the ``pre_request`` hook), and
 ``finished(conn, request, environ, response, duration)`` after the response
-(the access log line, the metric counters, the ``post_request`` hook). The worker calls ``rejected(conn, error)`` for a
-request the server answered itself with an error (400, 408, 413, 431, ...):
-it gets an access line and is counted too; ``abandoned(...)`` for a request
-answered by a threaded worker's loop after its thread ran past ``timeout``;
-and ``static(conn, request, reply,
+(the access log line, the metric counters, the ``post_request`` hook). The
+worker calls ``rejected(conn, error, sent, body)`` for a request the server
+answered itself with an error (400, 408, 413, 431, ...), once the answer was
+sent (``sent`` bytes, ``body`` of them its body's, as
+``Connection.reject`` returns them): it gets an access line and is counted
+too; ``abandoned(...)`` for a request answered by a threaded worker's loop
+after its thread ran past ``timeout``; and ``static(conn, request, reply,
 duration)`` once a static file answered by the loop is sent (an access line
 whose environ has ``appserver.static``, the counters; no hooks: the app is
 not involved). Work skipped when unused: no
@@ -27,7 +29,6 @@ import signal
 import traceback
 
 from appserver.config import hooks
-from appserver.http import writer
 from appserver.wsgi.proxy import AllowList
 from appserver.observe.requestid import RequestIds, new_id
 
@@ -97,17 +98,14 @@ class RequestObserver:
         received, conn.received = conn.received, 0
         self.counters.record(request.method, status, duration, received, sent)
 
-    def rejected(self, conn, error):
+    def rejected(self, conn, error, sent, body):
         environ = rejected_environ(conn.peer, _buffered(conn.parser))
         environ[REQUEST_ID] = new_id()
-        data = writer.error_response(error.status, error.reason, error.detail,
-                                     error.head_only)
-        body = len(data) - data.index(b"\r\n\r\n") - 4
         if self.log_on:
             self.access_log.write(environ, error.status, body, 0.0)
         received, conn.received = conn.received, 0
         self.counters.record(environ.get("REQUEST_METHOD"), error.status, 0.0,
-                             received, len(data))
+                             received, sent)
 
 
 def _buffered(parser):

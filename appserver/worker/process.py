@@ -586,8 +586,8 @@ class Worker:
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", conn.name, err.detail, err.status, err.reason)
-        self.observer.rejected(conn, err)
-        conn.reject(err, time.monotonic())
+        sent, body = conn.reject(err, time.monotonic())
+        self.observer.rejected(conn, err, sent, body)
         if not conn.open:
             self.table.forget(conn)
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import time
 
 import pytest
 
@@ -79,6 +80,22 @@ def test_malformed_packet_is_closed_unanswered_and_logged(front):
     assert exchange(front, pack(vars_for()[1:])) == b""            # no REQUEST_METHOD
     front.wait_for_log(r"bad uwsgi packet: REQUEST_METHOD missing")
     assert response_of(exchange(front, pack(vars_for()))).status == 200   # still serving
+
+
+def test_the_access_line_of_a_malformed_packet_counts_no_bytes_sent(server_factory):
+    """Nothing is sent for a malformed packet, and its access line says so
+    (%(B)s: body bytes sent), while a limit's 4xx answer counts its body."""
+    srv = server_factory("front:application", *UWSGI, "--access-logfile", "-",
+                         "--access-log-format", "%(s)s %(B)s", "--limit-request-line",
+                         "64")
+    assert exchange(srv, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == b""
+    resp = response_of(exchange(srv, pack(vars_for(uri="/" + "a" * 100))))
+    assert resp.status == 414
+    srv.wait_for_log(r"414")
+    wait_until = time.monotonic() + 10
+    while len(srv.stdout().splitlines()) < 2 and time.monotonic() < wait_until:
+        time.sleep(0.02)
+    assert srv.stdout().splitlines() == ["400 0", "414 %d" % len(resp.body)]
 
 
 def test_peer_outside_the_allow_list_is_closed_unix_peers_are_allowed(server_factory):
