@@ -59,8 +59,3 @@ class SignalQueue:
             except OSError:
                 pass
 
-
-def reset_to_default(signums):
-    """Give the listed signals their default disposition (in a new child)."""
-    for signum in signums:
-        signal.signal(signum, signal.SIG_DFL)

@@ -1,4 +1,4 @@
-"""Unit tests for appserver.signals: SignalQueue and reset_to_default.
+"""Unit tests for appserver.signals: SignalQueue.
 
 Real signals sent to this process (SIGUSR1/SIGUSR2/SIGWINCH): handlers only
 record, in order; the wakeup pipe becomes readable and is drained; ``wait``
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from appserver.signals import SignalQueue, reset_to_default
+from appserver.signals import SignalQueue
 
 SIGS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 
@@ -124,17 +124,3 @@ def test_close_stops_routing_and_closes_pipe(queue):
         with pytest.raises(OSError):
             os.fstat(fd)
     queue.close()                           # twice is harmless
-
-
-def test_reset_to_default():
-    saved = {s: signal.getsignal(s) for s in SIGS}
-    try:
-        for s in SIGS:
-            signal.signal(s, signal.SIG_IGN)
-        reset_to_default(SIGS[:2])
-        assert signal.getsignal(SIGS[0]) == signal.SIG_DFL
-        assert signal.getsignal(SIGS[1]) == signal.SIG_DFL
-        assert signal.getsignal(SIGS[2]) == signal.SIG_IGN
-    finally:
-        for s, handler in saved.items():
-            signal.signal(s, handler)
