@@ -106,8 +106,8 @@ class Arbiter:
         if cfg.config_file:
             log.info("Config file: %s%s", cfg.config_file, "" if "config" in cfg.cli
                      else " (found in the current directory; -c FILE to choose)")
-        hooks.call_strict(cfg.hooks, "on_starting", self)
-        self.desired = self.resolve_workers(cfg)
+        self.desired = self.resolve_workers(cfg)   # before on_starting, which may
+        hooks.call_strict(cfg.hooks, "on_starting", self)     # set num_workers
         if cfg.preload:
             self.app = self._load_app()
         self.listeners = self._listen()
@@ -511,6 +511,21 @@ class Arbiter:
         old, self.desired = self.desired, value
         if value != old:
             hooks.call(self.cfg.hooks, "nworkers_changed", self, value, old)
+
+    def want_workers(self, count):
+        """Gunicorn's ``server.num_workers = N`` in a hook: N workers wanted,
+        as after TTIN/TTOU (and 0 as after WINCH). In a worker's copy of the
+        arbiter (a worker-side hook) it changes nothing, as with Gunicorn,
+        and says so."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError("num_workers must be a whole number >= 0, got %r" % (count,))
+        if os.getpid() != self.pid:
+            log.warning("num_workers set to %d in a worker process changes nothing; "
+                        "set it from a hook the arbiter runs (on_starting, when_ready, "
+                        "on_reload, nworkers_changed, child_exit, pre_fork)", count)
+            return
+        self._set_desired(count)
+        log.info("num_workers set by a hook: %d workers wanted", self.desired)
 
     def handle_winch(self):
         if os.isatty(0):

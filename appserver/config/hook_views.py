@@ -5,7 +5,8 @@ A Gunicorn hooks file reads ``server.log``, ``server.cfg.workers``,
 These views give it those names over appserver's own objects, without
 adding Gunicorn's attributes to the arbiter, the worker or the request:
 
-- ``ServerView(arbiter)``: ``log``, ``cfg``, ``pid``, ``app``, ``num_workers``,
+- ``ServerView(arbiter)``: ``log``, ``cfg``, ``pid``, ``app``, ``num_workers``
+  (setting it asks for that many workers, as TTIN/TTOU do),
   ``WORKERS`` (pid -> ``WorkerView``), ``LISTENERS`` (their ``str()`` is
   the URL), ``address``,
   ``timeout``, ``proc_name``, ``master_name``, ``worker_class``, ``kill_worker``;
@@ -197,7 +198,11 @@ class ServerView:
 
     def __setattr__(self, name, value):
         """A hook's own attribute (``server.started_at = ...``) stays for the
-        next hook: it is kept on the arbiter."""
+        next hook: it is kept on the arbiter. ``num_workers`` is Gunicorn's
+        setter: that many workers are wanted, as after TTIN/TTOU."""
+        if name == "num_workers":
+            self._arbiter.want_workers(value)
+            return
         setattr(self._arbiter, name, value)
 
 
