@@ -6,6 +6,7 @@ log in Apache combined format (fields, quoting of header values, ``-`` for
 missing values and zero bytes, stdout for ``-``, nothing when disabled); and
 ``reopen`` after a log rotation. Logger state is restored after each test.
 """
+import json
 import logging
 import os
 import re
@@ -241,3 +242,19 @@ def test_reopen_with_stream_handlers_only_is_harmless(capsys):
     logs.reopen()
     logs.error_log.error("still here")
     assert "still here" in capsys.readouterr().err
+
+
+def test_gunicorns_logger_names_configure_ours(tmp_path):
+    path = tmp_path / "logging.json"
+    path.write_text(json.dumps({"version": 1, "loggers": {
+        "gunicorn.error": {"level": "DEBUG", "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "INFO"},
+        "appserver.access": {"level": "WARNING"}}}))
+    loggers = logs.dict_config_of(str(path))["loggers"]
+    assert loggers["appserver"] == {"level": "DEBUG"}
+    assert loggers["appserver.access"] == {"level": "WARNING"}     # named: kept
+    given = {"loggers": {"gunicorn.error": {"level": "ERROR"}}}
+    config = logs.dict_config_of(given)
+    assert config["loggers"]["appserver"] == {"level": "ERROR"}
+    assert given == {"loggers": {"gunicorn.error": {"level": "ERROR"}}}   # a copy
+    assert config["version"] == 1 and config["disable_existing_loggers"] is False

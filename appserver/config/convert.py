@@ -26,6 +26,7 @@ _FALSE = ("0", "false", "no", "off", "")
 _BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
 DEFAULT_PORT = 8000         # of a bind address without one, as with Gunicorn
 _NETWORKS = "comma-separated IP addresses and CIDR networks, * or nothing"
+_PATH_OR_DICT = "a file path (in a config file, also a dictionary)"
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
 
 
@@ -60,7 +61,8 @@ def describe(setting):
     """What a value of ``setting`` must look like, for messages and docs."""
     kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
             S.BOOL: "true or false", S.BIND: _BIND_FORMS,
-            S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS}.get(setting.type)
+            S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS,
+            S.PATH_OR_DICT: _PATH_OR_DICT}.get(setting.type)
     if setting.type == S.CHOICE:
         return "one of " + ", ".join(setting.choices)
     if setting.type == S.INT_OR_AUTO:
@@ -179,9 +181,16 @@ def _to_networks(setting, raw, origin):
     _fail(setting, _NETWORKS, raw, origin)
 
 
+def _to_path_or_dict(setting, raw, origin):
+    if isinstance(raw, (str, dict)):
+        return raw
+    _fail(setting, _PATH_OR_DICT, raw, origin)
+
+
 _CONVERTERS = {S.INT: _to_int, S.INT_OR_AUTO: _to_int_or_auto, S.FLOAT: _to_float,
                S.STR: _to_str, S.BOOL: _to_bool, S.CHOICE: _to_choice,
-               S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue, S.NETWORKS: _to_networks}
+               S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue, S.NETWORKS: _to_networks,
+               S.PATH_OR_DICT: _to_path_or_dict}
 
 
 class _BadBind(Exception):

@@ -17,6 +17,7 @@ against ``kind(name)``. The table follows Gunicorn ``FOLLOWS``; settings of
 that release which an older Gunicorn lacks stay classified.
 """
 
+import copy
 from typing import Callable, NamedTuple, Tuple
 
 from appserver.errors import ConfigError
@@ -169,6 +170,48 @@ def _custom(function, kind):
     return function
 
 
+# What Gunicorn applies a logconfig_dict over (gunicorn.glogging.CONFIG_DEFAULTS):
+# the dictionary's top-level keys replace these. Its logger names configure
+# appserver's loggers (appserver.observe.logs).
+GUNICORN_LOG_DEFAULTS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"],
+                           "propagate": True, "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"],
+                            "propagate": True, "qualname": "gunicorn.access"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "generic",
+                    "stream": "ext://sys.stdout"},
+        "error_console": {"class": "logging.StreamHandler", "formatter": "generic",
+                          "stream": "ext://sys.stderr"},
+    },
+    "formatters": {
+        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                    "datefmt": "[%Y-%m-%d %H:%M:%S %z]", "class": "logging.Formatter"},
+    },
+}
+
+
+def _log_config_dict(value, where):
+    """Gunicorn's logconfig_dict: log_config's dictionary, over Gunicorn's
+    defaults as Gunicorn applies it; the default (empty) changes nothing."""
+    if value is None or value == {}:
+        return ("notice", "")
+    if not isinstance(value, dict):
+        raise ConfigError("logconfig_dict=%r (from %s): expected a "
+                          "logging.config.dictConfig dictionary" % (value, where))
+    merged = copy.deepcopy(GUNICORN_LOG_DEFAULTS)
+    merged.update(value)
+    return ("set", "log_config", merged)
+
+
+_log_config_dict.key, _log_config_dict.kind = "log_config", SAME
+
+
 _SYSLOG = ("appserver writes its log to standard error or a file",
            "send standard error to syslog or journald with the service manager")
 _PARSER = ("appserver's HTTP parser is strict (RFC 9112) and has no leniency "
@@ -287,10 +330,7 @@ GUNICORN = (
         (None, ""), "an ini file for logging.config.fileConfig is not read",
         "write the configuration as a dictConfig dictionary in a JSON or TOML "
         "file and set log_config")),
-    _g("logconfig_dict", (), VALUE, refused_unless(
-        ((), None), "a dictConfig dictionary is read from a file",
-        "put the dictionary in a JSON file (json.dump) and set log_config to "
-        "its path")),
+    _g("logconfig_dict", (), VALUE, _log_config_dict),
     _g("logconfig_json", ("--log-config-json",), VALUE, same("log_config")),
     _g("syslog_addr", ("--log-syslog-to",), VALUE, refused_unless(
         ("udp://localhost:514",), *_SYSLOG)),

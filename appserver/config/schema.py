@@ -16,6 +16,8 @@ INT, FLOAT, STR, BOOL, CHOICE, BIND, KEYVALUE = (
 INT_OR_AUTO = "int-or-auto"
 # Comma-separated IP addresses and CIDR networks, or "*" (kept as given).
 NETWORKS = "networks"
+# A file's path; in a config file also the dictionary itself (kept as given).
+PATH_OR_DICT = "path-or-dict"
 
 
 class Setting(NamedTuple):

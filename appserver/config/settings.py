@@ -13,8 +13,8 @@ from typing import Dict
 
 from appserver.config.schema import (
     APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
-    LOGGING, NETWORKS, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR, TIMEOUTS, TLS,
-    WORKERS, Setting)
+    LOGGING, NETWORKS, PATH_OR_DICT, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR,
+    TIMEOUTS, TLS, WORKERS, Setting)
 
 SETTINGS = (
     # Server socket
@@ -231,10 +231,12 @@ SETTINGS = (
             default_doc='the Apache combined format, %(h)s %(l)s %(u)s %(t)s '
                         '"%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
             aliases=("--access-logformat",)),
-    Setting("log-config", STR, None, ("--log-config",), LOGGING,
-            "A logging.config.dictConfig dictionary in a JSON or TOML file, "
-            "applied after the settings above, for full control of the "
-            "appserver and appserver.access loggers.", metavar="FILE",
+    Setting("log-config", PATH_OR_DICT, None, ("--log-config",), LOGGING,
+            "A logging.config.dictConfig dictionary in a JSON or TOML file (in "
+            "a config file, also the dictionary itself), applied after the "
+            "settings above, for full control of the appserver and "
+            "appserver.access loggers; Gunicorn's logger names (gunicorn.error, "
+            "gunicorn.access) configure these.", metavar="FILE",
             default_doc="none"),
     Setting("request-id-header", STR, None, ("--request-id-header",), LOGGING,
             "Echo each request's id in a response header of this name (e.g. "

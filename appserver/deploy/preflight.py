@@ -77,7 +77,7 @@ def check_paths(cfg, binding):
 
 def check_log_config(cfg, binding):
     if cfg.log_config:
-        logs.load_log_config(cfg.log_config)
+        logs.dict_config_of(cfg.log_config)
 
 
 def check_statsd(cfg, binding):

@@ -8,12 +8,15 @@ or ``error-logfile``) at ``log-level``, and the access log when
 ``log-config FILE`` (JSON, or TOML), the file's ``logging.config.dictConfig``
 dictionary is applied on top, for full control: it may route the
 ``appserver`` and ``appserver.access`` loggers anywhere (existing loggers are
-kept unless the file says ``disable_existing_loggers``). A bad file raises
+kept unless the file says ``disable_existing_loggers``). A config file may
+give the dictionary itself (``log_config``, or Gunicorn's ``logconfig_dict``);
+Gunicorn's logger names configure appserver's (``dict_config_of``). A bad file raises
 ``ConfigError``. The config's notices (settings read with no effect) and
 warnings (``forwarded-allow-ips *``) are logged once the handlers are in place. ``reopen()`` reopens every log file of every logger in this
 process (after log rotation; the arbiter does it on USR1 and tells workers).
 """
 
+import copy
 import json
 import logging
 import sys
@@ -21,8 +24,8 @@ import sys
 from appserver.observe.accesslog import AccessLog, access_logger
 from appserver.errors import ConfigError
 
-__all__ = ["setup", "error_stream", "reopen", "load_log_config", "AccessLog",
-           "error_log"]
+__all__ = ["setup", "error_stream", "reopen", "load_log_config", "dict_config_of",
+           "AccessLog", "error_log"]
 
 error_log = logging.getLogger("appserver")
 _access_logger = access_logger
@@ -40,7 +43,7 @@ def _handler(path, default_stream):
 def setup(cfg):
     """Configure the error log and return the ``AccessLog``."""
     log_config = getattr(cfg, "log_config", None)
-    dict_config = load_log_config(log_config) if log_config else None
+    dict_config = dict_config_of(log_config) if log_config else None
     for handler in list(error_log.handlers):
         error_log.removeHandler(handler)
         handler.close()
@@ -55,13 +58,43 @@ def setup(cfg):
         try:
             dictConfig(dict_config)
         except (ValueError, TypeError, AttributeError, ImportError) as exc:
-            raise ConfigError("log-config %s: %s" % (log_config, exc)) from None
+            raise ConfigError("log-config %s: %s" % (_named(log_config), exc)) from None
         access.refresh()
     for notice in getattr(cfg, "notices", ()):
         error_log.info(notice)
     for warning in getattr(cfg, "warnings", ()):
         error_log.warning(warning)
     return access
+
+
+# Loggers as Gunicorn names them in a dictConfig dictionary, and ours.
+GUNICORN_LOGGERS = (("gunicorn.error", "appserver"), ("gunicorn.access", "appserver.access"))
+
+
+def dict_config_of(log_config):
+    """The ``dictConfig`` dictionary of ``log-config``: read from its file
+    (a path), or given in a config file (a dict: a copy, so it can be
+    applied again after a reload). A logger named as Gunicorn names it
+    (``gunicorn.error``, ``gunicorn.access``) configures appserver's
+    (``appserver``, ``appserver.access``), unless the dictionary names
+    that one too."""
+    if isinstance(log_config, str):
+        config = load_log_config(log_config)
+    else:
+        config = copy.deepcopy(log_config)
+        config.setdefault("version", 1)
+        config.setdefault("disable_existing_loggers", False)
+    loggers = config.get("loggers")
+    if isinstance(loggers, dict):
+        for theirs, ours in GUNICORN_LOGGERS:
+            if isinstance(loggers.get(theirs), dict) and ours not in loggers:
+                loggers[ours] = {k: v for k, v in loggers[theirs].items()
+                                 if k != "qualname"}
+    return config
+
+
+def _named(log_config):
+    return log_config if isinstance(log_config, str) else "(the dictionary)"
 
 
 def load_log_config(path):

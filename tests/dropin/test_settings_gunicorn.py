@@ -128,12 +128,23 @@ worker_tmp_dir = "/dev/shm"
     ("threads = 0\n", "threads=0 (from config file "),
     ("worker_class = 'gevent'\n", "worker_class 'gevent' (from config file "),
     ("reuse_port = True\n", "reuse_port=True (from config file "),
-    ("logconfig_dict = {'version': 1}\n", "put the dictionary in a JSON file"),
+    ("logconfig_dict = 'logging.json'\n", "expected a logging.config.dictConfig "
+                                         "dictionary"),
 ])
 def test_refused_in_a_config_file(cwd, text, expected):
     with pytest.raises(ConfigError) as info:
         load_file(cwd, text)
     assert expected in str(info.value)
+
+
+def test_logconfig_dict_is_taken_over_gunicorns_defaults(cwd):
+    import gunicorn.glogging
+    assert G.GUNICORN_LOG_DEFAULTS == gunicorn.glogging.CONFIG_DEFAULTS
+    root = {"level": "WARNING", "handlers": ["console"]}
+    cfg = load_file(cwd, "logconfig_dict = {'root': %r}\n" % root)
+    assert cfg.log_config == dict(gunicorn.glogging.CONFIG_DEFAULTS, root=root)
+    assert cfg.notices == ()
+    assert load_file(cwd, "logconfig_dict = {}\n").log_config is None
 
 
 def test_threads_in_a_config_file_are_appservers(cwd):
