@@ -16,7 +16,13 @@ Gunicorn's settings are read too, in its spelling and value types, in the
 config file and on the command line (``appserver.config.gunicorn`` says what
 each becomes); those with no effect here leave a line in ``cfg.notices``. Any
 other name in a config file is ignored, as Gunicorn does (helpers, imports),
-unless it is close to a setting's name: then it is a did-you-mean error. An
+unless it is close to a setting's name: then it is a did-you-mean error. In a
+Gunicorn config file (named ``gunicorn*``, or one that sets a name only
+Gunicorn has, such as ``raw_env`` or ``proc_name``) Gunicorn's meaning wins:
+appserver's names that are Gunicorn's flag spellings of a setting Gunicorn
+names otherwise (``env``, ``pid``, ``name``, ``log_level``..., Gunicorn's
+``--env``, ``--pid``, ``--name``, ``--log-level``) are not Gunicorn settings,
+so they are ignored there as Gunicorn ignores them, with a notice. An
 unknown ``APPSERVER_*`` variable, a broken config file, or a bad value raises
 ``ConfigError`` (a malformed bind address too) naming the source.
 ``reload(cfg)`` loads again from the same command line, config
@@ -270,15 +276,37 @@ def _file_layer(path, notices):
     origin = "config file " + path
     layer = {}
     names, file_hooks = _run_config_file(path)
+    gunicorns = _is_gunicorn_file(path, names)
     for name, value in names.items():
         setting = S.BY_KEY.get(name)
         if name in G.BY_NAME:
             _gunicorn(name, value, origin, origin, layer, notices)
+        elif gunicorns and name in GUNICORN_FLAG_NAMES:
+            notices.append(
+                "%s in %s is ignored, as Gunicorn ignores it: it is no Gunicorn "
+                "setting (Gunicorn's --%s sets %s); in an appserver config file it "
+                "would be appserver's %s" % (name, path, name.replace("_", "-"),
+                                             GUNICORN_FLAG_NAMES[name], name))
         elif setting is not None and not setting.cli_only:
             layer[name] = (value, origin, origin)
         else:
             _check_near_miss(name, path)
     return layer, file_hooks
+
+
+# appserver's setting names that are Gunicorn's long flags of a setting it
+# names otherwise, e.g. {"env": "raw_env", "pid": "pidfile", "name": "proc_name"}.
+GUNICORN_FLAG_NAMES = {
+    flag[2:].replace("-", "_"): g.name
+    for g in G.GUNICORN for flag in g.flags
+    if flag.startswith("--") and flag[2:].replace("-", "_") in S.BY_KEY
+    and flag[2:].replace("-", "_") not in G.BY_NAME}
+
+
+def _is_gunicorn_file(path, names):
+    """Written for Gunicorn: named so, or setting a name only Gunicorn has."""
+    return os.path.basename(path).startswith("gunicorn") or any(
+        name in G.BY_NAME and name not in S.BY_KEY for name in names)
 
 
 def _check_near_miss(name, path):

@@ -147,6 +147,41 @@ def test_logconfig_dict_is_taken_over_gunicorns_defaults(cwd):
     assert load_file(cwd, "logconfig_dict = {}\n").log_config is None
 
 
+GUNICORN_HELPERS = """\
+env = "production"                  # helpers of the file's own: Gunicorn ignores
+pid = 4                             # these names, which are not its settings
+name = "shop"
+log_level = "debug"
+proc_name = name
+raw_env = ["STAGE=" + env]
+"""
+
+
+@pytest.mark.parametrize("filename", ["gunicorn.conf.py", "web_conf.py"])
+def test_names_gunicorn_ignores_are_ignored_in_a_gunicorn_config_file(cwd, filename):
+    """env, pid, name (Gunicorn's --env, --pid, --name set raw_env, pidfile,
+    proc_name) are no Gunicorn settings: a file named gunicorn*, or one that
+    sets a Gunicorn-only name (raw_env), uses them as Gunicorn does."""
+    (cwd / filename).write_text(GUNICORN_HELPERS)
+    cfg = loading.load("pkg.mod:app", {"config": filename}, {}, str(cwd))
+    assert cfg.env == ("STAGE=production",) and cfg.name == "shop"
+    assert cfg.pid is None and cfg.log_level == "info"
+    ignored = [n for n in cfg.notices if "is ignored, as Gunicorn ignores it" in n]
+    assert len(ignored) == 4, cfg.notices
+    assert any(n.startswith("env in ") and "--env sets raw_env" in n for n in ignored)
+    assert any(n.startswith("pid in ") and "--pid sets pidfile" in n for n in ignored)
+    assert any(n.startswith("name in ") and "--name sets proc_name" in n for n in ignored)
+
+
+def test_in_an_appserver_config_file_env_pid_and_name_are_appservers(cwd):
+    (cwd / "appserver.conf.py").write_text(
+        'env = ["STAGE=production"]\npid = "/tmp/app.pid"\nname = "shop"\n'
+        'log_level = "debug"\n')
+    cfg = loading.load("pkg.mod:app", {}, {}, str(cwd))
+    assert cfg.env == ("STAGE=production",) and cfg.pid == "/tmp/app.pid"
+    assert (cfg.name, cfg.log_level) == ("shop", "debug") and cfg.notices == ()
+
+
 def test_threads_in_a_config_file_are_appservers(cwd):
     cfg = load_file(cwd, "worker_class = 'gthread'\nthreads = 4\n")
     assert cfg.threads == 4 and cfg.notices == ()
