@@ -3,9 +3,12 @@
 Contract: ``server_factory(app, *args, **kw)`` builds a ``tests.server.Server``
 (same keywords), starts it unless ``start=False``, and always stops it and
 removes its temporary directory when the test ends, whatever happened.
-``tests/apps`` is importable from tests, so a test can reuse an app's helpers
-(for example the download pattern) to compute what it expects.
+``pair`` is a connected socket pair (ours, theirs), theirs with a 5 s
+timeout, both closed after the test. ``tests/apps`` is importable from tests,
+so a test can reuse an app's helpers (for example the download pattern) to
+compute what it expects.
 """
+import socket
 import sys
 from pathlib import Path
 
@@ -17,6 +20,15 @@ for _p in (TESTS_DIR.parent, TESTS_DIR / "apps"):
         sys.path.insert(0, str(_p))
 
 from tests.server import Server  # noqa: E402
+
+
+@pytest.fixture
+def pair():
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(5)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
 
 
 @pytest.fixture

@@ -24,15 +24,6 @@ class Listener:
         return 99
 
 
-@pytest.fixture
-def pair():
-    ours, theirs = socket.socketpair()
-    theirs.settimeout(5)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
-
-
 def new(sock, front=None, peer=("127.0.0.1", 5000)):
     return Connection(sock, peer, Listener(), Limits(), 5.0, 5.0,
                       timeouts=TIMEOUTS, front=front or Front())

@@ -79,7 +79,7 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
     except HTTPError as exc:        # raised while the app read the body
         log.info("client %s: %s", environ["REMOTE_ADDR"] or "unix", exc.detail)
         _fail(conn, response, exc)
-    except Exception as exc:
+    except Exception:
         log.exception("Error handling request %s %s", request.method, request.target)
         _fail(conn, response, InternalServerError())   # what failed is in the log only
     observer.finished(conn, request, environ, response, time.monotonic() - started)

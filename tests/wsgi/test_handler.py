@@ -21,11 +21,9 @@ from appserver.net.connection import ClientError, ClientTimeout, Connection
 from appserver.http import writer
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.net.sockets import Listener
-from appserver.wsgi import handler
 from appserver.wsgi import response as response_mod
 from appserver.wsgi.environ import base_environ, build_environ
 from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
-from appserver.wsgi.response import FileWrapper
 
 BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
 
@@ -750,8 +748,6 @@ def test_file_wrapper_over_a_non_file_is_iterated():
 # -- WorkerTimeout -------------------------------------------------------------------
 
 def test_worker_timeout_answers_504_and_is_reraised():
-    result = Closing([b"x"])
-
     def app(environ, start_response):
         raise WorkerTimeout()
 

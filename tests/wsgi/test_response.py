@@ -15,7 +15,6 @@ import sys
 
 import pytest
 
-from appserver.http import writer
 from appserver.wsgi import response as response_mod
 from appserver.wsgi.response import AppResponseError, FileWrapper, Response
 
