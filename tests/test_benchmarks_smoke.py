@@ -47,7 +47,7 @@ def test_wrk_parse_full_report():
 
 
 def test_wrk_parse_clean_report_and_failure():
-    clean = "\n".join(l for l in WRK_REPORT.splitlines() if "errors" not in l and "Non-2xx" not in l)
+    clean = "\n".join(line for line in WRK_REPORT.splitlines() if "errors" not in line and "Non-2xx" not in line)
     out = wrk.parse(clean)
     assert out["non_2xx"] == 0 and sum(out["socket_errors"].values()) == 0
     try:

@@ -141,7 +141,9 @@ def test_accepted_tcp_sockets_inherit_nodelay_and_timeouts_from_the_listener():
     try:
         assert inherited == socket.SO_RCVTIMEO | socket.SO_SNDTIMEO
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
-        timeout = lambda opt: struct.unpack("ll", accepted.getsockopt(socket.SOL_SOCKET, opt, 16))
+        def timeout(opt):
+            return struct.unpack("ll", accepted.getsockopt(socket.SOL_SOCKET, opt, 16))
+
         assert timeout(socket.SO_RCVTIMEO) == (2, 500000)
         assert timeout(socket.SO_SNDTIMEO) == (7, 500000)
     finally:

@@ -95,7 +95,7 @@ def test_error_log_level_filters(tmp_path, level, shown):
     logs.setup(cfg(error_logfile=str(path), log_level=level))
     for name in ("debug", "info", "warning", "error"):
         getattr(logs.error_log, name)("a %s line", name)
-    levels = [ERROR_LINE.match(l).group(3) for l in path.read_text().splitlines()]
+    levels = [ERROR_LINE.match(line).group(3) for line in path.read_text().splitlines()]
     assert levels == shown
 
 
@@ -162,7 +162,7 @@ def test_access_log_status_is_the_code_of_a_status_line(tmp_path):
     access = logs.AccessLog(str(path))
     access.write(environ(), "404 Not Found", 9, 0.0)
     access.write(environ(), 504, 0, 0.0)
-    statuses = [COMBINED.match(l).group(5) for l in path.read_text().splitlines()]
+    statuses = [COMBINED.match(line).group(5) for line in path.read_text().splitlines()]
     assert statuses == ["404", "504"]
 
 

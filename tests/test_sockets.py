@@ -305,7 +305,7 @@ def test_fd_datagram_socket_is_refused():
 def test_bind_all_keeps_order_of_addresses(bound, tmp_path):
     path = str(tmp_path / "a.sock")
     listeners = bound([("unix", path), ("tcp", "127.0.0.1", 0)])
-    assert [l.kind for l in listeners] == ["unix", "tcp"]
+    assert [listener.kind for listener in listeners] == ["unix", "tcp"]
 
 
 def test_bind_all_failure_closes_and_unlinks_what_it_opened(tmp_path, monkeypatch):
@@ -325,7 +325,7 @@ def test_bind_all_failure_closes_and_unlinks_what_it_opened(tmp_path, monkeypatc
         sockets.bind_all([("unix", good), ("tcp", "127.0.0.1", 0),
                           ("unix", str(blocker))], 16)
     assert len(opened) == 2
-    assert all(l.sock.fileno() == -1 for l in opened), "a socket was left open"
+    assert all(listener.sock.fileno() == -1 for listener in opened), "a socket was left open"
     assert not os.path.exists(good), "the socket file bind_all created was left"
 
 

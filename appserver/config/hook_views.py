@@ -173,7 +173,8 @@ class ServerView:
 
     @property
     def LISTENERS(self):
-        return [ListenerView(l) for l in getattr(self._arbiter, "listeners", ()) or ()]
+        listeners = getattr(self._arbiter, "listeners", ()) or ()
+        return [ListenerView(listener) for listener in listeners]
 
     @property
     def address(self):

@@ -23,13 +23,14 @@ def spawn_new_arbiter(listeners, cwd, argv=None, handoff_pair=None):
     workers pass on as they stop reach the new workers."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
-    keep = [l.fileno() for l in listeners]
+    keep = [listener.fileno() for listener in listeners]
     if handoff_pair is not None:
         from appserver.worker.handoff import to_env
         name, env[name] = to_env(handoff_pair)
         keep += [sock.fileno() for sock in handoff_pair]
-    env[FDS_VAR] = ",".join("%d=%s" % (l.fileno(), l.owned_path) if l.owned_path
-                            else str(l.fileno()) for l in listeners)
+    env[FDS_VAR] = ",".join("%d=%s" % (listener.fileno(), listener.owned_path)
+                            if listener.owned_path else str(listener.fileno())
+                            for listener in listeners)
     env[FROM_VAR] = str(os.getpid())
     pid = os.fork()
     if pid:

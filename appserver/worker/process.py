@@ -100,7 +100,7 @@ class Worker:
         self.nudge_fd = nudge_fd
         self.handoff = Handoff(handoff_pair)
         self.number = number
-        self.listeners = {l.fileno(): l for l in listeners}
+        self.listeners = {listener.fileno(): listener for listener in listeners}
         self.slot = slot
         self.app = app
         self.access_log = access_log
@@ -207,7 +207,8 @@ class Worker:
         self.front = Front(context, proxy.AllowList(cfg.proxy_allow_ips)
                            if cfg.proxy_protocol else None)
         multiprocess = cfg.workers != 1
-        self.bases = {fd: base_environ(l, multiprocess) for fd, l in self.listeners.items()}
+        self.bases = {fd: base_environ(listener, multiprocess)
+                      for fd, listener in self.listeners.items()}
         threads = min(cfg.threads, self.slot.rows)
         if cfg.threads > 1 and threads < cfg.threads:
             log.warning("threads=%d takes effect on a restart or a USR2 upgrade, not "
@@ -217,8 +218,8 @@ class Worker:
         if context is not None:
             for base in self.bases.values():
                 base["wsgi.url_scheme"] = "https"
-        self.inherited = {fd: prepare_listener(l, cfg.read_timeout, cfg.send_timeout)
-                          for fd, l in self.listeners.items()}
+        self.inherited = {fd: prepare_listener(listener, cfg.read_timeout, cfg.send_timeout)
+                          for fd, listener in self.listeners.items()}
 
     def _connection(self, sock, peer, listener):
         """A new ``Connection`` on ``listener`` (the table's factory)."""

@@ -49,7 +49,8 @@ def unit_value(entries, section, key):
 
 
 def instructions(path=DOCKERFILE):
-    lines = [l for l in Path(path).read_text().splitlines() if not l.lstrip().startswith("#")]
+    lines = [line for line in Path(path).read_text().splitlines()
+             if not line.lstrip().startswith("#")]
     text = re.sub(r"\\\n", " ", "\n".join(lines))
     found = []
     for line in text.splitlines():

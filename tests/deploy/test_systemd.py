@@ -312,8 +312,8 @@ def docs_notify_reload_variant():
     docs = (SYSTEMD.parent.parent / "docs" / "deploy.md").read_text()
     [block] = [b for b in re.findall(r"```ini\n(.*?)```", docs, re.S)
                if "Type=notify-reload" in b]
-    lines = [l for l in (SYSTEMD / "appserver.service").read_text().splitlines()
-             if not l.startswith(("Type=", "ExecReload="))]
+    lines = [line for line in (SYSTEMD / "appserver.service").read_text().splitlines()
+             if not line.startswith(("Type=", "ExecReload="))]
     at = lines.index("[Service]") + 1
     return "\n".join(lines[:at] + block.strip().splitlines() + lines[at:]) + "\n"
 

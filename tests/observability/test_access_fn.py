@@ -15,7 +15,7 @@ from tests.observability.conftest import raw_request, wait_until
 
 def access_lines(srv, count, timeout=10.0):
     return wait_until(lambda: (lambda lines: lines if len(lines) >= count else None)(
-        [l for l in srv.stdout().splitlines() if l.strip()]),
+        [line for line in srv.stdout().splitlines() if line.strip()]),
         timeout, "%d access lines in\n%s" % (count, srv.log()))
 
 
@@ -47,7 +47,7 @@ def test_json_lines_with_request_id_echoed(obs_server):
     assert re.fullmatch(r"[0-9a-f]{32}", rid)
     assert resp.body.decode().split() == [rid, "-"]     # no header the client did not send
     srv.request("POST", "/status/404", body=b"x" * 10)
-    first, second = [json.loads(l) for l in access_lines(srv, 2)]
+    first, second = [json.loads(line) for line in access_lines(srv, 2)]
     assert first["request_id"] == rid and first["status"] == 200
     assert first["bytes"] == len(resp.body) and isinstance(first["duration"], float)
     assert (second["method"], second["status"], second["bytes"]) == ("POST", 404, 6)
@@ -80,9 +80,9 @@ def test_requests_the_server_refuses_are_logged(obs_server):
     slow = raw_request(srv, b"GET /slow HTTP/1.1\r\nHost: x\r\n")
     assert slow.startswith(b"HTTP/1.1 408 ")
     lines = access_lines(srv, 3)
-    assert [l.split('"')[1] for l in lines] == [
+    assert [line.split('"')[1] for line in lines] == [
         "GET /bad HTTP/1.1", "GET /big HTTP/1.1", "GET /slow HTTP/1.1"]
-    assert [l.split('"')[2].split()[0] for l in lines] == ["400", "431", "408"]
+    assert [line.split('"')[2].split()[0] for line in lines] == ["400", "431", "408"]
 
 
 def test_timed_out_request_is_logged_504(obs_server):

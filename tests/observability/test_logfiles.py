@@ -111,10 +111,10 @@ def test_usr1_reopens_the_files_of_arbiter_and_workers(obs_server, tmp_path):
             thread.start()
         for thread in both:
             thread.join()
-        seen = {int(l.split("<")[1].rstrip(">")) for l in lines_of(access)}
+        seen = {int(line.split("<")[1].rstrip(">")) for line in lines_of(access)}
     assert seen == workers, "workers that wrote to the new access log: %s" % seen
-    assert [l.split()[0] for l in lines_of(tmp_path / "access.log.1")] == ["/before"]
-    assert {l.split()[0] for l in lines_of(access)} == {"/sleep"}
+    assert [line.split()[0] for line in lines_of(tmp_path / "access.log.1")] == ["/before"]
+    assert {line.split()[0] for line in lines_of(access)} == {"/sleep"}
     assert "Received USR1: reopening log files" in (tmp_path / "error.log.1").read_text()
     srv.signal(signal.SIGTERM)
     srv.wait_exit(20)

@@ -53,7 +53,7 @@ def test_requests_are_counted_by_method_and_status(obs_server):
     assert samples[("appserver_workers", (("state", "idle"),))] == 2
     assert samples[("appserver_worker_starts_total", ())] == 2
     assert samples[("appserver_worker_boot_seconds_count", ())] == 2
-    [backlog] = [v for (n, l), v in samples.items() if n == "appserver_listen_backlog_max"]
+    [backlog] = [v for (n, labels), v in samples.items() if n == "appserver_listen_backlog_max"]
     assert backlog == 2048
 
 
@@ -80,7 +80,7 @@ def test_exits_by_cause(obs_server):
     srv = obs_server("--admin-bind", "127.0.0.1:0", "--timeout", "1", workers=2)
 
     def exits():
-        return {dict(l)["cause"]: v for (n, l), v in scrape(srv).items()
+        return {dict(labels)["cause"]: v for (n, labels), v in scrape(srv).items()
                 if n == "appserver_worker_exits_total"}
 
     def wait_exit(cause, count=1):

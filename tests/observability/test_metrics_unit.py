@@ -144,7 +144,7 @@ def test_statsd_sends_counter_deltas_and_gauges():
     stats = view().stats
     metrics.count(stats, "GET", 200, 0.001)
     second = statsd.lines(view(stats=stats), previous, "app")
-    counters = [l for l in second if l.endswith("|c")]
+    counters = [line for line in second if line.endswith("|c")]
     assert "app.requests.GET.2xx:1|c" in counters
     assert "app.request_duration.count:1|c" in counters
     assert "app.worker_exits.timeout:1|c" not in second

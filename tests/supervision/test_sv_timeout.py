@@ -92,7 +92,7 @@ def test_timeout_in_python_504_stack_access_log_and_replacement(server_factory):
     # The line is written once the response is sent: poll for it.
     lines = wait_until(lambda: re.search(r'"GET / HTTP/1.1" 200 ', access.read_text())
                        and access.read_text().splitlines(), 5, access.read_text)
-    assert any(re.search(r'"GET /hang HTTP/1.1" 504 ', l) for l in lines), lines
+    assert any(re.search(r'"GET /hang HTTP/1.1" 504 ', line) for line in lines), lines
 
 
 @pytest.mark.timeout(30)

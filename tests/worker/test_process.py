@@ -1,5 +1,15 @@
 """Pure parts of the worker module."""
+import os
+import socket
+import time
+import types
 
+from appserver.config import loading
+from appserver.net.connection import AWAIT_HEAD, IDLE
+from appserver.net.sockets import Listener
+from appserver.observe import scoreboard
+from appserver.worker import Worker
+from appserver.worker.handoff import create_pair
 from appserver.worker.process import HEARTBEAT_INTERVAL, idle_sleep
 
 
@@ -16,18 +26,6 @@ def test_idle_sleep_is_the_heartbeat_interval_otherwise():
 
 
 # -- retiring and closing down, on a worker built by its constructor ----------
-
-import os
-import socket
-import time
-import types
-
-from appserver.config import loading
-from appserver.observe import scoreboard
-from appserver.net.connection import AWAIT_HEAD, IDLE
-from appserver.net.sockets import Listener
-from appserver.worker import Worker
-from appserver.worker.handoff import create_pair
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 

@@ -267,7 +267,7 @@ def test_read_all_of_a_body_cut_short_leaves_no_padding():
 
 def _rss():
     with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
 
 
 @pytest.mark.parametrize("declared", [10 ** 9, 10 ** 15])
