@@ -6,9 +6,10 @@ Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
 with install hints when something is missing; a missing peer is skipped with
 a note instead), then for each scenario and round starts appserver, measures
 it, stops it, then does the same with Gunicorn (sync worker) and each peer
-(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ... (a static scenario runs appserver ``--static``,
-WhiteNoise under Gunicorn and nginx instead: ``benchmarks.static``). Each measured run happens in a fresh network namespace
-when this process may make one (``benchmarks.netns``; root), so no run
+(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ...
+(a static scenario runs appserver ``--static``, WhiteNoise under Gunicorn and
+nginx instead: ``benchmarks.static``). Each measured run happens in a fresh
+network namespace when this process may make one (``benchmarks.netns``; root), so no run
 inherits another's TCP state. A run: start the server pinned to one CPU,
 time launch to first 200, warm up, read the server tree's CPU ticks, drive
 it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
@@ -46,7 +47,8 @@ def parse_args(argv):
                                  description="appserver vs Gunicorn benchmark suite")
     ap.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     ap.add_argument("--duration", type=int, default=5, help="seconds per measured run (default 5)")
-    ap.add_argument("--warmup", type=int, default=1, help="warm-up seconds before measuring (default 1)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="warm-up seconds before measuring (default 1)")
     ap.add_argument("--workers", type=int, default=2, help="workers per server (default 2)")
     ap.add_argument("--scenarios", default=",".join(scenarios.names()),
                     help="comma-separated subset (default: all)")
@@ -57,7 +59,8 @@ def parse_args(argv):
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     ap.add_argument("--no-netns", action="store_true",
                     help="run every server on the shared loopback, not a fresh network namespace")
-    ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md and the chart")
+    ap.add_argument("--no-docs", action="store_true",
+                    help="do not write docs/benchmarks.md and the chart")
     ap.add_argument("--json", help="also write every run's raw figures to this file")
     ap.add_argument("--from-json", metavar="FILE",
                     help="render the docs from a file written by --json, run nothing")

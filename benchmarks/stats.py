@@ -18,10 +18,11 @@ Peers (Granian, uWSGI, bjoern, ...) are any other ``server`` in the runs:
 each scenario's entry also holds every peer's medians and values,
 ``"peers"`` (their names in order of first appearance), ``"best"``
 (``{metric: name of the best peer}``, highest req/s, lowest of every other
-figure; a zero figure is no measurement and never the best) and ``"vs_best"`` (``{metric: appserver / that peer}``).
-``evaluate_peers(summary)`` checks ``PEER_TARGETS`` (issue 23) the same way
-as ``evaluate``, and appserver's own round-to-round spread of CPU per
-request ((max - min) / median, worst of ``SPREAD_SCENARIOS``).
+figure; a zero figure is no measurement and never the best) and ``"vs_best"``
+(``{metric: appserver / that peer}``). ``evaluate_peers(summary)`` checks
+``PEER_TARGETS`` (issue 23) the same way as ``evaluate``, and appserver's own
+round-to-round spread of CPU per request ((max - min) / median, worst of
+``SPREAD_SCENARIOS``).
 """
 import statistics
 

@@ -59,7 +59,8 @@ def test_web_concurrency_sets_the_default_workers(cwd):
 
 def test_bad_web_concurrency_names_it(cwd):
     message = config_error(cwd, environ={"WEB_CONCURRENCY": "lots"})
-    assert message == "workers: expected a whole number >= 1 or auto, got 'lots' (from WEB_CONCURRENCY)"
+    assert message == ("workers: expected a whole number >= 1 or auto, got 'lots' "
+                       "(from WEB_CONCURRENCY)")
 
 
 def test_bad_port_is_a_bind_error(cwd):

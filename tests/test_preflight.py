@@ -74,8 +74,8 @@ def cases(tmp_path, busy_port):
     }
 
 
-NAMES = ["log-config", "log-config ini", "user", "group", "admin-bind", "statsd", "bind-owner", "pid",
-         "error-logfile", "access-logfile", "umask", "port in use", "admin port in use"]
+NAMES = ["log-config", "log-config ini", "user", "group", "admin-bind", "statsd", "bind-owner",
+         "pid", "error-logfile", "access-logfile", "umask", "port in use", "admin port in use"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -4,16 +4,17 @@
 ``http://host/path`` to send that ``Host``) into raw request heads, or raises
 ``ConfigError`` (checked at start and on HUP, before any worker is forked).
 ``serve_or_exit(app, base, values)`` is the worker's call: it logs the
-failure and exits with ``EXIT_APP_LOAD``. ``run(app, base, heads)`` serves each head to ``app`` in this process, as a
+failure and exits with ``EXIT_APP_LOAD``.
+``run(app, base, heads)`` serves each head to ``app`` in this process, as a
 client's request would be: parsed by the real parser, its environ built by
 ``wsgi.environ`` from the worker's own listener (``base``), the whole body
 read and ``close()`` called. The environ carries ``appserver.warmup``: True.
 It raises ``WarmupFailed`` (with a message that says which request and why)
 when the app raises or answers with a 5xx; a 4xx is logged as a warning (the
-request may have been refused before reaching the code it meant to load,
-e.g. a ``Host`` the app does not allow). Frameworks that import code on the
-first request (Django resolves its URLconf and imports the views then) fail
-here, in a new worker, instead of on a client's request.
+request may have been refused before reaching the code it meant to load, e.g.
+a ``Host`` the app does not allow). Frameworks that import code on the first
+request (Django resolves its URLconf and imports the views then) fail here, in
+a new worker, instead of on a client's request.
 """
 
 import io

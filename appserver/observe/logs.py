@@ -12,8 +12,9 @@ kept unless the file says ``disable_existing_loggers``). A config file may
 give the dictionary itself (``log_config``, or Gunicorn's ``logconfig_dict``);
 Gunicorn's logger names configure appserver's (``dict_config_of``). A bad file raises
 ``ConfigError``. The config's notices (settings read with no effect) and
-warnings (``forwarded-allow-ips *``) are logged once the handlers are in place. ``reopen()`` reopens every log file of every logger in this
-process (after log rotation; the arbiter does it on USR1 and tells workers).
+warnings (``forwarded-allow-ips *``) are logged once the handlers are in place.
+``reopen()`` reopens every log file of every logger in this process (after log
+rotation; the arbiter does it on USR1 and tells workers).
 """
 
 import copy

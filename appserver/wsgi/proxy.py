@@ -45,7 +45,8 @@ CACHE_SIZE = 4096
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{1,5})?")
 _IDENT = re.compile(r"unknown|_[A-Za-z0-9._-]+", re.I)
 _PORT = re.compile(r"[0-9]{1,5}|_[A-Za-z0-9._-]+")
-_PAIR = re.compile(r'[ \t]*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)=("(?:[^"\\]|\\.)*"|[^;,\s"]*)[ \t]*([;,]|$)')
+_PAIR = re.compile(r'[ \t]*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)='
+                   r'("(?:[^"\\]|\\.)*"|[^;,\s"]*)[ \t]*([;,]|$)')
 _PATH = re.compile(r"/[\x21\x22\x24-\x3e\x40-\x7e]*")     # no "?", "#", space
 
 

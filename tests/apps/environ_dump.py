@@ -15,9 +15,11 @@ ERRORS_METHODS = ("write", "writelines", "flush")
 def describe(key, value):
     """A JSON-friendly description of one environ value."""
     if key == "wsgi.input":
-        return {"type": type(value).__name__, "methods": [m for m in INPUT_METHODS if hasattr(value, m)]}
+        return {"type": type(value).__name__,
+                "methods": [m for m in INPUT_METHODS if hasattr(value, m)]}
     if key == "wsgi.errors":
-        return {"type": type(value).__name__, "methods": [m for m in ERRORS_METHODS if hasattr(value, m)]}
+        return {"type": type(value).__name__,
+                "methods": [m for m in ERRORS_METHODS if hasattr(value, m)]}
     if isinstance(value, str):
         return {"type": "str", "value": value}
     return {"type": type(value).__name__, "value": repr(value)}
@@ -25,7 +27,8 @@ def describe(key, value):
 
 def _app(environ, start_response):
     out = json.dumps({k: describe(k, v) for k, v in environ.items()}, sort_keys=True).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(out)))])
     return [out]
 
 

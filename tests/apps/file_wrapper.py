@@ -56,7 +56,8 @@ def _app(environ, start_response):
     kind = query.get("kind", ["file"])[0]
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is None:
-        start_response("501 Not Implemented", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+        start_response("501 Not Implemented",
+                       [("Content-Type", "text/plain"), ("Content-Length", "0")])
         return [b""]
     if kind == "file":
         stream = TrackedFile(_data_file(n), "rb")

@@ -1,8 +1,8 @@
 """Test app: record the order in which requests are served; validated.
 
 Contract: records ``<path>`` in ``started.log``, sleeps ``?s=`` seconds
-(default 0), then records ``<path>`` in ``order.log`` (see ``_record``) and answers 200 text/plain with the path and
-a Content-Length.
+(default 0), then records ``<path>`` in ``order.log`` (see ``_record``) and
+answers 200 text/plain with the path and a Content-Length.
 """
 import time
 from urllib.parse import parse_qs

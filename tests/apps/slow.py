@@ -19,7 +19,8 @@ def _app(environ, start_response):
     time.sleep(seconds)
     record("slow.log", f"end {os.getpid()}")
     out = json.dumps({"pid": os.getpid(), "slept": seconds}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(out)))])
     return [out]
 
 

@@ -15,7 +15,8 @@ def _app(environ, start_response):
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH", "")
     if not length and not environ.get("wsgi.input_terminated"):
-        start_response("411 Length Required", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+        start_response("411 Length Required",
+                       [("Content-Type", "text/plain"), ("Content-Length", "0")])
         return [b""]
     remaining = int(length) if length else None
     digest, total, reads = hashlib.sha256(), 0, 0
@@ -29,7 +30,8 @@ def _app(environ, start_response):
         if remaining is not None:
             remaining -= len(data)
     out = json.dumps({"length": total, "sha256": digest.hexdigest(), "reads": reads}).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(out)))])
     return [out]
 
 

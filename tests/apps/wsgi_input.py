@@ -50,7 +50,8 @@ def _app(environ, start_response):
     mode = parse_qs(environ.get("QUERY_STRING", "")).get("mode", ["readline"])[0]
     pieces = exercise(environ["wsgi.input"], mode)
     out = json.dumps([p.decode("latin-1") for p in pieces]).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(out)))])
     return [out]
 
 

@@ -7,11 +7,11 @@ socket the port is ``Host``'s, as in Gunicorn); a 1xx status from the app is
 a logged 500 that ends the connection; server-made answers to ``HEAD`` (400,
 408, 500, 504, invalid headers) have no body; 205 has none and
 ``Content-Length: 0``; a close-delimited body cut short (the app raised, or
-its worker was killed) ends in a reset, not a clean close; a request line without a version is answered 400 at once;
-app-side framing errors are named in the log; ``wsgi.input.read()`` of 50 MB
-costs the worker about the body's size. A property test sends generated
-requests to a real server and checks that the app's ``HTTP_`` keys are the
-header names sent.
+its worker was killed) ends in a reset, not a clean close; a request line
+without a version is answered 400 at once; app-side framing errors are named
+in the log; ``wsgi.input.read()`` of 50 MB costs the worker about the body's
+size. A property test sends generated requests to a real server and checks
+that the app's ``HTTP_`` keys are the header names sent.
 """
 import json
 import os

@@ -100,7 +100,8 @@ def test_status_of_a_stopped_server_exits_1(tmp_path):
 def test_render_marks_retiring_workers():
     snap = {"pid": 1, "app": "a", "workers_wanted": 1, "draining": False, "ready": True,
             "workers": [{"number": 1, "pid": 7, "state": "idle", "requests": 3,
-                         "connections": 4, "request": None, "request_seconds": None, "heartbeat_age": 0.2,
+                         "connections": 4, "request": None, "request_seconds": None,
+                         "heartbeat_age": 0.2,
                          "rss": 3 * 1048576, "retiring": "reload"}]}
     lines = render(snap).splitlines()
     assert lines[2].split() == ["1", "7", "idle", "3", "4", "-", "[retiring:", "reload]",

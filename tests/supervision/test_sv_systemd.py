@@ -8,9 +8,9 @@ configuration is invalid, and one whose new app cannot be imported, end
 with ``READY=1`` and a ``STATUS=reload failed: WHY; the previous workers
 keep serving`` (the log says it too), as does one whose new workers keep
 dying while booting (after ``--max-boot-failures``); meanwhile the old
-workers go on serving, and a HUP after the app was fixed reloads. Workers never see ``NOTIFY_SOCKET`` or
-``WATCHDOG_*`` (app code could otherwise speak for the service), while the
-arbiter still notifies and feeds the watchdog.
+workers go on serving, and a HUP after the app was fixed reloads. Workers
+never see ``NOTIFY_SOCKET`` or ``WATCHDOG_*`` (app code could otherwise speak
+for the service), while the arbiter still notifies and feeds the watchdog.
 """
 import os
 import re

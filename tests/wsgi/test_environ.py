@@ -6,8 +6,9 @@ PATH_INFO percent-decoding to latin-1, QUERY_STRING/RAW_URI untouched, header
 keys (HTTP_*, CONTENT_TYPE/CONTENT_LENGTH, joining of repeats, Cookie with
 ``;``), headers with ``_`` never reaching the app, SERVER_NAME/PORT from the
 listener (on a unix socket SERVER_PORT from Host or an absolute-form target),
-chunked requests without CONTENT_LENGTH, REMOTE_ADDR/PORT, that the base dict is not mutated, and the key cache bound;
-and, over generated requests, that the HTTP_ keys are the header names sent.
+chunked requests without CONTENT_LENGTH, REMOTE_ADDR/PORT, that the base dict
+is not mutated, and the key cache bound; and, over generated requests, that
+the HTTP_ keys are the header names sent.
 """
 import io
 import sys

@@ -787,7 +787,7 @@ def test_worker_timeout_after_head_sends_no_504_and_closes_iterable():
     assert state["closed"] == 1
 
 
-# -- regressions and known bugs -----------------------------------------------------------------------
+# -- regressions and known bugs ------------------------------------------------
 
 def test_file_wrapper_after_write_stays_chunked(data_file):
     keep, conn, _ = serve(req(), file_app(data_file, before=b"prefix"))

@@ -6,9 +6,10 @@ the head held back until the first non-empty piece), CR/LF and control
 characters refused in status and header values, invalid Content-Length, and
 RFC 9112 framing chosen per version/method/status: Content-Length kept or
 dropped, chunked on HTTP/1.1, close-delimited on HTTP/1.0, no body for HEAD,
-204, 205 (Content-Length: 0) and 304, 1xx refused, hop-by-hop headers from the app dropped, Connection: close
-honoured, Content-Length enforced (excess cut, short body ends keep-alive),
-Date/Server defaults, byte counters, set_length_if_unknown and FileWrapper.
+204, 205 (Content-Length: 0) and 304, 1xx refused, hop-by-hop headers from the
+app dropped, Connection: close honoured, Content-Length enforced (excess cut,
+short body ends keep-alive), Date/Server defaults, byte counters,
+set_length_if_unknown and FileWrapper.
 """
 import io
 import sys

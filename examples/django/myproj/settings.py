@@ -3,8 +3,9 @@
 Contract: a database-free Django project. It renders templates and enforces
 CSRF protection with the cookie-based token, so it needs no sessions, no auth
 and no migrations. Its static files are collected into ``staticfiles/``
-(``manage.py collectstatic``) and served by ``appserver --static``. DEBUG is off unless ``DJANGO_DEBUG=1``; ``SECRET_KEY`` comes
-from ``DJANGO_SECRET_KEY`` with a development-only fallback.
+(``manage.py collectstatic``) and served by ``appserver --static``. DEBUG is
+off unless ``DJANGO_DEBUG=1``; ``SECRET_KEY`` comes from ``DJANGO_SECRET_KEY``
+with a development-only fallback.
 """
 import os
 from pathlib import Path
