@@ -81,7 +81,7 @@ def serve_or_exit(app, base, values):
         run(app, base, parse(values))
     except (WarmupFailed, ConfigError) as exc:
         log.error("Worker failed to warm up: %s", exc)
-        raise SystemExit(errors.EXIT_APP_LOAD)
+        raise SystemExit(errors.EXIT_APP_LOAD) from None
 
 
 def run(app, base, heads):
@@ -120,7 +120,7 @@ def _call(app, environ, line):
                 body.close()
     except Exception:
         raise WarmupFailed("warm-up request %s raised:\n%s" % (
-            line, "".join(traceback.format_exception(*sys.exc_info())).rstrip()))
+            line, "".join(traceback.format_exception(*sys.exc_info())).rstrip())) from None
     if not answered:
         raise WarmupFailed("warm-up request %s: the app never called start_response"
                            % line)

@@ -43,7 +43,7 @@ def reload_config(running, base_modules):
         warmup.parse(cfg.warmup)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
-        raise ReloadFailed(str(exc))
+        raise ReloadFailed(str(exc)) from exc
     if tuple(cfg.bind) != tuple(running.bind):
         log.warning("bind changed in the new configuration; it takes effect on a "
                     "restart or a USR2 upgrade, not on HUP")
@@ -54,13 +54,13 @@ def reload_config(running, base_modules):
             app = loader.load_app(cfg.app)
         except AppServerError as exc:
             log.error("Reload failed, the previous workers keep serving: %s", exc)
-            raise ReloadFailed(str(exc))
+            raise ReloadFailed(str(exc)) from exc
     try:
         access_log = logs.setup(cfg)
     except AppServerError as exc:
         log.error("Reload failed, keeping the running configuration: %s", exc)
         logs.setup(running)
-        raise ReloadFailed(str(exc))
+        raise ReloadFailed(str(exc)) from exc
     return cfg, app, access_log
 
 

@@ -179,7 +179,7 @@ class Worker:
         try:
             hooks.call_strict(self.cfg.hooks, "post_worker_init", self)
         except hooks.HookFailed:
-            raise SystemExit(errors.EXIT_WORKER_BOOT)
+            raise SystemExit(errors.EXIT_WORKER_BOOT) from None
         if self.cfg.warmup:
             from appserver.app import warmup
             warmup.serve_or_exit(self.app, next(iter(self.bases.values())), self.cfg.warmup)
@@ -395,7 +395,7 @@ class Worker:
                           self.rewrite, started)
         except WorkerTimeout:
             longcall.end(started)
-            raise SystemExit(0)
+            raise SystemExit(0) from None
         now = time.monotonic()
         self.long = longcall.end(now) or self.long
         slot.request_finished(now)
@@ -734,10 +734,10 @@ def _load_app(spec):
         return loader.load_app(spec)
     except errors.AppLoadError as exc:
         log.error("%s", exc)
-        raise SystemExit(errors.EXIT_APP_LOAD)
+        raise SystemExit(errors.EXIT_APP_LOAD) from None
     except Exception:
         log.exception("Worker failed to boot")
-        raise SystemExit(errors.EXIT_WORKER_BOOT)
+        raise SystemExit(errors.EXIT_WORKER_BOOT) from None
 
 
 def _protocol(cfg):

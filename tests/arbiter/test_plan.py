@@ -189,7 +189,7 @@ def _simulate(desired, n_old, turns=40):
 def test_plan_rolling_replacement_keeps_capacity_and_converges(desired):
     ws, retiring, stopping, trace = _simulate(desired, desired)
     batch = plan.reload_batch(desired)
-    for decision, booting_new, serving, alive in trace:
+    for decision, _booting_new, serving, alive in trace:
         assert decision.spawn <= batch, "more than a batch at once"
         assert serving >= desired, "serving capacity dipped below desired"
         assert alive <= desired + batch, "more than desired + batch not stopping"

@@ -26,7 +26,7 @@ def _closed_within(sock, seconds):
     except ConnectionResetError:
         return data
     except socket.timeout:
-        raise AssertionError("still open after %.1f s (got %r)" % (seconds, data[:80]))
+        raise AssertionError("still open after %.1f s (got %r)" % (seconds, data[:80])) from None
 
 
 def _keep_alive_request(server):

@@ -188,7 +188,7 @@ def test_hup_under_socket_activation_loses_nothing():
         with Mixed(("127.0.0.1", port), duration=100) as load:
             load.wait_for_ok(50)
             proc.wait_for_log(r"Ready: 2 workers booted")
-            for n in range(1, 4):
+            for _ in range(1, 4):
                 mark = len(proc.log())
                 os.kill(proc.pid, signal.SIGHUP)
                 proc.wait_for_log(r"Booting worker", after=mark, count=2)

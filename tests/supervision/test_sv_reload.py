@@ -93,7 +93,7 @@ def test_hup_of_eight_workers_boots_new_ones_in_parallel_batches_first(server_fa
                                    r"Stopping worker (\d+) gracefully: reload", text)]
     assert [kind for kind, _ in events[:2]] == ["fork", "fork"], events
     forked = stopped = 0
-    for kind, pid in events:
+    for kind, _pid in events:
         forked += kind == "fork"
         stopped += kind == "stop"
         assert stopped <= forked, ("an old worker stopped before its replacement "

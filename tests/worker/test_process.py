@@ -51,7 +51,7 @@ class Booted:
         self.worker.table.accept_on()
         self.clients = []
         table = self.worker.table
-        for n in range(idle + 1):
+        for _ in range(idle + 1):
             ours, theirs = socket.socketpair()
             conn = table._add(self.worker._connection(ours, "", self.listener))
             conn.start(time.monotonic())

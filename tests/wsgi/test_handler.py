@@ -468,7 +468,7 @@ def test_exception_mid_body_of_a_close_delimited_response_resets():
     for version, aborted in (("HTTP/1.0", True), ("HTTP/1.1", False)):
         result = Closing([b"first", b"second"], fail_at=1)
         keep, conn, _ = serve(req(version=version),
-                              lambda e, s: (s("200 OK", []), result)[1])
+                              lambda e, s, result=result: (s("200 OK", []), result)[1])
         assert (keep, conn.aborted) == (False, aborted), version
     result = Closing([b"first", b"second"], fail_at=1)      # a length: no reset
     keep, conn, _ = serve(req(version="HTTP/1.0"),
