@@ -12,9 +12,20 @@ trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
 caller may receive without passing them through the buffer (the reader's
 ``took(n)`` then accounts for them).
 """
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, Union
 
 from .errors import BadRequest, HeaderFieldsTooLarge, HTTPError, PayloadTooLarge, URITooLong
+
+if TYPE_CHECKING:
+    from .parser import Limits
+
+# (name, value) pairs of a field section, in order.
+Fields = List[Tuple[str, str]]
+# The values of the fields ``head.semantics`` needs, by lower-case name.
+Groups = Dict[str, List[str]]
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Control bytes other than HTAB, a CR not followed by LF, an LF without CR.
@@ -40,13 +51,13 @@ class Data:
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         self.data = data
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is Data and other.data == self.data
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Data(%r)" % (self.data,)
 
 
@@ -55,19 +66,20 @@ class EndOfMessage:
 
     __slots__ = ("trailers",)
 
-    def __init__(self, trailers=None):
-        self.trailers = [] if trailers is None else trailers
+    def __init__(self, trailers: Optional[Fields] = None) -> None:
+        self.trailers: Fields = [] if trailers is None else trailers
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is EndOfMessage and other.trailers == self.trailers
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "EndOfMessage(%r)" % (self.trailers,)
 
 
-def parse_fields(lines, groups):
+def parse_fields(lines: List[str], groups: Groups) -> Tuple[Fields, List[str]]:
     """Field lines -> (headers, dropped); framing fields also go to groups."""
-    headers, dropped = [], []
+    headers: Fields = []
+    dropped: List[str] = []
     append, token, special = headers.append, TOKEN.fullmatch, SPECIAL_FIELDS
     for line in lines:
         name, colon, value = line.partition(":")
@@ -95,24 +107,25 @@ class Section:
 
     __slots__ = ("caps", "head", "scan", "lines", "line_start", "line_check")
 
-    def __init__(self, limits, head, line_check=None):
+    def __init__(self, limits: Limits, head: bool,
+                 line_check: Optional[Callable[[str], object]] = None) -> None:
         self.caps, self.head = limits.caps, int(head)
         self.scan = self.lines = self.line_start = 0
         # A head's request line is checked as soon as it is complete (called
         # with it as str; raises HTTPError): the client is answered at once,
         # not after a header-timeout for a blank line that never comes.
-        self.line_check = line_check if head else None
+        self.line_check: Optional[Callable[[str], object]] = line_check if head else None
 
-    def reset(self):
+    def reset(self) -> None:
         self.scan = self.lines = self.line_start = 0
 
-    def find_end(self, buf):
+    def find_end(self, buf: bytearray) -> int:
         """Offset of the section's final CRLF CRLF, or -1; checks new bytes."""
         end = buf.find(b"\r\n\r\n", max(0, self.scan - 3))
         self.check(buf, end + 2 if end >= 0 else len(buf) - buf.endswith(b"\r"))
         return end
 
-    def check(self, buf, stop):
+    def check(self, buf: bytearray, stop: int) -> None:
         """Check buf[scan:stop] (a final CR is left for the next call)."""
         start, (rl, nf, fs, max_total) = self.scan, self.caps
         region = buf[start:stop]
@@ -124,7 +137,7 @@ class Section:
             longest = max(map(len, region.split(b"\n")[1:]))
         line_error = None
         if newlines and not self.lines and self.line_check is not None:
-            line_error = self._line_error(buf)
+            line_error = self._line_error(buf, self.line_check)
         if (len(region) - len(region.translate(None, _CTL_CR_LF)) != 2 * newlines
                 or region.count(b"\r\n") != newlines
                 or first > first_limit + 1
@@ -136,17 +149,19 @@ class Section:
             self.line_start = start + region.rfind(b"\n") + 1
         self.scan = stop
 
-    def _line_error(self, buf):
+    def _line_error(self, buf: bytearray, line_check: Callable[[str], object]
+                    ) -> Optional[Tuple[int, int, HTTPError]]:
         """The error of a malformed request line (complete in ``buf``), as a
         candidate for ``_first_error``: revealed by the LF that ends it."""
         end = buf.find(b"\n")
         try:
-            self.line_check(buf[:end].rstrip(b"\r").decode("latin-1"))
+            line_check(buf[:end].rstrip(b"\r").decode("latin-1"))
         except HTTPError as exc:
             return end, 4, exc
         return None
 
-    def _first_error(self, buf, start, stop, line_error=None):
+    def _first_error(self, buf: bytearray, start: int, stop: int,
+                     line_error: Optional[Tuple[int, int, HTTPError]] = None) -> HTTPError:
         """The violation in buf[start:stop] whose byte comes first.
 
         Candidates are (index of the byte that reveals it, rank); the rank
@@ -182,7 +197,7 @@ class Section:
         return min(found)[2]  # (index, rank) pairs are unique
 
 
-def _take(buf, n):
+def _take(buf: bytearray, n: int) -> bytes:
     """Up to n bytes from the front of buf, removed from it."""
     if n >= len(buf):
         data = bytes(buf)
@@ -193,15 +208,20 @@ def _take(buf, n):
     return data
 
 
+# What a body reader's ``read`` returns: a piece, the end, or None for "need
+# more bytes".
+Event = Union[Data, EndOfMessage, None]
+
+
 class NoBody:
     """A request without a body: ends at once."""
 
     __slots__ = ()
 
-    def __init__(self, length, limits):
+    def __init__(self, length: Optional[int], limits: Limits) -> None:
         pass
 
-    def read(self, buf):
+    def read(self, buf: bytearray) -> Event:
         return EndOfMessage([])
 
 
@@ -210,10 +230,10 @@ class ContentLengthReader:
 
     __slots__ = ("remaining",)
 
-    def __init__(self, length, limits):
+    def __init__(self, length: int, limits: Limits) -> None:
         self.remaining = length
 
-    def read(self, buf):
+    def read(self, buf: bytearray) -> Event:
         n = self.remaining
         if not n:
             return EndOfMessage([])
@@ -223,12 +243,12 @@ class ContentLengthReader:
         self.remaining = n - len(data)
         return Data(data)
 
-    def took(self, n):
+    def took(self, n: int) -> None:
         """``n`` bytes of the body went to the app without the buffer."""
         self.remaining -= n
 
 
-def direct_room(reader, buf):
+def direct_room(reader: BodyReader, buf: bytearray) -> int:
     """Body bytes that may go straight from the socket to the app: the rest
     of a Content-Length body while nothing is buffered, else 0."""
     return reader.remaining if type(reader) is ContentLengthReader and not buf else 0
@@ -243,17 +263,18 @@ class ChunkedReader:
 
     __slots__ = ("_state", "_remaining", "_total", "_limits", "_section")
 
-    def __init__(self, length, limits):
+    def __init__(self, length: Optional[int], limits: Limits) -> None:
         self._state, self._remaining, self._total = _SIZE, 0, 0
-        self._limits, self._section = limits, None
+        self._limits = limits
+        self._section: Optional[Section] = None
 
-    def read(self, buf):
-        event = _AGAIN
+    def read(self, buf: bytearray) -> Event:
+        event: object = _AGAIN
         while event is _AGAIN:
             event = _STEPS[self._state](self, buf)
-        return event
+        return event  # type: ignore[return-value]  # not _AGAIN
 
-    def _size_line(self, buf):
+    def _size_line(self, buf: bytearray) -> object:
         end = buf.find(b"\r\n", 0, MAX_CHUNK_LINE + 2)
         if end < 0:
             if len(buf) > MAX_CHUNK_LINE:
@@ -276,7 +297,7 @@ class ChunkedReader:
             self._state = _TRAILERS
         return _AGAIN
 
-    def _data(self, buf):
+    def _data(self, buf: bytearray) -> object:
         if not buf:
             return None
         n = self._remaining
@@ -286,7 +307,7 @@ class ChunkedReader:
             self._state = _DATA_END
         return Data(data)
 
-    def _data_end(self, buf):
+    def _data_end(self, buf: bytearray) -> object:
         if buf[:2] == b"\r\n":
             del buf[:2]
             self._state = _SIZE
@@ -295,7 +316,7 @@ class ChunkedReader:
             return None
         raise BadRequest("chunk data not followed by CRLF")
 
-    def _trailers(self, buf):
+    def _trailers(self, buf: bytearray) -> object:
         if self._section is None:
             if buf[:2] == b"\r\n":
                 del buf[:2]
@@ -314,4 +335,7 @@ class ChunkedReader:
 _STEPS = (ChunkedReader._size_line, ChunkedReader._data,
           ChunkedReader._data_end, ChunkedReader._trailers)
 
-READERS = {"none": NoBody, "length": ContentLengthReader, "chunked": ChunkedReader}
+BodyReader = Union[NoBody, ContentLengthReader, ChunkedReader]
+# (length, limits) -> reader; the length is the Content-Length, else None.
+READERS: Dict[str, Callable[..., BodyReader]] = {
+    "none": NoBody, "length": ContentLengthReader, "chunked": ChunkedReader}

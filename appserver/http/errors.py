@@ -13,11 +13,12 @@ Static files' 404, 405, 412 and 416 are not such errors: they are the static
 room's ordinary answers (``appserver.static.reply``), with their own headers
 (``Allow``, ``Content-Range``, validators), and they keep the connection.
 """
+from __future__ import annotations
 
 from appserver.http import writer
 
 
-def error_bytes(error, head_only=False):
+def error_bytes(error: HTTPError, head_only: bool = False) -> bytes:
     """The one place an ``HTTPError`` becomes bytes on the wire: its status,
     reason and detail; the head alone when the request was a ``HEAD``."""
     return writer.error_response(error.status, error.reason, error.detail, head_only)
@@ -30,7 +31,7 @@ class HTTPError(Exception):
     reason = "Bad Request"
     head_only = False       # the refused request was a HEAD: answer without a body
 
-    def __init__(self, detail=""):
+    def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.reason)
         self.detail = detail or self.reason
 

@@ -11,13 +11,19 @@ framing by Transfer-Encoding or Content-Length, persistence, Expect) to a
 lower-case name (``body.parse_fields`` fills it). Violations raise
 ``HTTPError`` subclasses.
 """
-import re
+from __future__ import annotations
 
-from .body import TOKEN
+import re
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set, Tuple
+
+from .body import TOKEN, Groups
 from .errors import (
     BadRequest, ExpectationFailed, MethodNotAllowed, NotImplemented_,
     PayloadTooLarge, VersionNotSupported,
 )
+
+if TYPE_CHECKING:
+    from .parser import Request
 
 _VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
 _TARGET = re.compile(r"[\x21\x22\x24-\x7e]+")  # VCHAR except "#"
@@ -26,11 +32,11 @@ _ABSOLUTE = re.compile(r"(?i:https?)://([^/?]*)([^?]*)(?:\?(.*))?")
 # appears when a proxy has joined two Host lines.
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{0,5})?")
-_VALID_HOSTS = set()     # Host values checked before: they repeat a lot
+_VALID_HOSTS: Set[str] = set()     # Host values checked before: they repeat a lot
 _VALID_HOSTS_MAX = 1000
 
 
-def request_line(line):
+def request_line(line: str) -> Tuple[str, str, str]:
     """'METHOD SP target SP version' -> the three parts, checked."""
     parts = line.split(" ")
     if len(parts) != 3:
@@ -50,13 +56,13 @@ def request_line(line):
     return method, target, version
 
 
-def check_request_line(line):
+def check_request_line(line: str) -> None:
     """Raise what ``request_line`` and ``split_target`` would for ``line``."""
     method, target, _ = request_line(line)
     split_target(method, target)
 
 
-def split_target(method, target):
+def split_target(method: str, target: str) -> Tuple[str, str, Optional[str]]:
     """request-target -> (path, query, authority or None)."""
     if _TARGET.fullmatch(target) is None:
         raise BadRequest("invalid request-target")
@@ -76,13 +82,13 @@ def split_target(method, target):
     return path or "/", query or "", authority
 
 
-def token_list(values):
+def token_list(values: Iterable[str]) -> List[str]:
     """Comma-separated list field lines -> lowercased, non-empty elements."""
     items = ",".join(values).lower().split(",")
     return [item.strip(" \t") for item in items if item.strip(" \t")]
 
 
-def _transfer_coding(values):
+def _transfer_coding(values: List[str]) -> None:
     """Transfer-Encoding must be [unsupported codings,] chunked."""
     codings = token_list(values)
     if not codings or any(TOKEN.fullmatch(c) is None for c in codings):
@@ -97,7 +103,8 @@ def _transfer_coding(values):
         raise NotImplemented_("unsupported transfer coding")
 
 
-def select_framing(groups, http11, body_limit):
+def select_framing(groups: Groups, http11: bool,
+                   body_limit: int) -> Tuple[str, Optional[int]]:
     """(framing, content_length) from the grouped framing fields (RFC 9112 6.3)."""
     te, cl = groups.get("transfer-encoding"), groups.get("content-length")
     if te is not None:
@@ -119,7 +126,7 @@ def select_framing(groups, http11, body_limit):
     return ("length" if length else "none"), length
 
 
-def semantics(req, groups, body_limit):
+def semantics(req: Request, groups: Groups, body_limit: int) -> str:
     """Host, framing, persistence, expectations; returns the framing."""
     http11 = req.version == "HTTP/1.1"
     hosts = groups.get("host")

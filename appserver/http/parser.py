@@ -18,8 +18,15 @@ violation whose byte comes first wins. Field sections and body readers live
 in ``body.py``, what a head means (request line, target, Host, framing,
 persistence) in ``head.py``.
 """
+from __future__ import annotations
+
+from typing import List, Optional, Tuple, Union, cast
+
 from . import plain
-from .body import READERS, Data, EndOfMessage, Section, direct_room, parse_fields
+from .body import (
+    READERS, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, Groups, Section,
+    direct_room, parse_fields,
+)
 from .errors import BadRequest, HTTPError, IncompleteRequest
 from .head import check_request_line, request_line, semantics, split_target
 
@@ -42,7 +49,8 @@ class Limits:
 
     __slots__ = ("request_line", "fields", "field_size", "body", "caps")
 
-    def __init__(self, request_line=4094, fields=100, field_size=8190, body=0):
+    def __init__(self, request_line: int = 4094, fields: int = 100, field_size: int = 8190,
+                 body: int = 0) -> None:
         self.request_line = request_line
         self.fields = fields
         self.field_size = field_size
@@ -63,8 +71,9 @@ class Request:
                  "dropped_headers", "host", "content_length", "chunked",
                  "keep_alive", "expect_continue", "line")
 
-    def __init__(self, method, target, path, query, version, headers,
-                 dropped_headers=None, host=None, line=None):
+    def __init__(self, method: str, target: str, path: str, query: str, version: str,
+                 headers: Fields, dropped_headers: Optional[List[str]] = None,
+                 host: Optional[str] = None, line: Optional[str] = None) -> None:
         self.line = line or "%s %s %s" % (method, target, version)   # as received
         self.method = method
         self.target = target
@@ -74,27 +83,29 @@ class Request:
         self.headers = headers
         self.dropped_headers = [] if dropped_headers is None else dropped_headers
         self.host = host
-        self.content_length = None
+        self.content_length: Optional[int] = None
         self.chunked = False
         self.keep_alive = version == "HTTP/1.1"
         self.expect_continue = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Request %s %s %s %r>" % (self.method, self.target, self.version, self.headers)
 
 
 class _Sentinel:
     __slots__ = ("_name",)
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         self._name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self._name
 
 
 NEED_DATA = _Sentinel("NEED_DATA")
 CLOSED = _Sentinel("CLOSED")
+# What ``next_event`` returns.
+ParserEvent = Union[Request, Data, EndOfMessage, _Sentinel]
 
 
 class RequestParser:
@@ -103,29 +114,30 @@ class RequestParser:
     __slots__ = ("_limits", "_buf", "_reader", "_eof", "_error", "_head", "_blank",
                  "_plain_max", "_max_fields")
 
-    def __init__(self, limits=None):
+    def __init__(self, limits: Optional[Limits] = None) -> None:
         self._limits = limits = _DEFAULT_LIMITS if limits is None else limits
         rl, nf, fs, _ = limits.caps
         self._plain_max = rl if rl < fs else fs   # no line of a head this short is too long
         self._max_fields = nf
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Drop all state and buffered bytes."""
         self._buf = bytearray()
-        self._reader = self._error = None
+        self._reader: Optional[BodyReader] = None
+        self._error: Optional[HTTPError] = None
         self._eof = False
         # The Section that checks a partial head is made when one comes:
         # most heads arrive whole.
-        self._head = None
+        self._head: Optional[Section] = None
         self._blank = 0
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """Bytes held and not yet turned into events."""
         return len(self._buf)
 
-    def pending_head(self):
+    def pending_head(self) -> Optional[bytes]:
         """The buffered bytes of a head not yet complete, or None mid-body.
 
         Feeding them to a new parser reproduces this one's state (used to
@@ -134,7 +146,7 @@ class RequestParser:
             return None
         return bytes(self._buf)
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> None:
         """Append received bytes; ``b""`` means the peer closed."""
         if not data:
             self._eof = True
@@ -143,23 +155,24 @@ class RequestParser:
         else:
             self._buf += data
 
-    def next_event(self):
+    def next_event(self) -> ParserEvent:
         """The next event, NEED_DATA or CLOSED; raises HTTPError subclasses."""
         if self._error is not None:
             raise self._error
-        if self._reader is None and not self._buf:     # between requests
+        reader = self._reader
+        if reader is None and not self._buf:     # between requests
             return CLOSED if self._eof else NEED_DATA
         try:
-            if self._reader is None:
+            if reader is None:
                 return self._next_head()
-            return self._next_body()
+            return self._next_body(reader)
         except HTTPError as exc:
             self._error = exc
             if self._reader is None and self._buf[:5] == b"HEAD ":
                 exc.head_only = True
             raise
 
-    def body_room(self):
+    def body_room(self) -> int:
         """How many body bytes the caller may receive and hand to the app
         itself, without feeding them: the rest of a Content-Length body
         while nothing is buffered (0 otherwise). It reports them with
@@ -168,11 +181,11 @@ class RequestParser:
             return 0
         return direct_room(self._reader, self._buf)
 
-    def took_body(self, n):
+    def took_body(self, n: int) -> None:
         """``n`` bytes (at most ``body_room()``) of the body went to the app."""
-        self._reader.took(n)
+        cast(ContentLengthReader, self._reader).took(n)   # as body_room said
 
-    def skip_empty_body(self):
+    def skip_empty_body(self) -> bool:
         """End a request that has no body without going through its events
         (its ``EndOfMessage``); True if it had none, False if it has a body
         (or its end was already taken)."""
@@ -181,8 +194,8 @@ class RequestParser:
             return True
         return False
 
-    def _next_body(self):
-        event = self._reader.read(self._buf)
+    def _next_body(self, reader: BodyReader) -> ParserEvent:
+        event = reader.read(self._buf)
         if event is None:
             if self._eof:
                 raise IncompleteRequest("connection closed in the middle of a body")
@@ -191,7 +204,7 @@ class RequestParser:
             self._reader = None
         return event
 
-    def _next_head(self):
+    def _next_head(self) -> ParserEvent:
         buf = self._buf             # not empty: next_event saw to that
         head = self._head
         if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
@@ -218,7 +231,7 @@ class RequestParser:
         return self._head_done(buf, end, self._parse_head(
             buf[:end].decode("latin-1").split("\r\n")))
 
-    def _head_done(self, buf, end, parsed):
+    def _head_done(self, buf: bytearray, end: int, parsed: Tuple[Request, str]) -> Request:
         """Consume the head in ``buf[:end + 4]``, parsed to (request, framing)."""
         request, framing = parsed
         del buf[:end + 4]
@@ -227,7 +240,7 @@ class RequestParser:
             request.content_length, self._limits)
         return request
 
-    def _parse_plain(self, buf, size):
+    def _parse_plain(self, buf: bytearray, size: int) -> Optional[Tuple[Request, str]]:
         """(request, framing) for a plainly well-formed head in ``buf[:size]``
         (``plain.split``), or None for one the general path must take."""
         parts = plain.split(buf, size, self._max_fields)
@@ -237,10 +250,10 @@ class RequestParser:
         req = Request(method, target, path, query, version, headers, [], None, line)
         return req, semantics(req, groups, self._limits.body)
 
-    def _parse_head(self, lines):
+    def _parse_head(self, lines: List[str]) -> Tuple[Request, str]:
         method, target, version = request_line(lines[0])
         path, query, authority = split_target(method, target)
-        groups = {}
+        groups: Groups = {}
         headers, dropped = parse_fields(lines[1:], groups)
         req = Request(method, target, path, query, version, headers, dropped, authority,
                       lines[0])

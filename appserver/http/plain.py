@@ -19,7 +19,10 @@ Two implementations, kept equal: ``split_python`` here, and the C extension
 compiler it is skipped). ``split`` is the C one when it was built; the tests
 replay the request corpus through both and compare them on generated heads.
 """
+from __future__ import annotations
+
 import re
+from typing import Dict, List, Optional, Tuple
 
 from .body import SPECIAL_FIELDS
 
@@ -36,8 +39,12 @@ _PLAIN_FIELD = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*"
     r"((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)\r\n|[\s\S]")
 
+# What ``split`` returns for a plain head: method, target, path, query,
+# version, request line, (name, value) pairs, values by special field name.
+Split = Tuple[str, str, str, str, str, str, List[Tuple[str, str]], Dict[str, List[str]]]
 
-def split_python(buf, size, max_fields):
+
+def split_python(buf: bytes, size: int, max_fields: int) -> Optional[Split]:
     """``split`` in Python: one regex pass over the request line and one
     over the field lines prove the head plain and split it as they go."""
     text = buf[:size].decode("latin-1")
@@ -49,7 +56,7 @@ def split_python(buf, size, max_fields):
     headers = _PLAIN_FIELD.findall(text, fields_at)
     if method == "CONNECT" or len(headers) > max_fields:
         return None
-    groups = {}
+    groups: Dict[str, List[str]] = {}
     for name, value in headers:
         key = name.lower()
         if key in SPECIAL_FIELDS:

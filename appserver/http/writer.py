@@ -8,6 +8,7 @@ frame a chunked body. ``error_response`` is the one place a protocol error
 becomes bytes on the wire: a short plain-text body (none after ``HEAD``) and
 ``Connection: close``.
 """
+from __future__ import annotations
 
 import time
 
@@ -19,13 +20,13 @@ _SERVER_LINE = b"Server: %s\r\n" % SERVER_SOFTWARE.encode("latin-1")
 
 # [start, end) of the second the lines were made for; the Date line; the
 # Date and Server lines and the head's final CRLF.
-_clock = [0.0, 0.0, b"", b""]
+_clock: list = [0.0, 0.0, b"", b""]
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
            "Nov", "Dec")
 
 
-def http_date(seconds):
+def http_date(seconds: float) -> str:
     """IMF-fixdate (RFC 9110 5.6.7): ``Sun, 06 Nov 1994 08:49:37 GMT``."""
     t = time.gmtime(seconds)
     return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
@@ -33,7 +34,7 @@ def http_date(seconds):
         t.tm_hour, t.tm_min, t.tm_sec)
 
 
-def _tick():
+def _tick() -> list:
     """The clock entry for now, remade when the second has changed (or the
     system clock was set back)."""
     clock = _clock
@@ -45,12 +46,13 @@ def _tick():
     return clock
 
 
-def date_line():
+def date_line() -> bytes:
     """``Date: ...\\r\\n`` (bytes) for the current second."""
     return _tick()[2]
 
 
-def head(status, header_lines, add_date=True, add_server=True):
+def head(status: bytes, header_lines: bytes, add_date: bool = True,
+         add_server: bool = True) -> bytes:
     """The response head as bytes.
 
     ``status`` is the status line after the version (``b"200 OK"``);
@@ -66,12 +68,13 @@ def head(status, header_lines, add_date=True, add_server=True):
     return b"HTTP/1.1 %s\r\n%s%s" % (status, header_lines, tail)
 
 
-def chunk(data):
+def chunk(data: bytes) -> bytes:
     """One chunk of a chunked body; empty data must not be framed (it ends it)."""
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def error_response(status, reason, detail="", head_only=False):
+def error_response(status: int, reason: str, detail: str = "",
+                   head_only: bool = False) -> bytes:
     """A complete response for an error the server answers itself; to a
     ``HEAD`` request (``head_only``) the head alone, with the length the body
     would have (RFC 9110 9.3.2)."""
