@@ -17,19 +17,30 @@ there ``SERVER_PORT`` is the port of ``Host`` as in Gunicorn (the scheme's
 when ``Host`` has none), and ``SERVER_NAME`` stays ``localhost``. Trusted-proxy
 rewrites come later, in ``appserver.wsgi.proxy``.
 """
+from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any, Dict, Tuple, Union
 from urllib.parse import unquote_to_bytes
 
 from appserver import SERVER_SOFTWARE
 from appserver.wsgi.response import FileWrapper
 
+if TYPE_CHECKING:
+    from appserver.http.parser import Request
+    from appserver.sockets import Listener
+
+# A PEP 3333 environ.
+Environ = Dict[str, Any]
+# The client's socket address ((address, port, ...)); empty on a unix socket.
+Peer = Union[Tuple[Any, ...], str]
+
 _SPECIAL = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
-_KEY_CACHE = {}
-_PORTS = {}              # Host value -> its port, or ""
+_KEY_CACHE: Dict[str, str] = {}
+_PORTS: Dict[str, str] = {}              # Host value -> its port, or ""
 
 
-def base_environ(listener, multiprocess):
+def base_environ(listener: Listener, multiprocess: bool) -> Environ:
     """The keys shared by every request that arrives on ``listener``."""
     if listener.kind == "tcp":
         server_name, server_port = listener.address[0], str(listener.address[1])
@@ -51,7 +62,7 @@ def base_environ(listener, multiprocess):
     }
 
 
-def header_key(name):
+def header_key(name: str) -> str:
     """The environ key for a header name (cached: names repeat a lot)."""
     key = _KEY_CACHE.get(name)
     if key is None:
@@ -62,14 +73,15 @@ def header_key(name):
     return key
 
 
-def decode_path(path):
+def decode_path(path: str) -> str:
     """Percent-decode a request path to the latin-1 str PEP 3333 asks for."""
     if "%" not in path:
         return path
     return unquote_to_bytes(path).decode("latin-1")
 
 
-def build_environ(base, request, peer, wsgi_input):
+def build_environ(base: Environ, request: Request, peer: Peer,
+                  wsgi_input: Any) -> Environ:
     """The environ for ``request`` received from ``peer`` on a listener."""
     environ = base.copy()
     path = request.path
@@ -104,7 +116,7 @@ def build_environ(base, request, peer, wsgi_input):
     return environ
 
 
-def _port_of(host):
+def _port_of(host: str) -> str:
     """The port of a Host value, or "" (cached, like header keys)."""
     port = host[host.find("]") + 1:] if host.startswith("[") else host
     port = port.partition(":")[2]

@@ -12,19 +12,37 @@ end. A server-made answer to a ``HEAD`` request has no body. The
 ``observer`` (``appserver.observe.observer.RequestObserver``) is told when the environ
 is ready and when the response is done (request id, access log, metrics).
 """
+from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Protocol
 
-from appserver.net.connection import BodyTimeout, ClientError, ClientTimeout, file_size
+from appserver.net.connection import (
+    BodyTimeout, ClientError, ClientTimeout, Connection, file_size,
+)
 from appserver.http.errors import (GatewayTimeout, HTTPError, InternalServerError,
                                    RequestTimeout)
+from appserver.http.parser import Request
+from appserver.wsgi.environ import Environ
 from appserver.wsgi.input import EMPTY, Input
 from appserver.wsgi.response import FileWrapper, Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger("appserver")
 
 UNREAD_BODY_LIMIT = 1 << 20     # skip up to this much unread body to keep alive
+
+
+class Observer(Protocol):
+    """What ``handle`` tells of each request (``appserver.observe.RequestObserver``)."""
+
+    def started(self, request: Request, environ: Environ, response: Response) -> None: ...
+
+    def finished(self, conn: Connection, request: Request, environ: Environ,
+                 response: Response, duration: float) -> None: ...
 
 
 class WorkerTimeout(BaseException):
@@ -36,7 +54,9 @@ class WorkerTimeout(BaseException):
     """
 
 
-def handle(conn, request, app, base_environ, observer, rewrite=None, started=None):
+def handle(conn: Connection, request: Request, app: WSGIApplication, base_environ: Environ,
+           observer: Observer, rewrite: Optional[Callable[[Environ], object]] = None,
+           started: Optional[float] = None) -> bool:
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
 
     ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
@@ -88,20 +108,20 @@ def handle(conn, request, app, base_environ, observer, rewrite=None, started=Non
     return response.keep_alive and (body is EMPTY or _finish_body(conn, body, request))
 
 
-def _continuer(conn, response):
+def _continuer(conn: Connection, response: Response) -> Callable[[], None]:
     """``100 Continue`` on the first body read, unless the response has begun."""
-    def send_continue():
+    def send_continue() -> None:
         if not response.headers_sent:
             conn.send_continue()
     return send_continue
 
 
-def _run(app, environ, response, conn):
+def _run(app: WSGIApplication, environ: Environ, response: Response, conn: Connection) -> None:
     """Call the app and send what it returns; its ``close()`` is called
     whatever happens. A one-piece list or tuple (the common case) has none,
     and goes with its length and the head in one send."""
     result = app(environ, response.start_response)
-    if type(result) in (list, tuple) and len(result) == 1 and response.status:
+    if (type(result) is list or type(result) is tuple) and len(result) == 1 and response.status:
         response.write_whole(result[0])
         return
     try:
@@ -112,7 +132,7 @@ def _run(app, environ, response, conn):
             close()
 
 
-def _send(result, response, conn):
+def _send(result: Iterable[bytes], response: Response, conn: Connection) -> None:
     if isinstance(result, FileWrapper) and _send_file(result, response, conn):
         pass
     else:
@@ -122,7 +142,7 @@ def _send(result, response, conn):
     response.finish()
 
 
-def _send_file(wrapper, response, conn):
+def _send_file(wrapper: FileWrapper, response: Response, conn: Connection) -> bool:
     """Send a real file with ``sendfile``; False to fall back to iteration."""
     fileobj = wrapper.filelike
     size = file_size(fileobj)
@@ -142,7 +162,7 @@ def _send_file(wrapper, response, conn):
     return True
 
 
-def _fail(conn, response, error):
+def _fail(conn: Connection, response: Response, error: HTTPError) -> None:
     """Answer ``error`` (an ``HTTPError``) if nothing was sent yet; the
     connection closes either way, with a reset when the response sent so far
     would otherwise look complete (its body ends when the connection does)."""
@@ -158,7 +178,7 @@ def _fail(conn, response, error):
         pass
 
 
-def _finish_body(conn, body, request):
+def _finish_body(conn: Connection, body: Input, request: Request) -> bool:
     """Skip what the app left of the body, so the next request can be parsed."""
     if body.exhausted():
         return True

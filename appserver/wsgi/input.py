@@ -16,9 +16,16 @@ join, and memory is taken only as bytes arrive. ``EMPTY`` is the stream of
 every request that has no body: already at its end, it holds no state and is
 shared.
 """
+from __future__ import annotations
+
 import io
+from typing import Callable, List, Optional, Union
 
 PIECE = 1 << 20     # what read() asks for at a time when it reads everything
+
+# read_body(size): the next piece of body, at most size bytes (None: what
+# comes next); b"" at its end. A piece may be a bytearray or memoryview.
+ReadBody = Callable[[Optional[int]], Union[bytes, bytearray, memoryview]]
 
 
 class Input:
@@ -26,14 +33,16 @@ class Input:
 
     __slots__ = ("_read_body", "_buf", "_eof", "_on_first_read", "_left")
 
-    def __init__(self, read_body, on_first_read=None, length=None):
+    def __init__(self, read_body: ReadBody,
+                 on_first_read: Optional[Callable[[], None]] = None,
+                 length: Optional[int] = None) -> None:
         self._read_body = read_body
         self._buf = bytearray()
         self._eof = False
         self._on_first_read = on_first_read
         self._left = length         # body bytes not yet pulled (None: unknown)
 
-    def _piece(self, size):
+    def _piece(self, size: Optional[int]) -> Union[bytes, bytearray, memoryview]:
         """The next piece of body (``size`` bytes wanted, or None: what comes
         next, for ``readline``); ``b""`` at its end."""
         if self._eof:
@@ -48,18 +57,18 @@ class Input:
             self._left -= len(data)
         return data
 
-    def _fill(self):
+    def _fill(self) -> bool:
         """Append the next piece of body; False once the body is exhausted."""
         data = self._piece(None)
         self._buf += data
         return bool(data)
 
-    def _take(self, size):
+    def _take(self, size: int) -> bytes:
         data = bytes(self._buf[:size])
         del self._buf[:size]
         return data
 
-    def read(self, size=-1):
+    def read(self, size: Optional[int] = -1) -> bytes:
         if size is None or size < 0:
             return self._read_all()
         if not self._buf and size:
@@ -68,21 +77,19 @@ class Input:
             pass
         return self._take(size)
 
-    def _read_all(self):
+    def _read_all(self) -> bytes:
         """The rest of the body. With a known length it is received into one
         buffer of its full size, and that buffer is what is returned."""
         left = self._left
-        out = None
-        if left and not self._eof:
-            try:
-                # bytes(n) is calloc'd: its pages are used only as the body
-                # fills them, so a length declared but not sent costs nothing.
-                # BytesIO adopts it (no other reference: not copied on write)
-                # and getvalue() hands it back, trimmed, without a copy.
-                out = io.BytesIO(bytes(len(self._buf) + left))
-            except MemoryError:         # a length no read could ever fill
-                out = None
-        if out is None:
+        if not left or self._eof:
+            return self._read_growing()
+        try:
+            # bytes(n) is calloc'd: its pages are used only as the body
+            # fills them, so a length declared but not sent costs nothing.
+            # BytesIO adopts it (no other reference: not copied on write)
+            # and getvalue() hands it back, trimmed, without a copy.
+            out = io.BytesIO(bytes(len(self._buf) + left))
+        except MemoryError:             # a length no read could ever fill
             return self._read_growing()
         view = out.getbuffer()
         try:
@@ -93,13 +100,13 @@ class Input:
             while data:
                 view[pos:pos + len(data)] = data
                 pos += len(data)
-                data = self._piece(min(self._left, PIECE) or PIECE)
+                data = self._piece(min(self._left or 0, PIECE) or PIECE)
         finally:
             view.release()
         out.truncate(pos)           # a body cut short leaves no zeros behind
         return out.getvalue()
 
-    def _read_growing(self):
+    def _read_growing(self) -> bytes:
         """The rest of a body of unknown length, gathered as it comes."""
         out = io.BytesIO(self._buf)
         out.seek(0, io.SEEK_END)
@@ -110,10 +117,11 @@ class Input:
             data = self._piece(PIECE)
         return out.getvalue()
 
-    def _read_fresh(self, size):
+    def _read_fresh(self, size: int) -> bytes:
         """``read(size)`` with nothing held: pieces are joined once, and one
         that is just the size wanted goes to the app as it is."""
-        parts, have = [], 0
+        parts: List[Union[bytes, bytearray, memoryview]] = []
+        have = 0
         while have < size:
             data = self._piece(size - have)
             if not data:
@@ -126,7 +134,7 @@ class Input:
             return bytes(data[:size])
         return data if type(data) is bytes else bytes(data)
 
-    def readline(self, size=-1):
+    def readline(self, size: Optional[int] = -1) -> bytes:
         if size is None:
             size = -1
         start = 0
@@ -146,8 +154,9 @@ class Input:
             end = size
         return self._take(end)
 
-    def readlines(self, hint=-1):
-        lines, total = [], 0
+    def readlines(self, hint: Optional[int] = -1) -> List[bytes]:
+        lines: List[bytes] = []
+        total = 0
         while True:
             line = self.readline()
             if not line:
@@ -157,23 +166,27 @@ class Input:
             if hint is not None and 0 < hint <= total:
                 return lines
 
-    def __iter__(self):
+    def __iter__(self) -> Input:
         return self
 
-    def __next__(self):
+    def __next__(self) -> bytes:
         line = self.readline()
         if not line:
             raise StopIteration
         return line
 
-    def started(self):
+    def started(self) -> bool:
         """True once the app has tried to read (``100 Continue`` went out)."""
         return self._on_first_read is None
 
-    def exhausted(self):
+    def exhausted(self) -> bool:
         """True once the whole body has been read from the connection."""
         return self._eof
 
 
-EMPTY = Input(None)
+def _at_end(size: Optional[int]) -> bytes:
+    return b""
+
+
+EMPTY = Input(_at_end)
 EMPTY._eof = True

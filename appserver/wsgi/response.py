@@ -13,11 +13,19 @@ it is not copied to be framed. ``unframed`` (when given) is called as a
 head goes out whose body will end only with the connection. ``keep_alive``
 says, after ``finish``, whether the connection may carry another request.
 """
+from __future__ import annotations
 
 import logging
 import re
+from typing import (
+    IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple,
+    Union,
+)
 
 from appserver.http import writer
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 log = logging.getLogger("appserver")
 
@@ -26,10 +34,11 @@ _BAD_VALUE = re.compile("[^\t\x20-\x7e\x80-\xff]")  # controls and non-latin-1
 _STATUS = re.compile(r"([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?\Z")
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "te",
                         "trailer", "transfer-encoding", "upgrade"))
-_warned = set()
-_valid_lines = {}           # (name, value) -> b"Name: value\r\n" (or the length
-                            # for Content-Length), checked once
-_valid_statuses = {}        # status line -> (code, status as sent, in bytes), checked once
+_warned: Set[object] = set()
+# (name, value) -> b"Name: value\r\n" (or the length for Content-Length), checked once
+_valid_lines: Dict[Any, Union[bytes, int]] = {}
+# status line -> (code, status as sent, in bytes), checked once
+_valid_statuses: Dict[str, Tuple[int, bytes]] = {}
 # Small: the lines worth caching repeat from the first requests on; values
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
@@ -44,7 +53,7 @@ class AppResponseError(Exception):
     """The app broke PEP 3333 or HTTP rules; answered with 500 when possible."""
 
 
-def _duplicate_length(first, second):
+def _duplicate_length(first: int, second: object) -> AppResponseError:
     return AppResponseError("Content-Length duplicated (%d, then %r): a response "
                             "has at most one" % (first, second))
 
@@ -52,13 +61,13 @@ def _duplicate_length(first, second):
 class FileWrapper:
     """``wsgi.file_wrapper``: the connection may send ``filelike`` with sendfile."""
 
-    def __init__(self, filelike, blksize=65536):
+    def __init__(self, filelike: IO[bytes], blksize: int = 65536) -> None:
         self.filelike = filelike
         self.blksize = blksize
         if hasattr(filelike, "close"):
             self.close = filelike.close
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         read, size = self.filelike.read, self.blksize
         while True:
             data = read(size)
@@ -67,7 +76,7 @@ class FileWrapper:
             yield data
 
 
-def _warn_once(key, message, *args):
+def _warn_once(key: object, message: str, *args: object) -> None:
     if key not in _warned:
         _warned.add(key)
         log.warning(message, *args)
@@ -80,29 +89,35 @@ class Response:
                  "code", "_lines", "_date", "_server", "length", "chunked",
                  "no_body", "headers_sent", "sent", "body_sent", "_extra", "_unframed")
 
-    def __init__(self, sendall, version, method, keep_alive, send_parts=None,
-                 unframed=None):
+    def __init__(self, sendall: Callable[[bytes], object], version: str, method: str,
+                 keep_alive: bool, send_parts: Optional[Callable[[List[bytes]], object]] = None,
+                 unframed: Optional[Callable[[], object]] = None) -> None:
         self._sendall = sendall
         self._send_parts = send_parts   # send a list of bytes unjoined, if given
         self._unframed = unframed       # called as a close-delimited head goes out
         self.version = version
         self.head_only = method == "HEAD"
         self.keep_alive = keep_alive
-        self.status = None
+        self.status: Optional[bytes] = None
         self.code = 0
-        self.length = None          # Content-Length declared by the app
+        self.length: Optional[int] = None          # Content-Length declared by the app
         self.chunked = False
         self.headers_sent = False
         self.sent = 0               # bytes put on the wire, head included
         self.body_sent = 0
-        self._extra = None
+        self._extra: Optional[Tuple[str, str]] = None
 
-    def start_response(self, status, headers, exc_info=None):
+    def start_response(self, status: str, headers: List[Tuple[str, str]],
+                       exc_info: Optional[OptExcInfo] = None) -> Callable[[bytes], None]:
         """PEP 3333 ``start_response``; returns the ``write`` callable."""
         if exc_info is not None:
             try:
                 if self.headers_sent:
-                    raise exc_info[1].with_traceback(exc_info[2])
+                    error = exc_info[1]
+                    if error is None:       # (None, None, None): no error to re-raise
+                        raise AssertionError("start_response called again after the "
+                                             "head went out")
+                    raise error.with_traceback(exc_info[2])
             finally:
                 exc_info = None
         elif self.status is not None:
@@ -114,7 +129,7 @@ class Response:
         self._set_headers(headers)
         return self.write
 
-    def _set_status(self, status):
+    def _set_status(self, status: object) -> None:
         """Check a status line not seen before (and remember it)."""
         if type(status) is not str:
             raise AppResponseError("status must be a str, got %r" % (status,))
@@ -133,17 +148,18 @@ class Response:
         if len(_valid_statuses) < _VALID_LINES_MAX:
             _valid_statuses[status] = self.code, self.status
 
-    def _set_headers(self, headers):
+    def _set_headers(self, headers: object) -> None:
         if type(headers) is not list:
             raise AppResponseError("headers must be a list, got %s" % type(headers).__name__)
-        lines, self.length, self._date, self._server = [], None, True, True
+        lines: List[bytes] = []
+        self.length, self._date, self._server = None, True, True
         for item in headers:
             try:
                 line = _valid_lines.get(item)
             except TypeError:       # unhashable: certainly not a valid header
                 line = None
             if line is not None:
-                if line.__class__ is int:       # a Content-Length checked before
+                if isinstance(line, int):       # a Content-Length checked before
                     if self.length is not None:
                         raise _duplicate_length(self.length, item[1])
                     self.length = line
@@ -164,10 +180,13 @@ class Response:
                                        "LF, other control characters and non-latin-1 "
                                        "are refused)" % (name, value, bad.group()))
             lname = name.lower()
-            if lname in HOP_BY_HOP or lname == "content-length":
-                self._special_header(lname, value)
-                if lname == "content-length" and len(_valid_lines) < _VALID_LINES_MAX:
-                    _valid_lines[item] = self.length
+            if lname == "content-length":
+                self.length = length = self._content_length(value)
+                if len(_valid_lines) < _VALID_LINES_MAX:
+                    _valid_lines[item] = length
+                continue
+            if lname in HOP_BY_HOP:
+                self._hop_by_hop(lname, value)
                 continue
             line = ("%s: %s\r\n" % (name, value)).encode("latin-1")
             if lname == "date":
@@ -180,37 +199,40 @@ class Response:
             lines.append(line)
         self._lines = lines
 
-    def _special_header(self, lname, value):
-        if lname == "content-length":
-            if self.length is not None:
-                raise _duplicate_length(self.length, value)
-            digits = value.strip()
-            if not digits.isdigit() or not digits.isascii():
-                raise AppResponseError(
-                    "invalid Content-Length %r: not a non-negative decimal integer"
-                    % value)
-            self.length = int(digits)
-        elif lname == "connection" and "close" in value.lower():
+    def _content_length(self, value: str) -> int:
+        """The app's Content-Length value, checked."""
+        if self.length is not None:
+            raise _duplicate_length(self.length, value)
+        digits = value.strip()
+        if not digits.isdigit() or not digits.isascii():
+            raise AppResponseError(
+                "invalid Content-Length %r: not a non-negative decimal integer"
+                % value)
+        return int(digits)
+
+    def _hop_by_hop(self, lname: str, value: str) -> None:
+        if lname == "connection" and "close" in value.lower():
             self.keep_alive = False
         elif lname != "connection":
             _warn_once(lname, "dropping hop-by-hop header %r set by the application "
                        "(the server frames responses itself)", lname)
 
-    def extra_header(self, name, value):
+    def extra_header(self, name: str, value: str) -> None:
         """A header the server adds (a request id), unless the app sets it."""
         self._extra = (name, value)
 
-    def header_lines(self):
+    def header_lines(self) -> Sequence[str]:
         """The ``Name: value\\r\\n`` lines of the head, as str (for the access log)."""
         if self.status is None:
             return ()
         return [line.decode("latin-1") for line in self._lines]
 
-    def _frame_head(self):
-        """Decide the framing and return the head bytes."""
+    def _frame_head(self, status: bytes) -> bytes:
+        """Decide the framing and return the head bytes (``status`` is the
+        status line as sent)."""
         code, lines = self.code, self._lines
         if self._extra is not None:
-            self._add_extra(lines)
+            self._add_extra(lines, self._extra)
         self.no_body = self.head_only or code in _NO_BODY_CODES
         if code == 205:
             self.length = 0         # RFC 9110 15.3.6: no content, and says so
@@ -233,28 +255,28 @@ class Response:
         self.headers_sent = True
         # RFC 9110 6.2: writer.head answers with our own version, HTTP/1.1,
         # also to a 1.0 client; the framing above already suits the client's.
-        return writer.head(self.status, b"".join(lines), self._date, self._server)
+        return writer.head(status, b"".join(lines), self._date, self._server)
 
-    def _add_extra(self, lines):
-        name, value = self._extra
+    def _add_extra(self, lines: List[bytes], extra: Tuple[str, str]) -> None:
+        name, value = extra
         prefix = name.lower().encode("latin-1") + b":"
         if not any(line[:len(prefix)].lower() == prefix for line in lines):
             lines.append(("%s: %s\r\n" % (name, value)).encode("latin-1"))
 
-    def close_delimited(self):
+    def close_delimited(self) -> bool:
         """True once a head went out whose body ends only when the connection
         does (HTTP/1.0, no Content-Length): if it cannot be completed, only a
         reset tells the client so."""
         return (self.headers_sent and not self.no_body and not self.chunked
                 and self.length is None)
 
-    def set_length_if_unknown(self, length):
+    def set_length_if_unknown(self, length: int) -> None:
         """Declare a body length the server knows (a single-piece body, a file)."""
         if (self.length is None and not self.headers_sent and not self.head_only
                 and self.code not in _NO_BODY_CODES):
             self.length = length
 
-    def write_whole(self, data):
+    def write_whole(self, data: bytes) -> None:
         """``data`` is the whole body (the app returned one piece): declare
         its length unless the app did, send it with the head, end the body."""
         if type(data) is not bytes:
@@ -264,16 +286,18 @@ class Response:
         if self.chunked or self.body_sent != self.length:
             self.finish()
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         """Send a piece of body (the head first if it has not gone yet)."""
-        if self.status is None:
+        status = self.status
+        if status is None:
             raise AssertionError("write() before start_response()")
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        out = b"" if self.headers_sent else self._frame_head()
+        out = b"" if self.headers_sent else self._frame_head(status)
         if data and not self.no_body:
-            if len(data) >= GATHER_MIN and self._send_parts is not None:
-                self._write_parts(out, data)
+            send_parts = self._send_parts
+            if len(data) >= GATHER_MIN and send_parts is not None:
+                self._write_parts(send_parts, out, data)
                 return
             out += self._frame_body(data)
         elif data and not self.head_only:
@@ -283,7 +307,8 @@ class Response:
             self._sendall(out)
             self.sent += len(out)
 
-    def _write_parts(self, head, data):
+    def _write_parts(self, send_parts: Callable[[List[bytes]], object], head: bytes,
+                     data: bytes) -> None:
         """A large piece: head, framing and data go out unjoined."""
         parts = [head] if head else []
         if self.chunked:
@@ -291,10 +316,10 @@ class Response:
             parts += (b"%x\r\n" % len(data), data, b"\r\n")
         else:
             parts.append(self._frame_body(data))
-        self._send_parts(parts)
+        send_parts(parts)
         self.sent += sum(map(len, parts))
 
-    def _frame_body(self, data):
+    def _frame_body(self, data: bytes) -> bytes:
         if self.chunked:
             self.body_sent += len(data)
             return writer.chunk(data)
@@ -307,7 +332,7 @@ class Response:
         self.body_sent += len(data)
         return data
 
-    def finish(self):
+    def finish(self) -> None:
         """End the body; afterwards ``keep_alive`` is final."""
         if not self.headers_sent:
             self.write(b"")
