@@ -1,9 +1,10 @@
-"""The repository passes its linter.
+"""The repository passes its linter and its type checker.
 
 Contract: ``python -m ruff check`` over the repository root, with the rules of
-pyproject.toml's ``[tool.ruff]``, finds nothing; otherwise the test fails
-with ruff's own report (file:line: rule, message). CI runs the suite, so a
-lint finding fails CI.
+pyproject.toml's ``[tool.ruff]``, finds nothing, and ``python -m mypy`` over
+the packages ``[tool.mypy]`` names (every function annotated) finds no
+error; otherwise the test fails with the tool's own report (file:line,
+rule, message). CI runs the suite, so a finding fails CI.
 """
 import subprocess
 import sys
@@ -21,3 +22,8 @@ def run(*argv):
 def test_ruff_finds_nothing():
     code, report = run("ruff", "check", "--no-cache", "--output-format", "concise", ".")
     assert code == 0, "ruff check (pip install -e '.[test]' brings ruff):\n" + report
+
+
+def test_mypy_finds_nothing():
+    code, report = run("mypy")
+    assert code == 0, "mypy (pip install -e '.[test]' brings mypy):\n" + report
