@@ -5,12 +5,13 @@ memory. A worker writes only its own slot (``Slot``): its state, a heartbeat
 on every turn of its loop and around every request, the time of its last
 loop turn apart (peers read it to tell whether a worker has run its loop,
 which a request's heartbeat does not say), the count of requests served, the
-connections it holds, and the current request's start time and line. The arbiter reads all slots (``Scoreboard.read``) to detect stuck
-workers; status pages and metrics read the same records, and workers read
-each other's load (``Slot.peers``) to share new connections out
-(``appserver.worker.balance``). Nothing here touches the disk. From ``STATS_OFFSET``
-on, a slot holds the worker's request counters (``appserver.observe.metrics``):
-``counters(index)`` is the worker's writer, ``stats(index)`` a snapshot.
+connections it holds, and the current request's start time and line. The
+arbiter reads all slots (``Scoreboard.read``) to detect stuck workers; status
+pages and metrics read the same records, and workers read each other's load
+(``Slot.peers``) to share new connections out (``appserver.worker.balance``).
+Nothing here touches the disk. From ``STATS_OFFSET`` on, a slot holds the
+worker's request counters (``appserver.observe.metrics``): ``counters(index)``
+is the worker's writer, ``stats(index)`` a snapshot.
 
 With ``--threads N`` (N > 1) a slot ends with N thread rows, one per pool
 thread of the worker (``Row``): the state (idle or busy), the start and the

@@ -87,7 +87,10 @@ def test_a_peer_serving_a_request_has_not_run_its_loop_for_that():
     board.set_pid(1, 101)
     peer_slot.set_state(IDLE, NOW - 0.5)
     peer_slot.beat(NOW - 0.5)                       # asleep in its poll
-    read = lambda: mine.peers(2)
+
+    def read():
+        return mine.peers(2)
+
     pacer = AcceptPacer()
     assert pacer.defer(10, read, NOW)
     peer_slot.request_started(b"GET / HTTP/1.1", NOW + DEFER_MAX)
