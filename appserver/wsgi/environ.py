@@ -28,7 +28,7 @@ from appserver.wsgi.response import FileWrapper
 
 if TYPE_CHECKING:
     from appserver.http.parser import Request
-    from appserver.sockets import Listener
+    from appserver.net.sockets import Listener
 
 # A PEP 3333 environ.
 Environ = Dict[str, Any]
