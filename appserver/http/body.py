@@ -218,7 +218,7 @@ class NoBody:
 
     __slots__ = ()
 
-    def __init__(self, length: Optional[int], limits: Limits) -> None:
+    def __init__(self, length: Optional[int], limits: Optional[Limits]) -> None:
         pass
 
     def read(self, buf: bytearray) -> Event:
@@ -230,7 +230,7 @@ class ContentLengthReader:
 
     __slots__ = ("remaining",)
 
-    def __init__(self, length: int, limits: Limits) -> None:
+    def __init__(self, length: int, limits: Optional[Limits]) -> None:
         self.remaining = length
 
     def read(self, buf: bytearray) -> Event:

@@ -13,9 +13,11 @@ gives no usable address: v1 ``UNKNOWN``, v2 ``LOCAL`` (a health check by the
 proxy itself), v2 ``UNSPEC`` or ``AF_UNIX``; the real peer is kept then. v2
 TLVs are skipped. Datagram transports are refused (this is a stream server).
 """
+from __future__ import annotations
 
 import ipaddress
 import struct
+from typing import Optional, Tuple, Union
 
 V1_PREFIX = b"PROXY "
 V1_MAX = 107                    # the whole v1 line, CRLF included
@@ -32,11 +34,13 @@ class ProxyProtocolError(Exception):
 
 
 class _NeedData:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "NEED_DATA"
 
 
 NEED_DATA = _NeedData()
+# An (ip, port) a PROXY header names.
+Address = Tuple[str, int]
 
 
 class ProxyHeader:
@@ -44,16 +48,21 @@ class ProxyHeader:
 
     __slots__ = ("version", "source", "dest")
 
-    def __init__(self, version, source=None, dest=None):
+    def __init__(self, version: int, source: Optional[Address] = None,
+                 dest: Optional[Address] = None) -> None:
         self.version = version
         self.source = source
         self.dest = dest
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ProxyHeader(v%d, %r -> %r)" % (self.version, self.source, self.dest)
 
 
-def parse(buf):
+# What ``parse`` returns: more bytes needed, or (header, its length).
+Parsed = Union[_NeedData, Tuple[ProxyHeader, int]]
+
+
+def parse(buf: Union[bytes, bytearray, memoryview]) -> Parsed:
     """``NEED_DATA`` or ``(ProxyHeader, length)``; raises ``ProxyProtocolError``."""
     buf = bytes(buf)
     if buf[:1] == b"P":
@@ -65,7 +74,7 @@ def parse(buf):
     raise ProxyProtocolError("no PROXY protocol header")
 
 
-def _parse_v1(buf):
+def _parse_v1(buf: bytes) -> Parsed:
     if not buf.startswith(V1_PREFIX[:len(buf)]):
         raise ProxyProtocolError("no PROXY protocol header")
     end = buf.find(b"\r\n", 0, V1_MAX)
@@ -77,7 +86,7 @@ def _parse_v1(buf):
     return _v1_line(buf[:end]), end + 2
 
 
-def _v1_line(line):
+def _v1_line(line: bytes) -> ProxyHeader:
     try:
         parts = line.decode("ascii").split(" ")
     except UnicodeDecodeError:
@@ -92,7 +101,7 @@ def _v1_line(line):
     return ProxyHeader(1, source, dest)
 
 
-def _v1_ip(text, version):
+def _v1_ip(text: str, version: int) -> str:
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -102,14 +111,14 @@ def _v1_ip(text, version):
     return str(ip)
 
 
-def _v1_port(text):
+def _v1_port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or (text[0] == "0" and text != "0") \
             or int(text) > 65535:
         raise ProxyProtocolError("bad port in PROXY v1 line")
     return int(text)
 
 
-def _parse_v2(buf):
+def _parse_v2(buf: bytes) -> Parsed:
     if not buf.startswith(V2_SIGNATURE[:len(buf)]):
         raise ProxyProtocolError("no PROXY protocol header")
     if len(buf) < V2_FIXED:
@@ -126,7 +135,7 @@ def _parse_v2(buf):
     return _v2_addresses(family, buf[V2_FIXED:V2_FIXED + length]), V2_FIXED + length
 
 
-def _v2_check_family(command, family, length):
+def _v2_check_family(command: int, family: int, length: int) -> None:
     """Refuse what can never be valid as soon as the fixed part is here."""
     if command == 0:
         return
@@ -140,7 +149,7 @@ def _v2_check_family(command, family, length):
         raise ProxyProtocolError("unsupported PROXY v2 family/transport %#04x" % family)
 
 
-def _v2_addresses(family, block):
+def _v2_addresses(family: int, block: bytes) -> ProxyHeader:
     if family not in _V2_ADDRESSES:
         return ProxyHeader(2)           # UNSPEC or AF_UNIX: keep the real peer
     size = _V2_ADDRESSES[family][0]

@@ -36,15 +36,20 @@ such a request: the listener's base, REMOTE_ADDR/REMOTE_PORT from the peer
 unless the vars say who the client is, then every var. ``pack(pairs)``
 builds a packet the way nginx does.
 """
+from __future__ import annotations
+
 import re
 import struct
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
-from appserver.http.body import TOKEN, ContentLengthReader, Data, EndOfMessage, NoBody
+from appserver.http.body import (
+    TOKEN, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, NoBody,
+)
 from appserver.http.errors import (
     BadRequest, HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge,
     URITooLong,
 )
-from appserver.http.parser import CLOSED, NEED_DATA, Request, RequestParser
+from appserver.http.parser import CLOSED, NEED_DATA, Limits, ParserEvent, Request, RequestParser
 
 __all__ = ["UwsgiParser", "UwsgiRequest", "PacketError", "Data", "EndOfMessage",
            "NEED_DATA", "CLOSED", "build_environ", "pack"]
@@ -63,7 +68,7 @@ _SINGLE_HEADERS = frozenset(("HTTP_HOST",))
 class PacketError(BadRequest):
     """A malformed uwsgi packet: logged, and the connection closed unanswered."""
 
-    def __init__(self, detail):
+    def __init__(self, detail: str) -> None:
         super().__init__("bad uwsgi packet: " + detail)
 
 
@@ -72,21 +77,25 @@ class UwsgiRequest(Request):
 
     __slots__ = ("environ",)
 
+    environ: Dict[str, Any]
 
-def pack(pairs, modifier1=0, modifier2=0):
+
+def pack(pairs: Iterable[Tuple[Union[str, bytes], Union[str, bytes]]], modifier1: int = 0,
+         modifier2: int = 0) -> bytes:
     """The uwsgi packet of (key, value) pairs (str or bytes), as nginx sends it."""
     block = b"".join(_U16.pack(len(k)) + k + _U16.pack(len(v)) + v
                      for k, v in ((_b(k), _b(v)) for k, v in pairs))
     return HEADER.pack(modifier1, len(block), modifier2) + block
 
 
-def _b(text):
+def _b(text: Union[str, bytes]) -> bytes:
     return text.encode("latin-1") if isinstance(text, str) else text
 
 
-def split_vars(block):
+def split_vars(block: bytes) -> Fields:
     """The (key, value) byte pairs of a vars block; PacketError if malformed."""
-    pairs, pos, end = [], 0, len(block)
+    pairs: Fields = []
+    pos, end = 0, len(block)
     while pos < end:
         key, pos = _field(block, pos, end, "key")
         value, pos = _field(block, pos, end, "value")
@@ -98,7 +107,7 @@ def split_vars(block):
     return pairs
 
 
-def _field(block, pos, end, what):
+def _field(block: bytes, pos: int, end: int, what: str) -> Tuple[bytes, int]:
     if end - pos < 2:
         raise PacketError("vars block ends inside a %s length" % what)
     (size,) = _U16.unpack_from(block, pos)
@@ -108,10 +117,11 @@ def _field(block, pos, end, what):
     return block[pos:pos + size], pos + size
 
 
-def collect(pairs, limits):
+def collect(pairs: Fields, limits: Limits) -> Dict[str, str]:
     """The vars as a dict, header repeats joined; limits checked pair by pair."""
     rl, nf, fs, _ = limits.caps
-    env, headers = {}, 0
+    env: Dict[str, str] = {}
+    headers = 0
     for key, value in pairs:
         if key[:5] == "HTTP_":
             headers += 1
@@ -130,7 +140,7 @@ def collect(pairs, limits):
     return env
 
 
-def _body_length(env, body_limit):
+def _body_length(env: Dict[str, str], body_limit: int) -> Optional[int]:
     """CONTENT_LENGTH as an int (None: no body); empty CONTENT_* vars dropped."""
     for key in _DROPPED:
         env.pop(key, None)
@@ -147,7 +157,7 @@ def _body_length(env, body_limit):
     return int(length)
 
 
-def _scheme(env):
+def _scheme(env: Dict[str, str]) -> str:
     scheme = env.get("UWSGI_SCHEME")
     if scheme is None:
         return "https" if env.get("HTTPS", "").lower() in ("on", "1") else "http"
@@ -156,12 +166,12 @@ def _scheme(env):
     return scheme.lower()
 
 
-def _header_name(key):
+def _header_name(key: str) -> str:
     """HTTP_X_FORWARDED_FOR -> X-Forwarded-For (for code that reads headers)."""
     return "-".join(part.capitalize() for part in key[5:].split("_"))
 
 
-def make_request(env, limits):
+def make_request(env: Dict[str, Any], limits: Limits) -> UwsgiRequest:
     """The ``UwsgiRequest`` of checked vars (completed with the PEP 3333 keys)."""
     method = env.get("REQUEST_METHOD")
     if method is None or TOKEN.fullmatch(method) is None:
@@ -187,28 +197,29 @@ class UwsgiParser:
 
     __slots__ = ("_limits", "_buf", "_reader", "_eof", "_error", "_done")
 
-    def __init__(self, limits):
+    def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         """Drop all state and buffered bytes."""
         self._buf = bytearray()
-        self._reader = self._error = None
+        self._reader: Optional[BodyReader] = None
+        self._error: Optional[HTTPError] = None
         self._eof = self._done = False
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """Bytes held and not yet turned into events."""
         return len(self._buf)
 
-    def pending_head(self):
+    def pending_head(self) -> Optional[bytes]:
         """The bytes of a packet not yet complete, or None past it."""
         if self._reader is not None or self._error is not None or self._eof or self._done:
             return None
         return bytes(self._buf)
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> None:
         """Append received bytes; ``b""`` means the peer closed."""
         if not data:
             self._eof = True
@@ -221,24 +232,25 @@ class UwsgiParser:
     body_room = RequestParser.body_room
     took_body = RequestParser.took_body
 
-    def skip_empty_body(self):
+    def skip_empty_body(self) -> bool:
         """False: a packet's body, even empty, ends through its events (one
         request per connection: nothing to gain)."""
         return False
 
-    def next_event(self):
+    def next_event(self) -> ParserEvent:
         """The next event, NEED_DATA or CLOSED; raises HTTPError subclasses."""
         if self._error is not None:
             raise self._error
+        reader = self._reader
         try:
-            if self._reader is not None:
-                return self._next_body()
+            if reader is not None:
+                return self._next_body(reader)
             return CLOSED if self._done else self._next_head()
         except HTTPError as exc:
             self._error = exc
             raise
 
-    def _next_head(self):
+    def _next_head(self) -> ParserEvent:
         buf = self._buf
         size = self._check_header(buf)
         if size is None or len(buf) < HEADER.size + size:
@@ -254,7 +266,7 @@ class UwsgiParser:
         self._reader = ContentLengthReader(length, None) if length else NoBody(0, None)
         return request
 
-    def _check_header(self, buf):
+    def _check_header(self, buf: bytearray) -> Optional[int]:
         """The vars block size once the 4-byte header is in, else None."""
         if buf and buf[0] != 0:
             hint = " (an HTTP request?)" if 65 <= buf[0] <= 90 else ""
@@ -270,8 +282,8 @@ class UwsgiParser:
                                        % (size, max_block))
         return size
 
-    def _next_body(self):
-        event = self._reader.read(self._buf)
+    def _next_body(self, reader: BodyReader) -> ParserEvent:
+        event = reader.read(self._buf)
         if event is None:
             if self._eof:
                 raise IncompleteRequest("connection closed in the middle of a body")
@@ -281,7 +293,8 @@ class UwsgiParser:
         return event
 
 
-def build_environ(base, request, peer, wsgi_input):
+def build_environ(base: Dict[str, Any], request: UwsgiRequest, peer: Union[Tuple[Any, ...], str],
+                  wsgi_input: Any) -> Dict[str, Any]:
     """The PEP 3333 environ of a ``UwsgiRequest`` received from ``peer``."""
     environ = base.copy()
     if peer:
