@@ -34,6 +34,7 @@ import os
 import runpy
 import traceback
 import types
+from typing import TYPE_CHECKING, Any
 
 from appserver.config import hooks, service_links
 from appserver.config import settings as S
@@ -77,6 +78,11 @@ class Config:
         for key, value in fields.items():
             object.__setattr__(self, key, value)
         object.__setattr__(self, "warnings", _warnings(self))
+
+    if TYPE_CHECKING:
+        # Each setting is a slot named from the settings table, known when
+        # the table is read; to a type checker any attribute may be one.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setattr__(self, name, value):
         raise AttributeError("Config is read-only; load a new one instead")

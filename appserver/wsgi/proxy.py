@@ -27,12 +27,22 @@ called on each request's environ after ``build_environ``, before the app
 Without any forwarding header and ``script-name``, a call is seven dict lookups.
 ``open_to_all(cfg)`` is the start-up warning for ``forwarded-allow-ips *``.
 """
+from __future__ import annotations
 
 import functools
 import ipaddress
 import re
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 from appserver.http.errors import HTTPError
+from appserver.wsgi.environ import Environ
+
+if TYPE_CHECKING:
+    from appserver.config.loading import Config
+
+# A hop: (host, port or None); None when malformed.
+Node = Optional[Tuple[str, Optional[str]]]
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 XFF, XFP, XFH, XFPORT = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
                          "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
@@ -57,11 +67,11 @@ class NotFound(HTTPError):
 class AllowList:
     """``"127.0.0.1,::1,10.0.0.0/8"`` or ``"*"``; ``host in allow`` tells."""
 
-    def __init__(self, text):
+    def __init__(self, text: object) -> None:
         self.any, self.networks = parse_networks(text)
-        self._cache = {}
+        self._cache: Dict[str, bool] = {}
 
-    def __contains__(self, host):
+    def __contains__(self, host: str) -> bool:
         if not host or self.any:
             return True                 # "" is a unix-socket peer
         known = self._cache.get(host)
@@ -73,7 +83,7 @@ class AllowList:
         return known
 
 
-def parse_networks(text):
+def parse_networks(text: object) -> Tuple[bool, Tuple[Network, ...]]:
     """``(any, networks)`` from a comma-separated list; ValueError when bad."""
     items = [item.strip() for item in str(text).split(",") if item.strip()]
     if "*" in items:
@@ -81,7 +91,7 @@ def parse_networks(text):
     return False, tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
 
-def _in_networks(host, networks):
+def _in_networks(host: str, networks: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -94,13 +104,13 @@ def _in_networks(host, networks):
 class Rewriter:
     """The per-worker policy; see the module comment."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: Config) -> None:
         self.trusted = AllowList(cfg.forwarded_allow_ips)
         self.use_forwarded = cfg.forwarded_headers == "forwarded"
         self.host = getattr(cfg, "forwarded_host", False)
         self.script_name = normalize_prefix(cfg.script_name or "")
 
-    def rewrite(self, environ):
+    def rewrite(self, environ: Environ) -> None:
         """Apply the rules to ``environ``; raises ``NotFound`` outside the prefix."""
         if (XFF not in environ and XFP not in environ and XFH not in environ
                 and XFPORT not in environ and FORWARDED not in environ
@@ -118,7 +128,7 @@ class Rewriter:
 
     __call__ = rewrite
 
-    def _trusted(self, environ):
+    def _trusted(self, environ: Environ) -> None:
         if self.use_forwarded:
             for key in X_KEYS:
                 environ.pop(key, None)
@@ -129,7 +139,7 @@ class Rewriter:
         _prefix(environ, self.script_name)
 
 
-def open_to_all(cfg):
+def open_to_all(cfg: Config) -> Optional[str]:
     """The warning to log at start when any client may set what a proxy sets."""
     if AllowList(cfg.forwarded_allow_ips).any is not True:
         return None
@@ -147,7 +157,7 @@ def open_to_all(cfg):
             "connect" % ", ".join(what))
 
 
-def apply_x_forwarded(environ, trusted, host=True):
+def apply_x_forwarded(environ: Environ, trusted: AllowList, host: bool = True) -> None:
     """Apply ``X-Forwarded-For/-Proto/-Port`` (and ``-Host`` with ``host``)
     from a trusted peer."""
     value = environ.get(XFF)
@@ -163,7 +173,8 @@ def apply_x_forwarded(environ, trusted, host=True):
         _set_origin(environ, _last(environ.get(XFP)), None, _last(environ.get(XFPORT)))
 
 
-def apply_forwarded(environ, value, trusted, host=True):
+def apply_forwarded(environ: Environ, value: Optional[str], trusted: AllowList,
+                    host: bool = True) -> None:
     """Apply the RFC 7239 ``Forwarded`` header ``value`` from a trusted peer
     (its ``host=`` only with ``host``)."""
     elements = parse_forwarded(value) if value else None
@@ -179,7 +190,7 @@ def apply_forwarded(environ, value, trusted, host=True):
                 None)
 
 
-def pick_client(nodes, trusted):
+def pick_client(nodes: Sequence[Node], trusted: AllowList) -> Optional[int]:
     """Index of the rightmost node that is not a trusted proxy, else 0; None
     when a node on the way is malformed. A node is ``(host, port)``, ``("",
     None)`` for a ``Forwarded`` element without ``for=``, or None."""
@@ -192,12 +203,12 @@ def pick_client(nodes, trusted):
     return 0 if nodes else None
 
 
-def _is_proxy(host, trusted):
+def _is_proxy(host: str, trusted: AllowList) -> bool:
     return bool(host) and _IDENT.fullmatch(host) is None and host in trusted
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def parse_node(text):
+def parse_node(text: Optional[str]) -> Node:
     """``1.2.3.4``, ``1.2.3.4:80``, ``::1``, ``[::1]:80``, ``unknown``,
     ``_hidden[:_port]`` -> ``(host, port or None)``; None when malformed."""
     text = text.strip().strip('"') if text else ""
@@ -219,13 +230,15 @@ def parse_node(text):
         return None
 
 
-def parse_forwarded(value):
+def parse_forwarded(value: str) -> Optional[List[Dict[str, str]]]:
     """RFC 7239 ``Forwarded`` -> a list of ``{name: value}``; None if malformed.
 
     Values may be tokens or quoted strings; an unquoted value may also hold
     ``:`` and ``[]`` (some proxies do not quote IPv6 or ports).
     """
-    elements, current, pos = [], {}, 0
+    elements: List[Dict[str, str]] = []
+    current: Dict[str, str] = {}
+    pos = 0
     while pos < len(value):
         match = _PAIR.match(value, pos)
         if match is None or match.end() == pos:
@@ -243,17 +256,17 @@ def parse_forwarded(value):
     return elements
 
 
-def _unquote(raw):
+def _unquote(raw: str) -> str:
     if raw.startswith('"'):
         return re.sub(r"\\(.)", r"\1", raw[1:-1])
     return raw
 
 
-def _last(value):
+def _last(value: Optional[str]) -> Optional[str]:
     return value.rpartition(",")[2].strip() if value else None
 
 
-def _set_client(environ, node):
+def _set_client(environ: Environ, node: Node) -> None:
     if node is None or not node[0]:
         return
     environ["REMOTE_ADDR"] = node[0]
@@ -263,7 +276,8 @@ def _set_client(environ, node):
         environ.pop("REMOTE_PORT", None)
 
 
-def _set_origin(environ, proto, host, port):
+def _set_origin(environ: Environ, proto: Optional[str], host: Optional[str],
+                port: Optional[str]) -> None:
     """Scheme, then host (and its port), then an explicit port."""
     if proto:
         proto = proto.lower()
@@ -277,7 +291,7 @@ def _set_origin(environ, proto, host, port):
         _server_from_host(environ)
 
 
-def _split_host(host):
+def _split_host(host: str) -> Tuple[str, str]:
     if host.startswith("["):
         end = host.find("]")
         return host[:end + 1], host[end + 2:]
@@ -285,7 +299,7 @@ def _split_host(host):
     return name, port
 
 
-def _server_from_host(environ):
+def _server_from_host(environ: Environ) -> None:
     host = environ.get("HTTP_HOST")
     if host:
         name, port = _split_host(host)
@@ -293,7 +307,7 @@ def _server_from_host(environ):
         environ["SERVER_PORT"] = port or DEFAULT_PORTS[environ["wsgi.url_scheme"]]
 
 
-def _set_port(environ, port):
+def _set_port(environ: Environ, port: str) -> None:
     """``SERVER_PORT`` and the port of ``HTTP_HOST`` (omitted when default)."""
     environ["SERVER_PORT"] = port
     host = environ.get("HTTP_HOST")
@@ -303,7 +317,7 @@ def _set_port(environ, port):
         environ["HTTP_HOST"] = name if default else name + ":" + port
 
 
-def normalize_prefix(prefix):
+def normalize_prefix(prefix: str) -> str:
     """``"app/"`` -> ``"/app"``; ``""`` or ``"/"`` -> ``""``."""
     prefix = prefix.strip().rstrip("/")
     if prefix and not prefix.startswith("/"):
@@ -311,7 +325,7 @@ def normalize_prefix(prefix):
     return prefix
 
 
-def _prefix(environ, configured):
+def _prefix(environ: Environ, configured: str) -> None:
     """SCRIPT_NAME from a trusted header, else from the setting."""
     removed = _header_prefix(environ.get(PREFIX))
     if removed is not None:
@@ -324,14 +338,14 @@ def _prefix(environ, configured):
         mount(environ, prefix)
 
 
-def _header_prefix(value):
+def _header_prefix(value: Optional[str]) -> Optional[str]:
     value = _last(value)
     if value is None or not _PATH.fullmatch(value):
         return None
     return normalize_prefix(value)
 
 
-def mount(environ, prefix):
+def mount(environ: Environ, prefix: str) -> None:
     """Move ``prefix`` from ``PATH_INFO`` to ``SCRIPT_NAME``; 404 outside it."""
     path = environ["PATH_INFO"]
     if path == "*":
