@@ -9,11 +9,12 @@ run settings, machine and versions, the per-scenario table (each cell is
 value and met / not met, and every problem seen. When peers ran, it adds
 ``peer_table`` for CPU per request and req/s (every server's median, the
 best peer, appserver over the best peer with the per-round range, and over
-Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped), and issue 24's section when a static
-scenario ran (``benchmarks.static.parts``). ``replace_block(doc,
-block)`` puts ``block`` between ``START`` and ``END`` (appending both markers
-when absent) and leaves the rest of the document as it is. ``console(summary)``
-is the plain-text table printed at the end of a run.
+Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped),
+and issue 24's section when a static scenario ran
+(``benchmarks.static.parts``). ``replace_block(doc, block)`` puts ``block``
+between ``START`` and ``END`` (appending both markers when absent) and leaves
+the rest of the document as it is. ``console(summary)`` is the plain-text
+table printed at the end of a run.
 """
 import os
 import platform

@@ -11,7 +11,6 @@ replaced. Under a keep-alive load with ``--threads 4``: max-requests
 recycling, HUP reloads and TERM fail no request (each worker served exactly
 its max-requests).
 """
-import json
 import re
 import signal
 import threading
