@@ -7,7 +7,6 @@ missing values and zero bytes, stdout for ``-``, nothing when disabled); and
 ``reopen`` after a log rotation. Logger state is restored after each test.
 """
 import json
-import logging
 import os
 import re
 import time
