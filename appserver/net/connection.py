@@ -64,7 +64,6 @@ from appserver.http.parser import CLOSED, NEED_DATA, Data, EndOfMessage, Request
 from appserver.net.io_timeouts import (  # noqa: F401 (the errors are this module's too)
     BodyTimeout, ClientError, ClientTimeout, timeval)
 from appserver.net.tls import ssl_module
-from appserver.wsgi.environ import build_environ
 
 log = logging.getLogger("appserver")
 
@@ -134,8 +133,7 @@ _NO_FRONT = Front()
 class Connection:
     """A client socket, its parser, its state and that state's deadline."""
 
-    parser_class = RequestParser                    # the protocol: how requests
-    build_environ = staticmethod(build_environ)     # are read, and their environ
+    parser_class = RequestParser                    # the protocol: how requests are read
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "since",
                  "deadline", "timeouts", "front", "wants_write", "discarded",
                  "read_timeout", "send_timeout", "_timeout", "received", "base",
@@ -857,7 +855,6 @@ class UwsgiConnection(Connection):
 
     __slots__ = ()
     parser_class = uwsgi.UwsgiParser
-    build_environ = staticmethod(uwsgi.build_environ)
 
     def reject(self, error, now):
         if isinstance(error, uwsgi.PacketError):

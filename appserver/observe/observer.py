@@ -13,9 +13,10 @@ sent (``sent`` bytes, ``body`` of them its body's, as
 ``Connection.reject`` returns them): it gets an access line and is counted
 too; ``abandoned(...)`` for a request answered by a threaded worker's loop
 after its thread ran past ``timeout``; and ``static(conn, request, reply,
-duration)`` once a static file answered by the loop is sent (an access line
-whose environ has ``appserver.static``, the counters; no hooks: the app is
-not involved). Work skipped when unused: no
+duration, build_environ)`` once a static file answered by the loop is sent
+(an access line whose environ, made by the protocol's builder, has
+``appserver.static``, the counters; no hooks: the app is not involved). Work
+skipped when unused: no
 access line is formatted when the log is off, no hook is looked up per call.
 
 ``rejected_environ(peer, head)`` is the environ-like dict such a line is made
@@ -73,9 +74,9 @@ class RequestObserver:
         if self.post:
             hooks.post_request(self.hooks, self.worker, request, environ, response)
 
-    def static(self, conn, request, reply, duration):
+    def static(self, conn, request, reply, duration, build_environ):
         if self.log_on:
-            environ = conn.build_environ(conn.base, request, conn.peer, None)
+            environ = build_environ(conn.base, request, conn.peer, None)
             environ[STATIC] = "static"
             rid = environ.get("HTTP_X_REQUEST_ID")
             environ[REQUEST_ID] = new_id() if rid is None else self.ids.choose(

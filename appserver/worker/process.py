@@ -77,7 +77,7 @@ from appserver.signals import SignalQueue
 from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker.longcall import LongCall
 from appserver.worker.table import ADOPT_BATCH, ConnectionTable, waiting_head
-from appserver.wsgi.environ import base_environ
+from appserver.wsgi.environ import base_environ, build_environ
 from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
 
 log = logging.getLogger("appserver")
@@ -198,7 +198,7 @@ class Worker:
                              fields=cfg.limit_request_fields,
                              field_size=cfg.limit_request_field_size,
                              body=cfg.limit_request_body)
-        self.connection_class, self.table.uwsgi_peers = _protocol(cfg)
+        self.connection_class, self.build_environ, self.table.uwsgi_peers = _protocol(cfg)
         self.timeouts = Timeouts(header=cfg.header_timeout, keep_alive=cfg.keep_alive,
                                  send=cfg.send_timeout)
         self.static = _static_files(cfg)
@@ -392,7 +392,7 @@ class Worker:
         longcall.begin(conn, started)
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
-                          self.rewrite, started)
+                          self.rewrite, started, self.build_environ)
         except WorkerTimeout:
             longcall.end(started)
             raise SystemExit(0) from None
@@ -444,7 +444,7 @@ class Worker:
         """On a pool thread: the app for ``job``; True if keep-alive goes on."""
         try:
             return handle(job.lease, job.request, self.app, job.conn.base, job,
-                          self.rewrite, job.since)
+                          self.rewrite, job.since, self.build_environ)
         except WorkerTimeout:
             return False
 
@@ -583,7 +583,8 @@ class Worker:
 
     def _static_done(self, conn, reply):
         request, started = reply.note
-        self.observer.static(conn, request, reply, time.monotonic() - started)
+        self.observer.static(conn, request, reply, time.monotonic() - started,
+                             self.build_environ)
 
     def _reject(self, conn, err):
         log.info("client %s: %s (%d %s)", conn.name, err.detail, err.status, err.reason)
@@ -741,12 +742,14 @@ def _load_app(spec):
 
 
 def _protocol(cfg):
-    """The connection class for ``protocol``, and the uwsgi peers allowed."""
+    """The connection class and environ builder for ``protocol``, and the
+    uwsgi peers allowed."""
     if cfg.protocol != "uwsgi":
-        return Connection, None
+        return Connection, build_environ, None
+    from appserver.http import uwsgi
     from appserver.net.connection import UwsgiConnection
     from appserver.wsgi.proxy import AllowList
-    return UwsgiConnection, AllowList(cfg.uwsgi_allow_ips)
+    return UwsgiConnection, uwsgi.build_environ, AllowList(cfg.uwsgi_allow_ips)
 
 
 def _max_requests(cfg):

@@ -44,14 +44,13 @@ class Lease:
     """What a pool thread may do with the connection whose request it runs;
     see the module comment. The response is under way once ``sent_any``."""
 
-    __slots__ = ("_conn", "lock", "parser", "peer", "build_environ", "sent_any")
+    __slots__ = ("_conn", "lock", "parser", "peer", "sent_any")
 
     def __init__(self, conn):
         self._conn = conn
         self.lock = threading.Lock()
         self.parser = conn.parser
         self.peer = conn.peer
-        self.build_environ = conn.build_environ
         self.sent_any = False
 
     @property

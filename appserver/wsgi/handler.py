@@ -24,7 +24,7 @@ from appserver.net.connection import (
 from appserver.http.errors import (GatewayTimeout, HTTPError, InternalServerError,
                                    RequestTimeout)
 from appserver.http.parser import Request
-from appserver.wsgi.environ import Environ
+from appserver.wsgi.environ import Environ, build_environ
 from appserver.wsgi.input import EMPTY, Input
 from appserver.wsgi.response import FileWrapper, Response
 
@@ -56,14 +56,16 @@ class WorkerTimeout(BaseException):
 
 def handle(conn: Connection, request: Request, app: WSGIApplication, base_environ: Environ,
            observer: Observer, rewrite: Optional[Callable[[Environ], object]] = None,
-           started: Optional[float] = None) -> bool:
+           started: Optional[float] = None,
+           build_environ: Callable[..., Environ] = build_environ) -> bool:
     """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
 
     ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
     trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
     ``observer`` is told when the request starts and ends (access log, metrics).
     ``started`` is when the request was dispatched (``time.monotonic()``; now
-    if not given).
+    if not given). ``build_environ`` is the protocol's environ builder (the
+    connection reads the protocol's requests; it knows no WSGI).
     """
     if started is None:
         started = time.monotonic()
@@ -75,7 +77,7 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
         body = EMPTY                # no body: nothing left for the parser either
     else:
         body = Input(conn.read_body, None, request.content_length)
-    environ = conn.build_environ(base_environ, request, conn.peer, body)
+    environ = build_environ(base_environ, request, conn.peer, body)
     observer.started(request, environ, response)
     timed_out = False
     try:

@@ -2,7 +2,7 @@
 
 Requests are parsed by the real ``RequestParser``; the connection is a fake
 providing ``read_body`` (fed by that parser), ``sendall``, ``sendfile``,
-``send_continue``, ``discard_body``, ``peer`` and ``build_environ``. Covers
+``send_continue``, ``discard_body`` and ``peer``. Covers
 the response framing per body shape (single piece, iterable, write(),
 HTTP/1.0, HEAD, 204), ``close()`` called exactly once on every path, app
 errors before and after the head (500 or a closed connection, logged), invalid
@@ -22,7 +22,7 @@ from appserver.http import writer
 from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.net.sockets import Listener
 from appserver.wsgi import response as response_mod
-from appserver.wsgi.environ import base_environ, build_environ
+from appserver.wsgi.environ import base_environ
 from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
 
 BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
@@ -30,8 +30,6 @@ BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
 
 class FakeConn:
     """The connection surface handle() uses, over a real parser and a byte sink."""
-
-    build_environ = staticmethod(build_environ)
 
     def __init__(self, raw, peer=("203.0.113.5", 40000), fail_sendall_after=None,
                  discard_result=None):
