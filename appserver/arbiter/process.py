@@ -557,8 +557,10 @@ class Arbiter:
             log.warning("Received USR2 during an upgrade: ignored")
             return
         hooks.call(self.cfg.hooks, "pre_exec", self)
+        pair = self.handoff_pair
+        passed = ([sock.fileno() for sock in pair], dict([handoff.to_env(pair)]))
         self.successor = upgrade.spawn_new_arbiter(self.listeners, self.cfg.cwd,
-                                                   handoff_pair=self.handoff_pair)
+                                                   passed=passed)
         log.info("Received USR2: started new arbiter %d", self.successor)
 
 

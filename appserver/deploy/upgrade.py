@@ -17,17 +17,15 @@ FDS_VAR = "APPSERVER_LISTEN_FDS"
 FROM_VAR = "APPSERVER_UPGRADE_FROM"
 
 
-def spawn_new_arbiter(listeners, cwd, argv=None, handoff_pair=None):
+def spawn_new_arbiter(listeners, cwd, argv=None, passed=((), {})):
     """Fork and exec a new arbiter; returns its pid (in the old arbiter).
-    It also inherits the workers' hand-off pair: connections the old
-    workers pass on as they stop reach the new workers."""
+    ``passed`` is ``(fds, variables)``: more descriptors it inherits and the
+    variables that name them (the workers' hand-off pair, so connections the
+    old workers pass on as they stop reach the new workers)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    env = dict(os.environ)
-    keep = [listener.fileno() for listener in listeners]
-    if handoff_pair is not None:
-        from appserver.worker.handoff import to_env
-        name, env[name] = to_env(handoff_pair)
-        keep += [sock.fileno() for sock in handoff_pair]
+    extra_fds, extra_env = passed
+    env = dict(os.environ, **extra_env)
+    keep = [listener.fileno() for listener in listeners] + list(extra_fds)
     env[FDS_VAR] = ",".join("%d=%s" % (listener.fileno(), listener.owned_path)
                             if listener.owned_path else str(listener.fileno())
                             for listener in listeners)
