@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from appserver.config import hook_views
 from appserver.observe import logs
 
 ERROR_LINE = re.compile(
@@ -234,6 +235,17 @@ def test_reopen_after_rotation_writes_to_the_new_files(tmp_path):
     assert "/before" in (tmp_path / "access.log.1").read_text()
     assert "/after" in access_path.read_text()
     assert "/before" not in access_path.read_text()
+
+
+def test_a_hooks_reopen_files_reopens_the_log_files(tmp_path):
+    """Gunicorn's ``server.log.reopen_files()``, as a hooks file calls it."""
+    error_path = tmp_path / "error.log"
+    logs.setup(cfg(error_logfile=str(error_path)))
+    os.rename(error_path, tmp_path / "error.log.1")
+    hook_views.LOG.reopen_files()
+    logs.error_log.info("after rotation")
+    assert "after rotation" in error_path.read_text()
+    assert "after rotation" not in (tmp_path / "error.log.1").read_text()
 
 
 def test_reopen_with_stream_handlers_only_is_harmless(capsys):

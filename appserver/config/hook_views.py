@@ -50,17 +50,20 @@ def spawned(index):
 
 class LogView(logging.LoggerAdapter):
     """Gunicorn's ``log`` object: the ``appserver`` logger, plus
-    ``reopen_files()`` and the Gunicorn-only methods as harmless calls."""
+    ``reopen_files()`` and the Gunicorn-only methods as harmless calls.
+    ``reopen`` is ``observe.logs.reopen``, which ``logs.setup`` gives it (the
+    settings sit below the logs, so this module does not import them)."""
 
     def __init__(self):
         super().__init__(_log, {})
+        self.reopen = None
 
     def warn(self, msg, *args, **kwargs):
         self.warning(msg, *args, **kwargs)
 
     def reopen_files(self):
-        from appserver.observe import logs
-        logs.reopen()
+        if self.reopen is not None:
+            self.reopen()
 
     def close_on_exec(self):
         pass

@@ -22,8 +22,9 @@ import json
 import logging
 import sys
 
-from appserver.observe.accesslog import AccessLog, access_logger
+from appserver.config import hook_views
 from appserver.errors import ConfigError
+from appserver.observe.accesslog import AccessLog, access_logger
 
 __all__ = ["setup", "error_stream", "reopen", "load_log_config", "dict_config_of",
            "AccessLog", "error_log"]
@@ -42,7 +43,9 @@ def _handler(path, default_stream):
 
 
 def setup(cfg):
-    """Configure the error log and return the ``AccessLog``."""
+    """Configure the error log and return the ``AccessLog``; hooks'
+    ``server.log.reopen_files()`` reopens through ``reopen``."""
+    hook_views.LOG.reopen = reopen
     log_config = getattr(cfg, "log_config", None)
     dict_config = dict_config_of(log_config) if log_config else None
     for handler in list(error_log.handlers):
