@@ -9,7 +9,8 @@ what was expected, what was given and ``origin`` (``--workers``,
 ``APPSERVER_WORKERS``, ``config file PATH``); a malformed bind address raises
 ``BadBindAddress``, a ``ConfigError`` too (exit code 2: a bad setting, not a
 socket that cannot be bound). ``parse_bind`` parses one bind address;
-``appserver.config.loading`` re-exports it.
+``appserver.config.loading`` re-exports it. ``parse_networks`` splits a
+checked networks value (``*`` or addresses) for ``wsgi.proxy.AllowList``.
 """
 
 import ipaddress
@@ -261,3 +262,11 @@ def _split_host_port(value):
     if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise _BadBind("the port must be a number from 0 to 65535, not %r" % port)
     return host, int(port)
+
+
+def parse_networks(text):
+    """``(any, networks)`` from a comma-separated list; ValueError when bad."""
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    if "*" in items:
+        return True, ()
+    return False, tuple(ipaddress.ip_network(item, strict=False) for item in items)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from appserver.config import hooks, service_links
 from appserver.config import settings as S
 from appserver.config import gunicorn as G
-from appserver.config.convert import convert, parse_bind
+from appserver.config.convert import convert, parse_bind, parse_networks
 from appserver.errors import ConfigError
 
 __all__ = ["Config", "load", "reload", "print_config", "parse_bind",
@@ -171,9 +171,26 @@ def print_config(cfg):
 
 
 def _warnings(cfg):
-    from appserver.wsgi import proxy         # the warning names the headers
-    warning = proxy.open_to_all(cfg)
+    warning = open_to_all(cfg)
     return (warning,) if warning else ()
+
+
+def open_to_all(cfg):
+    """The warning to log at start when any client may set what a proxy sets."""
+    if parse_networks(cfg.forwarded_allow_ips)[0] is not True:
+        return None
+    x_kind = cfg.forwarded_headers != "forwarded"
+    what = ["REMOTE_ADDR (%s)" % ("X-Forwarded-For" if x_kind else "Forwarded for="),
+            "wsgi.url_scheme (%s)" % ("X-Forwarded-Proto" if x_kind else "Forwarded proto=")]
+    if x_kind:
+        what.append("SERVER_PORT and the port of HTTP_HOST (X-Forwarded-Port)")
+    if getattr(cfg, "forwarded_host", False):
+        what.append("HTTP_HOST (%s)" % ("X-Forwarded-Host" if x_kind else "Forwarded host="))
+    what.append("SCRIPT_NAME (X-Script-Name, X-Forwarded-Prefix)")
+    what.append("the request id (X-Request-ID)")
+    return ("forwarded-allow-ips is '*': any client that reaches this server can "
+            "set %s; list your proxies' addresses instead unless only a proxy can "
+            "connect" % ", ".join(what))
 
 
 def _plain(value):

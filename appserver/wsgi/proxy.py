@@ -25,7 +25,7 @@ called on each request's environ after ``build_environ``, before the app
   path outside it.
 
 Without any forwarding header and ``script-name``, a call is seven dict lookups.
-``open_to_all(cfg)`` is the start-up warning for ``forwarded-allow-ips *``.
+``config.loading`` warns at start about ``forwarded-allow-ips *``.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
+from appserver.config.convert import parse_networks
 from appserver.http.errors import HTTPError
 from appserver.wsgi.environ import Environ
 
@@ -83,14 +84,6 @@ class AllowList:
         return known
 
 
-def parse_networks(text: object) -> Tuple[bool, Tuple[Network, ...]]:
-    """``(any, networks)`` from a comma-separated list; ValueError when bad."""
-    items = [item.strip() for item in str(text).split(",") if item.strip()]
-    if "*" in items:
-        return True, ()
-    return False, tuple(ipaddress.ip_network(item, strict=False) for item in items)
-
-
 def _in_networks(host: str, networks: Sequence[Network]) -> bool:
     try:
         ip = ipaddress.ip_address(host)
@@ -137,24 +130,6 @@ class Rewriter:
             environ.pop(FORWARDED, None)
             apply_x_forwarded(environ, self.trusted, self.host)
         _prefix(environ, self.script_name)
-
-
-def open_to_all(cfg: Config) -> Optional[str]:
-    """The warning to log at start when any client may set what a proxy sets."""
-    if AllowList(cfg.forwarded_allow_ips).any is not True:
-        return None
-    x_kind = cfg.forwarded_headers != "forwarded"
-    what = ["REMOTE_ADDR (%s)" % ("X-Forwarded-For" if x_kind else "Forwarded for="),
-            "wsgi.url_scheme (%s)" % ("X-Forwarded-Proto" if x_kind else "Forwarded proto=")]
-    if x_kind:
-        what.append("SERVER_PORT and the port of HTTP_HOST (X-Forwarded-Port)")
-    if getattr(cfg, "forwarded_host", False):
-        what.append("HTTP_HOST (%s)" % ("X-Forwarded-Host" if x_kind else "Forwarded host="))
-    what.append("SCRIPT_NAME (X-Script-Name, X-Forwarded-Prefix)")
-    what.append("the request id (X-Request-ID)")
-    return ("forwarded-allow-ips is '*': any client that reaches this server can "
-            "set %s; list your proxies' addresses instead unless only a proxy can "
-            "connect" % ", ".join(what))
 
 
 def apply_x_forwarded(environ: Environ, trusted: AllowList, host: bool = True) -> None:

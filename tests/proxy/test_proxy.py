@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from appserver.config import loading
 from appserver.wsgi import proxy
 from appserver.http.errors import HTTPError
 
@@ -153,12 +154,12 @@ def test_forwarded_host_is_off_by_default():
                         "proto=), HTTP_HOST (Forwarded host=), SCRIPT_NAME"),
 ])
 def test_star_warns_naming_what_any_client_can_set(headers, host, named):
-    warning = proxy.open_to_all(cfg(allow="*", headers=headers, host=host))
+    warning = loading.open_to_all(cfg(allow="*", headers=headers, host=host))
     assert warning.startswith("forwarded-allow-ips is '*': any client that reaches "
                               "this server can set ")
     assert named in warning
     assert (", HTTP_HOST (" in warning) is host
-    assert proxy.open_to_all(cfg(allow="10.0.0.0/8")) is None
+    assert loading.open_to_all(cfg(allow="10.0.0.0/8")) is None
 
 
 def test_proto_alone_fixes_the_default_port_of_the_host():
