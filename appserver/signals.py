@@ -4,12 +4,16 @@ Handlers only record: they append the signal number to a queue, and
 ``signal.set_wakeup_fd`` writes a byte to a pipe so a loop sleeping in
 ``select``/``epoll`` wakes at once. The loop then drains the queue and decides.
 ``SignalQueue`` owns the pipe; each process (arbiter or worker) makes its own.
+The signal numbers the arbiter sends its workers beyond the usual ones are
+here too, below both sides.
 """
 
 import collections
 import os
 import select
 import signal
+
+STACK_SIGNAL = signal.SIGURG    # arbiter -> worker: log your slow request's stack
 
 
 class SignalQueue:

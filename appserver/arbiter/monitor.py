@@ -23,8 +23,9 @@ from collections import Counter, namedtuple
 
 from appserver import errors
 from appserver.observe import metrics, scoreboard
-from appserver.observe.observer import STACK_SIGNAL, rejected_environ
+from appserver.observe.observer import rejected_environ
 from appserver.observe.requestid import new_id
+from appserver.signals import STACK_SIGNAL
 
 log = logging.getLogger("appserver")
 

@@ -26,7 +26,6 @@ from: the peer, and the request line's parts when the head has one.
 
 import logging
 import os
-import signal
 import traceback
 
 from appserver.config import hooks
@@ -37,7 +36,6 @@ log = logging.getLogger("appserver")
 
 REQUEST_ID = "appserver.request_id"
 STATIC = "appserver.static"     # "static" in the access-log environ of such a request
-STACK_SIGNAL = signal.SIGURG    # arbiter -> worker: log your slow request's stack
 _HEAD_PEEK = 2048
 
 

@@ -25,7 +25,8 @@ import signal
 import time
 
 from appserver.observe import logs
-from appserver.observe.observer import STACK_SIGNAL, log_stack
+from appserver.observe.observer import log_stack
+from appserver.signals import STACK_SIGNAL
 from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK
 from appserver.wsgi.handler import WorkerTimeout
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from appserver.observe import scoreboard, status
 from appserver.arbiter import plan
 from appserver.arbiter.monitor import Monitor
-from appserver.observe.observer import STACK_SIGNAL
+from appserver.signals import STACK_SIGNAL
 
 
 def cfg(**kw):
