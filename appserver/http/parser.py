@@ -137,6 +137,11 @@ class RequestParser:
         """Bytes held and not yet turned into events."""
         return len(self._buf)
 
+    def peek(self, size: int) -> bytes:
+        """The first ``size`` bytes held, whatever the state: the start of a
+        refused head, for its access line."""
+        return bytes(self._buf[:size])
+
     def pending_head(self) -> Optional[bytes]:
         """The buffered bytes of a head not yet complete, or None mid-body.
 

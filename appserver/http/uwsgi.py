@@ -1,7 +1,7 @@
 """Sans-I/O parser of the uwsgi protocol (Nginx's ``uwsgi_pass``): bytes in, a request out.
 
 Contract: ``UwsgiParser`` has the interface of ``http.parser.RequestParser``
-(``feed``, ``next_event``, ``buffered``, ``pending_head``, ``reset``) and reads
+(``feed``, ``next_event``, ``buffered``, ``peek``, ``pending_head``, ``reset``) and reads
 one request per connection. The packet is modifier1 (u8, 0 = a WSGI request),
 datasize (u16 little-endian), modifier2 (u8, 0), then a vars block of exactly
 datasize bytes: (u16 key length, key, u16 value length, value) pairs, each
@@ -212,6 +212,11 @@ class UwsgiParser:
     def buffered(self) -> int:
         """Bytes held and not yet turned into events."""
         return len(self._buf)
+
+    def peek(self, size: int) -> bytes:
+        """The first ``size`` bytes held, whatever the state: the start of a
+        refused head, for its access line."""
+        return bytes(self._buf[:size])
 
     def pending_head(self) -> Optional[bytes]:
         """The bytes of a packet not yet complete, or None past it."""

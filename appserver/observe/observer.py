@@ -98,21 +98,13 @@ class RequestObserver:
         self.counters.record(request.method, status, duration, received, sent)
 
     def rejected(self, conn, error, sent, body):
-        environ = rejected_environ(conn.peer, _buffered(conn.parser))
+        environ = rejected_environ(conn.peer, conn.parser.peek(_HEAD_PEEK))
         environ[REQUEST_ID] = new_id()
         if self.log_on:
             self.access_log.write(environ, error.status, body, 0.0)
         received, conn.received = conn.received, 0
         self.counters.record(environ.get("REQUEST_METHOD"), error.status, 0.0,
                              received, sent)
-
-
-def _buffered(parser):
-    """The start of what the parser holds: the refused head, if any.
-
-    The parser keeps its bytes in ``_buf``; it has no public accessor (yet).
-    """
-    return bytes(getattr(parser, "_buf", b"")[:_HEAD_PEEK])
 
 
 def rejected_environ(peer, head):

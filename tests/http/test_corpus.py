@@ -229,6 +229,14 @@ def test_data_never_crosses_the_boundary_and_buffered_counts():
     assert parser.next_event() is NEED_DATA and parser.buffered == 4
 
 
+def test_peek_shows_the_start_of_a_refused_head():
+    parser = _parser(b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n")
+    with pytest.raises(BadRequest):
+        parser.next_event()
+    assert parser.peek(6) == b"GET /\x01"
+    assert parser.pending_head() is None
+
+
 def test_reset_drops_state_and_error():
     parser = _parser(b"BAD\r\n\r\n")
     with pytest.raises(BadRequest):
