@@ -274,7 +274,8 @@ class Arbiter:
             if self.admin is not None:
                 self.admin.close(listener_too=True)
             worker = Worker(self.cfg, self.listeners, slot, self.app, self.access_log,
-                            index + 1, self.handoff_pair, self.nudge_w, server=self)
+                            index + 1, self.handoff_pair, self.nudge_w, server=self,
+                            desired=self.desired)
             hooks.call(self.cfg.hooks, "post_fork", self, worker)
             worker.run()
         except BaseException:

@@ -92,7 +92,7 @@ class Worker:
     """One worker process; see the module comment."""
 
     def __init__(self, cfg, listeners, slot, app, access_log, number, handoff_pair,
-                 nudge_fd, server=None):
+                 nudge_fd, server=None, desired=0):
         self.forked_at = time.monotonic()
         self.pid = os.getpid()
         self.server = server
@@ -117,9 +117,10 @@ class Worker:
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
         self.watcher = None
         self.long = False           # the last app call ran long: events are stale
-        # The slots peers may hold: the pool, and a reload's new workers too.
+        # The slots peers may hold: the pool (``desired`` workers when the arbiter
+        # forked this one), and a reload's new workers too.
         self.read_peers = functools.partial(
-            slot.peers, 2 * max(getattr(server, "desired", 0), number) + 2)
+            slot.peers, 2 * max(desired, number) + 2)
         self.poller = select.epoll()
         self.table = ConnectionTable(self.poller, self.listeners, self.handoff,
                                      self._connection, slot, cfg.max_connections,
