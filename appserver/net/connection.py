@@ -658,6 +658,11 @@ class Connection:
 
     # -- while the app runs: the body and the response ---------------------------
 
+    def skip_empty_body(self):
+        """True when the current request has no body: it is ended here, so
+        ``read_body`` need not be called; False when it has one."""
+        return self.parser.skip_empty_body()
+
     def read_body(self, size=None):
         """The next piece of the current request's body; ``b""`` at its end.
 

@@ -69,6 +69,9 @@ class Lease:
         with self.lock:
             self._conn.abort(on)
 
+    def skip_empty_body(self):
+        return self._conn.skip_empty_body()
+
     def read_body(self, size=None):
         with self.lock:
             return self._conn.read_body(size)

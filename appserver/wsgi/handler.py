@@ -73,7 +73,7 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
                         request.keep_alive, conn.send_parts, conn.abort)
     if request.expect_continue:
         body = Input(conn.read_body, _continuer(conn, response), request.content_length)
-    elif conn.parser.skip_empty_body():
+    elif conn.skip_empty_body():
         body = EMPTY                # no body: nothing left for the parser either
     else:
         body = Input(conn.read_body, None, request.content_length)

@@ -1,8 +1,8 @@
 """Unit tests for appserver.wsgi.handler: one request through a WSGI app.
 
 Requests are parsed by the real ``RequestParser``; the connection is a fake
-providing ``read_body`` (fed by that parser), ``sendall``, ``sendfile``,
-``send_continue``, ``discard_body`` and ``peer``. Covers
+providing ``skip_empty_body`` and ``read_body`` (fed by that parser),
+``sendall``, ``sendfile``, ``send_continue``, ``discard_body`` and ``peer``. Covers
 the response framing per body shape (single piece, iterable, write(),
 HTTP/1.0, HEAD, 204), ``close()`` called exactly once on every path, app
 errors before and after the head (500 or a closed connection, logged), invalid
@@ -50,6 +50,9 @@ class FakeConn:
     def abort(self, on=True):
         self.aborted = on
         self.abort_calls.append(on)
+
+    def skip_empty_body(self):
+        return self.parser.skip_empty_body()
 
     def read_body(self, size=65536):
         event = self.parser.next_event()
