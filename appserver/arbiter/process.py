@@ -96,7 +96,7 @@ class Arbiter:
         self.predecessor = upgrade.old_arbiter()
         self.readiness = Readiness(systemd.Notifier(), successor=bool(self.predecessor))
         if cfg.pid and not self.predecessor:
-            daemon.check_pidfile(cfg.pid)
+            pidfile.check(cfg.pid)
         daemon.check_user(cfg.user, cfg.group)
         if cfg.daemon and not self.predecessor:
             daemon.daemonize()

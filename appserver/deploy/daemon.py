@@ -3,15 +3,13 @@
 ``daemonize()`` detaches from the terminal (double fork, new session, stdin
 from /dev/null; stdout/stderr go to /dev/null unless they are files).
 ``switch_user(user, group, initgroups)`` drops root to the given user and
-group after the sockets are bound; ``check_pidfile`` refuses to start over a
-live server's pid file and ignores a stale one. Each failure is a
-``ConfigError`` that says what to change.
+group after the sockets are bound. Each failure is a ``ConfigError`` that
+says what to change.
 """
 
 import grp
 import os
 import pwd
-import sys
 
 from appserver.errors import ConfigError
 
@@ -88,27 +86,3 @@ def _gid(group):
         return int(group) if str(group).isdigit() else grp.getgrnam(group).gr_gid
     except KeyError:
         raise ConfigError("group: no such group %r on this system" % group) from None
-
-
-def check_pidfile(path):
-    """Refuse to start when ``path`` names a live process; ignore a stale one."""
-    if not path:
-        return
-    try:
-        with open(path) as f:
-            pid = int(f.read().strip() or 0)
-    except FileNotFoundError:
-        return
-    except (OSError, ValueError):
-        return
-    if pid <= 0 or pid == os.getpid():
-        return
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        pass
-    sys.stderr.flush()
-    raise ConfigError("pid file %s names process %d, which is running: is another "
-                      "appserver using it? Stop it, or choose another --pid" % (path, pid))

@@ -1,6 +1,14 @@
-"""The pid file: written atomically at start, removed at exit if still ours."""
+"""The pid file: refused when it names a live server, written atomically at
+start, removed at exit if still ours.
+
+``check(path)`` raises ``ConfigError`` when ``path`` names a running process
+(another server) and ignores a stale file; ``write`` and ``remove`` follow.
+"""
 
 import os
+import sys
+
+from appserver.errors import ConfigError
 
 
 def write(path, pid):
@@ -20,3 +28,27 @@ def remove(path, pid):
             os.unlink(path)
     except (OSError, ValueError):
         pass
+
+
+def check(path):
+    """Refuse to start when ``path`` names a live process; ignore a stale one."""
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip() or 0)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        return
+    if pid <= 0 or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass
+    sys.stderr.flush()
+    raise ConfigError("pid file %s names process %d, which is running: is another "
+                      "appserver using it? Stop it, or choose another --pid" % (path, pid))
