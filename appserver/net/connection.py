@@ -432,8 +432,6 @@ class Connection:
         """True once everything is out; False when the socket is full."""
         if self.tls:
             self._set_timeout(0.0)
-        elif self.sock.gettimeout() != 0.0:
-            self.sock.setblocking(False)    # for os.sendfile; undone at the end
         while True:
             if self._pending:
                 n = self._send_nowait(self._pending)
@@ -449,6 +447,8 @@ class Connection:
                     raise OSError("the file ended %d bytes early" % reply.count)
                 reply.count -= len(self._pending)
             else:
+                if self.sock.gettimeout() != 0.0:
+                    self.sock.setblocking(False)    # for os.sendfile; undone at the end
                 try:
                     n = os.sendfile(self.fd, reply.file.fileno(), reply.offset, reply.count)
                 except (BlockingIOError, InterruptedError):
@@ -475,12 +475,14 @@ class Connection:
             raise
 
     def _end_static(self):
-        """Close the reply's file; a plain socket blocks again (with the
-        kernel bounds of ``_blocking_for``) for the app's next response."""
+        """Close the reply's file; a plain socket made non-blocking for
+        ``os.sendfile`` blocks again (with the kernel bounds of
+        ``_blocking_for``) for the app's next response. Bytes alone are sent
+        with ``MSG_DONTWAIT``: no mode to set or undo."""
         if self.outgoing is not None:
             self.outgoing.close()
         self.outgoing, self._pending, self.wants_write = None, b"", False
-        if not self.tls and self.state is not CLOSED_STATE:
+        if not self.tls and self.state is not CLOSED_STATE and self.sock.gettimeout() == 0.0:
             try:
                 self.sock.setblocking(True)
             except OSError:
