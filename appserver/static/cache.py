@@ -18,8 +18,13 @@ anything refused or missing is resolved again on every request.
   again with every rule; the cache never serves bytes of a file that did
   not pass them;
 - each precompressed sibling likewise;
-- the file's directory (mtime, ctime): a sibling made, renamed or removed
-  there changes it, so a new ``.br`` or ``.gz`` is seen at once.
+- the file's directory (mtime, ctime): a sibling made, renamed or moved
+  there changes it. This one is looked at once per ``directory_every``
+  seconds (1 s) rather than per request: a ``.br`` or ``.gz`` made after
+  the file was first answered is chosen from at most that long after it
+  appears (until then the file itself is sent, which every client
+  accepts). A sibling already known is checked on every request like the
+  file, so a changed or removed one is never sent.
 
 ``stat_key(info)`` is that identity. Bounded: at most ``MAX_ENTRIES``
 entries, and ``MAX_BYTES`` bytes of cached file bodies (each at most
@@ -28,10 +33,12 @@ small file whole, or returns None when it changed while being read.
 """
 
 import os
+import time
 
 MAX_ENTRIES = 1024
 MAX_BODY = 64 * 1024
 MAX_BYTES = 16 * 1024 * 1024
+DIRECTORY_EVERY = 1.0
 
 
 def stat_key(info):
@@ -40,14 +47,17 @@ def stat_key(info):
 
 
 class Entry:
-    """A resolved path: ``checks`` ((path, stat key) pairs, the file's own
-    first), and what ``reply`` keeps for it in ``identity`` and
-    ``encoded`` (its representations) and ``vary``."""
+    """A resolved path: ``checks`` ((path, stat key) pairs of the file and
+    its siblings, the file's own first), ``directory`` (the same pair for its
+    directory, looked at once ``due`` has passed), and what ``reply`` keeps
+    for it in ``identity`` and ``encoded`` (its representations) and
+    ``vary``."""
 
-    __slots__ = ("checks", "identity", "encoded", "vary", "size")
+    __slots__ = ("checks", "directory", "due", "identity", "encoded", "vary", "size")
 
-    def __init__(self, checks, identity, encoded, vary):
-        self.checks, self.identity, self.encoded, self.vary = checks, identity, encoded, vary
+    def __init__(self, checks, directory, identity, encoded, vary):
+        self.checks, self.directory, self.due = checks, directory, 0.0
+        self.identity, self.encoded, self.vary = identity, encoded, vary
         self.size = sum(len(rep.body) for rep in (identity,) + tuple(encoded)
                         if rep.body is not None)
 
@@ -55,9 +65,11 @@ class Entry:
 class FileCache:
     """Entries by key, each checked against the file system when asked for."""
 
-    def __init__(self, max_entries=MAX_ENTRIES, max_bytes=MAX_BYTES):
+    def __init__(self, max_entries=MAX_ENTRIES, max_bytes=MAX_BYTES,
+                 directory_every=DIRECTORY_EVERY):
         self.entries = {}
         self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.directory_every = directory_every
         self.bytes = 0
 
     def __len__(self):
@@ -74,7 +86,13 @@ class FileCache:
                 if stat_key(stat(path)) != expected:
                     break
             else:
-                return entry
+                now = time.monotonic()
+                if now < entry.due:
+                    return entry
+                path, expected = entry.directory
+                if stat_key(stat(path)) == expected:
+                    entry.due = now + self.directory_every
+                    return entry
         except (OSError, ValueError):
             pass
         self._drop(key)
@@ -88,6 +106,7 @@ class FileCache:
         while self.entries and (len(self.entries) >= self.max_entries
                                 or self.bytes + entry.size > self.max_bytes):
             self._drop(next(iter(self.entries)))
+        entry.due = time.monotonic() + self.directory_every    # looked at as it resolved
         self.entries[key] = entry
         self.bytes += entry.size
 

@@ -116,7 +116,7 @@ class StaticFiles:
 
     def claims(self, path):
         """True for a raw request path under one of the prefixes."""
-        return self.mounts.match(path) is not None
+        return path.startswith(self.mounts.prefixes)
 
     def answer(self, method, path, headers, version="HTTP/1.1", keep=True):
         """The ``Reply`` to a request under a prefix, or None (fallback:
@@ -151,11 +151,11 @@ class StaticFiles:
         joined = os.path.join(mount.root, *segments)
         directory = os.path.dirname(joined)
         try:    # first: a sibling made while this resolves is not missed
-            checks = [(directory, stat_key(os.stat(directory)))]
+            directory = (directory, stat_key(os.stat(directory)))
         except (OSError, ValueError):
             raise NotFound("no such file") from None
         real, info = resolve_segments(mount, segments)
-        siblings = []
+        siblings, checks = [], [(joined, stat_key(info))]
         for coding, suffix in ENCODINGS:
             try:
                 path, sibling = resolve_sibling(mount, segments, real, suffix)
@@ -163,11 +163,10 @@ class StaticFiles:
                 continue
             siblings.append((coding, path, sibling))
             checks.append((joined + suffix, stat_key(sibling)))
-        checks.insert(0, (joined, stat_key(info)))
         name, vary = segments[-1], bool(siblings)
         encoded = tuple(Representation(name, coding, path, sibling, self.cache_control, vary)
                         for coding, path, sibling in siblings)
-        return Entry(tuple(checks),
+        return Entry(tuple(checks), directory,
                      Representation(name, None, real, info, self.cache_control, vary),
                      encoded, vary)
 

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from appserver.static import Mount, StaticFiles
+from appserver.static import cache
 from appserver.static.cache import MAX_BODY, FileCache
 
 MTIME = 1_700_000_000
@@ -70,15 +71,21 @@ def test_a_file_replaced_by_rename_and_a_removed_file(static, site):
     assert answer(static).status == 404
 
 
-def test_a_sibling_made_or_removed_later_is_seen(static, site):
+def test_a_sibling_made_or_removed_later_is_seen(static, site, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
     answer(static, accept_encoding="gzip")
     (site / "css" / "app.css.gz").write_bytes(b"GZ")
+    clock[0] += 0.5                         # the directory is not looked at yet
+    reply = answer(static, accept_encoding="gzip")
+    assert body(reply) == b"a" * 100 and b"Vary" not in reply.head
+    clock[0] += 0.5                         # one directory_every after the last look
     reply = answer(static, accept_encoding="gzip")
     assert body(reply) == b"GZ" and b"Content-Encoding: gzip\r\n" in reply.head
     assert b"Vary: Accept-Encoding\r\n" in reply.head
     (site / "css" / "app.css.gz").write_bytes(b"G2")        # changed in place
     assert body(answer(static, accept_encoding="gzip")) == b"G2"
-    (site / "css" / "app.css.gz").unlink()
+    (site / "css" / "app.css.gz").unlink()             # seen at once: it is checked
     reply = answer(static, accept_encoding="gzip")
     assert body(reply) == b"a" * 100 and b"Vary" not in reply.head
 
