@@ -369,8 +369,11 @@ class Worker:
             if request is None:
                 break
             if self.static is not None and self.static.claims(request.path):
-                if self._serve_static(conn, request):
-                    continue
+                more = self._serve_static(conn, request)
+                if more is not None:
+                    if more:
+                        continue
+                    break
             if not self._serve(conn, request):
                 break
         if conn.state is CLOSED_STATE or conn.state is PASSED_ON:
@@ -561,14 +564,16 @@ class Worker:
                             _thread_name(job), self.pool.stack(job))
 
     def _serve_static(self, conn, request):
-        """Answer a request under a static prefix from the loop; False when
-        the app is to answer it (static-fallback, file missing). What the
-        socket does not take at once goes out in SENDING (``_readable``)."""
+        """Answer a request under a static prefix from the loop; None when
+        the app is to answer it (static-fallback, file missing), else
+        whether a pipelined request may already be buffered (as ``_serve``).
+        What the socket does not take at once goes out in SENDING
+        (``_readable``)."""
         keep = request.keep_alive and self.taking
         reply = self.static.answer(request.method, request.path, request.headers,
                                    request.version, keep)
         if reply is None:
-            return False                        # the body stays for the app
+            return None                         # the body stays for the app
         if not _skip_body(conn, request) and keep:
             reply.close()
             keep = False
@@ -578,9 +583,10 @@ class Worker:
         reply.note = (request, now)
         if conn.send_static(reply, keep, now) is not None:
             self._static_done(conn, reply)
-        elif conn.open:
+            return conn.state is IDLE and conn.unread > 0
+        if conn.open:
             self.table.rewatch(conn)            # writing, when it was watched
-        return True
+        return False
 
     def _static_done(self, conn, reply):
         request, started = reply.note
