@@ -21,12 +21,14 @@ def board():
 
 
 def test_states_and_names_line_up():
-    assert scoreboard.STATE_NAMES[EMPTY] == "empty"
-    assert scoreboard.STATE_NAMES[BOOTING] == "booting"
-    assert scoreboard.STATE_NAMES[IDLE] == "idle"
-    assert scoreboard.STATE_NAMES[BUSY] == "busy"
-    assert scoreboard.STATE_NAMES[DRAINING] == "draining"
-    assert len(set((EMPTY, BOOTING, IDLE, BUSY, DRAINING))) == 5
+    """One vocabulary: the ints the slots hold are WorkerState's, and so are
+    the names status pages and metrics show."""
+    state = scoreboard.WorkerState
+    assert [s.label for s in state] == ["empty", "booting", "idle", "busy", "draining"]
+    assert (EMPTY, BOOTING, IDLE, BUSY, DRAINING) == tuple(state)
+    assert all(type(s) is int for s in (EMPTY, BOOTING, IDLE, BUSY, DRAINING))
+    assert state(BUSY) is state.BUSY and state(BUSY).label == "busy"
+    assert not hasattr(scoreboard, "STATE_NAMES")
 
 
 def test_new_board_slots_are_empty(board):

@@ -168,7 +168,8 @@ class Monitor:
     def view(self, snap):
         stats = list(self.retired)
         boot_counts, boot_sum = list(self.boot_counts), self.boot_sum
-        states = {name: 0 for name in scoreboard.STATE_NAMES[1:]}
+        states = {state.label: 0 for state in scoreboard.WorkerState
+                  if state != scoreboard.EMPTY}
         rss = []
         for worker, info in sorted(_live(snap.table), key=lambda wi: wi[0].index):
             cells = self.scoreboard.stats(worker.index)
@@ -177,7 +178,7 @@ class Monitor:
             if seconds > 0:
                 boot_counts[metrics.boot_bucket(seconds)] += 1
                 boot_sum += seconds
-            states[scoreboard.STATE_NAMES[info.state]] += 1
+            states[scoreboard.WorkerState(info.state).label] += 1
             rss.append((worker.index + 1, info.rss))
         backlog = {}
         for listener in self.listeners:

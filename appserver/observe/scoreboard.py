@@ -28,14 +28,33 @@ packs), so a worker's own writes go through memoryview cells, one aligned
 store per field.
 """
 
+import enum
 import mmap
 import struct
 from collections import namedtuple
 
 from appserver.observe import metrics
 
-EMPTY, BOOTING, IDLE, BUSY, DRAINING = range(5)
-STATE_NAMES = ("empty", "booting", "idle", "busy", "draining")
+
+
+class WorkerState(enum.IntEnum):
+    """A worker's (or a thread row's) state: one byte of its slot. ``label``
+    is how status pages and metrics name it."""
+
+    EMPTY = 0
+    BOOTING = 1
+    IDLE = 2
+    BUSY = 3
+    DRAINING = 4
+
+    @property
+    def label(self):
+        return self.name.lower()
+
+
+# The same states as plain ints, for the stores and comparisons of every
+# request (an IntEnum member costs a little more in each).
+EMPTY, BOOTING, IDLE, BUSY, DRAINING = map(int, WorkerState)
 
 SLOT_SIZE = 1024        # a slot without thread rows
 STATS_OFFSET = 256      # appserver.observe.metrics cells, up to SLOT_SIZE

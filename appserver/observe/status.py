@@ -32,7 +32,7 @@ def snapshot(snap):
         workers.append({
             "number": worker.index + 1,
             "pid": worker.pid,
-            "state": scoreboard.STATE_NAMES[info.state],
+            "state": scoreboard.WorkerState(info.state).label,
             "requests": info.requests,
             "connections": info.connections,
             "request": shown_request(info.request_line,
