@@ -16,7 +16,7 @@ import pytest
 import struct
 
 from appserver.net.connection import BodyTimeout, Connection
-from appserver.net.io_timeouts import prepare_listener
+from appserver.net.io_timeouts import LOOPBACK_SNDBUF, prepare_listener
 from appserver.http.errors import IncompleteRequest
 from appserver.http.parser import NEED_DATA, Limits, Request
 from appserver.net.sockets import Listener
@@ -149,6 +149,27 @@ def test_accepted_tcp_sockets_inherit_nodelay_and_timeouts_from_the_listener():
     finally:
         for sock in (accepted, client, listening):
             sock.close()
+
+
+def _accepted_sndbuf(host):
+    listening = socket.create_server((host, 0))
+    listener = Listener(listening, "tcp", listening.getsockname())
+    prepare_listener(listener, 2.5, 7.5)
+    client = socket.create_connection(("127.0.0.1", listening.getsockname()[1]))
+    accepted, _ = listening.accept()
+    try:
+        return accepted.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    finally:
+        for sock in (accepted, client, listening):
+            sock.close()
+
+
+def test_a_loopback_listener_fixes_the_send_buffer_others_keep_autotuning():
+    """Across loopback autotuning grows send buffers to megabytes that cost
+    CPU and buy nothing; a listener others can reach keeps the kernel's."""
+    fixed = 2 * LOOPBACK_SNDBUF                 # Linux doubles what is asked
+    assert _accepted_sndbuf("127.0.0.1") == fixed
+    assert _accepted_sndbuf("0.0.0.0") != fixed   # reached here over loopback too
 
 
 def test_a_unix_listener_passes_nothing_on():
