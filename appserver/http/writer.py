@@ -61,7 +61,10 @@ def head(status: bytes, header_lines: bytes, add_date: bool = True,
     its own. The version is always ours, HTTP/1.1 (RFC 9110 6.2).
     """
     if add_date and add_server:
-        tail = _tick()[3]
+        clock = _clock
+        if not clock[0] <= time.time() < clock[1]:     # _tick's test, inline: per response
+            clock = _tick()
+        tail = clock[3]
     else:
         tail = ((date_line() if add_date else b"")
                 + (_SERVER_LINE if add_server else b"") + b"\r\n")

@@ -281,7 +281,9 @@ class Response:
         its length unless the app did, send it with the head, end the body."""
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
-        self.set_length_if_unknown(len(data))
+        if self.length is None and not self.headers_sent:   # set_length_if_unknown,
+            if not self.head_only and self.code not in _NO_BODY_CODES:  # inline: per request
+                self.length = len(data)
         self.write(data)
         if self.chunked or self.body_sent != self.length:
             self.finish()
@@ -299,7 +301,12 @@ class Response:
             if len(data) >= GATHER_MIN and send_parts is not None:
                 self._write_parts(send_parts, out, data)
                 return
-            out += self._frame_body(data)
+            length = self.length
+            if length is not None and not self.chunked and len(data) <= length - self.body_sent:
+                self.body_sent += len(data)     # _frame_body's common case, inline
+                out += data
+            else:
+                out += self._frame_body(data)
         elif data and not self.head_only:
             _warn_once(self.code, "application sent a body with a %d response; "
                        "not sent (RFC 9110: it has none)", self.code)
