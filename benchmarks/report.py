@@ -9,7 +9,8 @@ run settings, machine and versions, the per-scenario table (each cell is
 value and met / not met, and every problem seen. When peers ran, it adds
 ``peer_table`` for CPU per request and req/s (every server's median, the
 best peer, appserver over the best peer with the per-round range, and over
-Gunicorn), issue 23's targets, and ``meta["peers_note"]`` (peers skipped),
+Gunicorn), issue 23's targets, issue 21's when a threads scenario ran, and
+``meta["peers_note"]`` (peers skipped),
 and issue 24's section when a static scenario ran
 (``benchmarks.static.parts``). ``replace_block(doc, block)`` puts ``block``
 between ``START`` and ``END`` (appending both markers when absent) and leaves
@@ -149,7 +150,8 @@ def targets_table(rows):
 
 
 NAMES = {"appserver": "appserver", "gunicorn": "Gunicorn", "granian": "Granian",
-         "uwsgi": "uWSGI", "bjoern": "bjoern", "nginx": "nginx"}
+         "uwsgi": "uWSGI", "bjoern": "bjoern", "nginx": "nginx",
+         "gthread": "Gunicorn gthread"}
 
 
 def _peers(summary):
@@ -214,6 +216,12 @@ def _peer_parts(summary, meta):
               peer_table(summary, "rps"), "",
               "#### Targets (issue 23) against this run", "",
               peer_targets_table(stats.evaluate_peers(summary))]
+    threads = stats.evaluate_threads(summary)
+    if threads:
+        parts += ["", "#### Targets (issue 21) against this run", "",
+                  "appserver `--threads 4` against Gunicorn `-k gthread --threads 4`, "
+                  "both with the run's workers; p99 from the load client, of the fast "
+                  "requests only.", "", peer_targets_table(threads)]
     return parts
 
 

@@ -6,7 +6,8 @@ Contract: ``python -m benchmarks [--rounds N] [--duration S] [--warmup S]
 with install hints when something is missing; a missing peer is skipped with
 a note instead), then for each scenario and round starts appserver, measures
 it, stops it, then does the same with Gunicorn (sync worker) and each peer
-(Granian, uWSGI, bjoern when installed), so the servers alternate A B C ...
+(Granian, uWSGI, bjoern, Gunicorn gthread when installed; a threads scenario
+runs only the peers it names), so the servers alternate A B C ...
 (a static scenario runs appserver ``--static``, WhiteNoise under Gunicorn and
 nginx instead: ``benchmarks.static``). Each measured run happens in a fresh
 network namespace when this process may make one (``benchmarks.netns``; root), so no run
@@ -165,7 +166,8 @@ def one_run(scenario, kind, rnd, args, pins, workdir, env):
     try:
         with isolated:
             server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log,
-                            pins[0], env.get("BENCH_STATIC_DIR") if scenario.servers else None)
+                            pins[0], env.get("BENCH_STATIC_DIR") if scenario.servers else None,
+                            scenario.threads)
             run = measure(server, scenario, args, pins)
     except StartError as exc:
         run = {"problems": ["start failed: %s" % exc]}
@@ -191,11 +193,16 @@ def run_suite(selected, args, pins, workdir):
     runs = []
     for scenario in selected:
         for rnd in range(1, args.rounds + 1):
-            for kind in scenario.servers or stats.SERVERS + tuple(args.peers):
+            for kind in scenario.servers or stats.SERVERS + scenario_peers(scenario, args.peers):
                 run = one_run(scenario, kind, rnd, args, pins, workdir, env)
                 print_run(run)
                 runs.append(run)
     return runs
+
+
+def scenario_peers(scenario, peers):
+    """The peers to run in ``scenario``: those wanted, bounded by its own list."""
+    return tuple(p for p in peers if scenario.peers is None or p in scenario.peers)
 
 
 def make_file(workdir):

@@ -6,8 +6,11 @@ its app (a spec importable from ``app_dir``), the load tool (``"wrk"``, or
 ``"client"`` for ``benchmarks.loadclient``), the number of connections and
 the tool's options, the URL ``path`` it requests, and ``servers``: None for
 appserver, Gunicorn and the peers, else the servers it runs (the static
-scenarios: ``benchmarks.static``). ``FILE_SIZE`` is the size of the file
-the ``file`` scenario serves (created at run time by the runner).
+scenarios: ``benchmarks.static``); ``threads`` the threads per worker
+(appserver's ``--threads``, Gunicorn gthread's), and ``peers``, when set, the
+only peers it runs (a threads scenario is about Gunicorn gthread).
+``FILE_SIZE`` is the size of the file the ``file`` scenario serves (created
+at run time by the runner).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,8 @@ class Scenario:
     app_dir: Path = APPS
     path: str = "/"
     servers: tuple = None
+    threads: int = 1
+    peers: tuple = None
 
 
 SCENARIOS = (
@@ -60,6 +65,12 @@ SCENARIOS = (
     Scenario("fairness", "hello:application",
              "hello with 50 keep-alive connections, requests per connection",
              tool="client"),
+    Scenario("hello-threads", "hello:application",
+             "hello, 50 keep-alive connections, 4 threads per worker",
+             threads=4, peers=("gthread",)),
+    Scenario("mixed-threads", "mixed:application",
+             "mixed with 4 threads per worker; p50/p99 are the fast ones",
+             tool="client", slow_every=20, threads=4, peers=("gthread",)),
     Scenario("static-10k", "static:application",
              "10 KiB file under `/static/`, 50 keep-alive connections: appserver "
              "`--static`, nginx, WhiteNoise under Gunicorn",

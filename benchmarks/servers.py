@@ -4,9 +4,13 @@ Contract: ``Server(kind, app, cwd, workers, env, log_path, cpu)`` describes
 one server run: ``kind`` is one of ``KINDS``: ``"appserver"``, ``"gunicorn"``
 (sync worker) or a peer from ``PEERS`` (``"granian"``, ``"uwsgi"`` from the
 ``pyuwsgi`` wheel, ``"bjoern"`` from ``bjoern-binary``, pre-forked by
-``benchmarks.bjoern_serve``) or ``"nginx"`` (static scenarios only); ``app``
-a WSGI spec importable from ``cwd``; ``static_dir`` (a static scenario's
-directory) adds ``--static`` to appserver and is what nginx serves.
+``benchmarks.bjoern_serve``, ``"gthread"``: Gunicorn's ``gthread`` worker)
+or ``"nginx"`` (static scenarios only); ``app`` a WSGI spec importable from
+``cwd``; ``static_dir`` (a static scenario's directory) adds ``--static`` to
+appserver and is what nginx serves. ``threads`` is the scenario's threads
+per worker: appserver gets ``--threads N`` when it is above 1, Gunicorn
+gthread gets it as is, or ``GTHREAD_THREADS`` when it is 1 (gthread is run
+as its users run it); the sync servers and the other peers ignore it.
 ``missing_peers(wanted)`` returns ``{peer: install hint}`` for the wanted
 peers that are not importable. ``start(timeout)`` binds a free
 127.0.0.1 port, launches the server (pinned with ``taskset -c CPU`` when
@@ -42,14 +46,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-PEERS = ("granian", "uwsgi", "bjoern")
+PEERS = ("granian", "uwsgi", "bjoern", "gthread")
+GTHREAD_THREADS = 4     # gthread's threads in a scenario of one thread per worker
 KINDS = ("appserver", "gunicorn") + PEERS
 # peer: (module that must import, pip distribution)
 PEER_PACKAGES = {"granian": ("granian", "granian"), "uwsgi": ("pyuwsgi", "pyuwsgi"),
-                 "bjoern": ("bjoern", "bjoern-binary")}
+                 "bjoern": ("bjoern", "bjoern-binary"), "gthread": ("gunicorn", "gunicorn")}
 # A word of each server's command line, to tell its leftover workers apart.
 MARKS = {"appserver": "appserver", "gunicorn": "gunicorn", "granian": "granian",
-         "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve", "nginx": "nginx"}
+         "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve", "nginx": "nginx",
+         "gthread": "gunicorn"}
 UWSGI_MAIN = "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; pyuwsgi.run()"
 
 
@@ -59,13 +65,15 @@ def missing_peers(wanted):
             if importlib.util.find_spec(PEER_PACKAGES[peer][0]) is None}
 
 
-def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None):
+def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None,
+                threads=1):
     """The command line that serves ``app`` (importable from ``cwd``) with
     ``kind``; with ``static_dir``, appserver serves it under /static/ and
     nginx serves only it (its config is written into ``confdir``)."""
     bind = "%s:%d" % (HOST, port)
     if kind == "appserver":
         extra = static.appserver_args(static_dir) if static_dir else []
+        extra += ["--threads", str(threads)] if threads > 1 else []
         return [sys.executable, "-m", "appserver", "--bind", bind,
                 "--workers", str(workers)] + extra + [app]
     if kind == "nginx":
@@ -73,6 +81,10 @@ def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None
     if kind == "gunicorn":
         return [sys.executable, "-m", "gunicorn", "--bind", bind,
                 "--workers", str(workers), "--worker-class", "sync", app]
+    if kind == "gthread":
+        return [sys.executable, "-m", "gunicorn", "--bind", bind,
+                "--workers", str(workers), "--worker-class", "gthread",
+                "--threads", str(threads if threads > 1 else GTHREAD_THREADS), app]
     if kind == "granian":
         return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST,
                 "--port", str(port), "--workers", str(workers), "--working-dir", str(cwd),
@@ -120,9 +132,10 @@ def log_tail(path, lines=15):
 class Server:
     """One run of one server; use as a context manager."""
 
-    def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None, static_dir=None):
+    def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None, static_dir=None,
+                 threads=1):
         self.kind, self.app, self.cwd, self.workers = kind, app, cwd, workers
-        self.static_dir = static_dir
+        self.static_dir, self.threads = static_dir, threads
         self.env, self.log_path, self.cpu = env, log_path, cpu
         self.port = free_port()
         self.proc = None
@@ -139,7 +152,8 @@ class Server:
     def start(self, timeout=60.0):
         """Launch and wait for the first 200; raises StartError."""
         argv = pinned(server_argv(self.kind, self.app, self.port, self.workers, self.cwd,
-                                  self.static_dir, self.log_path.parent), self.cpu)
+                                  self.static_dir, self.log_path.parent, self.threads),
+                      self.cpu)
         log = open(self.log_path, "ab")
         began = time.monotonic()
         try:

@@ -22,7 +22,10 @@ figure; a zero figure is no measurement and never the best) and ``"vs_best"``
 (``{metric: appserver / that peer}``). ``evaluate_peers(summary)`` checks
 ``PEER_TARGETS`` (issue 23) the same way as ``evaluate``, and appserver's own
 round-to-round spread of CPU per request ((max - min) / median, worst of
-``SPREAD_SCENARIOS``).
+``SPREAD_SCENARIOS``). ``evaluate_threads(summary)`` checks
+``THREAD_TARGETS`` (issue 21: the threads scenarios against Gunicorn
+gthread with the same workers and threads); an empty list when no threads
+scenario ran.
 """
 import statistics
 
@@ -187,6 +190,13 @@ PEER_TARGETS = (
     ("file 10 MiB: CPU per request", "file", "cpu_us_per_req", "uwsgi", "<=", 1.0),
     ("upload 1 MiB: CPU per request", "upload", "cpu_us_per_req", BEST, "<=", 1.0),
 )
+# Issue 21: appserver with --threads against Gunicorn gthread, same workers and threads.
+THREAD_TARGETS = (
+    ("mixed, 4 threads: p99 of fast requests", "mixed-threads", "p99_ms", "gthread",
+     "<=", 0.5),
+    ("hello, 4 threads: CPU per request", "hello-threads", "cpu_us_per_req", "gthread",
+     "<=", 0.5),
+)
 SPREAD_SCENARIOS = ("hello", "hello-close", "big", "upload", "file")
 SPREAD_LIMIT = 0.15
 
@@ -243,3 +253,10 @@ def evaluate_peers(summary):
     rows = [_peer_row(summary, *target) for target in PEER_TARGETS]
     rows.append(_spread_row(summary))
     return rows
+
+
+def evaluate_threads(summary):
+    """Rows (label, goal text, measured, met, note) for issue 21's targets,
+    or [] when no threads scenario ran."""
+    return [_peer_row(summary, *target) for target in THREAD_TARGETS
+            if target[1] in summary]

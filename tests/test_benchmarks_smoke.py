@@ -13,8 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import loadclient, procstat, report, stats, wrk  # noqa: E402
-from benchmarks.servers import PEERS, missing_peers, pinned, server_argv  # noqa: E402
+from benchmarks import loadclient, procstat, report, run, scenarios, stats, wrk  # noqa: E402
+from benchmarks.servers import (GTHREAD_THREADS, PEERS, missing_peers, pinned,  # noqa: E402
+                                server_argv)
 
 WRK_REPORT = """\
 Running 5s test @ http://127.0.0.1:8000/
@@ -196,6 +197,56 @@ def test_loadclient_head_parsing_and_percentiles():
     assert loadclient.percentile([], 99) is None
 
 
+def _option(argv, name):
+    return argv[argv.index(name) + 1]
+
+
+def test_threads_reach_appserver_only_above_one():
+    assert "--threads" not in server_argv("appserver", "a:b", 8000, 2)
+    assert "--threads" not in server_argv("appserver", "a:b", 8000, 2, threads=1)
+    assert _option(server_argv("appserver", "a:b", 8000, 2, threads=4), "--threads") == "4"
+    assert "--threads" not in server_argv("gunicorn", "a:b", 8000, 2, threads=4)   # sync
+
+
+def test_threads_scenarios_run_appserver_gunicorn_and_gthread_only():
+    both = scenarios.by_names(["hello", "mixed-threads"])
+    assert [s.threads for s in both] == [1, 4]
+    wanted = ("granian", "uwsgi", "bjoern", "gthread")
+    assert run.scenario_peers(both[0], wanted) == wanted
+    assert run.scenario_peers(both[1], wanted) == ("gthread",)
+    assert run.scenario_peers(both[1], ("granian",)) == ()
+    assert both[1].slow_every == 20 and both[1].tool == "client"
+
+
+def _threads_summary():
+    runs = []
+    for rnd, (mine, theirs) in enumerate(((100.0, 400.0), (110.0, 200.0), (90.0, 300.0)), 1):
+        for server, p99, cpu in (("appserver", mine, mine / 10), ("gunicorn", 400.0, 50.0),
+                                 ("gthread", theirs, theirs / 10)):
+            runs.append(dict(_run("mixed-threads", server, p99_ms=p99), round=rnd))
+            runs.append(dict(_run("hello-threads", server, cpu_us_per_req=cpu), round=rnd))
+    return stats.summarize(runs)
+
+
+def test_thread_targets_against_gthread():
+    assert stats.evaluate_threads(_peer_summary()) == []     # no threads scenario ran
+    rows = {row[0]: row[1:] for row in stats.evaluate_threads(_threads_summary())}
+    goal, value, met, note = rows["mixed, 4 threads: p99 of fast requests"]
+    assert goal == "≤ 0.50x gthread" and abs(value - 100.0 / 300.0) < 1e-12 and met is True
+    assert note == "rounds 0.25–0.55"
+    goal, value, met, note = rows["hello, 4 threads: CPU per request"]
+    assert met is True and abs(value - 1.0 / 3.0) < 1e-12
+    meta = {"rounds": 3, "duration": 5, "warmup": 1, "workers": 2, "pinning": "pinned",
+            "when": "2024-01-01 00:00 UTC", "machine": {"cpu": "Test CPU", "cores": 2,
+                                                        "kernel": "Linux 6"},
+            "versions": {"Python": "3.11"}}
+    block = report.render(_threads_summary(), meta)
+    assert "#### Targets (issue 21) against this run" in block
+    assert "| mixed, 4 threads: p99 of fast requests | ≤ 0.50x gthread | 0.333x" in block
+    assert "Gunicorn gthread" in block
+    assert "issue 21" not in report.render(_peer_summary(), meta)
+
+
 def test_server_command_lines():
     argv = server_argv("gunicorn", "hello:application", 8000, 2)
     assert argv[1:3] == ["-m", "gunicorn"]
@@ -259,13 +310,18 @@ def test_peer_tables_render_beside_gunicorn():
 
 
 def test_peer_command_lines_and_missing_peers():
-    assert set(PEERS) == {"granian", "uwsgi", "bjoern"}
+    assert set(PEERS) == {"granian", "uwsgi", "bjoern", "gthread"}
     granian = server_argv("granian", "hello:application", 8000, 2, "/apps")
     assert granian[1:5] == ["-m", "granian", "--interface", "wsgi"] and "/apps" in granian
     uwsgi = server_argv("uwsgi", "hello:application", 8000, 2, "/apps")
     assert "--http-socket" in uwsgi and "127.0.0.1:8000" in uwsgi and "--die-on-term" in uwsgi
     bjoern = server_argv("bjoern", "hello:application", 8000, 2)
     assert bjoern[1:3] == ["-m", "benchmarks.bjoern_serve"] and bjoern[-1] == "hello:application"
+    gthread = server_argv("gthread", "hello:application", 8000, 2)
+    assert gthread[1:3] == ["-m", "gunicorn"] and gthread[-1] == "hello:application"
+    assert _option(gthread, "--worker-class") == "gthread"
+    assert _option(gthread, "--threads") == str(GTHREAD_THREADS)   # as its users run it
+    assert _option(server_argv("gthread", "a:b", 8000, 2, threads=8), "--threads") == "8"
     hints = missing_peers(PEERS)
     assert set(hints) <= set(PEERS)
     assert all(hint.startswith("pip install ") for hint in hints.values())
