@@ -9,7 +9,7 @@ from appserver.config import settings as S
 from appserver.config import schema
 from appserver.errors import ConfigError
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_docs_settings_md_is_up_to_date():

@@ -9,7 +9,7 @@ import pytest
 from appserver.net.connection import CLOSED_STATE, IDLE, SENDING, Connection, Timeouts
 from appserver.http.parser import Limits
 from appserver.static.reply import Reply
-from tests.test_connection_states import Listener
+from tests.net.test_connection_states import Listener
 
 SIZE = 8 << 20
 GET = b"GET /s/f HTTP/1.1\r\nHost: x\r\n\r\n"

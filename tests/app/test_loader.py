@@ -10,7 +10,7 @@ import pytest
 from appserver.app import loader
 from appserver.errors import EXIT_APP_LOAD, EXIT_CONFIG, AppLoadError, ConfigError
 
-APPS_DIR = Path(__file__).resolve().parent / "loader_apps"
+APPS_DIR = Path(__file__).resolve().parents[1] / "loader_apps"
 
 
 def _forget_fixture_modules():
