@@ -37,7 +37,7 @@ UNREAD_BODY_LIMIT = 1 << 20     # skip up to this much unread body to keep alive
 
 
 class Observer(Protocol):
-    """What ``handle`` tells of each request (``appserver.observe.RequestObserver``)."""
+    """What ``handle`` tells of each request (``appserver.observe.observer.RequestObserver``)."""
 
     def started(self, request: Request, environ: Environ, response: Response) -> None: ...
 
