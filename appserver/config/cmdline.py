@@ -20,10 +20,14 @@ forks.
 
 ``Parser`` is the small argparse parser ``appserver status`` still uses.
 """
+from __future__ import annotations
 
 import argparse
 import functools
 import shutil
+from typing import (
+    Any, Dict, Iterable, Iterator, List, Mapping, NoReturn, Optional, Sequence, Set, Tuple,
+)
 
 import click
 from click.core import ParameterSource
@@ -57,10 +61,10 @@ COMMANDS = ("check_config", "print_config")     # options that are commands
 class Command(click.Command):
     """The ``appserver`` command: ``--help`` grouped by section, table order."""
 
-    def format_usage(self, ctx, formatter):
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(PROG, USAGE[len(PROG) + 1:])
 
-    def format_options(self, ctx, formatter):
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         for section in schema.SECTIONS:
             rows = [param.get_help_record(ctx) for param in self.get_params(ctx)
                     if getattr(param, "section", schema.COMMAND) == section
@@ -72,12 +76,12 @@ class Command(click.Command):
 class SettingOption(click.Option):
     """An option that knows its ``--help`` section."""
 
-    def __init__(self, *args, section=schema.COMMAND, **kwargs):
+    def __init__(self, *args: Any, section: str = schema.COMMAND, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.section = section
 
 
-def _help(setting):
+def _help(setting: schema.Setting) -> str:
     default = convert.default_text(setting)
     if setting.env:
         return "%s [env: %s; default: %s]" % (setting.help, setting.env, default)
@@ -86,23 +90,23 @@ def _help(setting):
     return setting.help
 
 
-def _print_version(ctx, param, value):
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         click.echo("appserver %s" % __version__)
         ctx.exit(0)
 
 
-def _options(setting):
+def _options(setting: schema.Setting) -> Iterator[SettingOption]:
     """The option of one setting, then its hidden Gunicorn spellings."""
-    common = dict(section=setting.section, help=_help(setting), default=None,
-                  show_default=False)
+    common: Dict[str, Any] = dict(section=setting.section, help=_help(setting),
+                                  default=None, show_default=False)
     if setting.name == "version":
         yield SettingOption(list(setting.flags + setting.aliases), is_flag=True,
                             expose_value=False, is_eager=True,
                             callback=_print_version, **common)
         return
     switch = setting.type == schema.BOOL
-    kind = dict(is_flag=True) if switch else dict(
+    kind: Dict[str, Any] = dict(is_flag=True) if switch else dict(
         metavar=setting.metavar, multiple=setting.multiple)
     yield SettingOption(list(setting.flags) + [setting.key], **kind, **common)
     for number, alias in enumerate(setting.aliases):
@@ -110,12 +114,12 @@ def _options(setting):
                             hidden=True, **kind, default=None)
 
 
-_KINDS = {G.VALUE: {}, G.APPEND: {"multiple": True},
+_KINDS: Dict[str, Dict[str, Any]] = {G.VALUE: {}, G.APPEND: {"multiple": True},
           G.TRUE: {"is_flag": True, "flag_value": True},
           G.FALSE: {"is_flag": True, "flag_value": False}}
 
 
-def _gunicorn_options(taken):
+def _gunicorn_options(taken: Set[str]) -> Iterator[SettingOption]:
     """Gunicorn's flags that appserver spells differently, hidden from --help."""
     for setting in G.GUNICORN:
         flags = [flag for flag in setting.flags if flag not in taken]
@@ -124,7 +128,8 @@ def _gunicorn_options(taken):
                                 **_KINDS[setting.action])
 
 
-def _complete_app(ctx, param, incomplete):
+def _complete_app(ctx: click.Context, param: click.Parameter,
+                  incomplete: str) -> List[click.shell_completion.CompletionItem]:
     """APP: the ``status`` command, or a module of the current directory."""
     import os
     names = ["status"] + sorted(
@@ -134,9 +139,9 @@ def _complete_app(ctx, param, incomplete):
 
 
 @functools.lru_cache(maxsize=1)
-def build():
+def build() -> Command:
     """The ``appserver`` click command: APP, then one option per setting."""
-    params = [click.Argument(["app"], required=False, metavar="APP",
+    params: List[click.Parameter] = [click.Argument(["app"], required=False, metavar="APP",
                              shell_complete=_complete_app)]
     for setting in S.SETTINGS:
         params.extend(_options(setting))
@@ -149,7 +154,7 @@ def build():
                                      "allow_extra_args": True})
 
 
-def parse(args):
+def parse(args: Iterable[str]) -> Tuple[Optional[str], Dict[str, Any]]:
     """``(app, given)`` from the command-line arguments (without the program name)."""
     command = build()
     try:
@@ -163,7 +168,7 @@ def parse(args):
     if ctx.args:
         raise UsageError("unexpected extra argument %r; only one APP can be served"
                          % ctx.args[0])
-    given = {}
+    given: Dict[str, Any] = {}
     for param in command.params:
         name = param.name
         if name is None or ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE:
@@ -173,7 +178,7 @@ def parse(args):
     return given.pop("app", None), given
 
 
-def _no_such_option(flag, command):
+def _no_such_option(flag: str, command: click.Command) -> str:
     """The message for an unknown flag, suggesting a flag ``--help`` shows."""
     import difflib                      # error messages only
     known = [flag for param in command.params if not getattr(param, "hidden", True)
@@ -183,11 +188,11 @@ def _no_such_option(flag, command):
     return "no such option %s%s" % (flag, hint)
 
 
-def cmd_args(environ):
+def cmd_args(environ: Mapping[str, str]) -> List[Tuple[str, Dict[str, Any]]]:
     """``[(variable, options)]`` of the ``*_CMD_ARGS`` variables that are set,
     lowest precedence first; a variable holds options only."""
     import shlex
-    parsed = []
+    parsed: List[Tuple[str, Dict[str, Any]]] = []
     for var in S.CMD_ARGS_ENV:
         if not environ.get(var, "").strip():
             continue
@@ -206,7 +211,7 @@ def cmd_args(environ):
     return parsed
 
 
-def complete(args):
+def complete(args: Sequence[str]) -> Any:
     """Answer shell completion (``_APPSERVER_COMPLETE=bash_source appserver``)."""
     return build().main(list(args), prog_name=PROG, complete_var=COMPLETE_VAR)
 
@@ -216,14 +221,15 @@ def complete(args):
 class Formatter(argparse.HelpFormatter):
     """click-like help: ``--admin ADDRESS``, paragraphs kept, ``Usage:``."""
 
-    def __init__(self, prog):
+    def __init__(self, prog: str) -> None:
         width = min(_WIDTH, shutil.get_terminal_size().columns - 2)
         super().__init__(prog, width=width, max_help_position=31)
 
-    def add_usage(self, usage, actions, groups, prefix=None):
+    def add_usage(self, usage: Optional[str], actions: Iterable[argparse.Action],
+                  groups: Iterable[Any], prefix: Optional[str] = None) -> None:
         super().add_usage(usage, actions, groups, prefix="Usage: ")
 
-    def _format_action_invocation(self, action):
+    def _format_action_invocation(self, action: argparse.Action) -> str:
         if not action.option_strings:
             return super()._format_action_invocation(action)
         flags = ", ".join(action.option_strings)
@@ -235,15 +241,15 @@ class Formatter(argparse.HelpFormatter):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors raise ``UsageError`` instead of exiting."""
 
-    def __init__(self, prog=PROG, usage=USAGE, **kwargs):
+    def __init__(self, prog: str = PROG, usage: str = USAGE, **kwargs: Any) -> None:
         super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False,
                          formatter_class=Formatter, argument_default=argparse.SUPPRESS,
                          **kwargs)
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog, self.usage)
 
-    def parse_exactly(self, args):
+    def parse_exactly(self, args: Sequence[str]) -> Dict[str, Any]:
         """``parse_known_args``, then a clear error for what is left over."""
         namespace, extra = self.parse_known_args(args)
         if extra:

@@ -12,13 +12,19 @@ socket that cannot be bound). ``parse_bind`` parses one bind address;
 ``appserver.config.loading`` re-exports it. ``parse_networks`` splits a
 checked networks value (``*`` or addresses) for ``wsgi.proxy.AllowList``.
 """
+from __future__ import annotations
 
 import ipaddress
 import math
 import re
+from typing import Any, NoReturn, Tuple, Type, Union
 
 from appserver.config import schema as S
 from appserver.errors import BadBindAddress, ConfigError
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+# A parsed bind address: ("tcp", host, port), ("unix", path) or ("fd", n).
+Bind = Union[Tuple[str, str, int], Tuple[str, str], Tuple[str, int]]
 
 _AUTO = "auto"
 _NUMBERS = (S.INT, S.INT_OR_AUTO, S.FLOAT)
@@ -31,7 +37,7 @@ _PATH_OR_DICT = "a file path (in a config file, also a dictionary)"
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
 
 
-def convert(setting, raw, origin):
+def convert(setting: S.Setting, raw: Any, origin: str) -> Any:
     """Return ``raw`` converted for ``setting``; a tuple if it is ``multiple``."""
     if raw is None and setting.default is None:
         return None
@@ -44,7 +50,7 @@ def convert(setting, raw, origin):
     return tuple(_convert_one(setting, item, origin) for item in raw)
 
 
-def _convert_one(setting, raw, origin):
+def _convert_one(setting: S.Setting, raw: Any, origin: str) -> Any:
     value = _CONVERTERS[setting.type](setting, raw, origin)
     if value == _AUTO and setting.type == S.INT_OR_AUTO:
         return value
@@ -53,25 +59,26 @@ def _convert_one(setting, raw, origin):
     return value
 
 
-def _fail(setting, expected, raw, origin, error=ConfigError):
+def _fail(setting: S.Setting, expected: str, raw: Any, origin: str,
+          error: Type[ConfigError] = ConfigError) -> NoReturn:
     raise error("%s: expected %s, got %r (from %s)"
                 % (setting.name, expected, raw, origin))
 
 
-def describe(setting):
+def describe(setting: S.Setting) -> str:
     """What a value of ``setting`` must look like, for messages and docs."""
-    kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
-            S.BOOL: "true or false", S.BIND: _BIND_FORMS,
-            S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS,
-            S.PATH_OR_DICT: _PATH_OR_DICT}.get(setting.type)
     if setting.type == S.CHOICE:
         return "one of " + ", ".join(setting.choices)
     if setting.type == S.INT_OR_AUTO:
         return "a whole number%s or auto" % _bounds_text(setting)
+    kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
+            S.BOOL: "true or false", S.BIND: _BIND_FORMS,
+            S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS,
+            S.PATH_OR_DICT: _PATH_OR_DICT}[setting.type]
     return kind + _bounds_text(setting)
 
 
-def default_text(setting):
+def default_text(setting: S.Setting) -> str:
     """The default of ``setting`` as shown in ``--help`` and the docs."""
     if setting.default_doc is not None:
         return setting.default_doc
@@ -85,7 +92,7 @@ def default_text(setting):
     return "none" if value is None else str(value)
 
 
-def _bounds_text(setting):
+def _bounds_text(setting: S.Setting) -> str:
     low, high = setting.minimum, setting.maximum
     if low is not None and high is not None:
         return " from %s to %s" % (low, high)
@@ -96,14 +103,14 @@ def _bounds_text(setting):
     return ""
 
 
-def _in_bounds(setting, value):
+def _in_bounds(setting: S.Setting, value: float) -> bool:
     low, high = setting.minimum, setting.maximum
     if low is not None and (value < low or (setting.exclusive_minimum and value == low)):
         return False
     return high is None or value <= high
 
 
-def _to_int(setting, raw, origin):
+def _to_int(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+\s*", raw):
@@ -111,13 +118,13 @@ def _to_int(setting, raw, origin):
     _fail(setting, describe(setting), raw, origin)
 
 
-def _to_int_or_auto(setting, raw, origin):
+def _to_int_or_auto(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, str) and raw.strip().lower() == _AUTO:
         return _AUTO
     return _to_int(setting, raw, origin)
 
 
-def _to_float(setting, raw, origin):
+def _to_float(setting: S.Setting, raw: Any, origin: str) -> Any:
     value = None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         value = float(raw)
@@ -131,13 +138,13 @@ def _to_float(setting, raw, origin):
     return value
 
 
-def _to_str(setting, raw, origin):
+def _to_str(setting: S.Setting, raw: Any, origin: str) -> Any:
     if not isinstance(raw, str):
         _fail(setting, "a string", raw, origin)
     return raw
 
 
-def _to_bool(setting, raw, origin):
+def _to_bool(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
@@ -145,19 +152,19 @@ def _to_bool(setting, raw, origin):
     _fail(setting, "true or false (1/0, yes/no, on/off)", raw, origin)
 
 
-def _to_choice(setting, raw, origin):
+def _to_choice(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, str) and raw.strip().lower() in setting.choices:
         return raw.strip().lower()
     _fail(setting, describe(setting), raw, origin)
 
 
-def _to_keyvalue(setting, raw, origin):
+def _to_keyvalue(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, str) and raw.partition("=")[0].strip() and "=" in raw:
         return raw
     _fail(setting, "KEY=VALUE", raw, origin)
 
 
-def _to_bind(setting, raw, origin):
+def _to_bind(setting: S.Setting, raw: Any, origin: str) -> Any:
     if not isinstance(raw, str):
         _fail(setting, "a string, " + _BIND_FORMS, raw, origin, BadBindAddress)
     try:
@@ -167,7 +174,7 @@ def _to_bind(setting, raw, origin):
     return raw
 
 
-def _to_networks(setting, raw, origin):
+def _to_networks(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, (list, tuple)) and all(isinstance(i, str) for i in raw):
         raw = ",".join(raw)
     if isinstance(raw, str):
@@ -182,7 +189,7 @@ def _to_networks(setting, raw, origin):
     _fail(setting, _NETWORKS, raw, origin)
 
 
-def _to_path_or_dict(setting, raw, origin):
+def _to_path_or_dict(setting: S.Setting, raw: Any, origin: str) -> Any:
     if isinstance(raw, (str, dict)):
         return raw
     _fail(setting, _PATH_OR_DICT, raw, origin)
@@ -198,12 +205,12 @@ class _BadBind(Exception):
     """Why a bind address is malformed."""
 
 
-def _bind_error(value, why, origin=""):
+def _bind_error(value: object, why: object, origin: str = "") -> BadBindAddress:
     return BadBindAddress("bad bind address %r%s: %s; expected %s"
                      % (value, origin, why, _BIND_FORMS))
 
 
-def parse_bind(value):
+def parse_bind(value: object) -> Bind:
     """Parse a bind address: ``("tcp", host, port)``, ``("unix", path)`` or ``("fd", n)``.
 
     Gunicorn's forms mean what they mean there: ``tcp://HOST:PORT``,
@@ -217,7 +224,7 @@ def parse_bind(value):
         raise _bind_error(value, err) from None
 
 
-def _parse_bind(value):
+def _parse_bind(value: object) -> Bind:
     if not isinstance(value, str) or not value.strip():
         raise _BadBind("it is empty")
     if value.startswith("unix:"):
@@ -238,7 +245,7 @@ def _parse_bind(value):
     return ("tcp", host, port)
 
 
-def _split_host_port(value):
+def _split_host_port(value: str) -> Tuple[str, int]:
     if value.startswith("["):
         if value.endswith("]"):
             value += ":%d" % DEFAULT_PORT
@@ -264,7 +271,7 @@ def _split_host_port(value):
     return host, int(port)
 
 
-def parse_networks(text):
+def parse_networks(text: object) -> Tuple[bool, Tuple[Network, ...]]:
     """``(any, networks)`` from a comma-separated list; ValueError when bad."""
     items = [item.strip() for item in str(text).split(",") if item.strip()]
     if "*" in items:

@@ -5,12 +5,14 @@ section: name, command-line flags, environment variable, config-file key,
 type, default and help. ``python -m appserver.config.docs > docs/settings.md``
 regenerates the file; a test fails when the file and ``render()`` differ.
 """
+from __future__ import annotations
 
 import sys
 
 from appserver.config import settings as S
 from appserver.config import schema
 from appserver.config.convert import default_text, describe
+from appserver.config.schema import Setting
 
 REGENERATE = "python -m appserver.config.docs > docs/settings.md"
 
@@ -49,7 +51,7 @@ Shell completion of options: `eval "$(_APPSERVER_COMPLETE=bash_source appserver)
 """
 
 
-def render():
+def render() -> str:
     """The whole of docs/settings.md."""
     parts = [_INTRO.format(command=REGENERATE)]
     for section in schema.SECTIONS:
@@ -58,7 +60,7 @@ def render():
     return "\n".join(parts)
 
 
-def _setting(setting):
+def _setting(setting: Setting) -> str:
     rows = [("Command line", _flags(setting))]
     if setting.cli_only:
         rows.append(("Environment / config file", "command line only"))
@@ -74,7 +76,7 @@ def _setting(setting):
     return "\n".join(lines) + "\n"
 
 
-def _flags(setting):
+def _flags(setting: Setting) -> str:
     flags = [f for decl in setting.flags for f in decl.split("/")]
     metavar = " " + setting.metavar if setting.metavar else ""
     text = ", ".join("`%s%s`" % (flag, metavar) for flag in flags)
@@ -84,12 +86,12 @@ def _flags(setting):
     return text
 
 
-def _type(setting):
+def _type(setting: Setting) -> str:
     text = describe(setting)
     return text + " (repeatable)" if setting.multiple else text
 
 
-def _code_or_text(text):
+def _code_or_text(text: str) -> str:
     return "`%s`" % text if " " not in text else text
 
 

@@ -165,8 +165,11 @@ def _http_protocols(value, where):
                       % (value, where))
 
 
-def _custom(function, kind):
+def _custom(function, kind, key=None):
+    """``function`` as a rule of ``kind``, setting appserver's ``key``."""
     function.kind = kind
+    if key is not None:
+        function.key = key
     return function
 
 
@@ -208,8 +211,6 @@ def _log_config_dict(value, where):
     merged.update(value)
     return ("set", "log_config", merged)
 
-
-_log_config_dict.key, _log_config_dict.kind = "log_config", SAME
 
 
 _SYSLOG = ("appserver writes its log to standard error or a file",
@@ -330,7 +331,7 @@ GUNICORN = (
         (None, ""), "an ini file for logging.config.fileConfig is not read",
         "write the configuration as a dictConfig dictionary in a JSON or TOML "
         "file and set log_config")),
-    _g("logconfig_dict", (), VALUE, _log_config_dict),
+    _g("logconfig_dict", (), VALUE, _custom(_log_config_dict, SAME, "log_config")),
     _g("logconfig_json", ("--log-config-json",), VALUE, same("log_config")),
     _g("syslog_addr", ("--log-syslog-to",), VALUE, refused_unless(
         ("udp://localhost:514",), *_SYSLOG)),

@@ -15,9 +15,11 @@ as with Gunicorn.
 failure is meant to stop something (``on_starting``: the start, exit code 1;
 ``post_worker_init``: that worker's boot, counted as a boot failure).
 """
+from __future__ import annotations
 
 import logging
 import types
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from appserver.config import hook_views
 from appserver.errors import AppServerError, ConfigError
@@ -44,10 +46,13 @@ HOOKS = {
 }
 CONFIG_MODULE = "__appserver_config__"     # run_name of a config file
 
+# ``cfg.hooks``: the config file's hooks by name.
+Hooks = Mapping[str, Callable[..., Any]]
 
-def pick(namespace, path):
+
+def pick(namespace: Mapping[str, Any], path: str) -> Dict[str, Callable[..., Any]]:
     """``{name: function}`` for the hooks in a config file's namespace."""
-    hooks = {}
+    hooks: Dict[str, Callable[..., Any]] = {}
     for name, value in namespace.items():
         if name in HOOKS:
             hooks[name] = _check(name, value, path)
@@ -62,7 +67,7 @@ def pick(namespace, path):
     return hooks
 
 
-def _check(name, value, path):
+def _check(name: str, value: Any, path: str) -> Callable[..., Any]:
     """The hook to call: ``value``, or for a ``post_request`` taking fewer
     arguments, a function passing it only those (as Gunicorn does)."""
     import inspect                      # only for a config that sets hooks
@@ -83,13 +88,13 @@ def _check(name, value, path):
                       % (path, name, signature))
 
 
-def _first(function, arity):
-    def hook(*args):
+def _first(function: Callable[..., Any], arity: int) -> Callable[..., Any]:
+    def hook(*args: Any) -> Any:
         return function(*args[:arity])
     return hook
 
 
-def call(hooks, name, *args):
+def call(hooks: Optional[Hooks], name: str, *args: Any) -> Any:
     """Run hook ``name`` if defined; log (not raise) what it raises."""
     if name == "pre_fork":
         hook_views.spawned(args[1].index)
@@ -103,12 +108,14 @@ def call(hooks, name, *args):
         return None
 
 
-def pre_request(hooks, worker, request, environ):
+def pre_request(hooks: Optional[Hooks], worker: Any, request: Any,
+                environ: Dict[str, Any]) -> None:
     """The ``pre_request`` hook, with Gunicorn's ``req``."""
     call(hooks, "pre_request", worker, hook_views.RequestView(request, environ))
 
 
-def post_request(hooks, worker, request, environ, response):
+def post_request(hooks: Optional[Hooks], worker: Any, request: Any, environ: Dict[str, Any],
+                 response: Any) -> None:
     """The ``post_request`` hook, with Gunicorn's ``req`` and ``resp``."""
     req = hook_views.RequestView(request, environ)
     worker = hook_views.WorkerView(worker, running=1)   # nr counts this one
@@ -120,7 +127,7 @@ class HookFailed(AppServerError):
     """A hook whose failure stops something raised (already logged)."""
 
 
-def call_strict(hooks, name, *args):
+def call_strict(hooks: Optional[Hooks], name: str, *args: Any) -> Any:
     """Run hook ``name`` if defined; log its exception and raise ``HookFailed``."""
     hook = hooks.get(name) if hooks else None
     if hook is None:

@@ -29,12 +29,15 @@ unknown ``APPSERVER_*`` variable, a broken config file, or a bad value raises
 file and directory (for SIGHUP). ``parse_bind`` (from ``appserver.config.convert``)
 parses one bind address.
 """
+from __future__ import annotations
 
 import os
 import runpy
 import traceback
 import types
-from typing import TYPE_CHECKING, Any
+from typing import (
+    TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union,
+)
 
 from appserver.config import hooks, service_links
 from appserver.config import settings as S
@@ -44,6 +47,12 @@ from appserver.errors import ConfigError
 
 __all__ = ["Config", "load", "reload", "print_config", "parse_bind",
            "DEFAULT_CONFIG_FILE"]
+
+# Values given by one source, by setting key: (raw value, where it was given,
+# the source as ``Config.source`` names it).
+Layer = Dict[str, Tuple[Any, str, str]]
+# ``*_CMD_ARGS``: (variable, options) pairs.
+CmdArgs = Sequence[Tuple[str, Mapping[str, Any]]]
 
 DEFAULT_CONFIG_FILE = "appserver.conf.py"
 GUNICORN_CONFIG_FILE = "gunicorn.conf.py"  # Gunicorn's default, read when ours is absent
@@ -68,8 +77,11 @@ class Config:
         "app", "config_file", "cli", "cwd", "hooks", "notices", "cmd_args",
         "warnings", "_sources")
 
-    def __init__(self, values, sources, app=None, config_file=None, cli=None,
-                 cwd=None, hooks=None, notices=(), cmd_args=()):
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str],
+                 app: Optional[str] = None, config_file: Optional[str] = None,
+                 cli: Optional[Mapping[str, Any]] = None, cwd: Optional[str] = None,
+                 hooks: Optional[Mapping[str, Any]] = None, notices: Sequence[str] = (),
+                 cmd_args: CmdArgs = ()) -> None:
         fields = dict(values, app=app, config_file=config_file,
                       cli=types.MappingProxyType(dict(cli or {})),
                       cwd=cwd, hooks=types.MappingProxyType(dict(hooks or {})),
@@ -84,13 +96,13 @@ class Config:
         # the table is read; to a type checker any attribute may be one.
         def __getattr__(self, name: str) -> Any: ...
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Config is read-only; load a new one instead")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError("Config is read-only; load a new one instead")
 
-    def source(self, name):
+    def source(self, name: str) -> str:
         """Where the value of setting ``name`` (dashes or underscores) came from.
 
         ``"default"``, ``"config file PATH"``, ``"environment APPSERVER_X"``
@@ -99,16 +111,18 @@ class Config:
         """
         return self._sources[name.replace("-", "_")]
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, Any]:
         """The settings as a ``{key: value}`` dict, in table order."""
         return {s.key: getattr(self, s.key) for s in S.CONFIG_SETTINGS}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Config(app=%r, %s)" % (self.app, ", ".join(
             "%s=%r" % item for item in self.as_dict().items()))
 
 
-def load(app=None, cli=None, environ=None, cwd=None, cmd_args=()):
+def load(app: Optional[str] = None, cli: Optional[Mapping[str, Any]] = None,
+         environ: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+         cmd_args: CmdArgs = ()) -> Config:
     """Merge defaults < config file < environment < ``*_CMD_ARGS`` < command
     line into a Config.
 
@@ -130,11 +144,12 @@ def load(app=None, cli=None, environ=None, cwd=None, cmd_args=()):
     layers = [_env_layer(environ)]
     layers += [_cli_layer(options, notices, var) for var, options in cmd]
     layers.append(_cli_layer(cli, notices))
-    file_hooks = {}
+    file_hooks: Dict[str, Any] = {}
     if path:
         file_layer, file_hooks = _file_layer(path, notices)
         layers.insert(0, file_layer)
-    values, sources = {}, {}
+    values: Dict[str, Any] = {}
+    sources: Dict[str, str] = {}
     for layer in layers:
         for key, (raw, origin, description) in layer.items():
             if key == "app":
@@ -149,7 +164,7 @@ def load(app=None, cli=None, environ=None, cwd=None, cmd_args=()):
                   cmd_args)
 
 
-def reload(cfg, environ=None):
+def reload(cfg: Config, environ: Optional[Mapping[str, str]] = None) -> Config:
     """Load again with ``cfg``'s app, command line, config file and directory."""
     cli = dict(cfg.cli)
     if cfg.config_file:
@@ -157,7 +172,7 @@ def reload(cfg, environ=None):
     return load(cfg.app, cli, environ, cfg.cwd, cfg.cmd_args)
 
 
-def print_config(cfg):
+def print_config(cfg: Config) -> str:
     """Every setting, its value and its source, aligned, as config-file lines."""
     rows = [(s.key, repr(_plain(getattr(cfg, s.key))), cfg.source(s.key))
             for s in S.CONFIG_SETTINGS]
@@ -170,12 +185,12 @@ def print_config(cfg):
     return "\n".join(lines) + "\n"
 
 
-def _warnings(cfg):
+def _warnings(cfg: Config) -> Tuple[str, ...]:
     warning = open_to_all(cfg)
     return (warning,) if warning else ()
 
 
-def open_to_all(cfg):
+def open_to_all(cfg: Config) -> Optional[str]:
     """The warning to log at start when any client may set what a proxy sets."""
     if parse_networks(cfg.forwarded_allow_ips)[0] is not True:
         return None
@@ -193,15 +208,15 @@ def open_to_all(cfg):
             "connect" % ", ".join(what))
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _cli_values(cli):
+def _cli_values(cli: Mapping[str, Any]) -> Dict[str, Any]:
     """Normalize keys to underscores; drop values that were not given.
 
     Keys are appserver's settings or Gunicorn's (from its flags)."""
-    values = {}
+    values: Dict[str, Any] = {}
     for name, value in cli.items():
         key = name.replace("-", "_")
         if key != "config" and key not in S.BY_KEY and key not in G.BY_NAME:
@@ -211,7 +226,7 @@ def _cli_values(cli):
     return values
 
 
-def _shown(options):
+def _shown(options: Mapping[str, Any]) -> Iterator[str]:
     """Options as ``--name value`` words, for a notice."""
     for key, value in options.items():
         yield "--" + key.replace("_", "-")
@@ -219,9 +234,10 @@ def _shown(options):
             yield " ".join(value) if isinstance(value, tuple) else str(value)
 
 
-def _cli_layer(cli, notices, var=None):
+def _cli_layer(cli: Mapping[str, Any], notices: List[str],
+               var: Optional[str] = None) -> Layer:
     """Command-line options (``var``: from that environment variable)."""
-    layer = {}
+    layer: Layer = {}
     description = COMMAND_LINE if var is None else var
     for key, value in cli.items():
         setting = S.BY_KEY.get(key)
@@ -236,7 +252,8 @@ def _cli_layer(cli, notices, var=None):
     return layer
 
 
-def _gunicorn(name, value, where, description, layer, notices):
+def _gunicorn(name: str, value: Any, where: str, description: str, layer: Layer,
+              notices: List[str]) -> None:
     """Put Gunicorn's setting ``name`` into ``layer`` as appserver's, or note
     that it has no effect."""
     outcome = G.translate(name, value, where)
@@ -246,12 +263,12 @@ def _gunicorn(name, value, where, description, layer, notices):
         notices.append(outcome[1])
 
 
-def _long_flag(setting):
+def _long_flag(setting: S.Setting) -> str:
     return setting.flags[-1].split("/")[0]
 
 
-def _env_layer(environ):
-    layer = {}
+def _env_layer(environ: Mapping[str, str]) -> Layer:
+    layer: Layer = {}
     for var, raw in environ.items():
         if (not var.startswith("APPSERVER_") or var in S.INTERNAL_ENV
                 or var in S.CMD_ARGS_ENV):
@@ -261,13 +278,14 @@ def _env_layer(environ):
             continue
         if setting is None:
             raise _unknown(var, "in the environment", S.BY_ENV)
+        value: Union[str, List[str]] = raw
         if setting.multiple:
-            raw = [item.strip() for item in raw.split(",") if item.strip()]
-        layer[setting.key] = (raw, var, "environment " + var)
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        layer[setting.key] = (value, var, "environment " + var)
     return layer
 
 
-def _default(setting, environ):
+def _default(setting: S.Setting, environ: Mapping[str, str]) -> Tuple[Any, str]:
     """The table default, or the one derived from ``setting.default_env``."""
     var = setting.default_env
     if var and environ.get(var):
@@ -276,7 +294,7 @@ def _default(setting, environ):
     return setting.default, DEFAULT
 
 
-def _find_config_file(given, cwd):
+def _find_config_file(given: Optional[str], cwd: str) -> Optional[str]:
     if given is not None:
         path = os.path.abspath(os.path.join(cwd, given))
         if not os.path.isfile(path):
@@ -290,14 +308,14 @@ def _find_config_file(given, cwd):
     return None
 
 
-def _file_layer(path, notices):
+def _file_layer(path: str, notices: List[str]) -> Tuple[Layer, Dict[str, Any]]:
     """The settings of a config file, and its server hooks.
 
     A Gunicorn setting goes through its rule (which also adapts the values
     of the names both servers share: ``umask = 0o027``, ``bind = [...]``);
     other names are appserver's, or ignored unless close to a setting's."""
     origin = "config file " + path
-    layer = {}
+    layer: Layer = {}
     names, file_hooks = _run_config_file(path)
     gunicorns = _is_gunicorn_file(path, names)
     for name, value in names.items():
@@ -326,13 +344,13 @@ GUNICORN_FLAG_NAMES = {
     and flag[2:].replace("-", "_") not in G.BY_NAME}
 
 
-def _is_gunicorn_file(path, names):
+def _is_gunicorn_file(path: str, names: Mapping[str, Any]) -> bool:
     """Written for Gunicorn: named so, or setting a name only Gunicorn has."""
     return os.path.basename(path).startswith("gunicorn") or any(
         name in G.BY_NAME and name not in S.BY_KEY for name in names)
 
 
-def _check_near_miss(name, path):
+def _check_near_miss(name: str, path: str) -> None:
     """A name close to a setting's is a typo; any other is the file's own."""
     import difflib                  # only for names that are no setting
     known = [s.key for s in S.CONFIG_SETTINGS] + [
@@ -344,7 +362,7 @@ def _check_near_miss(name, path):
                           % (name, path, close[0]))
 
 
-def _run_config_file(path):
+def _run_config_file(path: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Execute the config file; return its public names that are not
     modules, functions or classes, and its server hooks."""
     try:
@@ -362,14 +380,14 @@ def _run_config_file(path):
             and (not callable(value) or name in G.BY_NAME)}, file_hooks
 
 
-def _line_in(path, err):
+def _line_in(path: str, err: BaseException) -> Union[int, str, None]:
     """The line of ``path`` executing when ``err`` was raised, or '?'."""
     lines = [frame.lineno for frame in traceback.extract_tb(err.__traceback__)
              if frame.filename == path]
     return lines[-1] if lines else "?"
 
 
-def _unknown(name, where, known):
+def _unknown(name: str, where: str, known: Mapping[str, S.Setting]) -> ConfigError:
     """A ConfigError for an unknown setting, with the closest valid name."""
     setting = known.get(name)
     if setting is not None and setting.cli_only:

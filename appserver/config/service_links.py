@@ -18,6 +18,7 @@ variables that are no setting. ``is_service_link(name, value)`` is true only
 when both the name and the value have exactly one of these shapes, so that a
 mistyped setting (``APPSERVER_WOKRERS=4``) is still refused.
 """
+from __future__ import annotations
 
 import ipaddress
 import re
@@ -38,13 +39,13 @@ _SHAPES = (
 )
 
 
-def is_service_link(name, value):
+def is_service_link(name: str, value: str) -> bool:
     """True when ``name=value`` is a variable a Kubernetes Service link made."""
     return any(pattern.match(name) and _VALUE_CHECKS[kind](value.strip())
                for pattern, kind in _SHAPES)
 
 
-def _is_address(value):
+def _is_address(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:

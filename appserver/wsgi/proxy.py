@@ -32,9 +32,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from appserver.config.convert import parse_networks
+from appserver.config.convert import Network, parse_networks
 from appserver.http.errors import HTTPError
 from appserver.wsgi.environ import Environ
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 # A hop: (host, port or None); None when malformed.
 Node = Optional[Tuple[str, Optional[str]]]
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 XFF, XFP, XFH, XFPORT = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
                          "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
