@@ -1,6 +1,6 @@
 """Shared pytest fixtures.
 
-Contract: ``server_factory(app, *args, **kw)`` builds a ``tests.server.Server``
+Contract: ``server_factory(app, *args, **kw)`` builds a ``tests.harness.server.Server``
 (same keywords), starts it unless ``start=False``, and always stops it and
 removes its temporary directory when the test ends, whatever happened.
 ``pair`` is a connected socket pair (ours, theirs), theirs with a 5 s
@@ -19,7 +19,7 @@ for _p in (TESTS_DIR.parent, TESTS_DIR / "apps"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from tests.server import Server  # noqa: E402
+from tests.harness.server import Server  # noqa: E402
 
 
 @pytest.fixture

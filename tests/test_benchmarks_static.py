@@ -10,7 +10,6 @@ and, where wrk is installed, one short measured run per server (``one_run``:
 stopped by the harness (TERM to the pid, then KILL).
 """
 import argparse
-import http.client
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks import report, run, scenarios, static, stats  # noqa: E402
 from benchmarks.servers import Server, server_argv  # noqa: E402
+from tests.harness.clients import http_get  # noqa: E402
 
 STATIC = scenarios.by_names(list(static.FILES))
 
@@ -101,16 +101,6 @@ def _env(workdir):
                 BENCH_STATIC_DIR=str(static.make_dir(workdir)))
 
 
-def _get(server, path):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request("GET", path)
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-    finally:
-        conn.close()
-
-
 @needs_servers
 @pytest.mark.timeout(120)
 def test_each_server_answers_the_static_files(workdir):
@@ -122,7 +112,7 @@ def test_each_server_answers_the_static_files(workdir):
                     workdir / ("%s.log" % kind), static_dir=str(directory)) as server:
             server.start(timeout=30)
             for name, _ in static.FILES.values():
-                status, body = _get(server, "/static/" + name)
+                status, body = http_get(("127.0.0.1", server.port), "/static/" + name)
                 assert status == 200, (kind, name)
                 assert body == (directory / name).read_bytes(), (kind, name)
 

@@ -19,7 +19,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import REPO_ROOT, Proc, free_port, short_tmpdir, wait_until
+from tests.harness.process import Proc, REPO_ROOT, free_port, short_tmpdir, wait_listening
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -110,30 +109,16 @@ class Apache:
                               for m in modules)))
         self.tls = tls
         self.proc = Proc([APACHE, "-DFOREGROUND", "-f", self.dir / "httpd.conf"],
-                         tmpdir=self.dir)
+                         tmpdir=self.dir, extra_logs=["error.log"])
 
     def start(self):
         self.proc.start()
         ports = [self.http] + ([self.https] if self.tls else [])
-        wait_until(lambda: all(self._accepts(p) for p in ports), 15, "apache to listen")
+        wait_listening(self.proc, ports, what="apache")
         return self
 
-    def _accepts(self, port):
-        if self.proc.popen.poll() is not None:
-            raise AssertionError("apache exited:\n%s%s" % (self.proc.log(), self.error_log()))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    def error_log(self):
-        path = self.dir / "error.log"
-        return path.read_text() if path.exists() else ""
-
     def stop(self):
-        self.proc.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc.cleanup()
 
     def request(self, method, path, body=None, headers=None, tls=False):
         """One request from 127.0.0.2 on a new connection: (response, body)."""

@@ -16,7 +16,7 @@ import re
 import shlex
 from pathlib import Path
 
-from .harness import REPO_ROOT
+from tests.harness.process import REPO_ROOT
 
 __all__ = ["REPO_ROOT", "DOCKERFILE", "SYSTEMD", "MANIFEST", "unit_entries", "unit_value",
            "instructions", "last", "exec_form", "dockerfile_env", "load_manifest",

@@ -21,7 +21,8 @@ import pytest
 from appserver.deploy.cpus import resolve_workers
 
 from .files import dockerfile_env, exec_form, instructions, last, pod_and_container
-from .harness import REPO_ROOT, Proc, app_env, children, state, wait_until
+from tests.harness.process import Proc, REPO_ROOT, app_env, wait_until
+from tests.harness.procfs import children, state
 
 NAMESPACES = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--net"]
 

@@ -11,7 +11,8 @@ from appserver.config import service_links
 from appserver.errors import EXIT_CONFIG
 
 from .files import pod_and_container
-from .harness import APPSERVER, Proc, app_env, free_port, http_get
+from tests.harness.clients import http_get
+from tests.harness.process import APPSERVER, Proc, app_env, free_port
 
 pytestmark = pytest.mark.timeout(60)
 

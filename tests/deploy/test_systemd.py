@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 from .files import SYSTEMD, unit_entries, unit_value
-from .harness import (APPSERVER, LISTENING_RE, NotifyListener, Proc, app_env,
-                      descendants, free_port, http_get, short_tmpdir, wait_until)
+from tests.harness.clients import http_get
+from tests.harness.notify import NotifyListener
+from tests.harness.process import (
+    APPSERVER, LISTENING_RE, Proc, app_env, free_port, short_tmpdir, wait_until
+)
+from tests.harness.procfs import descendants
 
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"

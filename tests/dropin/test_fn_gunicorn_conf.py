@@ -2,11 +2,10 @@
 gunicorn.conf.py myproj.wsgi`` starts with it and serves the Django example.
 """
 import os
-import time
 
 import pytest
 
-from tests.server import REPO_ROOT
+from tests.harness.process import REPO_ROOT, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONF = os.path.join(HERE, "gunicorn.conf.py")
@@ -35,7 +34,5 @@ def test_gunicorn_conf_serves_django(server_factory):
 
 
 def _wait_stdout(srv):
-    deadline = time.monotonic() + 10
-    while '"GET / HTTP/1.1"' not in srv.stdout() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: '"GET / HTTP/1.1"' in srv.stdout(), 10, srv.stdout)
     return srv.stdout()

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tests.server import read_response
+from tests.harness.clients import read_response
 
 
 def test_exception_before_headers_is_500_and_logged(server_factory):

@@ -8,9 +8,11 @@ and a request that reaches one worker while another still accepts the burst
 is a different case, not covered here."""
 import collections
 import socket
-import time
 
 import pytest
+
+from tests.harness.process import wait_until
+from tests.harness.procfs import accept_queue
 
 CONNECTIONS = 40
 
@@ -27,22 +29,9 @@ def _ask_pid(sock):
     return int(body)
 
 
-def _accept_queue(port):
-    """Connections waiting in the accept queue of 127.0.0.1:``port`` (the
-    ``rx_queue`` of a listening socket in /proc/net/tcp)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return int(fields[4].split(":")[1], 16)
-    raise AssertionError("no listener on 127.0.0.1:%d" % port)
-
-
 def _wait_accepted(port, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while _accept_queue(port):
-        assert time.monotonic() < deadline, "the burst was not accepted in time"
-        time.sleep(0.005)
+    wait_until(lambda: accept_queue(port) == 0, timeout, "the burst to be accepted",
+               period=0.005)
 
 
 @pytest.mark.timeout(40)

@@ -11,7 +11,7 @@ import pytest
 
 from download import expected_sha256
 from wsgi_input import exercise
-from tests.server import read_response
+from tests.harness.clients import read_response
 
 MiB = 1024 * 1024
 

@@ -6,19 +6,7 @@ import time
 
 import pytest
 
-
-def _get_in_thread(server, path, results, key, barrier=None, timeout=20):
-    def run():
-        if barrier is not None:
-            barrier.wait()
-        try:
-            results[key] = server.get(path, timeout=timeout)
-        except Exception as exc:  # reported by the test
-            results[key] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+from tests.harness.clients import get_in_thread
 
 
 @pytest.mark.timeout(30)
@@ -27,7 +15,7 @@ def test_two_workers_serve_concurrently(server_factory):
     assert len(server.wait_for_workers(2)) == 2
     results, barrier = {}, threading.Barrier(2)
     started = time.monotonic()
-    threads = [_get_in_thread(server, "/?s=1", results, i, barrier) for i in range(2)]
+    threads = [get_in_thread(server, "/?s=1", results, i, barrier) for i in range(2)]
     for t in threads:
         t.join(15)
     elapsed = time.monotonic() - started

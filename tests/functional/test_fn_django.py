@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.server import REPO_ROOT
+from tests.harness.process import REPO_ROOT
 
 DJANGO_DIR = REPO_ROOT / "examples" / "django"
 HEADING = b"<h1>Django on appserver</h1>"

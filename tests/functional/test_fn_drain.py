@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.server import read_response
+from tests.harness.clients import read_response
 
 HEAD = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"

@@ -17,13 +17,13 @@ import json
 import os
 import re
 import signal
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.http.http_strategies import environ_requests, sent_http_keys
-from tests.server import Server, read_response, recv_until_closed
+from tests.harness.clients import read_response, recv_until_closed
+from tests.harness.server import Server
 
 
 def exchange(server, data, timeout=10.0):
@@ -53,10 +53,7 @@ def test_request_id_lives_in_appserver_request_id_only(server_factory):
     env = server.get("/", headers={"X-Request-ID": "client-7"}).json()
     assert env["HTTP_X_REQUEST_ID"]["value"] == "client-7"
     assert env["appserver.request_id"]["value"] not in ("client-7", rid)
-    deadline = time.monotonic() + 10
-    while len(server.stdout().splitlines()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    logged = [json.loads(line)["request_id"] for line in server.stdout().splitlines()]
+    logged = [json.loads(line)["request_id"] for line in server.wait_for_stdout_lines(2)]
     assert logged == [rid, env["appserver.request_id"]["value"]]
 
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from download import expected_sha256, pattern
-from tests.server import read_response, recv_until_closed
+from tests.harness.clients import read_response, recv_until_closed
 
 N = 3 * 1024 * 1024 + 5
 

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tests.server import read_response
+from tests.harness.clients import read_response
 
 NEXT = b"GET /?actual=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 

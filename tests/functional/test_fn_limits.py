@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.server import read_response
+from tests.harness.clients import read_response, wait_readable
 
 
 def _closed_within(sock, seconds):
@@ -89,7 +89,7 @@ def test_client_that_stops_reading_is_dropped_after_send_timeout(server_factory,
     sock = server.connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(b"GET /?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (64 << 20))
-    time.sleep(0.2)                                  # let the buffers fill; never read
+    wait_readable(sock)                              # the answer began; never read
     mark = server.log_offset()
     started = time.monotonic()
     assert server.get("/?n=10").status == 200       # the one worker is free again
@@ -128,7 +128,7 @@ def test_client_that_stops_reading_a_file_is_dropped_after_send_timeout(server_f
     sock = server.connect()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.sendall(b"GET /?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (32 << 20))
-    time.sleep(0.2)                                  # let the buffers fill; never read
+    wait_readable(sock)                              # the answer began; never read
     mark = server.log_offset()
     assert server.get("/?n=10").status == 200       # the one worker is free again
     server.wait_for_log(r"send-timeout", after=mark, timeout=5)

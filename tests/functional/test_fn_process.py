@@ -3,25 +3,12 @@ stop with a request in flight, the pid file and the process titles."""
 import os
 import re
 import signal
-import threading
 
 import pytest
 
-from tests.server import BOOTING_RE, cmdline
-
-
-def _get_in_thread(server, path, results, key, barrier=None, timeout=20):
-    def run():
-        if barrier is not None:
-            barrier.wait()
-        try:
-            results[key] = server.get(path, timeout=timeout)
-        except Exception as exc:  # reported by the test
-            results[key] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+from tests.harness.clients import get_in_thread
+from tests.harness.process import BOOTING_RE
+from tests.harness.procfs import cmdline
 
 
 @pytest.mark.timeout(30)
@@ -49,7 +36,7 @@ def test_killed_worker_is_replaced(server_factory):
 def test_term_finishes_in_flight_request(server_factory):
     server = server_factory("slow", "--graceful-timeout", "15", workers=1)
     results = {}
-    thread = _get_in_thread(server, "/?s=2", results, "slow")
+    thread = get_in_thread(server, "/?s=2", results, "slow")
     server.wait_for_records("slow.log", 1)  # the app is now running
     assert server.records("slow.log")[0].startswith("start ")
     server.signal(signal.SIGTERM)

@@ -9,22 +9,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
-from tests.server import APPS_DIR, REPO_ROOT, cmdline
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _env():
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(APPS_DIR)]))
-    return env
+from tests.harness.process import app_env, free_port, wait_until
+from tests.harness.procfs import cmdline
 
 
 def _status_field(pid, name):
@@ -34,34 +23,25 @@ def _status_field(pid, name):
     raise AssertionError("%s not in /proc/%d/status" % (name, pid))
 
 
-def _wait(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 @pytest.mark.timeout(30)
 def test_daemon_detaches_serves_and_stops_on_term(tmp_path):
-    port, pidfile, log = _free_port(), tmp_path / "a.pid", tmp_path / "error.log"
+    port, pidfile, log = free_port(), tmp_path / "a.pid", tmp_path / "error.log"
     done = subprocess.run(
         [sys.executable, "-m", "appserver", "hello", "-D", "--bind", "127.0.0.1:%d" % port,
          "--pid", str(pidfile), "--error-logfile", str(log)],
-        env=_env(), cwd=str(tmp_path), timeout=15, stdin=subprocess.DEVNULL)
+        env=app_env(), cwd=str(tmp_path), timeout=15, stdin=subprocess.DEVNULL)
     assert done.returncode == 0                      # the foreground process left
-    _wait(pidfile.exists, 10, "the pid file")
+    wait_until(pidfile.exists, 10, "the pid file")
     pid = int(pidfile.read_text())
     try:
         assert os.getsid(pid) != os.getsid(0)        # its own session: detached
-        _wait(lambda: "Ready:" in log.read_text(), 10, "Ready in the log")
+        wait_until(lambda: "Ready:" in log.read_text(), 10, "Ready in the log")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
             assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
     finally:
         os.kill(pid, signal.SIGTERM)
-    _wait(lambda: not pidfile.exists(), 15, "the pid file to be removed")
+    wait_until(lambda: not pidfile.exists(), 15, "the pid file to be removed")
 
 
 @pytest.mark.timeout(30)
@@ -83,7 +63,7 @@ def test_workers_run_as_the_given_user_and_umask(server_factory):
 def test_unknown_user_is_a_clear_startup_error():
     done = subprocess.run(
         [sys.executable, "-m", "appserver", "hello", "--user", "no-such-user-here"],
-        env=_env(), capture_output=True, text=True, timeout=20)
+        env=app_env(), capture_output=True, text=True, timeout=20)
     assert done.returncode == 2
     assert "no such user 'no-such-user-here'" in done.stderr
 
@@ -93,7 +73,7 @@ def test_live_pid_file_is_refused_and_stale_one_ignored(server_factory, tmp_path
     pidfile.write_text("%d\n" % os.getpid())                # alive: this test
     done = subprocess.run(
         [sys.executable, "-m", "appserver", "hello", "--pid", str(pidfile)],
-        env=_env(), capture_output=True, text=True, timeout=20)
+        env=app_env(), capture_output=True, text=True, timeout=20)
     assert done.returncode == 2
     assert "names process %d, which is running" % os.getpid() in done.stderr
     dead = subprocess.Popen(["true"])
@@ -109,6 +89,6 @@ def test_proctitle_requests_shows_the_request_being_served(server_factory):
     worker = server.worker_pids()[0]
     thread = threading.Thread(target=server.get, args=("/busy?s=2",), daemon=True)
     thread.start()
-    _wait(lambda: "busy GET /busy?s=2 HTTP/1.1" in cmdline(worker), 10, "a busy title")
+    wait_until(lambda: "busy GET /busy?s=2 HTTP/1.1" in cmdline(worker), 10, "a busy title")
     thread.join(10)
-    _wait(lambda: cmdline(worker).startswith("appserver: worker 1 idle"), 10, "idle title")
+    wait_until(lambda: cmdline(worker).startswith("appserver: worker 1 idle"), 10, "idle title")

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from download import expected_sha256, pattern
-from tests.server import read_response, recv_until_closed
+from tests.harness.clients import read_response, recv_until_closed
 
 HELLO = b"Hello, World!\n"
 CURL = "/usr/bin/curl"

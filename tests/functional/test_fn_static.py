@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from tests.server import read_response
+from tests.harness.clients import read_response
+from tests.harness.process import wait_until
 
 BIG = 48 << 20      # larger than any socket buffer: the send must wait for the reader
 
@@ -86,19 +87,9 @@ def test_a_file_is_answered_without_the_app(serve, site):
     assert resp.header("Vary") == "Accept-Encoding"
     assert get(srv, "/other").body.startswith(b"app /other ")
     assert srv.records("called.log") == ["/other"]
-    lines = wait_for_lines(srv, 2)
+    lines = srv.wait_for_stdout_lines(2)
     assert lines[0] == '"GET /static/css/app.css HTTP/1.1" 200 1000 static'
     assert re.fullmatch(r'"GET /other HTTP/1.1" 200 \d+ -', lines[1])
-
-
-def wait_for_lines(srv, count, timeout=10.0):
-    """The first ``count`` access lines (stdout), once they are there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = srv.stdout().splitlines()
-        if len(lines) >= count or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.02)
 
 
 def test_hashed_names_are_cached_for_a_year(serve):
@@ -306,15 +297,10 @@ def test_metrics_count_static_requests_by_status(serve):
     for _ in range(3):
         get(srv, "/static/css/app.css")
     get(srv, "/static/missing.css")
-    deadline = time.monotonic() + 10
-    while True:
-        _, text = admin_get(srv, "/metrics")
-        ok = 'appserver_requests_total{method="GET",status="2xx"} 3' in text
-        missing = 'appserver_requests_total{method="GET",status="4xx"} 1' in text
-        if (ok and missing) or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert ok and missing, text
+    wanted = ('appserver_requests_total{method="GET",status="2xx"} 3',
+              'appserver_requests_total{method="GET",status="4xx"} 1')
+    wait_until(lambda: all(w in admin_get(srv, "/metrics")[1] for w in wanted), 10,
+               lambda: admin_get(srv, "/metrics")[1])
 
 
 def test_a_missing_directory_stops_the_start_with_a_reason(server_factory, tmp_path):

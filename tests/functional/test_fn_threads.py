@@ -18,8 +18,9 @@ import time
 
 import pytest
 
-from tests.supervision.sv_load import wait_booted, wait_until
-from tests.supervision.test_sv_connections import Mixed, _exited
+from tests.harness.load import Mixed
+from tests.harness.process import wait_until
+from tests.supervision.sv_load import wait_booted, wait_exited
 
 
 def _get_all(server, paths, timeout=30):
@@ -140,7 +141,7 @@ def test_max_requests_recycles_with_threads_lose_nothing(server_factory):
                    lambda: "%d recycled; %s" % (len(recycled.findall(server.log())),
                                                 load.keep.summary()))
     done = [(int(pid), int(n)) for pid, n in recycled.findall(server.log())]
-    _exited(server, [pid for pid, _ in done])
+    wait_exited(server, [pid for pid, _ in done])
     load.check()
     served = {}
     for (pid, _), count in load.served_by.items():
@@ -159,7 +160,7 @@ def test_hup_reloads_with_threads_lose_nothing(server_factory):
             old = server.worker_pids()
             mark = server.log_offset()
             server.signal(signal.SIGHUP)
-            _exited(server, old, after=mark)
+            wait_exited(server, old, after=mark)
             wait_booted(server, server.wait_for_workers(2))
             load.wait_for_ok(40)
     load.check()

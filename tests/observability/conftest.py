@@ -4,17 +4,15 @@
 (or ``app=...``) through the shared ``server_factory`` with both app
 directories importable. ``admin_url(srv)`` is the admin listener's URL from
 the ``Admin listener at:`` log line; ``admin_get(srv, path)`` fetches a page.
-``wait_until(predicate)`` polls with a bound. ``raw_request(srv, data)`` sends
-bytes on a fresh connection and returns everything until the server closes.
+``lines_of(path)`` reads a log file's lines (none while it does not exist).
 """
 import http.client
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.server import APPS_DIR, recv_until_closed
+from tests.harness.process import APPS_DIR
 
 OBS_APPS = Path(__file__).resolve().parent / "apps"
 ADMIN_RE = re.compile(r"Admin listener at: (\S+)")
@@ -42,26 +40,6 @@ def admin_get(srv, path, timeout=10.0):
         return resp.status, resp.read().decode()
     finally:
         conn.close()
-
-
-def wait_until(predicate, timeout=10.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + message)
-        time.sleep(0.05)
-
-
-def raw_request(srv, data, timeout=10.0):
-    sock = srv.connect(timeout)
-    try:
-        sock.sendall(data)
-        return recv_until_closed(sock, timeout)
-    finally:
-        sock.close()
 
 
 def lines_of(path):

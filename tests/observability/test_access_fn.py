@@ -10,7 +10,8 @@ sent) and echoed with --request-id-header.
 import json
 import re
 
-from tests.observability.conftest import raw_request, wait_until
+from tests.harness.clients import raw_request
+from tests.harness.process import wait_until
 
 
 def access_lines(srv, count, timeout=10.0):

@@ -11,7 +11,8 @@ import pytest
 
 from appserver.config import hooks, loading
 from appserver.errors import ConfigError
-from tests.observability.conftest import OBS_APPS, wait_until
+from tests.harness.process import wait_until
+from tests.observability.conftest import OBS_APPS
 
 CONF = str(OBS_APPS / "hooks_conf.py")
 

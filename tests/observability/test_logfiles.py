@@ -14,8 +14,9 @@ import time
 
 from appserver.observe import logs
 from appserver.errors import ConfigError
-from tests.observability.conftest import lines_of, wait_until
-from tests.server import LISTENING_RE, open_paths
+from tests.harness.process import LISTENING_RE, wait_until
+from tests.harness.procfs import open_paths
+from tests.observability.conftest import lines_of
 
 import pytest
 

@@ -9,7 +9,7 @@ import os
 import time
 
 from appserver.app import devreload
-from tests.observability.conftest import wait_until
+from tests.harness.process import wait_until
 
 APP = '''
 import helper

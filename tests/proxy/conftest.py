@@ -2,79 +2,34 @@
 
 ``serve(*args, bind=...)`` starts ``python -m appserver proxyapp`` (this
 worktree's code, tests/proxy/apps on the path) with ``--bind`` (default
-127.0.0.1:0) and returns it once ``Ready`` is logged; ``.address`` is
-``(host, port)`` or the unix socket path. Every server is stopped by pid when
-the test ends. ``certs`` makes a CA, a server certificate for 127.0.0.1 and
-localhost, client certificates from that CA and from another one, with the
-openssl command, once per session.
+127.0.0.1:0) as a ``tests.harness.server.Server``, returned once ``Ready`` is
+logged; ``.address`` is ``(host, port)`` or the unix socket path. Every server
+is stopped by pid when the test ends. ``certs`` makes a CA, a server
+certificate for 127.0.0.1 and localhost, client certificates from that CA and
+from another one, with the openssl command, once per session.
 """
 import http.client
 import json
-import os
-import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import (APPSERVER, LISTENING_RE, READY_RE, REPO_ROOT, Proc,
-                                  app_env, short_tmpdir)
+from tests.harness.process import app_env, short_tmpdir
 
 APPS = Path(__file__).resolve().parent / "apps"
 
 
-class Running:
-    """A started server: its ``Proc``, address and log."""
-
-    def __init__(self, proc, url):
-        self.proc = proc
-        self.url = url
-        if url.startswith("unix:"):
-            self.address = url[len("unix:"):]
-        else:
-            host, port = re.match(r"\w+://\[?([^\]]+?)\]?:(\d+)$", url).groups()
-            self.address = (host, int(port))
-
-    @property
-    def port(self):
-        return self.address[1]
-
-    def log(self):
-        return self.proc.log()
-
-    def connect(self, timeout=10.0):
-        if isinstance(self.address, str):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        else:
-            sock = socket.socket(socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET)
-        sock.settimeout(timeout)
-        sock.connect(self.address)
-        return sock
-
-
 def proxy_env():
-    return app_env(PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(APPS)]))
+    return app_env([APPS])
 
 
 @pytest.fixture
-def serve():
-    started = []
-
+def serve(server_factory):
     def start(*args, bind="127.0.0.1:0", workers=1, app="proxyapp"):
-        argv = APPSERVER + [app, "--bind", bind, "--workers", str(workers)] + list(args)
-        proc = Proc(argv, env=proxy_env())
-        started.append(proc)
-        proc.start()
-        url = proc.wait_for_log(LISTENING_RE).group(1)
-        proc.wait_for_log(READY_RE)
-        return Running(proc, url)
-
-    yield start
-    for proc in reversed(started):
-        proc.stop()
-        shutil.rmtree(proc.tmpdir, ignore_errors=True)
+        return server_factory(app, *args, bind=bind, workers=workers, pythonpath=[APPS])
+    return start
 
 
 @pytest.fixture
@@ -98,21 +53,8 @@ def get_json(conn, path="/", headers=None):
     return json.loads(body)
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=10.0):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
 def http_connection(server, timeout=10.0):
-    if isinstance(server.address, str):
-        return UnixHTTPConnection(server.address, timeout)
-    return http.client.HTTPConnection(*server.address, timeout=timeout)
+    return server.connection(timeout)
 
 
 def connection_over(sock, host="localhost"):

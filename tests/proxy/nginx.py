@@ -15,12 +15,11 @@ both ports accept connections.
 import http.client
 import os
 import shutil
-import socket
 import ssl
 
 import pytest
 
-from tests.deploy.harness import REPO_ROOT, Proc, free_port, short_tmpdir, wait_until
+from tests.harness.process import Proc, REPO_ROOT, free_port, short_tmpdir, wait_listening
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = REPO_ROOT / "examples" / "nginx" / "appserver.conf"
@@ -77,30 +76,20 @@ class Nginx:
         (self.dir / "nginx.conf").write_text(MAIN.format(dir=self.dir, user=user))
         prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = Proc(prefix + [NGINX, "-p", self.dir, "-c", self.dir / "nginx.conf",
-                                   "-e", self.dir / "error.log"], tmpdir=self.dir)
+                                   "-e", self.dir / "error.log"], tmpdir=self.dir,
+                         extra_logs=["error.log"])
 
     def start(self):
         self.proc.start()
-        wait_until(lambda: self._accepts(self.http) and self._accepts(self.https), 15,
-                   "nginx to listen")
+        wait_listening(self.proc, [(self.host, self.http), (self.host, self.https)],
+                       what="nginx")
         return self
 
-    def _accepts(self, port):
-        if self.proc.popen.poll() is not None:
-            raise AssertionError("nginx exited:\n" + self.proc.log() + self.error_log())
-        try:
-            socket.create_connection((self.host, port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
     def error_log(self):
-        path = self.dir / "error.log"
-        return path.read_text() if path.exists() else ""
+        return (self.dir / "error.log").read_text() if (self.dir / "error.log").exists() else ""
 
     def stop(self):
-        self.proc.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc.cleanup()
 
     def connection(self, tls=False, source=None, ca=None, timeout=30):
         source = (source, 0) if source else None

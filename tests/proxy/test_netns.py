@@ -21,8 +21,8 @@ import uuid
 
 import pytest
 
-from tests.deploy.harness import (APPSERVER, READY_RE, Proc, descendants, state,
-                                  wait_until)
+from tests.harness.process import APPSERVER, Proc, READY_RE, wait_until
+from tests.harness.procfs import descendants, state
 
 from .conftest import proxy_env, request
 from .nginx import NEEDS_NGINX, Nginx

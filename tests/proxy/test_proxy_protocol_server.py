@@ -85,7 +85,7 @@ def test_no_header_closes_the_connection(serve):
     sock = server.connect()
     sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert_closed_without_answer(sock)
-    server.proc.wait_for_log(r"no PROXY protocol header; closed")
+    server.wait_for_log(r"no PROXY protocol header; closed")
 
 
 def test_malformed_header_closes_the_connection(serve):
@@ -99,7 +99,7 @@ def test_peer_not_in_proxy_allow_ips_is_closed_at_once(serve):
     server = serve("--proxy-protocol", "--proxy-allow-ips", "10.0.0.0/8")
     sock = server.connect()
     assert_closed_without_answer(sock)       # before it sent anything
-    server.proc.wait_for_log(r"not in proxy-allow-ips; closed")
+    server.wait_for_log(r"not in proxy-allow-ips; closed")
 
 
 def test_forwarded_headers_are_judged_by_the_proxied_address(serve):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.deploy.harness import APPSERVER, Proc, short_tmpdir
+from tests.harness.process import APPSERVER, Proc, short_tmpdir
 
 from .apps.proxyapp import pattern
 from .conftest import make_leaf, proxy_env, request
@@ -176,7 +176,7 @@ def test_plain_http_to_a_tls_port_is_closed(serve, certs):
     sock = socket.create_connection(server.address)
     sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert_closed_without_answer(sock)
-    server.proc.wait_for_log(r"TLS handshake failed")
+    server.wait_for_log(r"TLS handshake failed")
 
 
 # -- client certificates -------------------------------------------------------------
@@ -279,15 +279,15 @@ def test_hup_rereads_the_certificate_and_refuses_a_broken_one(serve, certs):
         assert _serial(server, certs) == 1
         (directory / "server.pem").write_text("half-written\n")
         offset = len(server.log())
-        server.proc.popen.send_signal(signal.SIGHUP)
-        server.proc.wait_for_log(r"Reload failed, keeping the running configuration: "
+        server.signal(signal.SIGHUP)
+        server.wait_for_log(r"Reload failed, keeping the running configuration: "
                                  r"certfile/keyfile", after=offset)
         assert _serial(server, certs) == 1            # the old workers keep serving
         make_leaf(directory, "server", "ca", "serverAuth",
                   "subjectAltName=IP:127.0.0.1,DNS:localhost", serial="77")
         offset = len(server.log())
-        server.proc.popen.send_signal(signal.SIGHUP)
-        server.proc.wait_for_log(r"Worker \d+ exited with code 0", after=offset)
+        server.signal(signal.SIGHUP)
+        server.wait_for_log(r"Worker \d+ exited with code 0", after=offset)
         assert _serial(server, certs) == 77           # the new worker's context
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -18,67 +18,12 @@ import signal
 
 import pytest
 
-from tests.deploy.harness import APPSERVER, Proc, app_env, free_port, short_tmpdir
-from tests.supervision.sv_load import (Load, Subreaper, children_of, wait_booted,
-                                       wait_for_text, wait_until)
-
-KEEP, CLOSE = 20, 4
-
-
-class CountingLoad(Load):
-    """``Load`` that counts the connections it opens."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.connects = 0
-
-    def _connect(self):
-        with self._lock:
-            self.connects += 1
-        return super()._connect()
-
-
-class Mixed:
-    """The keep-alive load and the close load together."""
-
-    def __init__(self, target, duration=60.0):
-        self.keep = CountingLoad(target, threads=KEEP, keepalive=True, interval=0.04,
-                                 duration=duration, max_requests=40000)
-        self.close = Load(target, threads=CLOSE, interval=0.02, duration=duration,
-                          max_requests=10000)
-
-    def __enter__(self):
-        self.keep.start()
-        self.close.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.keep.stop()
-        self.close.stop()
-
-    def wait_for_ok(self, more, timeout=20.0):
-        self.keep.wait_for_ok(more, timeout)
-        self.close.wait_for_ok(max(1, more // 10), timeout)
-
-    def check(self):
-        for load in (self.keep, self.close):
-            assert load.failed == 0, load.summary()
-            assert load.retried == 0, load.summary()
-        assert self.keep.connects == KEEP, \
-            "keep-alive connections opened: %d for %d clients; %s" % (
-                self.keep.connects, KEEP, self.keep.summary())
-
-    @property
-    def served_by(self):
-        return self.keep.served_by + self.close.served_by
-
-
-def _exited(server, pids, after=0, timeout=30):
-    # Generous: each waits for a replacement to boot first, one at a time,
-    # and the full suite may run on a machine shared with other suites.
-    for pid in pids:
-        server.wait_for_log(r"Worker %d exited" % pid, after=after, timeout=timeout)
-
+from tests.harness.load import Mixed
+from tests.harness.process import (
+    APPSERVER, Proc, Subreaper, app_env, free_port, short_tmpdir, wait_until,
+)
+from tests.harness.procfs import children
+from tests.supervision.sv_load import wait_booted, wait_exited, wait_for_text
 
 @pytest.mark.timeout(120)
 def test_100_max_requests_recycles_lose_nothing_and_stay_within_the_limit(
@@ -92,7 +37,7 @@ def test_100_max_requests_recycles_lose_nothing_and_stay_within_the_limit(
                    lambda: "%d recycled; %s" % (len(recycled.findall(server.log())),
                                                 load.keep.summary()))
     done = [(int(pid), int(n)) for pid, n in recycled.findall(server.log())]
-    _exited(server, [pid for pid, _ in done])
+    wait_exited(server, [pid for pid, _ in done])
     load.check()
     served = {}
     for (pid, _), count in load.served_by.items():
@@ -113,7 +58,7 @@ def test_10_hup_reloads_lose_nothing(server_factory):
             old = server.worker_pids()
             mark = server.log_offset()
             server.signal(signal.SIGHUP)
-            _exited(server, old, after=mark)
+            wait_exited(server, old, after=mark)
             wait_booted(server, server.wait_for_workers(2))
             load.wait_for_ok(40)
     load.check()
@@ -133,7 +78,7 @@ def test_ttin_ttou_cycles_lose_nothing(server_factory):
                     stopped = int(server.wait_for_log(
                         r"Stopping worker (\d+) gracefully: fewer workers wanted",
                         after=mark).group(1))
-                    _exited(server, [stopped], after=mark)
+                    wait_exited(server, [stopped], after=mark)
                 wait_booted(server, server.wait_for_workers(wanted))
                 load.wait_for_ok(40)
     load.check()
@@ -152,8 +97,8 @@ def test_usr2_winch_quit_lose_nothing(server_factory):
             new = int(wait_for_text(server, r"Received USR2: started new arbiter (\d+)",
                                     after=mark).group(1))
             reaper.adopted.add(new)
-            wait_until(lambda: len(children_of(new)) == 2, 20, server.log)
-            wait_booted(server, children_of(new))
+            wait_until(lambda: len(children(new)) == 2, 20, server.log)
+            wait_booted(server, children(new))
             load.wait_for_ok(50)
             server.signal(signal.SIGWINCH)
             wait_until(lambda: server.worker_pids() == [new], 20, server.log)
@@ -164,7 +109,7 @@ def test_usr2_winch_quit_lose_nothing(server_factory):
         load.check()
         parents = {ppid for _, ppid in load.served_by}
         assert parents == {old, new}, parents
-        assert not set(old_workers) & set(children_of(new))
+        assert not set(old_workers) & set(children(new))
         os.kill(new, signal.SIGTERM)
         assert reaper.wait(new, 15) == 0, server.log()
 

@@ -16,8 +16,9 @@ import re
 
 import pytest
 
-from tests.server import BOOTING_RE
-from tests.supervision.sv_load import Load, ServingSampler, wait_booted, wait_until
+from tests.harness.load import Load
+from tests.harness.process import BOOTING_RE, wait_until
+from tests.supervision.sv_load import ServingSampler, wait_booted
 
 RECYCLING_RE = re.compile(r"Recycling worker (\d+): (.*)")
 

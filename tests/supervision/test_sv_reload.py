@@ -25,8 +25,9 @@ import time
 
 import pytest
 
-from tests.server import APPS_DIR, BOOTING_RE
-from tests.supervision.sv_load import Load, log_pids
+from tests.harness.load import Load
+from tests.harness.process import APPS_DIR, BOOTING_RE
+from tests.supervision.sv_load import log_pids
 
 NO_PYC = {"PYTHONDONTWRITEBYTECODE": "1"}
 

@@ -17,8 +17,10 @@ import time
 
 import pytest
 
-from tests.server import BOOTING_RE
-from tests.supervision.sv_load import Load, children_of, wait_booted, wait_until
+from tests.harness.load import Load
+from tests.harness.process import BOOTING_RE, wait_until
+from tests.harness.procfs import children
+from tests.supervision.sv_load import wait_booted
 
 
 @pytest.mark.timeout(40)
@@ -66,7 +68,7 @@ def test_kill_9_of_a_worker_pool_whole_within_one_second(server_factory):
 
         def whole():
             m = BOOTING_RE.search(server.log()[mark:])
-            kids = children_of(server.pid)
+            kids = children(server.pid)
             if m and len(kids) == 3 and victim not in kids and int(m.group("pid")) in kids:
                 return int(m.group("pid")), time.monotonic()
             return None

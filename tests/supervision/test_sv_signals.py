@@ -19,8 +19,10 @@ import time
 
 import pytest
 
-from tests.server import open_paths, recv_until_closed
-from tests.supervision.sv_load import Subreaper, parent_of, wait_booted, wait_until
+from tests.harness.clients import recv_until_closed
+from tests.harness.process import Subreaper, wait_until
+from tests.harness.procfs import open_paths, parent_of
+from tests.supervision.sv_load import wait_booted
 
 
 def _slow_in_thread(server, seconds):

@@ -21,8 +21,11 @@ import time
 
 import pytest
 
-from tests.server import read_response
-from tests.supervision.sv_load import Load, children_of, wait_booted, wait_until
+from tests.harness.clients import read_response
+from tests.harness.load import Load
+from tests.harness.process import wait_until
+from tests.harness.procfs import accept_queue, children
+from tests.supervision.sv_load import wait_booted
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: sv\r\nConnection: close\r\n\r\n"
 
@@ -75,7 +78,8 @@ def test_term_completes_in_flight_and_backlog_then_exits_0(server_factory):
     starts = server.records("sv_slow.log")
     assert len({line.split()[1] for line in starts}) == 10, starts
     socks = _queue(server, 20)      # every worker is busy: these wait in the backlog
-    time.sleep(0.1)
+    wait_until(lambda: accept_queue(server.port) == 20, 10,
+               lambda: "20 connections in the backlog, have %d" % accept_queue(server.port))
     assert not any(r for r in results.values()), results
     sent_term = time.monotonic()
     server.signal(signal.SIGTERM)
@@ -123,9 +127,12 @@ def test_request_already_sent_on_keepalive_is_answered_by_stopping_worker(
     server.signal(getattr(signal, "SIG" + how))
     if how == "TERM":
         server.wait_for_log(r"Received TERM", after=mark)
+        # The arbiter logs this line, then signals its workers: no line or
+        # other trace says when the worker has its TERM.
+        time.sleep(0.1)
     else:
+        # Logged once the arbiter has sent the worker its TERM.
         server.wait_for_log(r"Stopping worker %d gracefully: reload" % old, after=mark)
-    time.sleep(0.1)                 # the worker has its TERM; it is still busy
     client.sendall(b"GET / HTTP/1.1\r\nHost: sv\r\n\r\n")
     try:
         second = read_response(rfile).status
@@ -191,7 +198,7 @@ def test_winch_stops_all_workers_and_keeps_the_arbiter(server_factory):
     deadline = time.monotonic() + 2.5
     while time.monotonic() < deadline:
         assert server.proc.poll() is None, server.log()
-        assert children_of(server.pid) == [], server.log()[mark:]
+        assert children(server.pid) == [], server.log()[mark:]
         time.sleep(0.05)
     server.signal(signal.SIGTTIN)
     server.wait_for_log(r"Received TTIN: 1 workers? wanted", after=mark)
@@ -222,7 +229,7 @@ def test_term_while_a_new_worker_runs_at_fork_hooks_stops_it_gracefully(
                             workers=1)
     before = set(server.wait_for_workers(1))
     server.signal(signal.SIGTTIN)
-    wait_until(lambda: set(children_of(server.pid)) - before, 5, server.log,
+    wait_until(lambda: set(children(server.pid)) - before, 5, server.log,
                period=0.001)
     server.signal(signal.SIGTERM)       # the new worker is in its 0.3 s hook
     started = time.monotonic()

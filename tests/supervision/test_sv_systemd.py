@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.harness import (APPSERVER, REPO_ROOT, NotifyListener, Proc, app_env,
-                                  free_port, http_get, short_tmpdir)
+from tests.harness.clients import http_get
+from tests.harness.notify import NotifyListener
+from tests.harness.process import APPSERVER, Proc, REPO_ROOT, app_env, free_port, short_tmpdir
 
 SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate"
 TEST_APPS = Path(__file__).resolve().parent.parent / "apps"

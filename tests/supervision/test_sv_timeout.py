@@ -25,8 +25,7 @@ import time
 
 import pytest
 
-from tests.server import APPS_DIR, BOOTING_RE
-from tests.supervision.sv_load import wait_until
+from tests.harness.process import APPS_DIR, BOOTING_RE, wait_until
 
 APP_FILE = str(APPS_DIR / "sv_app.py")
 

@@ -21,8 +21,10 @@ import signal
 
 import pytest
 
-from tests.supervision.sv_load import (Load, Subreaper, alive, children_of,
-                                       parent_of, wait_for_text, wait_until)
+from tests.harness.load import Load
+from tests.harness.process import Subreaper, wait_until
+from tests.harness.procfs import alive, children, parent_of
+from tests.supervision.sv_load import wait_for_text
 
 
 def _who(server):
@@ -59,8 +61,8 @@ def test_usr2_upgrade_hands_over_with_no_failed_request(server_factory, keepaliv
             load.wait_for_ok(100)
         assert load.failed == 0, load.summary()
         # The new arbiter serves: its workers answer, the old ones are gone.
-        new_workers = wait_until(lambda: len(children_of(new)) == 2 and children_of(new),
-                                 5, lambda: str(children_of(new)))
+        new_workers = wait_until(lambda: len(children(new)) == 2 and children(new),
+                                 5, lambda: str(children(new)))
         assert not set(new_workers) & set(old_workers)
         assert not any(alive(pid) for pid in old_workers)
         pid, ppid = _who(server)
@@ -95,7 +97,7 @@ def test_usr2_without_handoff_waits_for_winch_and_term(server_factory):
             reaper.adopted.add(new)
             wait_until(lambda: pidfile.read_text().strip() == str(new), 20,
                        server.log)
-            wait_until(lambda: len(children_of(new)) == 2, 10, server.log)
+            wait_until(lambda: len(children(new)) == 2, 10, server.log)
             # Both generations serve until the operator says otherwise.
             load.wait_for_ok(100)
             assert server.proc.poll() is None
@@ -127,7 +129,7 @@ def application(environ, start_response):
 
 
 def _start_then_break(server_factory, tmp_path, **kw):
-    from tests.server import APPS_DIR
+    from tests.harness.process import APPS_DIR
     app = tmp_path / "sv_upgradable.py"
     app.write_text(BROKEN_AFTER_START)
     server = server_factory("sv_upgradable", workers=2, start=False,

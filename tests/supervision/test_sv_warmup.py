@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.server import REPO_ROOT
+from tests.harness.process import REPO_ROOT
 
 DJANGO_DIR = REPO_ROOT / "examples" / "django"
 NO_PYC = {"PYTHONDONTWRITEBYTECODE": "1"}

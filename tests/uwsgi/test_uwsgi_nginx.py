@@ -14,12 +14,11 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 
 import pytest
 
-from tests.deploy.harness import Proc, free_port, wait_until
+from tests.harness.process import Proc, free_port, wait_listening
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 STOCK_PARAMS = "/etc/nginx/uwsgi_params"
@@ -81,21 +80,11 @@ def start_nginx(tmp_path, backend_port, scheme=""):
     return proc, port
 
 
-def accepts(proc, port):
-    if proc.popen.poll() is not None:
-        raise AssertionError("nginx exited:\n" + proc.log())
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def run_nginx(request, tmp_path, backend_port, scheme=""):
     proc, port = start_nginx(tmp_path, backend_port, scheme)
     request.addfinalizer(proc.stop)
     proc.start()
-    wait_until(lambda: accepts(proc, port), 15, "nginx to listen")
+    wait_listening(proc, [port], what="nginx")
     return proc, port
 
 

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from appserver.http.uwsgi import pack
-from tests.server import read_response, recv_until_closed
+from tests.harness.clients import read_response, recv_until_closed
 
 UWSGI = ("--protocol", "uwsgi")
 
