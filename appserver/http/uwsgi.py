@@ -40,16 +40,16 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Any, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Tuple, Union, cast
 
 from appserver.http.body import (
-    TOKEN, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, NoBody,
+    TOKEN, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, NoBody, direct_room,
 )
 from appserver.http.errors import (
     BadRequest, HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge,
     URITooLong,
 )
-from appserver.http.parser import CLOSED, NEED_DATA, Limits, ParserEvent, Request, RequestParser
+from appserver.http.parser import CLOSED, NEED_DATA, Limits, ParserEvent, Request
 
 __all__ = ["UwsgiParser", "UwsgiRequest", "PacketError", "Data", "EndOfMessage",
            "NEED_DATA", "CLOSED", "build_environ", "pack"]
@@ -234,8 +234,15 @@ class UwsgiParser:
             self._buf += data
 
     # The same buffer and body reader as the HTTP parser: the same direct path.
-    body_room = RequestParser.body_room
-    took_body = RequestParser.took_body
+    def body_room(self) -> int:
+        """As ``RequestParser.body_room``."""
+        if self._reader is None or self._eof:
+            return 0
+        return direct_room(self._reader, self._buf)
+
+    def took_body(self, n: int) -> None:
+        """As ``RequestParser.took_body``."""
+        cast(ContentLengthReader, self._reader).took(n)
 
     def skip_empty_body(self) -> bool:
         """False: a packet's body, even empty, ends through its events (one

@@ -48,6 +48,7 @@ blocking: its head and short body, then its file range with ``os.sendfile``
 (reads and sends with TLS); what the socket does not take at once waits in
 SENDING, with ``wants_write`` set, for the loop's next ``push``.
 """
+from __future__ import annotations
 
 import enum
 import logging
@@ -55,15 +56,32 @@ import os
 import socket
 import struct
 import time
+from typing import IO, TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union, cast
 
 from appserver.http import proxy_protocol, uwsgi
 from appserver.http import writer
 from appserver.http.errors import (  # noqa: F401 (error_bytes: the answers' door)
     HTTPError, IncompleteRequest, RequestTimeout, error_bytes)
-from appserver.http.parser import CLOSED, NEED_DATA, Data, EndOfMessage, RequestParser
+from appserver.http.parser import (
+    CLOSED, NEED_DATA, Data, EndOfMessage, Limits, Request, RequestParser,
+)
 from appserver.net.io_timeouts import (  # noqa: F401 (the errors are this module's too)
     BodyTimeout, ClientError, ClientTimeout, timeval)
 from appserver.net.tls import ssl_module
+
+if TYPE_CHECKING:
+    from ssl import SSLContext, SSLSocket
+
+    from appserver.net.sockets import Listener
+
+# The client's socket address ((address, port, ...)); "" on a unix socket.
+Peer = Union[Tuple[Any, ...], str]
+Parser = Union[RequestParser, uwsgi.UwsgiParser]
+# A static reply (``appserver.static.reply.Reply``) and a worker's hand-off
+# pair (``appserver.worker.handoff``) live in layers above this one: here
+# they are what they are used as.
+Reply = Any
+Handoff = Any
 
 log = logging.getLogger("appserver")
 
@@ -104,8 +122,9 @@ class Timeouts:
 
     __slots__ = ("by_state",)
 
-    def __init__(self, header=30.0, keep_alive=2.0, drain=DRAIN_SECONDS,
-                 linger=LINGER_SECONDS, send=30.0):
+    def __init__(self, header: float = 30.0, keep_alive: float = 2.0,
+                 drain: float = DRAIN_SECONDS, linger: float = LINGER_SECONDS,
+                 send: float = 30.0) -> None:
         # Keyed by the states' values: an Enum member hashes in Python, its
         # value (a str) in C, and this lookup runs twice per request.
         self.by_state = {FRONT.value: header, AWAIT_HEAD.value: header,
@@ -122,7 +141,8 @@ class Front:
 
     __slots__ = ("tls", "proxy_peers")
 
-    def __init__(self, tls=None, proxy_peers=None):
+    def __init__(self, tls: Optional[SSLContext] = None,
+                 proxy_peers: Optional[Any] = None) -> None:
         self.tls, self.proxy_peers = tls, proxy_peers
 
 
@@ -133,58 +153,60 @@ _NO_FRONT = Front()
 class Connection:
     """A client socket, its parser, its state and that state's deadline."""
 
-    parser_class = RequestParser                    # the protocol: how requests are read
+    # the protocol: how requests are read
+    parser_class: Callable[[Limits], Parser] = RequestParser
     __slots__ = ("sock", "fd", "peer", "listener", "parser", "state", "since",
                  "deadline", "timeouts", "front", "wants_write", "discarded",
                  "read_timeout", "send_timeout", "_timeout", "received", "base",
                  "tls", "preface", "_kernel", "blocked_until", "_blocked_on",
                  "aborted", "body_left", "outgoing", "_keep", "_pending", "dest")
 
-    def __init__(self, sock, peer, listener, limits, read_timeout, send_timeout,
-                 inherited=0, timeouts=_DEFAULT_TIMEOUTS, front=_NO_FRONT):
+    def __init__(self, sock: socket.socket, peer: Peer, listener: Listener, limits: Limits,
+                 read_timeout: float, send_timeout: float, inherited: int = 0,
+                 timeouts: Timeouts = _DEFAULT_TIMEOUTS, front: Front = _NO_FRONT) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.peer = peer
         self.listener = listener
-        self.parser = self.parser_class(limits)
+        self.parser: Parser = self.parser_class(limits)
         self.timeouts = timeouts.by_state
         self.front = front
         self.wants_write = False    # FRONT: the handshake waits to write
         self.discarded = 0          # DRAINING, LINGERING: bytes thrown away
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
-        self._timeout = None        # the Python-level timeout (TLS only)
+        self._timeout: Optional[float] = None   # the Python-level timeout (TLS only)
         self._kernel = inherited    # SO_RCVTIMEO | SO_SNDTIMEO bits set so far
         self.received = 0           # bytes read since the metrics last took them
-        self.base = None            # the environ base of its listener
+        self.base: Any = None       # the environ base of its listener
         self.tls = False
         self.preface = b""
         self.blocked_until = 0.0    # the bound of the blocking call under way (0: none)
         self._blocked_on = 0        # its option: SO_RCVTIMEO or SO_SNDTIMEO
         self.aborted = False        # closes with a reset (abort())
         self.body_left = False      # SERVING: the app left body bytes still to come
-        self.outgoing = None        # SENDING: the static reply going out
+        self.outgoing: Reply = None     # SENDING: the static reply going out
         self._keep = False          # SENDING: keep-alive once it is out
         self._pending = b""         # SENDING: bytes before the rest of the file
-        self.dest = None            # (ip, port) the PROXY header says was dialled
+        self.dest: Optional[Tuple[str, int]] = None  # (ip, port) the PROXY header says was dialled
         self._enter(IDLE, 0.0)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Connection fd=%d %s>" % (self.fd, self.state.value)
 
     # -- the state and its deadline ------------------------------------------
 
-    def _enter(self, state, since):
+    def _enter(self, state: State, since: float) -> None:
         """The one place a state and its deadline are set."""
         self.state = state
         self.since = since
         self.deadline = since + self.timeouts[state._value_]
 
-    def expired(self, now):
+    def expired(self, now: float) -> bool:
         """True once the current state has lasted longer than it may."""
         return now >= self.deadline
 
-    def expire(self):
+    def expire(self) -> Optional[HTTPError]:
         """End the current state at its deadline. Returns the ``HTTPError``
         to ``reject`` with (a head partly received), or None: then the
         connection is closed, or lingering after DRAINING."""
@@ -203,17 +225,17 @@ class Connection:
         return None
 
     @property
-    def unread(self):
+    def unread(self) -> int:
         """Bytes received and not yet consumed by a request."""
         return self.parser.buffered
 
     @property
-    def open(self):
+    def open(self) -> bool:
         return self.state is not CLOSED_STATE and self.state is not PASSED_ON
 
     # -- before the first request --------------------------------------------
 
-    def start(self, now):
+    def start(self, now: float) -> bool:
         """A new connection's first state: FRONT when a PROXY header or a TLS
         handshake comes first, else AWAIT_HEAD. False (and closed) if refused."""
         front = self.front
@@ -241,7 +263,7 @@ class Connection:
         self._enter(FRONT, now)
         return True
 
-    def advance_front(self):
+    def advance_front(self) -> None:
         """Take the next FRONT step with what has arrived, never blocking:
         the PROXY header, then the TLS handshake. Ends in AWAIT_HEAD (still
         counted from the accept) or closed; ``wants_write`` says which way
@@ -316,7 +338,7 @@ class Connection:
 
     # -- reading in the loop ---------------------------------------------------
 
-    def fill(self):
+    def fill(self) -> bool:
         """Read what the socket has (it is readable) into the parser.
 
         Returns False when the peer closed or reset the connection.
@@ -331,7 +353,7 @@ class Connection:
         self.parser.feed(data)
         return bool(data)
 
-    def fill_waiting(self):
+    def fill_waiting(self) -> bool:
         """Read what the socket holds right now, without waiting (plain
         sockets only); True if anything (bytes or EOF) was read."""
         try:
@@ -353,7 +375,7 @@ class Connection:
         except (socket.timeout, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             raise BlockingIOError from None
 
-    def next_request(self):
+    def next_request(self) -> Optional[Request]:
         """The next complete request head in the buffer (-> SERVING), or
         None: more bytes are needed (a head begun on an IDLE connection
         starts its header-timeout), or the peer closed between requests
@@ -366,7 +388,7 @@ class Connection:
         if event is CLOSED:
             self.close()
             return None
-        if type(event) is Data or type(event) is EndOfMessage:
+        if not isinstance(event, Request):      # Data or EndOfMessage
             raise IncompleteRequest("unexpected %s between requests"
                                     % type(event).__name__)
         self._enter(SERVING, 0.0)
@@ -375,7 +397,7 @@ class Connection:
 
     # -- after a request -------------------------------------------------------
 
-    def finished(self, keep, now):
+    def finished(self, keep: bool, now: float) -> bool:
         """The app's response is sent. Keep-alive: IDLE, or DRAINING while
         the rest of an unread body is still to come. Otherwise close, with
         a lingering close when the client may still be sending. True if
@@ -397,7 +419,7 @@ class Connection:
 
     # -- a static reply, sent by the loop ----------------------------------------
 
-    def send_static(self, reply, keep, now):
+    def send_static(self, reply: Reply, keep: bool, now: float) -> Optional[Reply]:
         """Send ``reply`` (SERVING -> SENDING) as far as the socket takes it
         without waiting; see ``push``. Returns the reply once it is over."""
         self.outgoing, self._keep = reply, keep
@@ -405,7 +427,7 @@ class Connection:
         self._enter(SENDING, now)
         return self.push(now)
 
-    def push(self, now):
+    def push(self, now: float) -> Optional[Reply]:
         """SENDING, writable: send what the socket takes now. Progress starts
         the send-timeout again. Returns the reply once it is over: all sent
         (then as ``finished(keep)``) or failed (closed); else None, and
@@ -488,7 +510,7 @@ class Connection:
             except OSError:
                 pass
 
-    def discard_body(self, limit):
+    def discard_body(self, limit: int) -> bool:
         """Skip, without waiting, what has come of the body the app left
         unread; the rest is skipped by the worker loop (DRAINING). False
         if more than ``limit`` bytes were skipped: close instead."""
@@ -499,7 +521,7 @@ class Connection:
         self.body_left = result == "more"
         return result is not False
 
-    def skip_body(self, now):
+    def skip_body(self, now: float) -> None:
         """DRAINING, readable: skip what came. At the body's end -> IDLE
         (a pipelined request may follow); past ``DRAIN_BYTES`` or on a bad
         body -> LINGERING; the peer gone -> CLOSED."""
@@ -544,7 +566,7 @@ class Connection:
 
     # -- ending ----------------------------------------------------------------
 
-    def reject(self, error, now):
+    def reject(self, error: HTTPError, now: float) -> Tuple[int, int]:
         """Answer a protocol ``error`` (an ``HTTPError``: its status says
         which) without waiting, and close with a lingering close. Returns
         the bytes of the answer that went out, and how many of them were its
@@ -559,7 +581,7 @@ class Connection:
         self.linger(now)
         return sent, max(0, sent - data.index(b"\r\n\r\n") - 4)
 
-    def send_error(self, error, head_only):
+    def send_error(self, error: HTTPError, head_only: bool) -> int:
         """Answer ``error`` (an ``HTTPError``) to the request the app holds,
         as ``sendall`` sends; nothing of a response may have gone out yet.
         Returns the bytes sent. ``finished`` then closes the connection."""
@@ -567,7 +589,7 @@ class Connection:
         self.sendall(data)
         return len(data)
 
-    def linger(self, now):
+    def linger(self, now: float) -> None:
         """Shut the write side (the client reads the response, then EOF),
         and discard what the client still sends for a short bounded time
         before closing: closing with unread input would send a reset, which
@@ -584,7 +606,7 @@ class Connection:
         self.discarded = 0
         self._enter(LINGERING, now)
 
-    def discard(self):
+    def discard(self) -> None:
         """LINGERING, readable: throw input away; closed at EOF or past
         ``LINGER_BYTES``."""
         try:
@@ -598,7 +620,7 @@ class Connection:
         if not data or self.discarded > LINGER_BYTES:
             self.close()
 
-    def movable(self, handoff):
+    def movable(self, handoff: Handoff) -> bool:
         """Whether ``pass_on`` can hand this connection on through
         ``handoff`` when the pair has room: not TLS, between requests, and
         its unread bytes a partial head the pair can carry (not after EOF)."""
@@ -607,7 +629,7 @@ class Connection:
         head = self.parser.pending_head()
         return head is not None and handoff.can_carry(len(head))
 
-    def pass_on(self, handoff):
+    def pass_on(self, handoff: Handoff) -> bool:
         """Hand this connection, between requests, to another worker through
         ``handoff`` with its unread bytes (-> PASSED_ON). False if it must
         stay: not ``movable``, or the pair is full."""
@@ -619,7 +641,8 @@ class Connection:
         self._enter(PASSED_ON, 0.0)     # the owner then closes this copy
         return True
 
-    def resume(self, state, since, head, dest=None):
+    def resume(self, state: str, since: float, head: Optional[bytes],
+               dest: Optional[Tuple[str, int]] = None) -> None:
         """Take up, in this worker, a connection another one passed on:
         the same state, counted from the same moment, the same bytes, the
         same addresses (``dest``: from its PROXY header)."""
@@ -629,17 +652,17 @@ class Connection:
         if head:
             self.parser.feed(head)
 
-    def say_goodbye(self):
+    def say_goodbye(self) -> None:
         """Close an idle TLS connection with a close_notify alert."""
         if self.tls:
             try:
                 self._set_timeout(0.0)
-                self.sock.unwrap()
+                cast("SSLSocket", self.sock).unwrap()
             except (OSError, ValueError):
                 pass
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         if self.state is CLOSED_STATE:
             return
         if self.outgoing is not None:
@@ -655,17 +678,17 @@ class Connection:
             pass
 
     @property
-    def name(self):
+    def name(self) -> str:
         return "%s:%s" % self.peer[:2] if self.peer else "unix"
 
     # -- while the app runs: the body and the response ---------------------------
 
-    def skip_empty_body(self):
+    def skip_empty_body(self) -> bool:
         """True when the current request has no body: it is ended here, so
         ``read_body`` need not be called; False when it has one."""
         return self.parser.skip_empty_body()
 
-    def read_body(self, size=None):
+    def read_body(self, size: Optional[int] = None) -> bytes:
         """The next piece of the current request's body; ``b""`` at its end.
 
         ``size`` is how many bytes the caller needs (None: whatever comes
@@ -713,7 +736,7 @@ class Connection:
         self.received += len(data)
         return data
 
-    def sendall(self, data):
+    def sendall(self, data: bytes) -> None:
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
         self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
@@ -734,7 +757,7 @@ class Connection:
             self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
             view = view[self.sock.send(view):]
 
-    def send_parts(self, parts):
+    def send_parts(self, parts: List[bytes]) -> None:
         """Send a list of bytes objects in order, as ``sendall`` does, but
         without joining them first: one ``sendmsg`` gathers them (a large
         body piece is not copied to put its chunk framing around it)."""
@@ -765,7 +788,7 @@ class Connection:
             return self._send_timeout()
         return ClientError("sending %s: %s" % (what, exc))
 
-    def sendfile(self, fileobj, offset, count):
+    def sendfile(self, fileobj: IO[bytes], offset: int, count: int) -> int:
         """Send ``count`` bytes of a real file from ``offset``; returns bytes sent."""
         self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
         try:
@@ -791,11 +814,11 @@ class Connection:
             self._blocking_for(_SO_SNDTIMEO, self.send_timeout)  # progress: anew
         return sent
 
-    def send_continue(self):
+    def send_continue(self) -> None:
         """``100 Continue``, before the app's first read of the body."""
         self.sendall(writer.CONTINUE)
 
-    def abort(self, on=True):
+    def abort(self, on: bool = True) -> None:
         """Make any close of the connection a reset (SO_LINGER 0) instead of
         a clean end, whoever closes it: this worker, or the kernel if the
         worker dies. On while a response whose end is the connection's end
@@ -830,7 +853,7 @@ class Connection:
             self.sock.settimeout(timeout)
             self._timeout = timeout
 
-    def overdue(self, now):
+    def overdue(self, now: float) -> Optional[ClientError]:
         """The timeout error of the blocking call under way once it has waited
         longer than its bound, else None."""
         if not self.blocked_until or now < self.blocked_until:
@@ -848,7 +871,7 @@ class Connection:
                              % self.send_timeout)
 
 
-def file_size(fileobj):
+def file_size(fileobj: Any) -> Optional[int]:
     """Size of a real file, or None when ``fileobj`` has no usable descriptor."""
     try:
         return os.fstat(fileobj.fileno()).st_size
@@ -863,7 +886,7 @@ class UwsgiConnection(Connection):
     __slots__ = ()
     parser_class = uwsgi.UwsgiParser
 
-    def reject(self, error, now):
+    def reject(self, error: HTTPError, now: float) -> Tuple[int, int]:
         if isinstance(error, uwsgi.PacketError):
             self.linger(now)
             return 0, 0
