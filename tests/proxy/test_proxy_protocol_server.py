@@ -1,6 +1,7 @@
 """PROXY protocol over a real server: the header sets the client address for
 every request on the connection, is read before HTTP within header-timeout
 without holding up the worker, and anything else closes the connection."""
+import http.client
 import ipaddress
 import json
 import signal
@@ -139,9 +140,13 @@ def test_without_proxy_protocol_a_header_is_a_bad_request(serve):
 
 
 def test_the_proxied_client_survives_a_handoff(serve):
-    """An idle connection of a busy worker moves to a free one (here the same
-    worker, once free); the addresses from its PROXY header move with it."""
-    server = serve("--proxy-protocol")                               # one worker
+    """A request that arrives on an idle connection while its worker runs
+    another one is passed on through the hand-off pair (here back to the
+    same worker, once free: there is one); the addresses from its PROXY
+    header move with it."""
+    server = serve("--proxy-protocol", "--admin-bind", "127.0.0.1:0",   # one worker
+                   "--admin-show-query")
+    admin = server.proc.wait_for_log(r"Admin listener at: http://([\d.]+):(\d+)")
     idle = server.connect()
     idle.sendall(V1)
     idle_conn = connection_over(idle)
@@ -149,13 +154,24 @@ def test_the_proxied_client_survives_a_handoff(serve):
     assert first["REMOTE_ADDR"] == "203.0.113.9"
     assert (first["SERVER_NAME"], first["SERVER_PORT"]) == ("198.51.100.20", "443")
     busy = server.connect()
-    busy.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.20 40009 443\r\n")
-    assert get_json(connection_over(busy), "/?ms=300")["REMOTE_ADDR"] == "192.0.2.77"
-    env = get_json(idle_conn, "/again")
+    busy.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.20 40009 443\r\n"
+                 b"GET /?ms=1000 HTTP/1.1\r\nHost: a\r\n\r\n")
+    status = http.client.HTTPConnection(admin.group(1), int(admin.group(2)), timeout=5)
+    deadline = time.monotonic() + 10
+    while True:                         # until the worker runs the slow request
+        status.request("GET", "/status")
+        workers = json.loads(status.getresponse().read())["workers"]
+        if workers and (workers[0]["request"] or "").startswith("GET /?ms=1000"):
+            break
+        assert time.monotonic() < deadline, workers
+        time.sleep(0.01)
+    status.close()
+    env = get_json(idle_conn, "/again")        # arrives while the worker is busy
     assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["PATH_INFO"]) == (
         "203.0.113.9", "40001", "/again")
     assert {k: env[k] for k in ("SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme")} == {
         k: first[k] for k in ("SERVER_NAME", "SERVER_PORT", "wsgi.url_scheme")}
+    busy.close()
 
 
 @pytest.mark.parametrize("header, dest", [(V1, ("198.51.100.20", "443")),
