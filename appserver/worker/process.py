@@ -531,10 +531,11 @@ class Worker:
             data = error_bytes(GatewayTimeout(), request.method == "HEAD")
             try:
                 conn.sendall(data)
+                sent = len(data)
             except OSError:
-                pass
-            body = len(data) - data.index(b"\r\n\r\n") - 4
-            self.observer.abandoned(conn, request, job.environ, 504, body, len(data),
+                sent = 0            # the client is gone: the access line says so
+            body = max(0, sent - data.index(b"\r\n\r\n") - 4)
+            self.observer.abandoned(conn, request, job.environ, 504, body, sent,
                                     duration)
         else:
             conn.abort()            # cut short: never taken for complete

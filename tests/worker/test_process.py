@@ -132,3 +132,26 @@ def test_a_hook_setting_alive_false_stops_the_worker(tmp_path):
     for m in worker.handoff.take(10):
         m.sock.close()
     booted.close()
+
+
+def test_an_abandoned_requests_504_that_cannot_be_sent_is_logged_as_not_sent(tmp_path):
+    """The loop answers 504 for a thread that ran past timeout; when the
+    client is gone and nothing goes out, the access line and the counters
+    get 0 bytes, not the size of the answer."""
+    booted = Booted(tmp_path, idle=1)
+    worker = booted.worker
+    conn = next(c for c in worker.table.conns.values() if c.state is IDLE)
+    booted.clients[0].sendall(GET)
+    conn.fill()
+    request = conn.next_request()
+    booted.clients[0].close()                       # gone: the send fails
+    seen = []
+    worker.observer = types.SimpleNamespace(abandoned=lambda *args: seen.append(args))
+    job = types.SimpleNamespace(conn=conn, request=request, response=None, environ=None,
+                                since=time.monotonic() - 5,
+                                lease=types.SimpleNamespace(sent_any=False))
+    worker._answer_abandoned(job, time.monotonic())
+    [(_, _, _, status, body, sent, _)] = seen
+    assert (status, body, sent) == (504, 0, 0)
+    booted.clients.pop(0)
+    booted.close()
