@@ -247,14 +247,14 @@ class Connection:
             self._enter(FRONT, now)
             return True
         if front.tls is not None:
-            return self._start_tls(now)
+            return self._start_tls(now, front.tls)
         self._enter(AWAIT_HEAD, now)
         return True
 
-    def _start_tls(self, now):
+    def _start_tls(self, now: float, context: SSLContext) -> bool:
         try:
-            self.sock = self.front.tls.wrap_socket(self.sock, server_side=True,
-                                                   do_handshake_on_connect=False)
+            self.sock = context.wrap_socket(self.sock, server_side=True,
+                                            do_handshake_on_connect=False)
         except OSError as exc:
             log.info("client %s: %s; closed", self.name, exc)
             self.close()
@@ -272,14 +272,14 @@ class Connection:
             if not self._proxy_step():
                 return
             if self.front.tls is not None:
-                if not self._start_tls(self.since):
+                if not self._start_tls(self.since, self.front.tls):
                     return
             else:
                 self._enter(AWAIT_HEAD, self.since)
                 return
         self._handshake_step()
 
-    def _proxy_step(self):
+    def _proxy_step(self) -> bool:
         try:
             header = self._read_proxy_header()
         except (proxy_protocol.ProxyProtocolError, OSError) as exc:
@@ -288,41 +288,41 @@ class Connection:
             return False
         if header is None:
             return False
-        if header.source is not None:
+        if header.source is not None and header.dest is not None:     # both or neither
             self.peer = header.source
             self._proxied_to(header.dest)
         return True
 
-    def _proxied_to(self, dest):
+    def _proxied_to(self, dest: Tuple[str, int]) -> None:
         """The address the PROXY header says the client dialled: the
         environ's SERVER_NAME and SERVER_PORT. A hand-off carries it along."""
         self.dest = dest
         self.base = dict(self.base, SERVER_NAME=dest[0], SERVER_PORT=str(dest[1]))
 
-    def _read_proxy_header(self):
+    def _read_proxy_header(self) -> Optional[proxy_protocol.ProxyHeader]:
         """A ``ProxyHeader`` once complete, else None; never reads past it."""
         data = self.sock.recv(proxy_protocol.MAX_LENGTH, socket.MSG_PEEK)
         if not data:
             raise proxy_protocol.ProxyProtocolError("closed before a PROXY header")
         result = proxy_protocol.parse(self.preface + data)
-        take = len(data) if result is proxy_protocol.NEED_DATA \
-            else result[1] - len(self.preface)
+        done = result if isinstance(result, tuple) else None    # else NEED_DATA
+        take = len(data) if done is None else done[1] - len(self.preface)
         while take:                     # peeked bytes are there: no waiting
             chunk = self.sock.recv(take)
             if not chunk:
                 raise proxy_protocol.ProxyProtocolError("closed in a PROXY header")
             self.preface += chunk
             take -= len(chunk)
-        if result is proxy_protocol.NEED_DATA:
+        if done is None:
             return None
         self.preface = b""
-        return result[0]
+        return done[0]
 
-    def _handshake_step(self):
+    def _handshake_step(self) -> None:
         ssl = ssl_module()
         self._set_timeout(0.0)
         try:
-            self.sock.do_handshake()
+            cast("SSLSocket", self.sock).do_handshake()
         except ssl.SSLWantReadError:
             self.wants_write = False
             return
@@ -366,7 +366,7 @@ class Connection:
         self.parser.feed(data)
         return True
 
-    def _recv_tls(self):
+    def _recv_tls(self) -> bytes:
         """What a TLS socket has; ``BlockingIOError`` when a record is partial."""
         ssl = ssl_module()
         self._set_timeout(0.0)
@@ -450,7 +450,7 @@ class Connection:
         self.finished(self._keep, now)
         return reply
 
-    def _push_some(self, reply):
+    def _push_some(self, reply: Reply) -> bool:
         """True once everything is out; False when the socket is full."""
         if self.tls:
             self._set_timeout(0.0)
@@ -481,7 +481,7 @@ class Connection:
                 reply.offset += n
                 reply.count -= n
 
-    def _send_nowait(self, data):
+    def _send_nowait(self, data: bytes) -> Optional[int]:
         """Bytes of ``data`` sent without waiting; None when none could be."""
         try:
             if self.tls:
@@ -496,7 +496,7 @@ class Connection:
                 return None
             raise
 
-    def _end_static(self):
+    def _end_static(self) -> None:
         """Close the reply's file; a plain socket made non-blocking for
         ``os.sendfile`` blocks again (with the kernel bounds of
         ``_blocking_for``) for the app's next response. Bytes alone are sent
@@ -536,7 +536,7 @@ class Connection:
         elif done is None:
             self.close()
 
-    def _skip_available(self, limit):
+    def _skip_available(self, limit: int) -> Union[bool, str, None]:
         """Skip body bytes as long as some are there: True at the body's
         end, False past ``limit``, "more" while waiting for the rest, None
         when the peer closed mid-body. Raises ``HTTPError`` on a bad body."""
@@ -671,7 +671,7 @@ class Connection:
             self._enter(CLOSED_STATE, 0.0)
         self._release()
 
-    def _release(self):
+    def _release(self) -> None:
         try:
             self.sock.close()
         except OSError:
@@ -720,7 +720,7 @@ class Connection:
                 raise IncompleteRequest("unexpected %s while reading a body"
                                         % type(event).__name__)
 
-    def _recv_body(self, size, flags=0):
+    def _recv_body(self, size: int, flags: int = 0) -> bytes:
         """Body bytes from the socket, waiting up to ``read-timeout``."""
         self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
         try:
@@ -751,7 +751,7 @@ class Connection:
         finally:
             self.blocked_until = 0.0
 
-    def _send_rest(self, view):
+    def _send_rest(self, view: memoryview) -> None:
         """Send all of ``view``; every bit of progress restarts the bound."""
         while view:
             self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
@@ -771,7 +771,7 @@ class Connection:
         finally:
             self.blocked_until = 0.0
 
-    def _sendmsg_all(self, parts):
+    def _sendmsg_all(self, parts: List[bytes]) -> None:
         sent = self.sock.sendmsg(parts)
         for part in parts:          # the rest, if a signal or SO_SNDTIMEO cut it short
             if sent >= len(part):
@@ -780,7 +780,7 @@ class Connection:
             self._send_rest(memoryview(part)[sent:])
             sent = 0
 
-    def _send_error(self, exc, what):
+    def _send_error(self, exc: OSError, what: str) -> ClientError:
         """The ``ClientError`` for an ``OSError`` raised while sending."""
         if isinstance(exc, ClientError):        # overdue: raised by the worker's tick
             return exc
@@ -800,7 +800,7 @@ class Connection:
         finally:
             self.blocked_until = 0.0
 
-    def _sendfile(self, file_fd, offset, count):
+    def _sendfile(self, file_fd: int, offset: int, count: int) -> int:
         """``os.sendfile`` until ``count`` bytes are sent or the file ends."""
         sent, fd = 0, self.fd
         while sent < count:
@@ -833,7 +833,7 @@ class Connection:
 
     # -- the bounds of blocking calls ----------------------------------------------
 
-    def _blocking_for(self, option, seconds):
+    def _blocking_for(self, option: int, seconds: float) -> None:
         """Ready the socket for a blocking call bounded by ``seconds``, and
         start its bound (again, after progress). On a plain socket the bound
         is also recorded in ``blocked_until``, for ``overdue``; the caller
@@ -847,7 +847,7 @@ class Connection:
         self.blocked_until = time.monotonic() + seconds
         self._blocked_on = option
 
-    def _set_timeout(self, timeout):
+    def _set_timeout(self, timeout: float) -> None:
         """The Python-level timeout of a TLS socket (0.0: non-blocking)."""
         if timeout != self._timeout:
             self.sock.settimeout(timeout)
@@ -862,11 +862,11 @@ class Connection:
             return self._body_timeout()
         return self._send_timeout()
 
-    def _body_timeout(self):
+    def _body_timeout(self) -> BodyTimeout:
         return BodyTimeout("client sent no body bytes for %s s (read-timeout)"
                            % self.read_timeout)
 
-    def _send_timeout(self):
+    def _send_timeout(self) -> ClientTimeout:
         return ClientTimeout("client read nothing for %s s (send-timeout)"
                              % self.send_timeout)
 
