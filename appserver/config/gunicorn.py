@@ -16,9 +16,10 @@ fails when a setting is missing here; docs/migrating.md's table is checked
 against ``kind(name)``. The table follows Gunicorn ``FOLLOWS``; settings of
 that release which an older Gunicorn lacks stay classified.
 """
+from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple, Tuple
+from typing import Any, Callable, Collection, Dict, NamedTuple, Optional, Tuple
 
 from appserver.errors import ConfigError
 
@@ -27,6 +28,26 @@ FOLLOWS = "27"                  # the Gunicorn release whose settings are below
 
 # How a flag takes its value (argparse's actions, as Gunicorn declares them).
 VALUE, APPEND, TRUE, FALSE = "store", "append", "store_true", "store_false"
+
+
+# What a rule returns: ("set", key, value) or ("notice", text or None).
+Outcome = Tuple[Any, ...]
+
+
+class Rule:
+    """How one Gunicorn setting's values become appserver's: calling it with
+    ``(value, where)`` returns the ``Outcome`` (or raises ``ConfigError``).
+    ``kind`` is SAME, NO_EFFECT or REFUSED; ``key`` the appserver setting it
+    sets, if any; ``name`` Gunicorn's setting (set by the table)."""
+
+    __slots__ = ("apply", "kind", "key", "name")
+
+    def __init__(self, apply: Callable[[Any, str], Outcome], kind: str,
+                 key: Optional[str] = None) -> None:
+        self.apply, self.kind, self.key, self.name = apply, kind, key, ""
+
+    def __call__(self, value: Any, where: str) -> Outcome:
+        return self.apply(value, where)
 
 
 class GSetting(NamedTuple):
@@ -41,41 +62,39 @@ class GSetting(NamedTuple):
     flags: Tuple[str, ...]
     action: str
     kind: str
-    rule: Callable
+    rule: Rule
 
 
 # -- rules ------------------------------------------------------------------
 
-def same(key, adapt=None):
+def same(key: str, adapt: Optional[Callable[[Any, str], Any]] = None) -> Rule:
     """The appserver setting ``key`` has the same meaning; ``adapt`` turns
     Gunicorn's value type into appserver's."""
-    def rule(value, where):
+    def apply(value: Any, where: str) -> Outcome:
         return ("set", key, adapt(value, where) if adapt else value)
-    rule.key, rule.kind = key, SAME
-    return rule
+    return Rule(apply, SAME, key)
 
 
-def no_effect(why):
+def no_effect(why: str) -> Rule:
     """Accepted, changes nothing here; the notice says why."""
-    def rule(value, where):
+    def apply(value: Any, where: str) -> Outcome:
         return ("notice", why)
-    rule.kind = NO_EFFECT
-    return rule
+    return Rule(apply, NO_EFFECT)
 
 
-def refused_unless(default_values, why, instead):
+def refused_unless(default_values: Collection[Any], why: str, instead: str) -> Rule:
     """No effect at Gunicorn's default (or an equivalent value); any other
     value is refused, saying what to use instead."""
-    def rule(value, where):
+    def apply(value: Any, where: str) -> Outcome:
         if _plain(value) in default_values:
             return ("notice", why)
         raise ConfigError("%s=%r (from %s) is not available: %s; %s"
                           % (rule.name, value, where, why, instead))
-    rule.kind = REFUSED
+    rule = Rule(apply, REFUSED)
     return rule
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return value.strip().lower()
     if isinstance(value, (list, tuple)):
@@ -85,7 +104,7 @@ def _plain(value):
     return value
 
 
-def _octal(value, where):
+def _octal(value: Any, where: str) -> Any:
     """Gunicorn's umask: an int (0o027), or a string read as Gunicorn does
     ("027" and "0o27" are octal)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -93,17 +112,17 @@ def _octal(value, where):
     return value
 
 
-def _name_or_id(value, where):
+def _name_or_id(value: Any, where: str) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
 
 
-def _as_tuple(value, where):
+def _as_tuple(value: Any, where: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _proxy_protocol(value, where):
+def _proxy_protocol(value: Any, where: str) -> Any:
     """Gunicorn's off/v1/v2/auto (or a bool): appserver reads v1 and v2."""
     if isinstance(value, str) and value.strip().lower() in ("v1", "v2", "auto"):
         return True
@@ -112,10 +131,10 @@ def _proxy_protocol(value, where):
     return value
 
 
-_CERT_REQS = {0: "none", 1: "optional", 2: "required"}
+_CERT_REQS: Dict[Any, str] = {0: "none", 1: "optional", 2: "required"}
 
 
-def _cert_reqs(value, where):
+def _cert_reqs(value: Any, where: str) -> Any:
     number = value.strip() if isinstance(value, str) else value
     if isinstance(number, str) and number.isdigit():
         number = int(number)
@@ -127,7 +146,7 @@ _SYNC = ("sync", "gthread", "gunicorn.workers.sync.syncworker",
          "egg:gunicorn#gthread")
 
 
-def _worker_class(value, where):
+def _worker_class(value: Any, where: str) -> Outcome:
     """sync and gthread are what appserver's workers do: one request at a
     time, or ``threads`` at once (Gunicorn, too, reads ``threads`` with
     gthread). Any other class is refused."""
@@ -143,7 +162,7 @@ def _worker_class(value, where):
         "eventlet (long polling, websockets) do not fit" % (text, where))
 
 
-def _threads(value, where):
+def _threads(value: Any, where: str) -> Outcome:
     """Gunicorn's threads is appserver's: a whole number, at least 1."""
     try:
         number = int(value)
@@ -156,7 +175,7 @@ def _threads(value, where):
     return ("set", "threads", number)
 
 
-def _http_protocols(value, where):
+def _http_protocols(value: Any, where: str) -> Outcome:
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     if [str(item).strip().lower() for item in items if str(item).strip()] in (["h1"], []):
         return ("notice", None)
@@ -165,12 +184,10 @@ def _http_protocols(value, where):
                       % (value, where))
 
 
-def _custom(function, kind, key=None):
+def _custom(function: Callable[[Any, str], Outcome], kind: str,
+            key: Optional[str] = None) -> Rule:
     """``function`` as a rule of ``kind``, setting appserver's ``key``."""
-    function.kind = kind
-    if key is not None:
-        function.key = key
-    return function
+    return Rule(function, kind, key)
 
 
 # What Gunicorn applies a logconfig_dict over (gunicorn.glogging.CONFIG_DEFAULTS):
@@ -199,7 +216,7 @@ GUNICORN_LOG_DEFAULTS = {
 }
 
 
-def _log_config_dict(value, where):
+def _log_config_dict(value: Any, where: str) -> Outcome:
     """Gunicorn's logconfig_dict: log_config's dictionary, over Gunicorn's
     defaults as Gunicorn applies it; the default (empty) changes nothing."""
     if value is None or value == {}:
@@ -226,12 +243,13 @@ _CONTROL = ("appserver's control surface is the admin listener (admin_bind) "
 _HOOK = "a server hook (see docs/observability.md)"
 
 
-def _g(name, flags, action, rule, kind=None):
+def _g(name: str, flags: Tuple[str, ...], action: str, rule: Rule,
+       kind: Optional[str] = None) -> GSetting:
     rule.name = name
     return GSetting(name, tuple(flags), action, kind or rule.kind, rule)
 
 
-def _hook(name):
+def _hook(name: str) -> GSetting:
     return _g(name, (), VALUE, no_effect(_HOOK), SAME)
 
 
@@ -452,12 +470,12 @@ BY_NAME = {g.name: g for g in GUNICORN}
 HOOK_NAMES = frozenset(_HOOKS)
 
 
-def kind(name):
+def kind(name: str) -> str:
     """SAME, NO_EFFECT or REFUSED for Gunicorn's setting ``name``."""
     return BY_NAME[name].kind
 
 
-def translate(name, value, where):
+def translate(name: str, value: Any, where: str) -> Outcome:
     """``("set", key, value)`` or ``("notice", text or None)`` for Gunicorn's
     setting ``name`` given ``value``; ``ConfigError`` when it is refused.
 
