@@ -9,7 +9,8 @@ it, stops it, then does the same with Gunicorn (sync worker) and each peer
 (Granian, uWSGI, bjoern, Gunicorn gthread when installed; a threads scenario
 runs only the peers it names), so the servers alternate A B C ...
 (a static scenario runs appserver ``--static``, WhiteNoise under Gunicorn and
-nginx instead: ``benchmarks.static``). Each measured run happens in a fresh
+nginx instead: ``benchmarks.static``; it is skipped with a note when nginx or
+WhiteNoise is missing). Each measured run happens in a fresh
 network namespace when this process may make one (``benchmarks.netns``; root), so no run
 inherits another's TCP state. A run: start the server pinned to one CPU,
 time launch to first 200, warm up, read the server tree's CPU ticks, drive
@@ -80,6 +81,17 @@ def choose_peers(wanted):
     missing = missing_peers(wanted)
     note = "; ".join("%s skipped: not installed (%s)" % (p, hint) for p, hint in missing.items())
     return [p for p in wanted if p not in missing], note
+
+
+def choose_static(selected):
+    """(the selected scenarios that can run, a note on the static ones
+    skipped because nginx or WhiteNoise is missing, or '')."""
+    lacking = static.missing() if any(s.servers for s in selected) else []
+    if not lacking:
+        return selected, ""
+    skipped = [s.name for s in selected if s.servers]
+    return ([s for s in selected if not s.servers],
+            "%s skipped: %s" % (", ".join(skipped), "; ".join(lacking)))
 
 
 def run_tool(scenario, server, seconds, cpu):
@@ -269,12 +281,14 @@ def main(argv=None):
         return render_saved(args.from_json, args.no_docs)
     selected = scenarios.by_names([n.strip() for n in args.scenarios.split(",") if n.strip()])
     missing = checks.missing(any(s.name == "django" for s in selected))
-    if any(s.servers for s in selected):
-        missing += static.missing()
+    selected, static_note = choose_static(selected)
+    if not selected:
+        missing.append(static_note)
     if missing:
         print("\n".join(missing), file=sys.stderr)
         return 2
     args.peers, peers_note = choose_peers(args.peers)
+    peers_note = "; ".join(n for n in (peers_note, static_note) if n)
     if peers_note:
         print("note: " + peers_note)
     server_cpu, client_cpu, note = checks.pinning(not args.no_pin)

@@ -127,3 +127,13 @@ def test_a_short_measured_run_of_each_server(workdir):
         result = run.one_run(STATIC[0], kind, 1, args, (None, None), workdir, env)
         assert result["problems"] == [], (kind, result["problems"])
         assert result["requests"] > 0 and result["cpu_us_per_req"] > 0, kind
+
+
+def test_static_scenarios_are_skipped_with_a_note_when_nginx_or_whitenoise_lack(monkeypatch):
+    monkeypatch.setattr(static, "missing", lambda: ["nginx is not installed"])
+    kept, note = run.choose_static(scenarios.by_names(["hello", "static-10k", "static-10m"]))
+    assert [s.name for s in kept] == ["hello"]
+    assert note == "static-10k, static-10m skipped: nginx is not installed"
+    monkeypatch.setattr(static, "missing", lambda: [])
+    assert run.choose_static(STATIC) == (STATIC, "")
+
