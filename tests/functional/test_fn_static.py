@@ -292,7 +292,7 @@ def test_static_requests_do_not_count_towards_max_requests(serve):
 
 
 def test_metrics_count_static_requests_by_status(serve):
-    from tests.observability.conftest import admin_get
+    from tests.harness.clients import admin_get
     srv = serve("--admin-bind", "127.0.0.1:0")
     for _ in range(3):
         get(srv, "/static/css/app.css")

@@ -8,7 +8,9 @@ file strictly (for pipelining and for checking framing byte by byte) into a
 ``Response``. ``recv_until_closed(sock)`` reads until the server closes
 (failing if it stays open); ``raw_request(server, data)`` sends bytes on a
 fresh connection and returns all that comes back until the close.
-``wait_readable(sock)`` returns once the peer has sent something, reading
+``admin_url(server)`` is the admin listener's URL from the ``Admin listener
+at:`` log line; ``admin_get(server, path)`` fetches one of its pages as
+``(status, text)``. ``wait_readable(sock)`` returns once the peer has sent something, reading
 nothing. ``get_in_thread(server, path, results, key)`` runs ``server.get`` in a
 daemon thread and stores the response, or the exception, in
 ``results[key]``. Every call is bounded by a timeout.
@@ -229,3 +231,22 @@ def wait_readable(sock, timeout=10.0):
     """Return once ``sock`` has bytes (or EOF) to read; read nothing."""
     if not select.select([sock], [], [], timeout)[0]:
         raise AssertionError("nothing arrived within %.1f s" % timeout)
+
+
+ADMIN_RE = re.compile(r"Admin listener at: (\S+)")
+
+
+def admin_url(srv, timeout=10.0):
+    return srv.wait_for_log(ADMIN_RE, timeout).group(1)
+
+
+def admin_get(srv, path, timeout=10.0):
+    """``(status, body text)`` of an admin page."""
+    host, port = admin_url(srv)[len("http://"):].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()

@@ -2,20 +2,18 @@
 
 ``obs_server(*args, **kw)`` starts ``tests/observability/apps/obs_app.py``
 (or ``app=...``) through the shared ``server_factory`` with both app
-directories importable. ``admin_url(srv)`` is the admin listener's URL from
-the ``Admin listener at:`` log line; ``admin_get(srv, path)`` fetches a page.
+directories importable. ``admin_url`` and ``admin_get`` (the admin
+listener's pages) are ``tests.harness.clients``'s.
 ``lines_of(path)`` reads a log file's lines (none while it does not exist).
 """
-import http.client
-import re
 from pathlib import Path
 
 import pytest
 
+from tests.harness.clients import admin_get, admin_url  # noqa: F401 (their old home)
 from tests.harness.process import APPS_DIR
 
 OBS_APPS = Path(__file__).resolve().parent / "apps"
-ADMIN_RE = re.compile(r"Admin listener at: (\S+)")
 
 
 @pytest.fixture
@@ -24,22 +22,6 @@ def obs_server(server_factory):
         kw.setdefault("pythonpath", [OBS_APPS, APPS_DIR])
         return server_factory(app, *args, **kw)
     return make
-
-
-def admin_url(srv, timeout=10.0):
-    return srv.wait_for_log(ADMIN_RE, timeout).group(1)
-
-
-def admin_get(srv, path, timeout=10.0):
-    """``(status, body text)`` of an admin page."""
-    host, port = admin_url(srv)[len("http://"):].rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode()
-    finally:
-        conn.close()
 
 
 def lines_of(path):

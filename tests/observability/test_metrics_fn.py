@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from tests.harness.clients import admin_get
 from tests.harness.process import wait_until
-from tests.observability.conftest import admin_get
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -13,8 +13,8 @@ import sys
 import threading
 
 from appserver.observe.status_cli import render
+from tests.harness.clients import admin_url
 from tests.harness.process import REPO_ROOT, wait_until
-from tests.observability.conftest import admin_url
 
 
 def status_cmd(*args, cwd=None):
