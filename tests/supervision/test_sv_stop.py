@@ -115,7 +115,8 @@ def test_term_serves_a_backlog_longer_than_one_accept_batch(server_factory):
 @pytest.mark.parametrize("how", ["TERM", "HUP"])
 def test_request_already_sent_on_keepalive_is_answered_by_stopping_worker(
         server_factory, how):
-    server = server_factory("sv_app", "--graceful-timeout", "20", workers=1)
+    server = server_factory("sv_app", "--graceful-timeout", "20", "--admin-bind",
+                            "127.0.0.1:0", workers=1)
     (old,) = server.wait_for_workers(1)
     client = server.connect(timeout=15)
     rfile = client.makefile("rb")
@@ -128,9 +129,9 @@ def test_request_already_sent_on_keepalive_is_answered_by_stopping_worker(
     server.signal(getattr(signal, "SIG" + how))
     if how == "TERM":
         server.wait_for_log(r"Received TERM", after=mark)
-        # The arbiter logs this line, then signals its workers: no line or
-        # other trace says when the worker has its TERM.
-        time.sleep(0.1)
+        # The arbiter logs this line, then signals its workers, then waits for
+        # them, serving the admin listener: its answer comes after the TERM.
+        admin_get(server, "/status")
     else:
         # Logged once the arbiter has sent the worker its TERM.
         server.wait_for_log(r"Stopping worker %d gracefully: reload" % old, after=mark)
