@@ -4,9 +4,10 @@ dictionary, with its ``gunicorn.error`` and ``gunicorn.access`` loggers
 configuring appserver's error and access logs."""
 import http.client
 import re
-import time
 
 import pytest
+
+from tests.harness.process import wait_until
 
 CONF = '''
 logconfig_dict = {{
@@ -39,7 +40,7 @@ def test_logconfig_dict_routes_the_error_and_access_logs(server_factory, tmp_pat
     conf.write_text(CONF.format(errors=str(errors), access=str(access)))
     srv = server_factory("hello", "-c", conf, start=False)
     srv.start(wait=False)               # the log it waits on is in errors.log
-    assert _wait_for(lambda: "Ready: 1 workers booted" in _text(errors)), srv.log()
+    wait_until(lambda: "Ready: 1 workers booted" in _text(errors), 15, srv.log)
     lines = _text(errors).splitlines()
     assert '{"level": "INFO", "msg": "Ready: 1 workers booted"}' in lines, lines
     assert any(line.startswith('{"level": "INFO", "msg": "Listening at: http://')
@@ -49,7 +50,7 @@ def test_logconfig_dict_routes_the_error_and_access_logs(server_factory, tmp_pat
     conn.request("GET", "/logged")
     assert conn.getresponse().status == 200
     conn.close()
-    assert _wait_for(lambda: "ACCESS GET /logged 200" in _text(access)), _text(access)
+    wait_until(lambda: "ACCESS GET /logged 200" in _text(access), 15, lambda: _text(access))
     assert "Listening at" not in srv.log()       # the error log went to its file
 
 
@@ -60,10 +61,3 @@ def _text(path):
         return ""
 
 
-def _wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False

@@ -1,7 +1,6 @@
 """PROXY protocol over a real server: the header sets the client address for
 every request on the connection, is read before HTTP within header-timeout
 without holding up the worker, and anything else closes the connection."""
-import http.client
 import ipaddress
 import json
 import signal
@@ -11,6 +10,8 @@ import time
 import pytest
 
 from appserver.http.proxy_protocol import V2_SIGNATURE
+from tests.harness.clients import admin_get
+from tests.harness.process import wait_until
 
 from .conftest import connection_over, get_json
 
@@ -146,7 +147,6 @@ def test_the_proxied_client_survives_a_handoff(serve):
     header move with it."""
     server = serve("--proxy-protocol", "--admin-bind", "127.0.0.1:0",   # one worker
                    "--admin-show-query")
-    admin = server.proc.wait_for_log(r"Admin listener at: http://([\d.]+):(\d+)")
     idle = server.connect()
     idle.sendall(V1)
     idle_conn = connection_over(idle)
@@ -156,16 +156,11 @@ def test_the_proxied_client_survives_a_handoff(serve):
     busy = server.connect()
     busy.sendall(b"PROXY TCP4 192.0.2.77 198.51.100.20 40009 443\r\n"
                  b"GET /?ms=1000 HTTP/1.1\r\nHost: a\r\n\r\n")
-    status = http.client.HTTPConnection(admin.group(1), int(admin.group(2)), timeout=5)
-    deadline = time.monotonic() + 10
-    while True:                         # until the worker runs the slow request
-        status.request("GET", "/status")
-        workers = json.loads(status.getresponse().read())["workers"]
-        if workers and (workers[0]["request"] or "").startswith("GET /?ms=1000"):
-            break
-        assert time.monotonic() < deadline, workers
-        time.sleep(0.01)
-    status.close()
+
+    def busy_in_app():                  # the worker runs the slow request
+        workers = json.loads(admin_get(server, "/status")[1])["workers"]
+        return workers and (workers[0]["request"] or "").startswith("GET /?ms=1000")
+    wait_until(busy_in_app, 10, lambda: admin_get(server, "/status")[1], period=0.01)
     env = get_json(idle_conn, "/again")        # arrives while the worker is busy
     assert (env["REMOTE_ADDR"], env["REMOTE_PORT"], env["PATH_INFO"]) == (
         "203.0.113.9", "40001", "/again")
