@@ -248,7 +248,7 @@ class ContentLengthReader:
         self.remaining -= n
 
 
-def direct_room(reader: BodyReader, buf: bytearray) -> int:
+def direct_room(reader: Optional[BodyReader], buf: bytearray) -> int:
     """Body bytes that may go straight from the socket to the app: the rest
     of a Content-Length body while nothing is buffered, else 0."""
     return reader.remaining if type(reader) is ContentLengthReader and not buf else 0

@@ -182,9 +182,7 @@ class RequestParser:
         itself, without feeding them: the rest of a Content-Length body
         while nothing is buffered (0 otherwise). It reports them with
         ``took_body``; the body's end is still an ``EndOfMessage``."""
-        if self._reader is None or self._eof:
-            return 0
-        return direct_room(self._reader, self._buf)
+        return 0 if self._eof else direct_room(self._reader, self._buf)
 
     def took_body(self, n: int) -> None:
         """``n`` bytes (at most ``body_room()``) of the body went to the app."""

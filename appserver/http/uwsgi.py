@@ -236,9 +236,7 @@ class UwsgiParser:
     # The same buffer and body reader as the HTTP parser: the same direct path.
     def body_room(self) -> int:
         """As ``RequestParser.body_room``."""
-        if self._reader is None or self._eof:
-            return 0
-        return direct_room(self._reader, self._buf)
+        return 0 if self._eof else direct_room(self._reader, self._buf)
 
     def took_body(self, n: int) -> None:
         """As ``RequestParser.took_body``."""
