@@ -85,11 +85,18 @@ def splitter():
     return "Python" if plain.split is plain.split_python else "C"
 
 
+def _checkout_version():
+    """The version of the appserver the servers run: this checkout's, which
+    need not be the one pip installed (or any)."""
+    import appserver
+    return appserver.__version__
+
+
 def versions(wrk_text, repo):
     """Python, appserver (and its source state), Gunicorn, peers, Django, wrk versions."""
     return {"Python": platform.python_version(),
             "appserver": "%s (%s; plain-head splitter in %s)" % (
-                _dist_version("appserver"), source_state(repo), splitter()),
+                _checkout_version(), source_state(repo), splitter()),
             "Gunicorn": _dist_version("gunicorn"),
             "Granian": _dist_version("granian"),
             "uWSGI (pyuwsgi)": _dist_version("pyuwsgi"),
