@@ -128,6 +128,7 @@ class Worker:
         self.longcall = LongCall(self.table, self._abort_hook)
         self.pool = None            # the ThreadPool, with --threads N > 1
         self.waiting = {}           # conn -> since: a request waits for a thread
+        self.backlog_first = False  # _take_new: the backlog or the pair first, in turn
 
     @property
     def alive(self):
@@ -470,7 +471,27 @@ class Worker:
             if self.taking and self.table.held:
                 self.table.hold(False)
                 self.slot.set_state(scoreboard.IDLE, now)
+                self._take_new()
             self._resume_waiting()
+
+    def _take_new(self):
+        """Threads are free again after all were busy: connections waiting in
+        the backlog and in the pair go before this worker's own, as in
+        ``_control``, in turn (under such a load the pair is never empty:
+        our waiting connections go there). Else kept connections whose
+        clients send again at once took every freed thread before the
+        listener, held meanwhile, was polled: a new client waited until they
+        stopped."""
+        self.backlog_first = not self.backlog_first
+        for take_backlog in (self.backlog_first, not self.backlog_first):
+            if not (self.pool.free and self.table.accepting):
+                return
+            if not take_backlog:
+                self._adopt()
+                continue
+            for listener in self.listeners.values():
+                if self.pool.free and self.table.accepting:
+                    self._accept(listener, self.pool.free)
 
     def _wait(self, conn):
         """A request arrived on ``conn`` while every thread is busy; what
