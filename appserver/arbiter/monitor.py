@@ -6,7 +6,8 @@ thread: no lock). It reads what it is given, never the arbiter: a
 ``spawned()`` counts a fork; ``exited(gone, stopping_all, access_log)`` adds
 the dead worker's counters to the retired totals, so the sums never go down,
 and counts the exit by cause (``exit_cause``); a worker killed (SIGKILL) in a
-timed-out request gets that request's 504 access line here. ``tick(snapshot)``,
+timed-out request gets that request's 504 access line here (each request
+of its threads, with ``--threads``). ``tick(snapshot)``,
 once per loop turn, returns ``Actions`` for the arbiter to carry out: the
 workers to send ``STACK_SIGNAL`` (requests running past ``slow-request``, once
 per request, with a warning logged here), and the slots whose reload flag is
@@ -31,8 +32,10 @@ log = logging.getLogger("appserver")
 
 _TCP_INFO = struct.Struct("<8B6I")    # ..., tcpi_unacked, tcpi_sacked
 
+# ``threads``: {"busy": n, "idle": n}, the requests in the app and the
+# room for more, over every live worker (a worker without threads is one).
 View = namedtuple("View", "stats states wanted rss backlog starts exits "
-                          "boot_counts boot_sum")
+                          "boot_counts boot_sum threads", defaults=(None,))
 
 # What the arbiter should do after a tick: send ``stack_signal`` to the
 # ``stack_dumps`` pids; clear the reload flag of the ``reload_from`` slots
@@ -88,7 +91,7 @@ class Monitor:
         self.boot_sum = 0.0
         self.starts = 0
         self.exits = Counter()
-        self.slow_seen = {}             # pid -> request start already reported
+        self.slow_seen = {}             # pid -> request starts already reported
         self.next_push = 0.0
         self.statsd = None
         if cfg.statsd_host:
@@ -104,18 +107,19 @@ class Monitor:
         """Count the exit ``gone`` (a ``pool.Exit``); returns its cause."""
         cause = exit_cause(gone, stopping_all)
         self.exits[cause] += 1
-        if cause == "timeout" and gone.code < 0 and gone.info.request_line:
-            self._killed_request(gone.info, access_log)
+        if cause == "timeout" and gone.code < 0:
+            for _, start, line in scoreboard.running(gone.info):
+                self._killed_request(line, start, access_log)
         metrics.add(self.retired, gone.stats)
         self._count_boot(gone.stats[metrics.BOOT_SECONDS])
         self.slow_seen.pop(gone.pid, None)
         return cause
 
-    def _killed_request(self, info, access_log):
+    def _killed_request(self, line, start, access_log):
         """The access line of a request whose worker had to be killed (504)."""
-        environ = rejected_environ(None, info.request_line.encode("latin-1"))
+        environ = rejected_environ(None, line.encode("latin-1"))
         environ["appserver.request_id"] = new_id()
-        duration = time.monotonic() - info.request_start
+        duration = time.monotonic() - start
         access_log.write(environ, 504, 0, duration)
         metrics.count(self.retired, environ.get("REQUEST_METHOD"), 504, duration)
 
@@ -142,17 +146,21 @@ class Monitor:
     def _slow_requests(self, table, threshold):
         found = []
         for worker, info in _live(table):
-            if (info.state != scoreboard.BUSY or not info.request_start
-                    or table.now - info.request_start < threshold
-                    or self.slow_seen.get(worker.pid) == info.request_start
-                    or worker.pid in table.timed_out):
+            if worker.pid in table.timed_out:
                 continue
-            self.slow_seen[worker.pid] = info.request_start
-            log.warning("Slow request: worker %d has been serving %r for %.1f s "
-                        "(slow-request %g s); it logs its stack next",
-                        worker.pid, info.request_line, table.now - info.request_start,
-                        threshold)
-            found.append(worker.pid)
+            seen = self.slow_seen.get(worker.pid, ())
+            running = scoreboard.running(info)
+            self.slow_seen[worker.pid] = {start for _, start, _ in running} & set(seen)
+            for thread, start, line in running:
+                if table.now - start < threshold or start in seen:
+                    continue
+                self.slow_seen[worker.pid].add(start)
+                log.warning("Slow request: worker %d%s has been serving %r for %.1f s "
+                            "(slow-request %g s); it logs its stack next",
+                            worker.pid, " thread %d" % thread if thread else "", line,
+                            table.now - start, threshold)
+                if worker.pid not in found:
+                    found.append(worker.pid)
         return found
 
     def _reload_flags(self, table):
@@ -170,6 +178,7 @@ class Monitor:
         boot_counts, boot_sum = list(self.boot_counts), self.boot_sum
         states = {state.label: 0 for state in scoreboard.WorkerState
                   if state != scoreboard.EMPTY}
+        threads = {"busy": 0, "idle": 0}
         rss = []
         for worker, info in sorted(_live(snap.table), key=lambda wi: wi[0].index):
             cells = self.scoreboard.stats(worker.index)
@@ -179,6 +188,9 @@ class Monitor:
                 boot_counts[metrics.boot_bucket(seconds)] += 1
                 boot_sum += seconds
             states[scoreboard.WorkerState(info.state).label] += 1
+            busy, idle = scoreboard.request_slots(info)
+            threads["busy"] += busy
+            threads["idle"] += idle
             rss.append((worker.index + 1, info.rss))
         backlog = {}
         for listener in self.listeners:
@@ -186,7 +198,7 @@ class Monitor:
             if value is not None:
                 backlog[listener.url()] = value
         return View(stats, states, snap.desired, rss, backlog, self.starts,
-                    dict(self.exits), boot_counts, boot_sum)
+                    dict(self.exits), boot_counts, boot_sum, threads)
 
 
 def _live(table):

@@ -69,9 +69,10 @@ class Readiness:
         if interval and now >= self._watchdog_at:
             self._watchdog_at = now + interval
             self.notifier.send("WATCHDOG=1")
-        busy = sum(1 for i in infos.values() if i.state == scoreboard.BUSY)
-        idle = sum(1 for i in infos.values() if i.state == scoreboard.IDLE)
-        status = "%d busy, %d idle workers" % (busy, idle)
+        slots = [scoreboard.request_slots(i) for i in infos.values()]
+        busy, idle = sum(s[0] for s in slots), sum(s[1] for s in slots)
+        threaded = any(i.threads for i in infos.values())
+        status = "%d busy, %d idle %s" % (busy, idle, "threads" if threaded else "workers")
         if self.ready and status != self._status and now - self._status_at >= STATUS_INTERVAL:
             self._status, self._status_at = status, now
             self.notifier.send("STATUS=" + status)

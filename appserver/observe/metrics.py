@@ -154,6 +154,12 @@ def render(view):
     _family(out, "appserver_workers", "gauge", "Live workers by state.")
     for state, count in view.states.items():
         out.append("appserver_workers%s %d\n" % (_labels(state=state), count))
+    if view.threads is not None:
+        _family(out, "appserver_threads", "gauge",
+                "Requests in the app (busy) and room for more (idle) over the live "
+                "workers: a thread each with --threads, else a worker each.")
+        for state, count in view.threads.items():
+            out.append("appserver_threads%s %d\n" % (_labels(state=state), count))
     _family(out, "appserver_workers_wanted", "gauge", "Workers the arbiter keeps.")
     out.append("appserver_workers_wanted %d\n" % view.wanted)
     _family(out, "appserver_worker_memory_bytes", "gauge",

@@ -19,6 +19,8 @@ line of the request that thread runs. Each thread writes only its own row;
 the worker's own fields then count in requests: the slot is ``busy`` only
 while every thread is, and ``requests`` counts every request of the worker.
 ``read`` returns the rows as ``SlotInfo.threads`` (empty without threads).
+``running(info)`` and ``request_slots(info)`` read a ``SlotInfo`` the same
+way with or without threads: the requests in the app, busy and idle slots.
 
 Times are ``time.monotonic()`` values, which on Linux share one clock across
 processes. Reads are not atomic with writes: a reader may see a slot mid-update,
@@ -291,3 +293,25 @@ class Row:
 
     def set_idle(self):
         self._bytes[self._state] = IDLE
+
+
+def running(info):
+    """``(thread, start, line)`` of each request in the app in a ``SlotInfo``:
+    thread is the row's number (from 1), or 0 for a worker without threads."""
+    if info.threads:
+        return [(number, row.request_start, row.request_line)
+                for number, row in enumerate(info.threads, 1)
+                if row.state == BUSY and row.request_start]
+    if info.state == BUSY and info.request_start:
+        return [(0, info.request_start, info.request_line)]
+    return []
+
+
+def request_slots(info):
+    """``(busy, idle)``: of the requests a live worker can run at once, how
+    many run and how many could start now (a worker without threads is one)."""
+    if info.threads:
+        busy = sum(1 for row in info.threads if row.state == BUSY)
+        idle = sum(1 for row in info.threads if row.state == IDLE)
+        return busy, idle if info.state == IDLE or info.state == BUSY else 0
+    return int(info.state == BUSY), int(info.state == IDLE)

@@ -42,6 +42,8 @@ def counters(view):
 def gauges(view):
     out = {"workers.%s" % state: count for state, count in view.states.items()}
     out["workers.wanted"] = view.wanted
+    for state, count in (view.threads or {}).items():
+        out["threads.%s" % state] = count
     out["memory_rss_bytes"] = sum(rss for _, rss in view.rss)
     out["listen_backlog"] = sum(queued for queued, _ in view.backlog.values())
     return out

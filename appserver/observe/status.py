@@ -2,7 +2,8 @@
 
 ``snapshot(snap)`` is a plain dict of the arbiter and every worker's
 scoreboard slot (pid, state, requests served, current request and for how
-long, heartbeat age, RSS), made from a ``plan.Snapshot``: this module reads no
+long, heartbeat age, RSS; with ``--threads``, ``threads``: each thread's
+state, request and its age), made from a ``plan.Snapshot``: this module reads no
 arbiter attribute. The request line's query string is shown as ``?<hidden>``
 unless ``admin-show-query`` (``shown_request``). ``routes(look,
 metrics_view)`` maps admin paths to handlers, where ``look()`` returns a
@@ -43,6 +44,8 @@ def snapshot(snap):
             "age": round(now - worker.spawned_at, 1),
             "rss": info.rss,
             "retiring": table.retiring.get(worker.pid),
+            "threads": [_thread(number, row, now, snap.cfg.admin_show_query)
+                        for number, row in enumerate(info.threads, 1)],
         })
     return {
         "version": __version__,
@@ -52,6 +55,17 @@ def snapshot(snap):
         "draining": snap.draining,
         "workers_wanted": snap.desired,
         "workers": workers,
+    }
+
+
+def _thread(number, row, now, show_query):
+    """One thread row of a worker (``--threads``) for the snapshot."""
+    return {
+        "thread": number,
+        "state": scoreboard.WorkerState(row.state).label,
+        "request": shown_request(row.request_line, show_query) or None,
+        "request_seconds": round(now - row.request_start, 3)
+        if row.request_start else None,
     }
 
 

@@ -2,7 +2,9 @@
 
 ``main(args)`` fetches ``/status`` from a running arbiter's admin
 listener and prints a table (pid, state, requests served, connections held,
-current request, its age, heartbeat age, RSS), or the JSON itself with ``--json``. Where the
+current request, its age, heartbeat age, RSS; with ``--threads``, a row per
+thread under its worker, numbered ``WORKER.THREAD``), or the JSON itself
+with ``--json``. Where the
 listener is: ``--admin ADDR`` (``HOST:PORT``, ``unix:PATH`` or a URL), else
 ``--pid FILE`` (the arbiter writes its admin URL to ``FILE.admin``), else the
 ``admin-bind`` and then ``pid`` settings of the config file and environment.
@@ -42,6 +44,9 @@ def render(snap):
         rows.append((str(w["number"]), str(w["pid"]), w["state"], str(w["requests"]),
                      str(w.get("connections", "-")), request, _seconds(w["request_seconds"]),
                      _seconds(w["heartbeat_age"]), _mib(w["rss"])))
+        for t in w.get("threads") or ():
+            rows.append(("%d.%d" % (w["number"], t["thread"]), "", t["state"], "", "",
+                         t["request"] or "-", _seconds(t["request_seconds"]), "", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
     lines = ["arbiter %s  app %s  workers %d/%d  %s" % (
         snap["pid"], snap["app"], len(snap["workers"]), snap["workers_wanted"],

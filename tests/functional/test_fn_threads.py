@@ -12,14 +12,17 @@ recycling, HUP reloads and TERM fail no request (each worker served exactly
 its max-requests).
 """
 import re
+import subprocess
+import sys
 import signal
 import threading
 import time
 
 import pytest
 
+from tests.harness.clients import read_response
 from tests.harness.load import Mixed
-from tests.harness.process import wait_until
+from tests.harness.process import REPO_ROOT, wait_until
 from tests.supervision.sv_load import wait_booted, wait_exited
 
 
@@ -183,3 +186,69 @@ def test_term_with_threads_answers_every_request_begun(server_factory):
     for part in (load.keep, load.close):
         begun_before = part.failed - part.failed_since(sent_term)
         assert begun_before == 0, part.summary()
+
+
+# -- status: a row per thread ---------------------------------------------------------
+
+def _admin(server):
+    return server.wait_for_log(r"Admin listener at: (\S+)").group(1)
+
+
+def _status(server, *args):
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "appserver", "status", "--admin",
+                           _admin(server), *args], capture_output=True, text=True,
+                          timeout=30, env=env, cwd=REPO_ROOT).stdout
+
+
+@pytest.mark.timeout(60)
+def test_status_shows_a_row_per_thread(server_factory):
+    server = server_factory("slow", "--threads", "3", "--admin-bind", "127.0.0.1:0",
+                            workers=1)
+    [worker] = server.wait_for_workers(1)
+    threads, results = _get_all(server, ["/?s=4&token=x"] * 2)
+    server.wait_for_records("slow.log", 2)
+    snap = json.loads(_status(server, "--json"))
+    [entry] = snap["workers"]
+    rows = entry["threads"]
+    assert [row["thread"] for row in rows] == [1, 2, 3]
+    busy = [row for row in rows if row["state"] == "busy"]
+    assert len(busy) == 2 and [r for r in rows if r["state"] == "idle"]
+    assert {row["request"] for row in busy} == {"GET /?<hidden> HTTP/1.1"}
+    assert all(row["request_seconds"] >= 0 for row in busy)
+    assert entry["state"] == "idle"         # a thread is free: it takes requests
+    table = _status(server)
+    lines = [line.split() for line in table.splitlines()[2:]]
+    assert [line[0] for line in lines] == ["1", "1.1", "1.2", "1.3"], table
+    assert sum(1 for line in lines[1:] if line[1] == "busy") == 2, table
+    metrics = server_metrics(server)
+    assert 'appserver_threads{state="busy"} 2' in metrics
+    assert 'appserver_threads{state="idle"} 1' in metrics
+    _join(threads, results)
+
+
+def server_metrics(server):
+    import http.client
+    host, port = _admin(server)[len("http://"):].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.timeout(60)
+def test_slow_request_logs_the_stack_of_its_own_thread(server_factory):
+    server = server_factory("slow", "--threads", "2", "--slow-request", "1",
+                            workers=1)
+    threads, results = _get_all(server, ["/?s=3", "/?s=0.2"])
+    match = server.wait_for_log(r"Slow request: worker \d+ thread (\d) has been serving "
+                                r"'GET /\?s=3 HTTP/1.1'", timeout=10)
+    stack = server.wait_for_log(r"stack of the slow request GET /\?s=3 HTTP/1.1 on "
+                                r"thread (\d)/2 \(still running\):\n(?:.*\n){0,6}.*slow\.py",
+                                timeout=10)
+    assert match.group(1) == stack.group(1)
+    _join(threads, results)
+    assert [r.status for r in results] == [200, 200]
+    assert server.log().count("stack of the slow request") == 1

@@ -169,3 +169,13 @@ def test_listen_backlog_of_a_real_socket():
         for client in clients:
             client.close()
         sock.close()
+
+
+def test_threads_are_counted_in_requests_on_the_page_and_in_statsd():
+    from appserver.observe import statsd
+    found = families(metrics.render(view(threads={"busy": 3, "idle": 5})))
+    threads = {s.labels["state"]: s.value for s in found["appserver_threads"].samples}
+    assert threads == {"busy": 3, "idle": 5}
+    gauges = statsd.gauges(view(threads={"busy": 3, "idle": 5}))
+    assert gauges["threads.busy"] == 3 and gauges["threads.idle"] == 5
+    assert "appserver_threads" not in families(metrics.render(view()))

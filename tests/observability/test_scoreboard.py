@@ -336,3 +336,26 @@ def test_peers_are_read_across_slots_with_rows():
     first.beat(6.0)
     first.set_connections(7)
     assert second.peers(3) == [(BUSY, 7, 6.0, 0.0)]
+
+
+def test_running_and_request_slots_read_rows_or_the_worker():
+    board = Scoreboard(slots=2, threads=3)
+    slot = board.claim(0, 1, 1.0)
+    slot.set_state(IDLE, 1.0)
+    rows = [slot.row(i) for i in range(3)]
+    for row in rows:
+        row.set_idle()
+    rows[1].started(b"GET /b HTTP/1.1", 2.0)
+    info = board.read(0)
+    assert scoreboard.running(info) == [(2, 2.0, "GET /b HTTP/1.1")]
+    assert scoreboard.request_slots(info) == (1, 2)
+    slot.set_state(DRAINING, 3.0)           # retiring: no room for more
+    assert scoreboard.request_slots(board.read(0)) == (1, 0)
+    plain = Scoreboard(slots=1)
+    one = plain.claim(0, 2, 1.0)
+    one.set_state(IDLE, 1.0)
+    assert scoreboard.running(plain.read(0)) == []
+    assert scoreboard.request_slots(plain.read(0)) == (0, 1)
+    one.request_started(b"GET /a HTTP/1.1", 4.0)
+    assert scoreboard.running(plain.read(0)) == [(0, 4.0, "GET /a HTTP/1.1")]
+    assert scoreboard.request_slots(plain.read(0)) == (1, 0)
