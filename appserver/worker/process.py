@@ -415,7 +415,7 @@ class Worker:
     # -- threads (--threads N > 1) -----------------------------------------------
 
     def _start_pool(self, threads):
-        from appserver.worker.threads import LockedCounters, ThreadPool
+        from appserver.worker.threads import Job, LockedCounters, ThreadPool
         self.pool = ThreadPool(threads, [self.slot.row(i) for i in range(threads)],
                                self._run_job)
         self.counters = LockedCounters(self.counters)
@@ -423,12 +423,12 @@ class Worker:
         for base in self.bases.values():
             base["wsgi.multithread"] = True
         self._serve = self._dispatch
+        self._job = Job
         self.longcall.stacks = self._slow_stacks
 
     def _dispatch(self, conn, request):
         """``_serve`` with threads: the request goes to a free thread, and
         the loop stops watching its connection until the thread is done."""
-        from appserver.worker.threads import Job
         if request.dropped_headers:
             log.debug("dropped headers with '_' from %s: %s", conn.peer,
                       ", ".join(request.dropped_headers))
@@ -436,8 +436,8 @@ class Worker:
         if not self.taking:
             request.keep_alive = False
         self.table.unwatch(conn)
-        self.pool.submit(Job(conn, request, started, self.observer))
-        if not self.pool.free and self.taking:
+        self.pool.submit(self._job(conn, request, started, self.observer))
+        if not self.pool.free and self.taking and not self.exiting:
             self.table.hold(True)
             self.slot.set_state(scoreboard.BUSY, started)
         self.requests += 1
