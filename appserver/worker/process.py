@@ -138,8 +138,15 @@ class Worker:
 
     @alive.setter
     def alive(self, value):
-        if not value and self.taking:
+        if value or not self.taking:
+            return
+        if self.pool is not None and self.pool.on_thread():
+            self.pool.later(self._stop_asked)   # a request hook: the loop stops
+        else:
             self._stop(time.monotonic())
+
+    def _stop_asked(self):
+        self._stop(time.monotonic())
 
     def run(self):
         """Boot and serve until told to stop; exits the process."""
@@ -455,6 +462,9 @@ class Worker:
 
     def _threads_done(self):
         """Take back the connections whose request a thread has finished."""
+        self.pool.woken()
+        for call in self.pool.take_calls():
+            call()
         now = time.monotonic()
         closing = self.exiting and not self.handing_over
         for job in self.pool.take_done():

@@ -12,7 +12,9 @@ line included, as ``wsgi.handler.handle`` does for the sync worker), then
 puts the job on ``done`` and wakes the loop through an eventfd in the
 loop's epoll set (``wake_fd``). The loop takes finished jobs back
 (``take_done``) and moves each connection on through the connection's own
-``finished``, as after an inline call. ``running`` and ``free`` are the
+``finished``, as after an inline call. Anything else a thread needs of the
+worker (a request hook setting ``worker.alive = False``) goes the same way:
+``later(call)``, run by the loop (``take_calls``). ``running`` and ``free`` are the
 loop's: only the loop reads or changes them.
 
 A request past ``timeout``: the loop logs its thread's stack (``stack``)
@@ -38,6 +40,8 @@ import traceback
 from appserver.wsgi import handler
 
 log = logging.getLogger("appserver")
+
+_PREFIX = "appserver-thread-"
 
 
 class Lease:
@@ -147,6 +151,7 @@ class ThreadPool:
         self.run = run
         self.jobs = queue.SimpleQueue()
         self.done = collections.deque()
+        self.calls = collections.deque()    # for the loop, from the threads
         self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.running = set()        # the loop's: jobs submitted, not yet taken back
         self.stuck = 0              # threads held by abandoned jobs
@@ -155,7 +160,22 @@ class ThreadPool:
         for number, row in enumerate(self.rows):
             row.set_idle()
             threading.Thread(target=self._serve, args=(number,), daemon=True,
-                             name="appserver-thread-%d" % (number + 1)).start()
+                             name="%s%d" % (_PREFIX, number + 1)).start()
+
+    def on_thread(self):
+        """True when called on one of the pool's threads."""
+        return threading.current_thread().name.startswith(_PREFIX)
+
+    def later(self, call):
+        """Have the loop run ``call()`` (from a pool thread)."""
+        self.calls.append(call)
+        os.eventfd_write(self.wake_fd, 1)
+
+    def take_calls(self):
+        calls = []
+        while self.calls:
+            calls.append(self.calls.popleft())
+        return calls
 
     @property
     def free(self):
@@ -166,12 +186,16 @@ class ThreadPool:
         self.running.add(job)
         self.jobs.put(job)
 
-    def take_done(self):
-        """The jobs finished since the last call (the loop's side)."""
+    def woken(self):
+        """The loop was woken (``wake_fd`` was readable): reset the eventfd,
+        before it takes the calls and the jobs, so that none is missed."""
         try:
             os.eventfd_read(self.wake_fd)
         except BlockingIOError:
             pass
+
+    def take_done(self):
+        """The jobs finished since the last call (the loop's side)."""
         done = []
         while self.done:
             job = self.done.popleft()

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -296,3 +295,19 @@ def test_slow_request_logs_the_stack_of_its_own_thread(server_factory):
     _join(threads, results)
     assert [r.status for r in results] == [200, 200]
     assert server.log().count("stack of the slow request") == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_request_hook_stopping_its_worker_is_carried_out_by_the_loop(
+        server_factory, tmp_path):
+    (tmp_path / "stop_conf.py").write_text(
+        "def post_request(worker, req, environ, resp):\n"
+        "    if 'stop' in req.query:\n"
+        "        worker.alive = False\n")
+    server = server_factory("slow", "--threads", "2", "-c", str(tmp_path / "stop_conf.py"),
+                            workers=1)
+    [old] = server.wait_for_workers(1)
+    assert server.get("/?s=0&stop=1").status == 200
+    server.wait_for_log(r"Worker %d exited with code 0" % old)
+    [new] = server.wait_for_workers(1, exclude=[old])
+    assert server.get("/?s=0").json()["pid"] == new
