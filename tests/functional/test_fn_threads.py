@@ -164,7 +164,7 @@ def test_hup_reloads_with_threads_lose_nothing(server_factory):
             old = server.worker_pids()
             mark = server.log_offset()
             server.signal(signal.SIGHUP)
-            waitwait_exited(server, old, after=mark)
+            wait_exited(server, old, after=mark)
             wait_booted(server, server.wait_for_workers(2))
             load.wait_for_ok(40)
     load.check()
