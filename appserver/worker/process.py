@@ -553,10 +553,13 @@ class Worker:
 
     def _answer_abandoned(self, job, now):
         """The loop answers for a thread it abandoned: 504 if nothing was
-        sent (else the response is cut), the access line, then close."""
+        sent (else the response is cut), the access line, then close (only
+        close, if the response was over)."""
         conn, request, response = job.conn, job.request, job.response
         duration = now - job.since
-        if not job.lease.sent_any:
+        if job.answered:
+            pass                    # the thread wrote its access line
+        elif not job.lease.sent_any:
             log.error("Request %s timed out after %.1f s; answering 504",
                       request.line, duration)
             data = error_bytes(GatewayTimeout(), request.method == "HEAD")

@@ -22,7 +22,9 @@ and ``abandon``s the job. Each socket call of a lease holds the lease's
 lock; the loop takes that lock without waiting and keeps it for good, so the
 thread can never touch that socket again (it would block on the lock until
 the process ends). If nothing of the response went out (``sent_any``), the
-loop answers the 504 itself through the connection. An abandoned job keeps
+loop answers the 504 itself through the connection; if the response is over
+(``answered``: the thread is stuck in a ``post_request`` hook, say), the
+loop only closes the connection; in between, it resets it. An abandoned job keeps
 its thread, which ends with the process: the worker retires.
 
 ``LockedCounters`` serializes the metric stores of the threads and the
@@ -115,8 +117,8 @@ class Job:
     (for an access line if the job is abandoned) and passes both on."""
 
     __slots__ = ("conn", "lease", "request", "since", "observer", "keep", "thread",
-                 "number", "size", "environ", "response", "timed_out", "abandoned",
-                 "stack_logged")
+                 "number", "size", "environ", "response", "answered", "timed_out",
+                 "abandoned", "stack_logged")
 
     def __init__(self, conn, request, since, observer):
         self.conn = conn
@@ -129,6 +131,7 @@ class Job:
         self.number = self.size = 0  # that thread's row, of how many
         self.environ = None
         self.response = None
+        self.answered = False       # the response is over: its access line is due
         self.timed_out = False      # the loop saw it run past timeout
         self.abandoned = False      # the loop took the lease's lock for good
         self.stack_logged = False   # slow-request: its stack was logged
@@ -138,6 +141,8 @@ class Job:
         self.observer.started(request, environ, response)
 
     def finished(self, conn, request, environ, response, duration):
+        with self.lease.lock:       # not once the loop took over (``abandon``)
+            self.answered = True
         self.observer.finished(conn, request, environ, response, duration)
 
 
@@ -212,7 +217,9 @@ class ThreadPool:
 
     def abandon(self, job):
         """Take ``job``'s lease from its thread for good (see the module
-        comment); False while the thread is inside a socket call."""
+        comment); False while the thread is inside a socket call. A job
+        ``answered`` already (stuck in a ``post_request`` hook, say) needs
+        no answer from the loop: its connection is only closed."""
         if not job.lease.lock.acquire(blocking=False):
             return False
         job.abandoned = True

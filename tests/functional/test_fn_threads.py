@@ -311,3 +311,25 @@ def test_a_request_hook_stopping_its_worker_is_carried_out_by_the_loop(
     server.wait_for_log(r"Worker %d exited with code 0" % old)
     [new] = server.wait_for_workers(1, exclude=[old])
     assert server.get("/?s=0").json()["pid"] == new
+
+
+@pytest.mark.timeout(60)
+def test_a_thread_stuck_after_its_response_is_not_answered_for_twice(
+        server_factory, tmp_path):
+    (tmp_path / "hang_conf.py").write_text(
+        "import time\n"
+        "def post_request(worker, req, environ, resp):\n"
+        "    if 'hang' in req.query:\n"
+        "        time.sleep(20)\n")
+    server = server_factory("slow", "--threads", "2", "--timeout", "1",
+                            "-c", str(tmp_path / "hang_conf.py"),
+                            "--access-logfile", "-", workers=1)
+    [old] = server.wait_for_workers(1)
+    response = server.get("/?s=0&hang=1")
+    assert response.status == 200 and response.json()["pid"] == old
+    server.wait_for_log(r"WORKER TIMEOUT \(pid:%d\) Request GET /\?s=0&hang=1 " % old)
+    [new] = server.wait_for_workers(1, exclude=[old])
+    assert server.get("/?s=0").json()["pid"] == new
+    wait_until(lambda: server.stdout().count('" 200 ') == 2, 10, server.stdout)
+    assert server.stdout().count("hang=1") == 1, server.stdout()
+    assert " 504 " not in server.stdout()
