@@ -21,10 +21,10 @@ import threading
 
 import pytest
 
-from tests.harness.clients import read_response
 from tests.harness.load import Mixed
 from tests.harness.process import REPO_ROOT, wait_until
 from tests.supervision.sv_load import wait_booted, wait_exited
+from tests.supervision.test_sv_stop import _answers, _queue
 
 
 def _get_all(server, paths, timeout=30):
@@ -168,27 +168,6 @@ def test_hup_reloads_with_threads_lose_nothing(server_factory):
             wait_booted(server, server.wait_for_workers(2))
             load.wait_for_ok(40)
     load.check()
-
-
-def _queue(server, count):
-    """``count`` connections, each with a complete request sent."""
-    socks = []
-    for _ in range(count):
-        sock = server.connect(timeout=30)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        socks.append(sock)
-    return socks
-
-
-def _answers(socks):
-    out = []
-    for sock in socks:
-        try:
-            with sock, sock.makefile("rb") as f:
-                out.append(read_response(f).status)
-        except Exception as exc:    # reported by the test
-            out.append(type(exc).__name__)
-    return out
 
 
 def _starts(server):
