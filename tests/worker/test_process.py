@@ -148,7 +148,7 @@ def test_an_abandoned_requests_504_that_cannot_be_sent_is_logged_as_not_sent(tmp
     seen = []
     worker.observer = types.SimpleNamespace(abandoned=lambda *args: seen.append(args))
     job = types.SimpleNamespace(conn=conn, request=request, response=None, environ=None,
-                                since=time.monotonic() - 5,
+                                since=time.monotonic() - 5, answered=False,
                                 lease=types.SimpleNamespace(sent_any=False))
     worker._answer_abandoned(job, time.monotonic())
     [(_, _, _, status, body, sent, _)] = seen
