@@ -5,7 +5,12 @@ While keep-alive clients keep every thread of a worker busy (each sends its
 next request as soon as its response arrives, so a request of the worker's
 own always waits for the next free thread), a new connection in the listen
 backlog is still served within a few requests, not only once they stop.
+Clients that vanish in the middle of an upload or of a download give their
+thread back (the app call ends, the response iterable is closed), and a
+client that stops reading a large response holds its own thread only.
 """
+import socket
+import struct
 import threading
 
 import pytest
@@ -62,3 +67,64 @@ def test_a_new_connection_is_served_while_kept_connections_busy_every_thread(
     assert response.status == 200
     # Served about in turn with the kept connections, not once they stopped.
     assert after < LOAD_LIMIT and after - before <= 10 * KEEP_CLIENTS, (before, after)
+
+
+def _vanish(server, head, body=b"", read=0, reset=False):
+    """Send ``head`` and ``body``, read ``read`` bytes of the answer, then
+    close (with a reset when ``reset``)."""
+    sock = server.connect(timeout=20)
+    try:
+        sock.sendall(head + body)
+        got = 0
+        while got < read:
+            data = sock.recv(65536)
+            assert data, "closed after %d bytes" % got
+            got += len(data)
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_clients_that_vanish_midway_give_their_threads_back(server_factory):
+    """Uploads cut in the middle of their body and downloads cut in the
+    middle of their response, twice as many of each as there are threads:
+    each app call ends (the download's iterable is closed), and afterwards
+    both threads still run two requests at once."""
+    server = server_factory("vanishing", "--threads", "2", workers=1)
+    upload = (b"POST /upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 100000000\r\n\r\n")
+    download = b"GET /download HTTP/1.1\r\nHost: x\r\n\r\n"
+    for i in range(4):
+        _vanish(server, upload, b"u" * 200000, reset=i % 2 == 1)
+        _vanish(server, download, read=300000, reset=i % 2 == 1)
+    ended = server.wait_for_records("vanishing.log", 8, timeout=20)
+    assert sorted(ended) == ["download-closed"] * 4 + ["upload-ended"] * 4
+    threads = [threading.Thread(target=server.get, args=("/?s=1",),
+                                kwargs={"timeout": 30}, daemon=True)
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(40)
+    assert server.records("hold.log") == ["start", "start", "end", "end"]
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_reader_holds_only_its_own_thread(server_factory):
+    """A client that stops reading a large response keeps one thread in its
+    send; the loop, and the other thread, go on serving new connections
+    meanwhile."""
+    server = server_factory("vanishing", "--threads", "2", workers=1)
+    slow = server.connect(timeout=20)
+    try:
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"GET /download HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert slow.recv(16).startswith(b"HTTP/1.1 200")
+        for _ in range(5):
+            assert server.get("/?s=0", timeout=20).status == 200
+        assert server.records("vanishing.log") == []    # still sending to it
+    finally:
+        slow.close()
+    server.wait_for_records("vanishing.log", 1)
