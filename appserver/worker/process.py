@@ -366,7 +366,8 @@ class Worker:
             if self.handing_over and conn.movable(self.handoff):
                 self.table.pass_on(conn)
                 return          # passed on, or it waits for room in the pair
-            if self.pool is not None and not self.pool.free and conn.unread:
+            if (self.pool is not None and not self.pool.free and conn.unread
+                    and not self._static_ahead(conn)):
                 self._wait(conn)
                 return
             try:
@@ -502,6 +503,16 @@ class Worker:
             for listener in self.listeners.values():
                 if self.pool.free and self.table.accepting:
                     self._accept(listener, self.pool.free)
+
+    def _static_ahead(self, conn):
+        """Whether the head buffered on ``conn`` asks for a static path: the
+        loop answers it without a thread (should the app answer it after
+        all, static-fallback, its job waits in the pool's queue)."""
+        if self.static is None:
+            return False
+        head = conn.parser.pending_head()
+        target = head.split(b" ", 2)[1:2] if head else None
+        return bool(target) and self.static.claims(target[0].decode("latin-1"))
 
     def _wait(self, conn):
         """A request arrived on ``conn`` while every thread is busy; what

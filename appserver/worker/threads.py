@@ -184,8 +184,8 @@ class ThreadPool:
 
     @property
     def free(self):
-        """Threads free to take a job now."""
-        return self.size - len(self.running) - self.stuck
+        """Threads free to take a job now (none while jobs wait in the queue)."""
+        return max(0, self.size - len(self.running) - self.stuck)
 
     def submit(self, job):
         self.running.add(job)

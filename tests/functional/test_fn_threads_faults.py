@@ -128,3 +128,31 @@ def test_a_slow_reader_holds_only_its_own_thread(server_factory):
     finally:
         slow.close()
     server.wait_for_records("vanishing.log", 1)
+
+
+@pytest.mark.timeout(60)
+def test_a_static_file_is_served_while_every_thread_is_busy(server_factory, tmp_path):
+    """The loop answers static files itself: a kept connection's request for
+    one does not wait for a thread while the app holds them all."""
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "a.txt").write_bytes(b"static")
+    server = server_factory("vanishing", "--threads", "2", "--static",
+                            "/static/=%s" % (tmp_path / "files"), workers=1)
+    kept = server.connection(timeout=20)
+    try:
+        for _ in range(2):
+            if _:       # the second time, while both threads hold a request
+                threads = [threading.Thread(target=server.get, args=("/?s=8",),
+                                            kwargs={"timeout": 30}, daemon=True)
+                           for _ in range(2)]
+                for thread in threads:
+                    thread.start()
+                server.wait_for_records("hold.log", 2)
+            kept.request("GET", "/static/a.txt")
+            response = kept.getresponse()
+            assert (response.status, response.read()) == (200, b"static")
+        assert server.records("hold.log") == ["start", "start"]     # still held
+    finally:
+        kept.close()
+    for thread in threads:
+        thread.join(40)
