@@ -9,11 +9,19 @@ reports the watchdog interval (half of ``WATCHDOG_USEC``) when the watchdog is
 meant for this process. ``forget_notify()`` removes the notify and watchdog
 variables; a worker calls it right after the fork, so no app code can send
 ``READY=1`` or ``STOPPING=1`` in the arbiter's name (``NotifyAccess=all``).
+
+A send waits at most ``SEND_TIMEOUT`` for room in the receiver's queue, so a
+notify socket nobody reads never stalls the arbiter's loop; a message that
+cannot go is logged with what systemd will miss because of it.
 """
 
+import logging
 import os
 import socket
 import time
+
+log = logging.getLogger("appserver")
+SEND_TIMEOUT = 1.0      # seconds a datagram may wait for room in the queue
 
 SD_LISTEN_FDS_START = 3
 _VARS = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
@@ -64,8 +72,13 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sock.settimeout(SEND_TIMEOUT)
             self._sock.sendto("\n".join(lines).encode(), self.address)
-        except OSError:
+        except OSError as exc:
+            log.warning("sd_notify to NOTIFY_SOCKET=%s failed (%s): systemd does not "
+                        "get %s; check that the socket exists and its reader is alive",
+                        self.address.replace("\0", "@", 1), exc or type(exc).__name__,
+                        " ".join(lines))
             return False
         return True
 

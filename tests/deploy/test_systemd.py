@@ -1,12 +1,15 @@
 """systemd integration over real processes: socket activation with the real
 ``systemd-socket-activate``, the exact ``sd_notify`` sequence seen by a
 ``NOTIFY_SOCKET`` listener (path and abstract), the watchdog, ``MAINPID`` after
-a USR2 upgrade, and ``systemd-analyze verify`` of examples/systemd."""
+a USR2 upgrade, a notify socket that cannot take a message, and
+``systemd-analyze verify`` of examples/systemd."""
 
+import logging
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from appserver.deploy import systemd
 
 from .files import SYSTEMD, unit_entries, unit_value
 from tests.harness.clients import http_get
@@ -182,6 +187,57 @@ def test_term_as_the_workers_boot_stops_without_saying_ready(procs, notify, dela
     notify.drain(0.05)
     keys = [k for m in states(notify.messages) for k in m.fields if k in STATE_KEYS]
     assert keys == ["STOPPING"], notify.messages
+
+
+# A notify socket that cannot take a message: a send waits a bounded time,
+# returns False and says what systemd missed.
+@pytest.fixture
+def full_socket():
+    """A bound notify socket that nobody reads, its queue filled to the brim."""
+    tmp = short_tmpdir()
+    path = str(tmp / "notify")
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(path)
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.setblocking(False)
+    for _ in range(100000):
+        try:
+            filler.sendto(b"STATUS=filler", path)
+        except BlockingIOError:
+            break
+    else:
+        pytest.fail("the notify socket's queue never filled")
+    filler.close()
+    yield path
+    reader.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_send_to_a_full_queue_gives_up_and_says_what_was_lost(full_socket, monkeypatch,
+                                                                caplog):
+    monkeypatch.setattr(systemd, "SEND_TIMEOUT", 0.05)
+    notifier = systemd.Notifier({"NOTIFY_SOCKET": full_socket})
+    with caplog.at_level(logging.WARNING, logger="appserver"):
+        assert notifier.send("READY=1", "STATUS=2 workers booted") is False
+    notifier.close()
+    assert "READY=1 STATUS=2 workers booted" in caplog.text
+    assert full_socket in caplog.text
+
+
+def test_a_missing_notify_socket_is_logged_not_ignored(tmp_path, caplog):
+    notifier = systemd.Notifier({"NOTIFY_SOCKET": str(tmp_path / "absent")})
+    with caplog.at_level(logging.WARNING, logger="appserver"):
+        assert notifier.send("STOPPING=1") is False
+    assert "STOPPING=1" in caplog.text and "absent" in caplog.text
+
+
+def test_an_unread_notify_socket_does_not_stall_the_arbiter(procs, full_socket):
+    """The arbiter's READY=1 cannot go: it logs so, serves, and stops on TERM."""
+    proc = serve(procs, "--workers", "1", env={"NOTIFY_SOCKET": full_socket})
+    proc.wait_for_log(r"sd_notify to NOTIFY_SOCKET=%s failed" % full_socket)
+    assert http_get(address_of(proc))[0] == 200
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait_exit() == 0
 
 
 def test_status_reports_busy_and_idle_workers(procs, notify):
