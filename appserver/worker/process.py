@@ -12,17 +12,18 @@ then any pipelined request already buffered. The heartbeat goes to the
 scoreboard on every turn and around every request, so a request stuck in the
 app stops it. Each request goes through a ``RequestObserver``.
 
-With ``--threads N`` (N > 1) the loop does not call the app: a complete
-head goes to a ``ThreadPool`` thread (``worker.threads``) while the loop
-goes on accepting, reading and sending for the other connections. The loop
-still owns every connection: it stops watching one while a thread serves
-it, and takes it back when the thread is done (the pool's eventfd is in the
-epoll set). While every thread is busy the worker takes no new connection
-(``table.hold``); a request that arrives meanwhile on one of its own waits
-(``waiting``), and is passed to a free worker after ``HANDOFF_AFTER``. The
-heartbeat is the loop's, so the ``timeout`` of each request is kept here
-(``_overdue``): the request's thread stack is logged, the 504 sent if
-nothing was, and the worker retires (see ``worker.threads``).
+With ``--threads N`` (N > 1) the loop does not call the app: a complete head
+goes to a ``ThreadPool`` thread (``worker.threads``) while the loop goes on
+accepting, reading and sending for the other connections. The loop still
+owns every connection: it stops watching one while a thread serves it, and
+takes it back when the thread is done (the pool's wake-up descriptor is in
+the epoll set). While every thread is busy the worker takes no new
+connection (``table.hold``); a request that arrives meanwhile on one of its
+own waits (``waiting``), and is passed to a free worker after
+``HANDOFF_AFTER``. The heartbeat is the loop's, so the ``timeout`` of each
+request is kept here (``_overdue``): the request's thread stack is logged,
+the 504 sent if nothing was, and the worker retires (see
+``worker.threads``).
 
 A request under a ``--static`` prefix is answered by the loop itself
 (``appserver.static``), never by the app: the connection sends the file in

@@ -9,13 +9,14 @@ response I/O (``read_body``, ``sendall``, ``sendfile``...), never a state
 transition or a deadline. The thread writes its own scoreboard row
 (``scoreboard.Row``), runs the app (request hooks, request id and access
 line included, as ``wsgi.handler.handle`` does for the sync worker), then
-puts the job on ``done`` and wakes the loop through an eventfd in the
-loop's epoll set (``wake_fd``). The loop takes finished jobs back
-(``take_done``) and moves each connection on through the connection's own
-``finished``, as after an inline call. Anything else a thread needs of the
-worker (a request hook setting ``worker.alive = False``) goes the same way:
-``later(call)``, run by the loop (``take_calls``). ``running`` and ``free`` are the
-loop's: only the loop reads or changes them.
+puts the job on ``done`` and wakes the loop through a ``Wakeup`` (an
+eventfd, or a pipe before Python 3.10) in the loop's epoll set
+(``wake_fd``). The loop takes finished jobs back (``take_done``) and moves
+each connection on through the connection's own ``finished``, as after an
+inline call. Anything else a thread needs of the worker (a request hook
+setting ``worker.alive = False``) goes the same way: ``later(call)``, run by
+the loop (``take_calls``). ``running`` and ``free`` are the loop's: only the
+loop reads or changes them.
 
 A request past ``timeout``: the loop logs its thread's stack (``stack``)
 and ``abandon``s the job. Each socket call of a lease holds the lease's
@@ -157,7 +158,8 @@ class ThreadPool:
         self.jobs = queue.SimpleQueue()
         self.done = collections.deque()
         self.calls = collections.deque()    # for the loop, from the threads
-        self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.wakeup = Wakeup()
+        self.wake_fd = self.wakeup.fd
         self.running = set()        # the loop's: jobs submitted, not yet taken back
         self.stuck = 0              # threads held by abandoned jobs
 
@@ -174,7 +176,7 @@ class ThreadPool:
     def later(self, call):
         """Have the loop run ``call()`` (from a pool thread)."""
         self.calls.append(call)
-        os.eventfd_write(self.wake_fd, 1)
+        self.wakeup.set()
 
     def take_calls(self):
         calls = []
@@ -192,12 +194,9 @@ class ThreadPool:
         self.jobs.put(job)
 
     def woken(self):
-        """The loop was woken (``wake_fd`` was readable): reset the eventfd,
+        """The loop was woken (``wake_fd`` was readable): reset the wake-up,
         before it takes the calls and the jobs, so that none is missed."""
-        try:
-            os.eventfd_read(self.wake_fd)
-        except BlockingIOError:
-            pass
+        self.wakeup.clear()
 
     def take_done(self):
         """The jobs finished since the last call (the loop's side)."""
@@ -255,7 +254,33 @@ class ThreadPool:
                 job.keep = False
             row.finished()
             self.done.append(job)
-            os.eventfd_write(self.wake_fd, 1)
+            self.wakeup.set()
+
+
+class Wakeup:
+    """One descriptor the loop polls, made readable by ``set()`` from any
+    thread and unreadable again by ``clear()``: an eventfd where Python has
+    one (3.10 and later), else a non-blocking pipe."""
+
+    _ONE = (1).to_bytes(8, sys.byteorder)
+
+    def __init__(self):
+        if hasattr(os, "eventfd"):
+            self.fd = self._write_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:
+            self.fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set(self):
+        try:
+            os.write(self._write_fd, self._ONE)
+        except BlockingIOError:
+            pass                # the pipe is full: readable already
+
+    def clear(self):
+        try:
+            os.read(self.fd, 65536)     # an eventfd's counter, or the pipe's bytes
+        except BlockingIOError:
+            pass
 
 
 class LockedCounters:
