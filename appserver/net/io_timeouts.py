@@ -15,12 +15,10 @@ it (``appserver.worker.longcall``). TLS sockets use Python-level timeouts.
 A listener bound to a loopback address (a proxy on the same host, or a
 benchmark) also gives its sockets a fixed send buffer of ``LOOPBACK_SNDBUF``
 (the kernel doubles it) instead of the kernel's autotuning: across loopback
-the round trip is microseconds, so the megabytes autotuning grows to buy no
-throughput, and a 1 MiB chunked response over 16 keep-alive connections cost
-the worker about 450 µs of CPU with them and about 250 µs without (the
-client's CPU per response unchanged, twice the responses a second). Other
-listeners keep autotuning: a distant client needs the buffer to fill its
-round trip.
+the round trip is microseconds, and the megabytes autotuning grows to cost
+CPU and buy no throughput. Other listeners keep autotuning: a distant client
+needs the buffer to fill its round trip.
+
 The errors: ``ClientError`` (the client went away or stopped), its
 ``ClientTimeout`` and ``BodyTimeout``.
 """
