@@ -475,6 +475,25 @@ def kind(name: str) -> str:
     return BY_NAME[name].kind
 
 
+# Gunicorn configures logging from the first of these that is set and ignores
+# the others (gunicorn.glogging.Logger.setup), whatever source set each.
+LOG_CONFIGS = ("logconfig_dict", "logconfig_json", "logconfig")
+
+
+def log_config_used(given: Dict[str, Any]) -> Optional[str]:
+    """Which of Gunicorn's log configurations in ``given`` (name: value)
+    Gunicorn uses; None when none is set."""
+    return next((name for name in LOG_CONFIGS if given.get(name)), None)
+
+
+def log_config_ignored(name: str, where: str, used: str) -> str:
+    """The notice for Gunicorn's log configuration ``name`` (from ``where``),
+    which Gunicorn ignores because ``used`` is set."""
+    return ("%s (Gunicorn's setting, from %s) is ignored: %s is set too, and "
+            "Gunicorn uses %s before %s; remove the one you do not mean"
+            % (name, where, used, used, name))
+
+
 def translate(name: str, value: Any, where: str) -> Outcome:
     """``("set", key, value)`` or ``("notice", text or None)`` for Gunicorn's
     setting ``name`` given ``value``; ``ConfigError`` when it is refused.

@@ -141,13 +141,16 @@ def load(app: Optional[str] = None, cli: Optional[Mapping[str, Any]] = None,
     path = _find_config_file(next((n for n in reversed(named) if n), None), cwd)
     notices = ["Reading options from %s: %s" % (var, " ".join(_shown(options)))
                for var, options in cmd if var == "GUNICORN_CMD_ARGS"]
-    layers = [_env_layer(environ)]
-    layers += [_cli_layer(options, notices, var) for var, options in cmd]
-    layers.append(_cli_layer(cli, notices))
+    logs = {k: v for options in [o for _, o in cmd] + [cli]
+            for k, v in options.items() if k in G.LOG_CONFIGS}
+    file_layer: Layer = {}
     file_hooks: Dict[str, Any] = {}
     if path:
-        file_layer, file_hooks = _file_layer(path, notices)
-        layers.insert(0, file_layer)
+        file_layer, file_hooks, logs = _file_layer(path, notices, logs)
+    used = G.log_config_used(logs)
+    layers = [file_layer, _env_layer(environ)]
+    layers += [_cli_layer(options, notices, var, used) for var, options in cmd]
+    layers.append(_cli_layer(cli, notices, None, used))
     values: Dict[str, Any] = {}
     sources: Dict[str, str] = {}
     for layer in layers:
@@ -235,8 +238,10 @@ def _shown(options: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _cli_layer(cli: Mapping[str, Any], notices: List[str],
-               var: Optional[str] = None) -> Layer:
-    """Command-line options (``var``: from that environment variable)."""
+               var: Optional[str] = None, log_used: Optional[str] = None) -> Layer:
+    """Command-line options (``var``: from that environment variable).
+    ``log_used``: the one of Gunicorn's log configurations Gunicorn would use
+    (``G.LOG_CONFIGS``); another one given here is ignored, with a notice."""
     layer: Layer = {}
     description = COMMAND_LINE if var is None else var
     for key, value in cli.items():
@@ -245,7 +250,9 @@ def _cli_layer(cli: Mapping[str, Any], notices: List[str],
             continue
         flag = _long_flag(setting) if setting else G.BY_NAME[key].flags[-1]
         where = flag if var is None else "%s in %s" % (flag, var)
-        if key in G.BY_NAME:        # also adapts Gunicorn's values: --cert-reqs 2
+        if key in G.LOG_CONFIGS and log_used is not None and log_used != key:
+            notices.append(G.log_config_ignored(key, where, log_used))
+        elif key in G.BY_NAME:        # also adapts Gunicorn's values: --cert-reqs 2
             _gunicorn(key, value, where, description, layer, notices)
         else:
             layer[key] = (value, where, description)
@@ -308,19 +315,27 @@ def _find_config_file(given: Optional[str], cwd: str) -> Optional[str]:
     return None
 
 
-def _file_layer(path: str, notices: List[str]) -> Tuple[Layer, Dict[str, Any]]:
-    """The settings of a config file, and its server hooks.
+def _file_layer(path: str, notices: List[str], logs: Mapping[str, Any],
+                ) -> Tuple[Layer, Dict[str, Any], Dict[str, Any]]:
+    """The settings of a config file, its server hooks, and Gunicorn's log
+    configurations given anywhere (``logs``: those of the command lines,
+    which win over the file's of the same name).
 
     A Gunicorn setting goes through its rule (which also adapts the values
     of the names both servers share: ``umask = 0o027``, ``bind = [...]``);
-    other names are appserver's, or ignored unless close to a setting's."""
+    of its log configurations only the one Gunicorn would use. Other names
+    are appserver's, or ignored unless close to a setting's."""
     origin = "config file " + path
     layer: Layer = {}
     names, file_hooks = _run_config_file(path)
     gunicorns = _is_gunicorn_file(path, names)
+    logs = dict({k: v for k, v in names.items() if k in G.LOG_CONFIGS}, **logs)
+    log_used = G.log_config_used(logs)
     for name, value in names.items():
         setting = S.BY_KEY.get(name)
-        if name in G.BY_NAME:
+        if name in G.LOG_CONFIGS and value and log_used != name:
+            notices.append(G.log_config_ignored(name, origin, str(log_used)))
+        elif name in G.BY_NAME:
             _gunicorn(name, value, origin, origin, layer, notices)
         elif gunicorns and name in GUNICORN_FLAG_NAMES:
             notices.append(
@@ -332,7 +347,7 @@ def _file_layer(path: str, notices: List[str]) -> Tuple[Layer, Dict[str, Any]]:
             layer[name] = (value, origin, origin)
         else:
             _check_near_miss(name, path)
-    return layer, file_hooks
+    return layer, file_hooks, logs
 
 
 # appserver's setting names that are Gunicorn's long flags of a setting it

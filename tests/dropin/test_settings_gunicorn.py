@@ -147,6 +147,43 @@ def test_logconfig_dict_is_taken_over_gunicorns_defaults(cwd):
     assert load_file(cwd, "logconfig_dict = {}\n").log_config is None
 
 
+LOG_DICT = "logconfig_dict = {'root': {'level': 'WARNING', 'handlers': ['console']}}\n"
+
+
+def test_logconfig_dict_wins_over_logconfig_json_in_one_file(cwd):
+    # Gunicorn's Logger.setup: logconfig_dict, else logconfig_json, else logconfig
+    (cwd / "log.json").write_text('{"version": 1}')
+    for text in (LOG_DICT + "logconfig_json = 'log.json'\n",
+                 "logconfig_json = 'log.json'\n" + LOG_DICT):
+        cfg = load_file(cwd, text)
+        assert cfg.log_config["root"]["level"] == "WARNING"
+        assert "gunicorn.error" in cfg.log_config["loggers"]
+        assert len(cfg.notices) == 1
+        assert cfg.notices[0].startswith("logconfig_json (Gunicorn's setting, from "
+                                         "config file ")
+        assert "is ignored: logconfig_dict is set too" in cfg.notices[0]
+
+
+def test_logconfig_dict_wins_over_log_config_json_on_the_command_line(cwd):
+    (cwd / "log.json").write_text('{"version": 1}')
+    cfg = load_file(cwd, LOG_DICT, {"logconfig_json": "log.json"})
+    assert cfg.log_config["root"]["level"] == "WARNING"
+    assert cfg.notices == ("logconfig_json (Gunicorn's setting, from "
+                           "--log-config-json) is ignored: logconfig_dict is set "
+                           "too, and Gunicorn uses logconfig_dict before "
+                           "logconfig_json; remove the one you do not mean",)
+
+
+def test_logconfig_json_alone_and_an_ignored_ini_file(cwd):
+    (cwd / "log.json").write_text('{"version": 1}')
+    cfg = load_file(cwd, "logconfig_json = 'log.json'\n")
+    assert cfg.log_config == "log.json" and cfg.notices == ()
+    cfg = load_file(cwd, "logconfig = 'log.ini'\n", {"logconfig_json": "log.json"})
+    assert cfg.log_config == "log.json"
+    assert "logconfig (Gunicorn's setting, from config file" in cfg.notices[0]
+    assert "Gunicorn uses logconfig_json before logconfig" in cfg.notices[0]
+
+
 GUNICORN_HELPERS = """\
 env = "production"                  # helpers of the file's own: Gunicorn ignores
 pid = 4                             # these names, which are not its settings
