@@ -361,7 +361,7 @@ def _complete(words, cword):
 
 
 def test_shell_completion_of_options_and_the_status_command():
-    assert _complete("appserver --work", 1) == ["plain,--workers"]
+    assert _complete("appserver --work", 1) == ["plain,--workers", "plain,--worker-class"]
     assert "plain,status" in _complete("appserver st", 1)
     assert _complete("appserver --worker-tm", 1) == []      # Gunicorn's: hidden
     script = subprocess.run([sys.executable, "-m", "appserver"], timeout=30,

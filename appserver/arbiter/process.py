@@ -28,6 +28,7 @@ import time
 
 from appserver import __version__, errors
 from appserver.config import hooks
+from appserver.config.settings import pool_threads
 from appserver.deploy import pidfile
 from appserver.net import sockets
 from appserver.observe import logs, scoreboard
@@ -123,7 +124,7 @@ class Arbiter:
             self.admin = self._admin()
             if cfg.pid and not self.predecessor:
                 self._write_admin_file()
-            self.scoreboard = scoreboard.Scoreboard(threads=cfg.threads)
+            self.scoreboard = scoreboard.Scoreboard(threads=pool_threads(cfg))
             self.pool = Pool(self.scoreboard)
             self.monitor = Monitor(cfg, self.scoreboard, self.listeners)
             # After USR2, the old generation's pair: its connections come here.

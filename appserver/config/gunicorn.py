@@ -149,11 +149,13 @@ _SYNC = ("sync", "gthread", "gunicorn.workers.sync.syncworker",
 def _worker_class(value: Any, where: str) -> Outcome:
     """sync and gthread are what appserver's workers do: one request at a
     time, or ``threads`` at once (Gunicorn, too, reads ``threads`` with
-    gthread). Any other class is refused."""
+    gthread; its gthread runs the app on a pool thread even with one).
+    Any other class is refused."""
     text = value if isinstance(value, str) else "%s.%s" % (
         getattr(value, "__module__", ""), getattr(value, "__name__", repr(value)))
     if text.strip().lower() in _SYNC:
-        return ("notice", None)
+        threaded = "gthread" in text.lower() or "threadworker" in text.lower()
+        return ("set", "worker_class", "gthread" if threaded else "sync")
     raise ConfigError(
         "worker_class %r (from %s) is not available: appserver runs sync and "
         "threaded workers (--threads N: N requests at once per worker, with "
@@ -271,7 +273,7 @@ GUNICORN = (
     # Worker processes
     _g("workers", ("-w", "--workers"), VALUE, same("workers")),
     _g("worker_class", ("-k", "--worker-class"), VALUE,
-       _custom(_worker_class, SAME), SAME),
+       _custom(_worker_class, SAME, "worker_class"), SAME),
     _g("threads", ("--threads",), VALUE, _custom(_threads, SAME), SAME),
     _g("worker_connections", ("--worker-connections",), VALUE, no_effect(
         "it applies to Gunicorn's async workers only; appserver's per-worker "

@@ -93,7 +93,7 @@ class CfgView:
             value = getattr(cfg, key or name, None)
             return list(value) if isinstance(value, tuple) else value
         if name == "worker_class_str":
-            return "gthread" if cfg.threads > 1 else "sync"
+            return "gthread" if S.pool_threads(cfg) else "sync"
         if name == "is_ssl":
             return bool(cfg.certfile)
         if name == "env":

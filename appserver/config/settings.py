@@ -1,7 +1,8 @@
 """The settings table: every setting of appserver, declared once.
 
-Data only. Each ``Setting`` record names a setting (``graceful-timeout``), its
-value type, default, command-line flags, ``--help`` section and help text. The
+Data, and ``pool_threads(cfg)``, which two settings decide. Each
+``Setting`` record names a setting (``graceful-timeout``), its value type,
+default, command-line flags, ``--help`` section and help text. The
 command-line options (``cmdline.py``), the config-file keys and ``Config`` attributes
 (``graceful_timeout``), the environment variables (``APPSERVER_GRACEFUL_TIMEOUT``)
 and ``docs/settings.md`` are all generated from ``SETTINGS``. Values are
@@ -9,7 +10,7 @@ converted and checked by ``appserver.config.convert`` according to ``type``. Wha
 record holds, the value types and the sections are ``appserver.config.schema``.
 """
 
-from typing import Dict
+from typing import Any, Dict
 
 from appserver.config.schema import (
     APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
@@ -132,6 +133,13 @@ SETTINGS = (
             "docs/deploy.md).",
             metavar="INT|auto", minimum=1, default_env="WEB_CONCURRENCY",
             default_doc="1, or $WEB_CONCURRENCY when set"),
+    Setting("worker-class", CHOICE, "sync", ("-k", "--worker-class"), WORKERS,
+            "sync: with --threads 1 the app runs on the worker's main thread "
+            "(wsgi.multithread false); gthread: on a thread of a pool of "
+            "--threads threads, even with 1 (wsgi.multithread true), as "
+            "Gunicorn's gthread worker does. With --threads above 1 both run "
+            "a pool. Gunicorn's class paths for these two are accepted too.",
+            metavar="CLASS", choices=("sync", "gthread")),
     Setting("threads", INT, 1, ("--threads",), WORKERS,
             "Requests each worker runs at once, each on its own thread (1: "
             "one at a time, no thread started). Helps apps that wait on I/O "
@@ -363,3 +371,9 @@ BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
 BY_KEY: Dict[str, Setting] = {s.key: s for s in SETTINGS}
 BY_ENV: Dict[str, Setting] = {s.env: s for s in SETTINGS if s.env}
 CONFIG_SETTINGS = tuple(s for s in SETTINGS if not s.cli_only)
+
+
+def pool_threads(cfg: Any) -> int:
+    """The threads of each worker's pool that runs the app: 0 (the app runs
+    on the worker's main thread) for a sync worker with one thread."""
+    return cfg.threads if cfg.threads > 1 or cfg.worker_class == "gthread" else 0

@@ -101,17 +101,18 @@ ThreadInfo = namedtuple("ThreadInfo", "state request_start request_line")
 
 
 def slot_size(threads):
-    """Bytes of one slot for workers of ``threads`` threads."""
-    return SLOT_SIZE + (threads * ROW_SIZE if threads > 1 else 0)
+    """Bytes of one slot for workers of ``threads`` pool threads."""
+    return SLOT_SIZE + threads * ROW_SIZE
 
 
 class Scoreboard:
     """The shared table; ``slots`` bounds how many workers can be tracked,
-    ``threads`` is the thread rows of each slot (``--threads``; 1: none)."""
+    ``threads`` is the thread rows of each slot (the pool threads of each
+    worker, ``config.loading.pool_threads``; 0: none)."""
 
-    def __init__(self, slots=1024, threads=1):
+    def __init__(self, slots=1024, threads=0):
         self.slots = slots
-        self.rows = threads if threads > 1 else 0
+        self.rows = threads
         self.size = slot_size(threads)
         self._mem = mmap.mmap(-1, slots * self.size)
 

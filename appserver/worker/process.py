@@ -64,6 +64,7 @@ import time
 
 from appserver import errors
 from appserver.config import hooks
+from appserver.config.settings import pool_threads
 from appserver.deploy import daemon
 from appserver.observe import logs, scoreboard
 from appserver.net.connection import (AWAIT_HEAD, CLOSED_STATE, DRAINING, FRONT, IDLE, LINGERING,
@@ -219,11 +220,12 @@ class Worker:
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(listener, multiprocess)
                       for fd, listener in self.listeners.items()}
-        threads = min(cfg.threads, self.slot.rows)
-        if cfg.threads > 1 and threads < cfg.threads:
-            log.warning("threads=%d takes effect on a restart or a USR2 upgrade, not "
-                        "on HUP; serving with %d", cfg.threads, max(threads, 1))
-        if threads > 1:
+        threads = min(pool_threads(cfg), self.slot.rows)
+        if threads < pool_threads(cfg):
+            log.warning("threads=%d (worker class %s) takes effect on a restart or a "
+                        "USR2 upgrade, not on HUP; serving with %d", cfg.threads,
+                        cfg.worker_class, max(threads, 1))
+        if threads:
             self._start_pool(threads)
         if context is not None:
             for base in self.bases.values():

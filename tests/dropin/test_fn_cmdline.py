@@ -12,7 +12,7 @@ def test_gunicorn_cmd_args_are_read_with_one_notice(server_factory):
     assert len(srv.worker_pids()) == 2
     log = srv.log()
     assert log.count("Reading options from GUNICORN_CMD_ARGS: --workers 2 "
-                     "--threads 1 --worker-class sync --worker-tmp-dir /dev/shm") == 1, log
+                     "--worker-class sync --threads 1 --worker-tmp-dir /dev/shm") == 1, log
     assert log.count("worker_tmp_dir (Gunicorn's setting, from --worker-tmp-dir in "
                      "GUNICORN_CMD_ARGS) has no effect: heartbeats go to shared "
                      "memory") == 1, log

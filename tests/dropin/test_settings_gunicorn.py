@@ -230,9 +230,20 @@ def test_a_refused_worker_class_names_gthread_as_the_way(cwd):
     assert "use 'sync' or 'gthread'" in str(info.value)
 
 
-def test_gthread_with_one_thread_is_a_sync_worker(cwd):
-    cfg = load_file(cwd, "worker_class = 'gthread'\nthreads = 1\n")
-    assert cfg.notices == ()
+def test_gthread_with_one_thread_runs_the_app_on_a_pool_of_one(cwd):
+    # Gunicorn's gthread worker runs a pool of ``threads`` even with one, and
+    # its environ says wsgi.multithread; its sync worker does neither.
+    from appserver.config import hook_views
+    for text, kind, pool in (
+            ("worker_class = 'gthread'\nthreads = 1\n", "gthread", 1),
+            ("worker_class = 'gunicorn.workers.gthread.ThreadWorker'\n", "gthread", 1),
+            ("worker_class = 'sync'\n", "sync", 0),
+            ("worker_class = 'sync'\nthreads = 3\n", "sync", 3),
+            ("threads = 1\n", "sync", 0)):
+        cfg = load_file(cwd, text)
+        assert (cfg.worker_class, S.pool_threads(cfg), cfg.notices) == (kind, pool, ())
+        view = hook_views.CfgView(cfg)
+        assert view.worker_class_str == ("gthread" if pool else "sync")
 
 
 def test_close_to_a_gunicorn_name_is_did_you_mean(cwd):
@@ -285,7 +296,8 @@ def test_gunicorn_flags_are_hidden_from_help(capsys):
     with pytest.raises(SystemExit):
         cmdline.parse(["--help"])
     out = capsys.readouterr().out
-    assert "--worker-tmp-dir" not in out and "--worker-class" not in out
+    assert "--worker-tmp-dir" not in out and "--log-syslog" not in out
+    assert "-k, --worker-class CLASS" in out         # appserver's too: sync or gthread
 
 
 def test_refused_gunicorn_flag(cwd):

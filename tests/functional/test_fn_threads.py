@@ -4,7 +4,8 @@ N slow requests on one worker all start before any ends (the app's
 ``slow.log`` records, not timings); request N+1 on a single worker starts
 only once one has ended, and with two workers of N threads 2N slow requests
 run at once, N per worker (a full worker takes no more: the rest go to the
-other). ``wsgi.multithread`` is true with N > 1 and false with 1. A request
+other). ``wsgi.multithread`` is true with N > 1 and false with 1, unless the
+worker class is gthread (Gunicorn's, which runs a pool even of one thread). A request
 past ``timeout`` is answered 504 with its thread's stack in the log, while
 the other requests of its worker are answered 200, and the worker is
 replaced. Under a keep-alive load with ``--threads 4``: max-requests
@@ -95,8 +96,9 @@ def test_a_full_worker_leaves_request_n_plus_1_to_another(server_factory):
 
 
 def test_wsgi_multithread_says_whether_threads_run(server_factory):
-    for threads, expected in (("3", "True"), ("1", "False")):
-        server = server_factory("environ_dump", "--threads", threads)
+    for args, expected in ((["--threads", "3"], "True"), (["--threads", "1"], "False"),
+                           (["-k", "gthread", "--threads", "1"], "True")):
+        server = server_factory("environ_dump", *args)
         environ = server.get("/").json()
         assert environ["wsgi.multithread"] == {"type": "bool", "value": expected}
         server.stop()
