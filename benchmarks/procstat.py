@@ -11,9 +11,24 @@ through their parent's cutime/cstime, so a worker that exits is not lost).
 ``vmrss_kib(text)`` reads ``VmRSS`` from a ``status`` text; ``worker_rss_kib``
 returns it for each child of the arbiter. A process that vanishes while being
 read counts as absent.
+
+The same CPU time seen from the CPU instead of the processes:
+``cpu_lines(text)`` reads the per-CPU lines of a ``/proc/stat`` text into
+``{cpu number: {field: ticks}}`` (fields ``STAT_FIELDS``; a kernel that
+prints fewer columns gives fewer fields); ``busy_ticks(fields)`` is the time
+the CPU was busy (``BUSY_FIELDS``: user, nice, system, irq and softirq, so
+neither idle nor iowait; steal is time the hypervisor took, not this CPU's
+work); ``cpu_busy_ticks(cpu)`` reads it for one CPU (None when the kernel
+lists no such CPU). On loopback much of a connection's TCP work runs in
+softirq context, which the kernel charges to whichever task the CPU was
+running (the server, or the load client on its CPU) or, when the CPU was
+idle, to no process at all (and ksoftirqd's share to ksoftirqd): the busy
+time of the server's pinned CPU counts it wherever it went on that CPU.
 """
 import os
 
+STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -105,3 +120,25 @@ def worker_rss_kib(pid, root="/proc"):
         if size is not None:
             sizes.append(size)
     return sizes
+
+
+def cpu_lines(text):
+    """{cpu number: {field: ticks}} from the ``cpuN`` lines of /proc/stat."""
+    found = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if name.startswith("cpu") and name[3:].isdigit():
+            found[int(name[3:])] = dict(zip(STAT_FIELDS, (int(x) for x in rest.split())))
+    return found
+
+
+def busy_ticks(fields):
+    """Ticks a CPU was busy: user + nice + system + irq + softirq."""
+    return sum(fields.get(name, 0) for name in BUSY_FIELDS)
+
+
+def cpu_busy_ticks(cpu, root="/proc"):
+    """Busy ticks of CPU number ``cpu`` since boot, or None when it is not listed."""
+    text = _read(os.path.join(root, "stat"))
+    fields = cpu_lines(text).get(cpu) if text else None
+    return busy_ticks(fields) if fields is not None else None

@@ -10,7 +10,10 @@ value and met / not met, and every problem seen. When peers ran, it adds
 ``peer_table`` for CPU per request and req/s (every server's median, the
 best peer, appserver over the best peer with the per-round range, and over
 Gunicorn), issue 23's targets, issue 21's when a threads scenario ran, and
-``meta["peers_note"]`` (peers skipped),
+``meta["peers_note"]`` (peers skipped), and ``cross_check_parts``: CPU
+per request three ways (process tree / the server's CPU busy / the load
+client) for issue 23's rows, the servers' order by the first two figures,
+and issue 23's targets read with the CPU's busy time,
 and issue 24's section when a static scenario ran
 (``benchmarks.static.parts``). ``replace_block(doc, block)`` puts ``block``
 between ``START`` and ``END`` (appending both markers when absent) and leaves
@@ -229,7 +232,38 @@ def _peer_parts(summary, meta):
                   "appserver `--threads 4` against Gunicorn `-k gthread --threads 4`, "
                   "both with the run's workers; p99 from the load client, of the fast "
                   "requests only.", "", peer_targets_table(threads)]
-    return parts
+    cross = cross_check_parts(summary)
+    return parts + ([""] + cross if cross else [])
+
+
+def _order(names):
+    return " < ".join(NAMES.get(n, n) for n in names) or "–"
+
+
+def cross_check_parts(summary):
+    """Issue 23's rows with CPU per request three ways, or [] when the run
+    has no CPU busy figure (an unpinned run)."""
+    rows = stats.cross_check(summary)
+    if not any(by_core for _, _, by_core in rows):
+        return []
+    servers = list(stats.SERVERS) + _peers(summary)
+    out = ["#### CPU per request three ways", "",
+           "Each cell: µs per request from the server's process tree (what the targets "
+           "read) / from the busy time of the server's CPU (user, nice, system, irq, "
+           "softirq in /proc/stat, whatever ran there) / of the load client, medians over "
+           "the rounds. Then the servers from the cheapest up by the first two figures.", "",
+           "| scenario | " + " | ".join(NAMES.get(s, s) for s in servers)
+           + " | order by process tree | order by CPU busy |",
+           "|---" * (len(servers) + 3) + "|"]
+    for name, by_tree, by_core in rows:
+        entry = summary[name]
+        cells = [" / ".join(num(entry[s][m]) for m in stats.CPU_VIEWS) if s in entry else "–"
+                 for s in servers]
+        core = "same" if by_core == by_tree else _order(by_core)
+        out.append("| `%s` | %s | %s | %s |" % (name, " | ".join(cells), _order(by_tree), core))
+    out += ["", "Issue 23's CPU targets read with the busy time of the server's CPU instead:",
+            "", peer_targets_table(stats.evaluate_peers(summary, "core_us_per_req"))]
+    return out
 
 
 def problems_text(summary):

@@ -13,9 +13,14 @@ nginx instead: ``benchmarks.static``; it is skipped with a note when nginx or
 WhiteNoise is missing). Each measured run happens in a fresh
 network namespace when this process may make one (``benchmarks.netns``; root), so no run
 inherits another's TCP state. A run: start the server pinned to one CPU,
-time launch to first 200, warm up, read the server tree's CPU ticks, drive
-it from the other CPU (wrk or ``benchmarks.loadclient``), read the ticks
-again, read each worker's RSS, stop the server (TERM, then KILL). It prints
+time launch to first 200, warm up, read the server tree's CPU ticks and the
+busy ticks of the server's CPU (``/proc/stat``), drive it from the other CPU
+(wrk or ``benchmarks.loadclient``, whose own CPU time is taken from this
+process's children's rusage), read the ticks again, read each worker's RSS,
+stop the server (TERM, then KILL). Per request that gives three CPU
+figures: the server's process tree (``cpu_us_per_req``, what the targets
+read), the server's CPU busy by any task or interrupt (``core_us_per_req``,
+pinned runs only) and the load client's (``client_us_per_req``). It prints
 medians and ratios, and writes the results block into docs/benchmarks.md and
 the chart into docs/img/benchmarks.png (unless ``--no-docs``);
 ``--from-json FILE`` re-renders a saved run without running anything. The
@@ -29,6 +34,7 @@ import compileall
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -103,16 +109,29 @@ def run_tool(scenario, server, seconds, cpu):
         argv = [sys.executable, "-m", "benchmarks.loadclient", "--port", str(server.port),
                 "--connections", str(scenario.connections), "--duration", str(seconds),
                 "--slow-every", str(scenario.slow_every)]
+    began = children_cpu_s()
     done = subprocess.run(pinned(argv, cpu), cwd=scenarios.REPO, capture_output=True,
                           text=True, timeout=seconds + TOOL_SLACK_S)
+    client_cpu_s = children_cpu_s() - began
     if done.returncode != 0:
         return None, ["%s exited %d: %s" % (argv[0], done.returncode, done.stderr.strip()[-300:])]
     if scenario.tool == "wrk":
-        return _wrk_figures(done.stdout)
-    try:
-        return _client_figures(json.loads(done.stdout))
-    except ValueError:
-        return None, ["load client printed no report: %r" % done.stdout[-300:]]
+        figures, problems = _wrk_figures(done.stdout)
+    else:
+        try:
+            figures, problems = _client_figures(json.loads(done.stdout))
+        except ValueError:
+            return None, ["load client printed no report: %r" % done.stdout[-300:]]
+    if figures:
+        figures["client_cpu_s"] = client_cpu_s
+    return figures, problems
+
+
+def children_cpu_s():
+    """User + system CPU seconds of this process's waited-for children so far
+    (the load tool is the only child that exits while it runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _wrk_figures(text):
@@ -154,20 +173,42 @@ def measure(server, scenario, args, pins):
         if args.warmup:
             run_tool(scenario, server, args.warmup, pins[1])
         server.remember_children()
-        before = procstat.tree_ticks(server.pid)
+        before = _cpu_ticks(server, pins[0])
         figures, problems = run_tool(scenario, server, args.duration, pins[1])
-        after = procstat.tree_ticks(server.pid)
+        after = _cpu_ticks(server, pins[0])
         rss = procstat.worker_rss_kib(server.pid)
         run["problems"] += problems
         if figures:
             run.update(figures)
-            if figures["requests"]:
-                cpu_s = procstat.ticks_to_seconds(after - before)
-                run["cpu_us_per_req"] = cpu_s * 1e6 / figures["requests"]
+            run.update(per_request(before, after, figures))
         run["rss_mib"] = sum(rss) / len(rss) / 1024.0 if rss else None
     if run["problems"]:
         run["problems"].append("server log tail: " + log_tail(server.log_path, 6).strip())
     return run
+
+
+def _cpu_ticks(server, cpu):
+    """(ticks of the server's process tree, busy ticks of its CPU or None)."""
+    return (procstat.tree_ticks(server.pid),
+            procstat.cpu_busy_ticks(cpu) if cpu is not None else None)
+
+
+def per_request(before, after, figures):
+    """The CPU seconds of a run and its CPU figures per request, from the
+    (tree ticks, CPU busy ticks) read before and after it and the load tool's
+    figures (``requests``, ``client_cpu_s``); a figure that cannot be had
+    (no request, no pinned CPU) is left out."""
+    out = {"cpu_s": procstat.ticks_to_seconds(after[0] - before[0])}
+    if before[1] is not None and after[1] is not None:
+        out["core_busy_s"] = procstat.ticks_to_seconds(after[1] - before[1])
+    done = figures.get("requests")
+    if done:
+        for key, metric in (("cpu_s", "cpu_us_per_req"), ("core_busy_s", "core_us_per_req")):
+            if key in out:
+                out[metric] = out[key] * 1e6 / done
+        if figures.get("client_cpu_s") is not None:
+            out["client_us_per_req"] = figures["client_cpu_s"] * 1e6 / done
+    return out
 
 
 def one_run(scenario, kind, rnd, args, pins, workdir, env):
@@ -179,7 +220,7 @@ def one_run(scenario, kind, rnd, args, pins, workdir, env):
         with isolated:
             server = Server(kind, scenario.app, scenario.app_dir, args.workers, env, log,
                             pins[0], env.get("BENCH_STATIC_DIR") if scenario.servers else None,
-                            scenario.threads)
+                            scenario.threads, scenario.uwsgi_mode)
             run = measure(server, scenario, args, pins)
     except StartError as exc:
         run = {"problems": ["start failed: %s" % exc]}

@@ -9,6 +9,9 @@ appserver, Gunicorn and the peers, else the servers it runs (the static
 scenarios: ``benchmarks.static``); ``threads`` the threads per worker
 (appserver's ``--threads``, Gunicorn gthread's), and ``peers``, when set, the
 only peers it runs (a threads scenario is about Gunicorn gthread).
+``uwsgi_mode`` is uWSGI's HTTP front for the scenario
+(``benchmarks.servers.UWSGI_MODES``): keep-alive unless the client asks to
+close (``hello-close``) or the body has no length (``big``: chunked).
 ``FILE_SIZE`` is the size of the file the ``file`` scenario serves (created
 at run time by the runner).
 """
@@ -41,6 +44,7 @@ class Scenario:
     servers: tuple = None
     threads: int = 1
     peers: tuple = None
+    uwsgi_mode: str = "keep-alive"
 
 
 SCENARIOS = (
@@ -48,10 +52,10 @@ SCENARIOS = (
              "13-byte body, 50 keep-alive connections"),
     Scenario("hello-close", "hello:application",
              "13-byte body, `Connection: close` on every request",
-             headers=("Connection: close",)),
+             headers=("Connection: close",), uwsgi_mode="close"),
     Scenario("big", "big:application",
              "1 MiB streamed in 64 KiB chunks, no Content-Length",
-             connections=16),
+             connections=16, uwsgi_mode="chunked"),
     Scenario("upload", "upload:application",
              "1 MiB POST body read by the app", connections=16,
              script=HERE / "lua" / "upload.lua"),

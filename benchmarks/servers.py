@@ -11,7 +11,14 @@ appserver and is what nginx serves. ``threads`` is the scenario's threads
 per worker: appserver gets ``--threads N`` when it is above 1, Gunicorn
 gthread gets it as is, or ``GTHREAD_THREADS`` when it is 1 (gthread is run
 as its users run it); the sync servers and the other peers ignore it.
-``missing_peers(wanted)`` returns ``{peer: install hint}`` for the wanted
+``uwsgi_mode`` picks uWSGI's HTTP front for the scenario (``UWSGI_MODES``):
+``"keep-alive"`` (``--http11-socket``, which keeps a connection open after a
+response with a length), ``"chunked"`` (the same with uWSGI's ``chunked``
+transformation, for a body without a length, which ``--http11-socket``
+would otherwise end by closing) or ``"close"`` (``--http-socket``, which
+closes after every response, announcing it with ``Connection: close``; for
+clients that ask to close, which ``--http11-socket`` ignores); the other
+servers ignore it. ``missing_peers(wanted)`` returns ``{peer: install hint}`` for the wanted
 peers that are not importable. ``start(timeout)`` binds a free
 127.0.0.1 port, launches the server (pinned with ``taskset -c CPU`` when
 ``cpu`` is given), and polls with a raw socket until a ``GET /`` gets a 200;
@@ -57,6 +64,13 @@ MARKS = {"appserver": "appserver", "gunicorn": "gunicorn", "granian": "granian",
          "uwsgi": "pyuwsgi", "bjoern": "bjoern_serve", "nginx": "nginx",
          "gthread": "gunicorn"}
 UWSGI_MAIN = "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; pyuwsgi.run()"
+# uWSGI's HTTP front per scenario; BIND stands for the address (see the contract).
+BIND = "{bind}"
+UWSGI_MODES = {
+    "keep-alive": ("--http11-socket", BIND),
+    "chunked": ("--http11-socket", BIND, "--route-run", "chunked:"),
+    "close": ("--http-socket", BIND, "--add-header", "Connection: close"),
+}
 
 
 def missing_peers(wanted):
@@ -66,7 +80,7 @@ def missing_peers(wanted):
 
 
 def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None,
-                threads=1):
+                threads=1, uwsgi_mode="keep-alive"):
     """The command line that serves ``app`` (importable from ``cwd``) with
     ``kind``; with ``static_dir``, appserver serves it under /static/ and
     nginx serves only it (its config is written into ``confdir``)."""
@@ -90,9 +104,10 @@ def server_argv(kind, app, port, workers, cwd=".", static_dir=None, confdir=None
                 "--port", str(port), "--workers", str(workers), "--working-dir", str(cwd),
                 "--log-level", "warning", app]
     if kind == "uwsgi":
-        return [sys.executable, "-c", UWSGI_MAIN, "--master", "--die-on-term",
-                "--http-socket", bind, "--processes", str(workers), "--pythonpath", str(cwd),
-                "--module", app, "--need-app", "--disable-logging"]
+        front = [bind if arg == BIND else arg for arg in UWSGI_MODES[uwsgi_mode]]
+        return [sys.executable, "-c", UWSGI_MAIN, "--master", "--die-on-term"] + front + [
+            "--processes", str(workers), "--pythonpath", str(cwd),
+            "--module", app, "--need-app", "--disable-logging"]
     if kind == "bjoern":
         return [sys.executable, "-m", "benchmarks.bjoern_serve", "--bind", bind,
                 "--workers", str(workers), app]
@@ -133,9 +148,9 @@ class Server:
     """One run of one server; use as a context manager."""
 
     def __init__(self, kind, app, cwd, workers, env, log_path, cpu=None, static_dir=None,
-                 threads=1):
+                 threads=1, uwsgi_mode="keep-alive"):
         self.kind, self.app, self.cwd, self.workers = kind, app, cwd, workers
-        self.static_dir, self.threads = static_dir, threads
+        self.static_dir, self.threads, self.uwsgi_mode = static_dir, threads, uwsgi_mode
         self.env, self.log_path, self.cpu = env, log_path, cpu
         self.port = free_port()
         self.proc = None
@@ -152,7 +167,8 @@ class Server:
     def start(self, timeout=60.0):
         """Launch and wait for the first 200; raises StartError."""
         argv = pinned(server_argv(self.kind, self.app, self.port, self.workers, self.cwd,
-                                  self.static_dir, self.log_path.parent, self.threads),
+                                  self.static_dir, self.log_path.parent, self.threads,
+                                  self.uwsgi_mode),
                       self.cpu)
         log = open(self.log_path, "ab")
         began = time.monotonic()

@@ -26,12 +26,22 @@ round-to-round spread of CPU per request ((max - min) / median, worst of
 ``THREAD_TARGETS`` (issue 21: the threads scenarios against Gunicorn
 gthread with the same workers and threads); an empty list when no threads
 scenario ran.
+
+CPU per request is measured three ways (``CPU_VIEWS``): the server's process
+tree (``cpu_us_per_req``, what every target reads), the busy time of the
+server's pinned CPU (``core_us_per_req``) and the load client's own CPU
+(``client_us_per_req``). ``ranking(entry, metric)`` orders a scenario's
+servers from the lowest median up; ``cross_check(summary)`` returns, for
+each of ``CROSS_CHECK_SCENARIOS`` that ran, ``(scenario, ranking by the
+process tree, ranking by the CPU's busy time)``, and
+``evaluate_peers(summary, metric)`` reads issue 23's targets with another of
+those figures.
 """
 import statistics
 
 SERVERS = ("appserver", "gunicorn")
 METRICS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "rss_mib",
-           "startup_ms", "fairness")
+           "startup_ms", "fairness", "core_us_per_req", "client_us_per_req")
 
 
 def median(values):
@@ -248,11 +258,36 @@ def _spread_row(summary):
     return label, goal, worst, worst <= SPREAD_LIMIT, note
 
 
-def evaluate_peers(summary):
-    """Rows (label, goal text, measured, met, note) for issue 23's targets."""
-    rows = [_peer_row(summary, *target) for target in PEER_TARGETS]
-    rows.append(_spread_row(summary))
+def evaluate_peers(summary, metric="cpu_us_per_req"):
+    """Rows (label, goal text, measured, met, note) for issue 23's targets,
+    reading ``metric`` for the CPU per request (the spread row only with
+    the default)."""
+    rows = [_peer_row(summary, label, scenario, metric, *rest)
+            for label, scenario, _, *rest in PEER_TARGETS]
+    if metric == "cpu_us_per_req":
+        rows.append(_spread_row(summary))
     return rows
+
+
+CPU_VIEWS = ("cpu_us_per_req", "core_us_per_req", "client_us_per_req")
+CROSS_CHECK_SCENARIOS = ("hello", "hello-close", "big", "upload", "file")
+
+
+def ranking(entry, metric):
+    """The scenario's servers from the lowest median ``metric`` up (those
+    without the figure left out)."""
+    servers = list(SERVERS) + list(entry.get("peers", ()))
+    found = sorted((entry[s][metric], s) for s in servers
+                   if s in entry and entry[s][metric] is not None)
+    return [s for _, s in found]
+
+
+def cross_check(summary):
+    """(scenario, ranking by process tree, ranking by CPU busy) for each of
+    ``CROSS_CHECK_SCENARIOS`` in the run."""
+    return [(name, ranking(summary[name], "cpu_us_per_req"),
+             ranking(summary[name], "core_us_per_req"))
+            for name in CROSS_CHECK_SCENARIOS if name in summary]
 
 
 def evaluate_threads(summary):

@@ -314,7 +314,7 @@ def test_peer_command_lines_and_missing_peers():
     granian = server_argv("granian", "hello:application", 8000, 2, "/apps")
     assert granian[1:5] == ["-m", "granian", "--interface", "wsgi"] and "/apps" in granian
     uwsgi = server_argv("uwsgi", "hello:application", 8000, 2, "/apps")
-    assert "--http-socket" in uwsgi and "127.0.0.1:8000" in uwsgi and "--die-on-term" in uwsgi
+    assert _option(uwsgi, "--http11-socket") == "127.0.0.1:8000" and "--die-on-term" in uwsgi
     bjoern = server_argv("bjoern", "hello:application", 8000, 2)
     assert bjoern[1:3] == ["-m", "benchmarks.bjoern_serve"] and bjoern[-1] == "hello:application"
     gthread = server_argv("gthread", "hello:application", 8000, 2)
