@@ -3,7 +3,7 @@
 ``head(status, header_lines)`` serialises a status line (``b"200 OK"``) and
 the bytes of its header lines (already validated) as an HTTP/1.1 head and
 appends ``Date`` and ``Server``; the ``Date`` line, and the head's whole tail
-with ``Server``, are made once for the second they name. ``chunk``/``LAST_CHUNK``
+with ``Server`` (``tail()``), are made once for the second they name. ``chunk``/``LAST_CHUNK``
 frame a chunked body. ``error_response`` is the one place a protocol error
 becomes bytes on the wire: a short plain-text body (none after ``HEAD``) and
 ``Connection: close``.
@@ -49,6 +49,15 @@ def _tick() -> list:
 def date_line() -> bytes:
     """``Date: ...\\r\\n`` (bytes) for the current second."""
     return _tick()[2]
+
+
+def tail() -> bytes:
+    """The head's last lines for now (``Date``, ``Server``, the final CRLF):
+    the same object all through a second, a new one the next."""
+    clock = _clock
+    if not clock[0] <= time.time() < clock[1]:
+        clock = _tick()
+    return clock[3]
 
 
 def head(status: bytes, header_lines: bytes, add_date: bool = True,

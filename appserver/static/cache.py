@@ -1,7 +1,7 @@
 """What a static URL resolved to, kept while the file system says it holds.
 
-A ``FileCache`` maps a mount's raw path (the part after the prefix, exactly
-as requested) to the ``Entry`` built when it was last resolved safely by
+A ``FileCache`` maps a raw request path (exactly as requested, without
+its query) to the ``Entry`` built when it was last resolved safely by
 ``appserver.static.paths``: the representations ``reply`` answers with (the
 file and its precompressed siblings), their heads' fixed lines made once,
 and the bytes of small files. Only paths that resolved to a file are kept;
@@ -50,14 +50,16 @@ class Entry:
     """A resolved path: ``checks`` ((path, stat key) pairs of the file and
     its siblings, the file's own first), ``directory`` (the same pair for its
     directory, looked at once ``due`` has passed), and what ``reply`` keeps
-    for it in ``identity`` and ``encoded`` (its representations) and
-    ``vary``."""
+    for it in ``identity`` and ``encoded`` (its representations), ``vary``
+    and ``special`` (the request fields that may change its answer)."""
 
-    __slots__ = ("checks", "directory", "due", "identity", "encoded", "vary", "size")
+    __slots__ = ("checks", "directory", "due", "identity", "encoded", "vary", "size",
+                 "special")
 
-    def __init__(self, checks, directory, identity, encoded, vary):
+    def __init__(self, checks, directory, identity, encoded, vary, special=frozenset()):
         self.checks, self.directory, self.due = checks, directory, 0.0
         self.identity, self.encoded, self.vary = identity, encoded, vary
+        self.special = special
         self.size = sum(len(rep.body) for rep in (identity,) + tuple(encoded)
                         if rep.body is not None)
 

@@ -53,20 +53,27 @@ _TEXT = ("text/", "application/json", "application/javascript", "image/svg+xml")
 class Reply:
     """A static response: ``head`` bytes, then ``body`` bytes or ``count``
     bytes of ``file`` (an open binary file the sender closes) from
-    ``offset``. ``status`` (an int) and ``length`` (body bytes) are for the
-    access log and metrics; ``sent`` counts what went out."""
+    ``offset``. ``data`` is the head and the body bytes joined (what the
+    sender sends first; given ready-made by ``Representation.plain``).
+    ``status`` (an int) and ``length`` (body bytes) are for the access log
+    and metrics; ``sent`` counts what went out."""
 
-    __slots__ = ("status", "head", "body", "file", "offset", "count", "sent", "note")
+    __slots__ = ("status", "head", "data", "file", "offset", "count", "sent", "note")
 
-    def __init__(self, status, head, body=b"", file=None, offset=0, count=0):
-        self.status, self.head, self.body = status, head, body
+    def __init__(self, status, head, body=b"", file=None, offset=0, count=0, data=None):
+        self.status, self.head = status, head
+        self.data = head + body if data is None else data
         self.file, self.offset, self.count = file, offset, count
         self.sent = 0           # bytes on the wire so far, head included (the sender's)
         self.note = None        # what the caller needs once it is sent (its log record)
 
     @property
+    def body(self):
+        return self.data[len(self.head):]
+
+    @property
     def length(self):
-        return self.count if self.file is not None else len(self.body)
+        return self.count if self.file is not None else len(self.data) - len(self.head)
 
     def close(self):
         if self.file is not None:
@@ -84,7 +91,7 @@ class Representation:
     file)."""
 
     __slots__ = ("coding", "path", "size", "etag", "mtime", "validators", "entity",
-                 "whole", "body")
+                 "whole", "body", "_made")
 
     def __init__(self, name, coding, path, info, cache_control, vary):
         self.coding, self.path, self.size = coding, path, info.st_size
@@ -103,6 +110,23 @@ class Representation:
             b"Accept-Ranges: bytes\r\n"])
         self.whole = self.validators + self.entity + b"Content-Length: %d\r\n" % self.size
         self.body = read_small(path, stat_key(info)) if self.size <= MAX_BODY else None
+        self._made = (None, None, b"", b"")     # plain's (tail, conn, head, head + body)
+
+    def plain(self, method, conn):
+        """The 200 ``Reply`` with this whole representation. Its head (and,
+        for a small file, head and body joined) is made once for each second
+        of the ``Date`` line and ``conn`` (the Connection line)."""
+        tail = writer.tail()
+        made = self._made
+        if made[0] is not tail or made[1] != conn:
+            head = writer.head(b"200 OK", conn + self.whole)
+            made = self._made = (tail, conn, head,
+                                 head + self.body if self.body is not None else None)
+        if method == "HEAD" or not self.size:
+            return Reply(200, made[2])
+        if made[3] is not None:
+            return Reply(200, made[2], data=made[3])
+        return _body(200, method, self, made[2], conn, 0, self.size)
 
 
 class StaticFiles:
@@ -121,21 +145,28 @@ class StaticFiles:
     def answer(self, method, path, headers, version="HTTP/1.1", keep=True):
         """The ``Reply`` to a request under a prefix, or None (fallback:
         the app answers a file that is not there). ``keep``: the connection
-        stays open afterwards (else the head says ``Connection: close``)."""
-        mount, rest = self.mounts.match(path)
-        conn = (b"" if version == "HTTP/1.1" else b"Connection: keep-alive\r\n") \
-            if keep else b"Connection: close\r\n"
-        key = (mount.prefix, rest)
-        entry = self.cache.get(key)
+        stays open afterwards (else the head says ``Connection: close``).
+        A kept path asked for without preconditions, a range or (when it has
+        precompressed siblings) ``Accept-Encoding`` is answered with bytes
+        made once per second (``Representation.plain``)."""
+        conn = _CONNECTION[keep, version == "HTTP/1.1"]
+        entry = self.cache.get(path)
         if entry is None:
+            mount, rest = self.mounts.match(path)
             try:
                 entry = self._resolve(mount, rest)
             except NotFound:
                 return None if self.fallback else _short(404, "Not Found", method, conn)
-            self.cache.put(key, entry)
+            self.cache.put(path, entry)
         if method != "GET" and method != "HEAD":
             return _short(405, "Method Not Allowed", method,
                           conn + b"Allow: %s\r\n" % ALLOW)
+        special = entry.special
+        for name, _ in headers:
+            if name.lower() in special:
+                break
+        else:       # nothing in the request can change the answer
+            return entry.identity.plain(method, conn)
         fields = _fields(headers)
         rep = entry.identity
         if entry.encoded:
@@ -168,7 +199,7 @@ class StaticFiles:
                         for coding, path, sibling in siblings)
         return Entry(tuple(checks), directory,
                      Representation(name, None, real, info, self.cache_control, vary),
-                     encoded, vary)
+                     encoded, vary, _CONDITIONS | _ENCODING if encoded else _CONDITIONS)
 
     def _conditional(self, method, rep, fields, conn):
         """The answer to a request with preconditions or a range."""
@@ -196,6 +227,12 @@ class StaticFiles:
     def _whole(self, method, rep, conn):
         head = writer.head(b"200 OK", conn + rep.whole)
         return _body(200, method, rep, head, conn, 0, rep.size)
+
+
+# The Connection line by (keep-alive, HTTP/1.1).
+_CONNECTION = {(True, True): b"", (True, False): b"Connection: keep-alive\r\n",
+               (False, True): b"Connection: close\r\n",
+               (False, False): b"Connection: close\r\n"}
 
 
 def _body(code, method, rep, head, conn, offset, count):
@@ -228,6 +265,7 @@ def content_type(name):
 # Request fields that may make the answer other than the whole file.
 _CONDITIONS = frozenset(("if-match", "if-unmodified-since", "if-none-match",
                          "if-modified-since", "range"))
+_ENCODING = frozenset(("accept-encoding",))
 
 
 def _fields(headers):
