@@ -421,9 +421,22 @@ class Connection:
 
     def send_static(self, reply: Reply, keep: bool, now: float) -> Optional[Reply]:
         """Send ``reply`` (SERVING -> SENDING) as far as the socket takes it
-        without waiting; see ``push``. Returns the reply once it is over."""
-        self.outgoing, self._keep = reply, keep
-        self._pending = reply.head + reply.body
+        without waiting; see ``push``. Returns the reply once it is over.
+        Bytes alone on a plain socket are tried at once, in one ``send``:
+        when the socket takes them all (the usual case) the connection goes
+        straight on (as ``finished(keep)``) without entering SENDING."""
+        data = reply.data
+        if reply.file is None and not self.tls:
+            try:
+                sent = self.sock.send(data, _DONTWAIT)
+            except OSError:     # full, or failed: push meets a failure again and ends
+                sent = 0
+            reply.sent = sent
+            if sent == len(data):
+                self.finished(keep, now)
+                return reply
+            data = data[sent:]
+        self.outgoing, self._keep, self._pending = reply, keep, data
         self._enter(SENDING, now)
         return self.push(now)
 
