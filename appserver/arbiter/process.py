@@ -128,7 +128,8 @@ class Arbiter:
             self.pool = Pool(self.scoreboard)
             self.monitor = Monitor(cfg, self.scoreboard, self.listeners)
             # After USR2, the old generation's pair: its connections come here.
-            self.handoff_pair = handoff.from_env() or handoff.create_pair()
+            self.handoff_pair = (handoff.from_env(predecessor=self.predecessor)
+                                 or handoff.create_pair())
             # Workers write a byte here to have their slot looked at now.
             self.nudge_r, self.nudge_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.signals = SignalQueue(HANDLED)
