@@ -74,7 +74,7 @@ from appserver.http.errors import GatewayTimeout, HTTPError
 from appserver.http.parser import Limits
 from appserver.net.io_timeouts import ClientError, prepare_listener
 from appserver.observe.observer import RequestObserver
-from appserver.observe.proctitle import set_title
+from appserver.observe.proctitle import set_title, worker_role
 from appserver.signals import SignalQueue
 from appserver.worker.handoff import HANDOFF_AFTER, HANDOFF_TICK, Handoff
 from appserver.worker.longcall import LongCall
@@ -402,7 +402,7 @@ class Worker:
         started = time.monotonic()
         slot.request_started(request.line.encode("latin-1"), started)
         if self.cfg.proctitle_requests:
-            set_title("worker %d busy %s" % (self.number, request.line[:100]), self.cfg)
+            set_title(worker_role(self.number, request.line), self.cfg)
         if not self.taking:
             request.keep_alive = False
         longcall.begin(conn, started)
@@ -416,7 +416,7 @@ class Worker:
         self.long = longcall.end(now) or self.long
         slot.request_finished(now)
         if self.cfg.proctitle_requests:
-            set_title("worker %d idle" % self.number, self.cfg)
+            set_title(worker_role(self.number), self.cfg)
         more = conn.finished(keep, now)
         self.requests += 1
         if self.requests == self.max_requests:
@@ -448,6 +448,8 @@ class Worker:
             request.keep_alive = False
         self.table.unwatch(conn)
         self.pool.submit(self._job(conn, request, started, self.observer))
+        if self.cfg.proctitle_requests:
+            self._pool_title()
         if not self.pool.free and self.taking and not self.exiting:
             self.table.hold(True)
             self.slot.set_state(scoreboard.BUSY, started)
@@ -471,7 +473,10 @@ class Worker:
             call()
         now = time.monotonic()
         closing = self.exiting and not self.handing_over
-        for job in self.pool.take_done():
+        done = self.pool.take_done()
+        if done and self.cfg.proctitle_requests:
+            self._pool_title()
+        for job in done:
             conn = job.conn
             self.slot.counted(now)
             more = conn.finished(job.keep and not closing, now)
@@ -487,6 +492,14 @@ class Worker:
                 self.slot.set_state(scoreboard.IDLE, now)
                 self._take_new()
             self._resume_waiting()
+
+    def _pool_title(self):
+        """The title with threads: how many run a request, and the oldest."""
+        running, pool = self.pool.running, self.pool
+        oldest = min(running, key=lambda job: job.since) if running else None
+        set_title(worker_role(self.number, oldest and oldest.request.line,
+                              min(len(running) + pool.stuck, pool.size), pool.size),
+                  self.cfg)
 
     def _take_new(self):
         """Threads are free again after all were busy: connections waiting in

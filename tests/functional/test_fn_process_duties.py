@@ -92,3 +92,32 @@ def test_proctitle_requests_shows_the_request_being_served(server_factory):
     wait_until(lambda: "busy GET /busy?s=2 HTTP/1.1" in cmdline(worker), 10, "a busy title")
     thread.join(10)
     wait_until(lambda: cmdline(worker).startswith("appserver: worker 1 idle"), 10, "idle title")
+
+
+def test_worker_role_in_the_title():
+    from appserver.observe.proctitle import worker_role
+    assert worker_role(2) == "worker 2 idle"
+    assert worker_role(2, "GET / HTTP/1.1") == "worker 2 busy GET / HTTP/1.1"
+    assert worker_role(2, "GET /" + "x" * 200, 3, 4) == "worker 2 busy 3/4 GET /" + "x" * 95
+
+
+@pytest.mark.timeout(60)
+def test_proctitle_requests_with_threads_counts_busy_threads_and_shows_the_oldest(
+        server_factory):
+    server = server_factory("slow", "--proctitle-requests", "--threads", "4")
+    worker = server.worker_pids()[0]
+    first = threading.Thread(target=server.get, args=("/first?s=12",),
+                             kwargs={"timeout": 40}, daemon=True)
+    first.start()
+    wait_until(lambda: "busy 1/4 GET /first?s=12 HTTP/1.1" in cmdline(worker), 10,
+               lambda: cmdline(worker))
+    second = threading.Thread(target=server.get, args=("/second?s=4",), daemon=True)
+    second.start()
+    wait_until(lambda: "busy 2/4 GET /first?s=12 HTTP/1.1" in cmdline(worker), 10,
+               lambda: cmdline(worker))
+    second.join(20)         # its thread hands the connection back, then:
+    wait_until(lambda: "busy 1/4 GET /first?s=12 HTTP/1.1" in cmdline(worker), 5,
+               lambda: cmdline(worker))
+    first.join(30)
+    wait_until(lambda: cmdline(worker).startswith("appserver: worker 1 idle"), 10,
+               lambda: cmdline(worker))
