@@ -28,7 +28,8 @@ import time
 
 from appserver import __version__, errors
 from appserver.config import hooks
-from appserver.config.settings import pool_threads
+from appserver.config.settings import BY_KEY as SETTINGS
+
 from appserver.deploy import pidfile
 from appserver.net import sockets
 from appserver.observe import logs, scoreboard
@@ -49,6 +50,9 @@ log = logging.getLogger("appserver")
 QUICK_STOP_GRACE = 2.0      # seconds workers get to exit on INT/QUIT
 TIMEOUT_GRACE = 2.0         # seconds between the stack dump and SIGKILL
 RSS_INTERVAL = 1.0          # seconds between readings of workers' memory
+# Thread rows in each scoreboard slot: the most --threads allows, so that a
+# HUP that raises it (or turns on worker-class gthread) needs no new map.
+THREAD_ROWS = int(SETTINGS["threads"].maximum or 1)
 
 
 class Arbiter:
@@ -124,7 +128,7 @@ class Arbiter:
             self.admin = self._admin()
             if cfg.pid and not self.predecessor:
                 self._write_admin_file()
-            self.scoreboard = scoreboard.Scoreboard(threads=pool_threads(cfg))
+            self.scoreboard = scoreboard.Scoreboard(threads=THREAD_ROWS)
             self.pool = Pool(self.scoreboard)
             self.monitor = Monitor(cfg, self.scoreboard, self.listeners)
             # After USR2, the old generation's pair: its connections come here.

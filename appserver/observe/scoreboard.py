@@ -13,9 +13,13 @@ Nothing here touches the disk. From ``STATS_OFFSET`` on, a slot holds the
 worker's request counters (``appserver.observe.metrics``): ``counters(index)``
 is the worker's writer, ``stats(index)`` a snapshot.
 
-With ``--threads N`` (N > 1) a slot ends with N thread rows, one per pool
-thread of the worker (``Row``): the state (idle or busy), the start and the
-line of the request that thread runs. Each thread writes only its own row;
+A slot ends with ``rows`` thread rows (the arbiter makes room for the most
+threads a worker may have, so a HUP that raises ``--threads`` needs no new
+map); a worker with a thread pool says how many it uses (``Slot.use_rows``),
+one per pool thread (``Row``): the state (idle or busy), the start and the
+line of the request that thread runs. Only the rows in use are read, and
+only those are touched, so the others cost address space, not memory. Each
+thread writes only its own row;
 the worker's own fields then count in requests: the slot is ``busy`` only
 while every thread is, and ``requests`` counts every request of the worker.
 ``read`` returns the rows as ``SlotInfo.threads`` (empty without threads).
@@ -68,10 +72,12 @@ _LAYOUT = struct.Struct("<iBxHdQB7xQdd%dsd" % LINE_SIZE)
 # pid, recycle, connections, state, request start, last loop turn
 _PEER = "iBxH16xB23xd%dxd" % LINE_SIZE
 _PID = struct.Struct("<i")
+_ROWS = struct.Struct("<H")
 _STATE = struct.Struct("<B")
 _OFF_RECYCLE = 4
 _OFF_LAST = 5           # a padding byte of _LAYOUT: "no serving worker remains"
 _OFF_CONNECTIONS = 6
+_OFF_ROWS = 26          # a padding cell of _LAYOUT: the thread rows in use
 _OFF_RSS = 16
 _OFF_STATE = 24
 _OFF_REQUESTS = 32
@@ -117,9 +123,10 @@ class Scoreboard:
         self._mem = mmap.mmap(-1, slots * self.size)
 
     def claim(self, index, pid, now):
-        """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter)."""
+        """Reset slot ``index`` for a new worker ``pid`` (called by the arbiter):
+        no thread rows in use until the worker says (its rows stay untouched)."""
         base = index * self.size
-        self._mem[base:base + self.size] = bytes(self.size)
+        self._mem[base:base + SLOT_SIZE] = bytes(SLOT_SIZE)
         _LAYOUT.pack_into(self._mem, base, pid, 0, 0, now, 0, BOOTING, 0, now, 0.0, b"",
                           0.0)
         return self.slot(index)
@@ -139,7 +146,8 @@ class Scoreboard:
 
     def _rows(self, base):
         rows = []
-        for offset in range(base + SLOT_SIZE, base + SLOT_SIZE + self.rows * ROW_SIZE,
+        used = min(_ROWS.unpack_from(self._mem, base + _OFF_ROWS)[0], self.rows)
+        for offset in range(base + SLOT_SIZE, base + SLOT_SIZE + used * ROW_SIZE,
                             ROW_SIZE):
             state, start, line = _ROW.unpack_from(self._mem, offset)
             rows.append(ThreadInfo(state, start, _text(line)))
@@ -263,6 +271,17 @@ class Slot:
         self.requests += 1
         self._q[self._count] = self.requests
         self._d[self._beat] = now
+
+    def use_rows(self, count):
+        """Clear the first ``count`` thread rows and publish that this worker
+        uses them (its pool's threads); the writers of those rows."""
+        if count > self.rows:
+            raise ValueError("%d thread rows asked, the slot has %d" % (count, self.rows))
+        rows = [self.row(number) for number in range(count)]
+        for row in rows:
+            row.finished()
+        _ROWS.pack_into(self._mem, self._base + _OFF_ROWS, count)
+        return rows
 
     def row(self, number):
         """The writer of thread row ``number`` (0 .. rows - 1)."""

@@ -220,13 +220,8 @@ class Worker:
         multiprocess = cfg.workers != 1
         self.bases = {fd: base_environ(listener, multiprocess)
                       for fd, listener in self.listeners.items()}
-        threads = min(pool_threads(cfg), self.slot.rows)
-        if threads < pool_threads(cfg):
-            log.warning("threads=%d (worker class %s) takes effect on a restart or a "
-                        "USR2 upgrade, not on HUP; serving with %d", cfg.threads,
-                        cfg.worker_class, max(threads, 1))
-        if threads:
-            self._start_pool(threads)
+        if pool_threads(cfg):
+            self._start_pool(pool_threads(cfg))
         if context is not None:
             for base in self.bases.values():
                 base["wsgi.url_scheme"] = "https"
@@ -427,8 +422,7 @@ class Worker:
 
     def _start_pool(self, threads):
         from appserver.worker.threads import Job, LockedCounters, ThreadPool
-        self.pool = ThreadPool(threads, [self.slot.row(i) for i in range(threads)],
-                               self._run_job)
+        self.pool = ThreadPool(threads, self.slot.use_rows(threads), self._run_job)
         self.counters = LockedCounters(self.counters)
         self.observer = RequestObserver(self.cfg, self.access_log, self.counters, self)
         for base in self.bases.values():

@@ -134,6 +134,22 @@ def test_threads_from_a_gunicorn_config_file(server_factory, tmp_path):
     assert [kind for kind, _ in _order(server)][:3] == ["start"] * 3
 
 
+@pytest.mark.timeout(60)
+def test_threads_raised_on_hup_run_in_the_new_workers(server_factory, tmp_path):
+    conf = tmp_path / "appserver.conf.py"
+    conf.write_text("threads = 1\n")
+    server = server_factory("slow", "-c", str(conf), workers=1)
+    [old] = server.wait_for_workers(1)
+    conf.write_text("threads = 3\n")
+    server.signal(signal.SIGHUP)
+    server.wait_for_log(r"Worker %d exited" % old, timeout=20)
+    [new] = server.wait_for_workers(1, exclude=[old])
+    results = _join(*_get_all(server, ["/?s=1"] * 3))
+    assert {r.json()["pid"] for r in results} == {new}
+    assert [kind for kind, _ in _order(server)][:3] == ["start"] * 3
+    assert "takes effect on a restart" not in server.log()
+
+
 # -- recycling, reloads and stops under a keep-alive load ---------------------------
 
 @pytest.mark.timeout(120)

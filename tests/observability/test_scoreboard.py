@@ -306,10 +306,8 @@ def test_each_thread_writes_its_own_row_and_no_other_field():
     slot = board.slot(1)
     slot.set_state(IDLE, 2.0)
     assert slot.rows == 4
-    assert board.read(1).threads == ((EMPTY, 0.0, ""),) * 4     # no thread yet
-    rows = [slot.row(i) for i in range(4)]
-    for row in rows:
-        row.set_idle()
+    assert board.read(1).threads == ()          # no pool yet: no row in use
+    rows = slot.use_rows(4)
     rows[0].started(b"GET /a HTTP/1.1", 3.0)
     rows[3].started(b"GET /" + b"x" * 300, 4.0)
     info = board.read(1)
@@ -323,10 +321,26 @@ def test_each_thread_writes_its_own_row_and_no_other_field():
     assert info.threads[0] == (IDLE, 0.0, "") and info.requests == 1
     assert info.heartbeat == 5.0
     for other in (0, 2):
-        assert board.read(other).threads == ((EMPTY, 0.0, ""),) * 4
+        assert board.read(other).threads == ()
         assert board.read(other).pid == 100 + other and board.read(other).requests == 0
     slot.counters().record("GET", 200, 0.01, 10, 20)   # the cells are where read looks
     assert [sum(board.stats(i)[:40]) for i in range(3)] == [0, 1, 0]
+
+
+def test_a_slot_has_room_for_more_rows_than_its_worker_uses():
+    # A HUP may raise --threads: the map has rows for the most, and a slot
+    # shows (and its worker touches) only the rows its worker uses.
+    board = Scoreboard(slots=2, threads=8)
+    slot = board.claim(0, 1, 1.0)
+    rows = slot.use_rows(2)
+    rows[1].started(b"GET /old HTTP/1.1", 2.0)
+    assert [t.state for t in board.read(0).threads] == [IDLE, BUSY]
+    slot = board.claim(0, 2, 3.0)               # the next worker in that slot
+    assert board.read(0).threads == ()
+    rows = slot.use_rows(5)
+    assert board.read(0).threads == ((IDLE, 0.0, ""),) * 5     # the old line is gone
+    with pytest.raises(ValueError):
+        slot.use_rows(9)
 
 
 def test_peers_are_read_across_slots_with_rows():
@@ -342,9 +356,7 @@ def test_running_and_request_slots_read_rows_or_the_worker():
     board = Scoreboard(slots=2, threads=3)
     slot = board.claim(0, 1, 1.0)
     slot.set_state(IDLE, 1.0)
-    rows = [slot.row(i) for i in range(3)]
-    for row in rows:
-        row.set_idle()
+    rows = slot.use_rows(3)
     rows[1].started(b"GET /b HTTP/1.1", 2.0)
     info = board.read(0)
     assert scoreboard.running(info) == [(2, 2.0, "GET /b HTTP/1.1")]
