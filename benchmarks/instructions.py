@@ -129,14 +129,15 @@ def _mark(outdir, pid, log):
 
 def server_argv(valgrind, outdir, python_splitter):
     cmd = ["-c", PYTHON_SPLITTER] if python_splitter else ["-m", "appserver"]
-    return [valgrind, "--tool=callgrind", "--dump-before=%s" % MARKER,
+    return [valgrind, "--tool=callgrind", "--dump-before=%s" % MARKER, "--compress-strings=no",
             "--callgrind-out-file=%s" % (outdir / "cg.%p"),
             sys.executable] + cmd + [
             "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "300", "hello:application"]
 
 
-def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False):
-    """{'instructions_per_request', 'batches'...} for one worker under callgrind."""
+def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, keep=None):
+    """{'instructions_per_request', 'batches'...} for one worker under callgrind;
+    ``keep``: a directory to copy callgrind's files into (``callgrind_annotate``)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise FileNotFoundError("valgrind is not installed (apt-get install valgrind)")
@@ -168,6 +169,8 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False):
                 before = after
         finally:
             _stop(proc, pid)
+            if keep is not None:
+                shutil.copytree(outdir, keep, dirs_exist_ok=True)
     return {"scenario": scenario, "splitter": "Python" if python_splitter else "C",
             "requests": requests, "batches": counts,
             "instructions_per_request": (counts[1] - counts[0]) / requests}
@@ -197,9 +200,12 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=2000,
                         help="N: the batches are N and 2N requests (default 2000)")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep callgrind's files (one per dump) in DIR, for callgrind_annotate")
     args = parser.parse_args(argv)
     try:
-        result = measure(args.scenario, args.requests, args.warmup, args.python_splitter)
+        result = measure(args.scenario, args.requests, args.warmup, args.python_splitter,
+                         args.keep)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
