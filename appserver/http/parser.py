@@ -165,12 +165,26 @@ class RequestParser:
         if self._error is not None:
             raise self._error
         reader = self._reader
-        if reader is None and not self._buf:     # between requests
+        buf = self._buf
+        if reader is None and not buf:      # between requests
             return CLOSED if self._eof else NEED_DATA
         try:
-            if reader is None:
-                return self._next_head()
-            return self._next_body(reader)
+            if reader is not None:
+                return self._next_body(reader)
+            head = self._head
+            if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
+                # The plain path, inline (per request): a plainly well-formed
+                # head that arrived whole, split in one pass.
+                end = buf.find(b"\r\n\r\n")
+                if 0 <= end and end + 2 <= self._plain_max:
+                    parts = plain.split(buf, end + 2, self._max_fields)
+                    if parts is not None:
+                        method, target, path, query, version, line, headers, groups = parts
+                        req = Request(method, target, path, query, version, headers, [],
+                                      None, line)
+                        return self._head_done(buf, end, req,
+                                               semantics(req, groups, self._limits.body))
+            return self._next_head()
         except HTTPError as exc:
             self._error = exc
             if self._reader is None and self._buf[:5] == b"HEAD ":
@@ -208,14 +222,10 @@ class RequestParser:
         return event
 
     def _next_head(self) -> ParserEvent:
+        """A head that is not plain, or not whole yet (``next_event`` tried
+        the plain path first)."""
         buf = self._buf             # not empty: next_event saw to that
         head = self._head
-        if (head is None or not head.scan) and buf[0] != 13:   # new, no blank line
-            end = buf.find(b"\r\n\r\n")
-            if 0 <= end and end + 2 <= self._plain_max:
-                parsed = self._parse_plain(buf, end + 2)
-                if parsed is not None:
-                    return self._head_done(buf, end, parsed)
         if head is None:
             head = self._head = Section(self._limits, True, check_request_line)
         while buf[:2] == b"\r\n" and not head.scan:   # RFC 9112 2.2
@@ -231,27 +241,16 @@ class RequestParser:
                 raise IncompleteRequest("connection closed in the middle of a head")
             return NEED_DATA
         head.reset()
-        return self._head_done(buf, end, self._parse_head(
+        return self._head_done(buf, end, *self._parse_head(
             buf[:end].decode("latin-1").split("\r\n")))
 
-    def _head_done(self, buf: bytearray, end: int, parsed: Tuple[Request, str]) -> Request:
-        """Consume the head in ``buf[:end + 4]``, parsed to (request, framing)."""
-        request, framing = parsed
+    def _head_done(self, buf: bytearray, end: int, request: Request, framing: str) -> Request:
+        """Consume the head in ``buf[:end + 4]``, parsed to ``request`` and its ``framing``."""
         del buf[:end + 4]
         self._blank = 0
         self._reader = _NO_BODY if framing == "none" else READERS[framing](
             request.content_length, self._limits)
         return request
-
-    def _parse_plain(self, buf: bytearray, size: int) -> Optional[Tuple[Request, str]]:
-        """(request, framing) for a plainly well-formed head in ``buf[:size]``
-        (``plain.split``), or None for one the general path must take."""
-        parts = plain.split(buf, size, self._max_fields)
-        if parts is None:
-            return None
-        method, target, path, query, version, line, headers, groups = parts
-        req = Request(method, target, path, query, version, headers, [], None, line)
-        return req, semantics(req, groups, self._limits.body)
 
     def _parse_head(self, lines: List[str]) -> Tuple[Request, str]:
         method, target, version = request_line(lines[0])
