@@ -751,7 +751,11 @@ class Connection:
 
     def sendall(self, data: bytes) -> None:
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
-        self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
+        if self.tls or not self._kernel & _SO_SNDTIMEO:
+            self._blocking_for(_SO_SNDTIMEO, self.send_timeout)
+        else:                       # _blocking_for's common case, inline: per response
+            self.blocked_until = time.monotonic() + self.send_timeout
+            self._blocked_on = _SO_SNDTIMEO
         try:
             if self.tls:
                 self.sock.sendall(data)     # each record within send-timeout
