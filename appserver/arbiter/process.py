@@ -150,7 +150,7 @@ class Arbiter:
     def resolve_workers(self, cfg):
         """``workers`` as a number; ``auto`` is computed and explained."""
         from appserver.deploy.cpus import resolve_workers
-        count, explanation = resolve_workers(cfg.workers)
+        count, explanation = resolve_workers(cfg.workers, cfg.threads)
         if explanation:
             log.info("%s", explanation)
         return count

@@ -23,10 +23,14 @@ line (``4:cpu,cpuacct:/path``) under ``cgroup_root/cpu,cpuacct`` (or
 ``cgroup_root/cpu``). The smallest limit wins, the innermost cpuset. A path
 that is not there (a container's own cgroup namespace) means the mount point
 itself. Missing or unreadable files mean "no limit". ``explanation`` names
-every input that was found (by file name), for the start log.
+every input that was found (by file name), for the start log. When memory
+allows fewer workers than the CPUs could keep busy and ``threads`` is 1, it
+ends with a suggestion: the fewest ``--threads`` with which those workers
+run at least as many requests at once, for a thread-safe app that waits on
+I/O.
 
-``resolve_workers(value)`` turns the ``workers`` setting (an int, or
-``"auto"``) into ``(n, explanation or None)``.
+``resolve_workers(value, threads)`` turns the ``workers`` setting (an int,
+or ``"auto"``) into ``(n, explanation or None)``.
 """
 
 import math
@@ -38,17 +42,17 @@ PROC_SELF_CGROUP = "/proc/self/cgroup"
 AUTO = "auto"
 
 
-def resolve_workers(value, **probe):
-    """``(n, explanation)`` for ``"auto"`` (``probe`` goes to ``auto_workers``),
-    else ``(int(value), None)``."""
+def resolve_workers(value, threads=1, **probe):
+    """``(n, explanation)`` for ``"auto"`` (``threads`` and ``probe`` go to
+    ``auto_workers``), else ``(int(value), None)``."""
     if value == AUTO:
-        return auto_workers(**probe)
+        return auto_workers(threads=threads, **probe)
     return int(value), None
 
 
 def auto_workers(cgroup_root=CGROUP_ROOT, cpu_count=None,
                  per_worker_mib=DEFAULT_PER_WORKER_MIB,
-                 proc_self_cgroup=PROC_SELF_CGROUP):
+                 proc_self_cgroup=PROC_SELF_CGROUP, threads=1):
     """``(workers, explanation)``; see the module comment."""
     tree = Cgroups(cgroup_root, proc_self_cgroup)
     cpus, cpu_notes = _usable_cpus(tree, cpu_count)
@@ -65,6 +69,12 @@ def auto_workers(cgroup_root=CGROUP_ROOT, cpu_count=None,
     else:
         notes.append("no memory limit")
     explanation = "workers auto: %d (%s; %s)" % (n, "; ".join(notes), ", ".join(cpu_notes))
+    if n < wanted and threads == 1:
+        suggested = math.ceil(wanted / n)
+        explanation += (". Memory allows fewer workers than the CPUs could keep busy "
+                        "(%d): if the app is thread-safe and waits on I/O, --threads %d "
+                        "lets the %d workers run %d requests at once (docs/threads.md)"
+                        % (wanted, suggested, n, n * suggested))
     return n, explanation
 
 

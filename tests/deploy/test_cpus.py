@@ -144,6 +144,19 @@ def test_memory_limit_bounds_the_workers(tmp_path):
     assert "memory.max 512 MiB / 128 MiB per worker allows 4" in why
 
 
+def test_a_memory_bound_suggests_threads_to_fill_the_cpus(tmp_path):
+    root = cgroup(tmp_path, memory_max=str(512 * MIB))
+    n, why = auto(root, cpu_count=8)                    # 17 wanted, 4 allowed
+    assert why.endswith(". Memory allows fewer workers than the CPUs could keep busy "
+                        "(17): if the app is thread-safe and waits on I/O, --threads 5 "
+                        "lets the 4 workers run 20 requests at once (docs/threads.md)")
+    assert "--threads" not in auto(root, cpu_count=8, threads=4)[1]   # already threads
+    assert "--threads" not in auto(cgroup(tmp_path / "free", memory_max="max"), cpu_count=8)[1]
+    n, why = cpus.resolve_workers("auto", 1, cgroup_root=str(root), cpu_count=8,
+                                  proc_self_cgroup=str(tmp_path / "none"))
+    assert n == 4 and "--threads 5" in why
+
+
 def test_memory_limit_that_does_not_bind(tmp_path):
     assert auto(cgroup(tmp_path, memory_max=str(64 << 30)), cpu_count=2)[0] == 5
 
