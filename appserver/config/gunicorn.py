@@ -275,9 +275,8 @@ GUNICORN = (
     _g("worker_class", ("-k", "--worker-class"), VALUE,
        _custom(_worker_class, SAME, "worker_class"), SAME),
     _g("threads", ("--threads",), VALUE, _custom(_threads, SAME), SAME),
-    _g("worker_connections", ("--worker-connections",), VALUE, no_effect(
-        "it applies to Gunicorn's async workers only; appserver's per-worker "
-        "limit of open connections is max_connections")),
+    _g("worker_connections", ("--worker-connections",), VALUE,
+       same("max_connections")),
     _g("max_requests", ("--max-requests",), VALUE, same("max_requests")),
     _g("max_requests_jitter", ("--max-requests-jitter",), VALUE,
        same("max_requests_jitter")),

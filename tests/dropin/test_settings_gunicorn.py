@@ -219,6 +219,14 @@ def test_in_an_appserver_config_file_env_pid_and_name_are_appservers(cwd):
     assert (cfg.name, cfg.log_level) == ("shop", "debug") and cfg.notices == ()
 
 
+def test_worker_connections_is_max_connections(cwd):
+    # Gunicorn's gthread worker holds at most worker_connections connections
+    cfg = load_file(cwd, "worker_class = 'gthread'\nworker_connections = 50\n")
+    assert cfg.max_connections == 50 and cfg.notices == ()
+    cfg = load_file(cwd, "", {"worker_connections": "60"})
+    assert cfg.max_connections == 60 and cfg.notices == ()
+
+
 def test_threads_in_a_config_file_are_appservers(cwd):
     cfg = load_file(cwd, "worker_class = 'gthread'\nthreads = 4\n")
     assert cfg.threads == 4 and cfg.notices == ()
