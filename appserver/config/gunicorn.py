@@ -19,6 +19,7 @@ that release which an older Gunicorn lacks stay classified.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Callable, Collection, Dict, NamedTuple, Optional, Tuple
 
 from appserver.errors import ConfigError
@@ -231,6 +232,27 @@ def _log_config_dict(value: Any, where: str) -> Outcome:
     return ("set", "log_config", merged)
 
 
+def _log_config_json(value: Any, where: str) -> Outcome:
+    """Gunicorn's logconfig_json: a JSON file of the dictionary Gunicorn
+    applies over its defaults, as a logconfig_dict (so its handlers and
+    formatters, ``console`` and ``generic``, may be named). Read when the
+    configuration is loaded, and again on HUP."""
+    if not value:
+        return ("notice", "")
+    try:
+        with open(value, "rb") as f:
+            config = json.loads(f.read().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError("logconfig_json=%r (from %s): %s"
+                          % (value, where, exc.strerror)) from None
+    except ValueError as exc:
+        raise ConfigError("logconfig_json=%r (from %s) is not valid JSON: %s"
+                          % (value, where, exc)) from None
+    if config == {}:
+        return ("notice", "")
+    return _log_config_dict(config, "%s, in %s" % (where, value))
+
+
 
 _SYSLOG = ("appserver writes its log to standard error or a file",
            "send standard error to syslog or journald with the service manager")
@@ -351,7 +373,8 @@ GUNICORN = (
         "write the configuration as a dictConfig dictionary in a JSON or TOML "
         "file and set log_config")),
     _g("logconfig_dict", (), VALUE, _custom(_log_config_dict, SAME, "log_config")),
-    _g("logconfig_json", ("--log-config-json",), VALUE, same("log_config")),
+    _g("logconfig_json", ("--log-config-json",), VALUE,
+       _custom(_log_config_json, SAME, "log_config")),
     _g("syslog_addr", ("--log-syslog-to",), VALUE, refused_unless(
         ("udp://localhost:514",), *_SYSLOG)),
     _g("syslog", ("--log-syslog",), TRUE, refused_unless((False,), *_SYSLOG)),

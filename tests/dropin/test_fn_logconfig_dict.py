@@ -1,4 +1,4 @@
-"""A gunicorn.conf.py's ``logconfig_dict`` is applied with
+"""A gunicorn.conf.py's ``logconfig_dict`` (and a ``logconfig_json`` file) is applied with
 ``logging.config.dictConfig``, as Gunicorn applies it: over Gunicorn's default
 dictionary, with its ``gunicorn.error`` and ``gunicorn.access`` loggers
 configuring appserver's error and access logs."""
@@ -61,3 +61,13 @@ def _text(path):
         return ""
 
 
+
+
+@pytest.mark.timeout(60)
+def test_logconfig_json_may_name_gunicorns_default_handlers(server_factory, tmp_path):
+    # Gunicorn merges the file over its defaults: "console" is its handler
+    log_json = tmp_path / "log.json"
+    log_json.write_text('{"root": {"level": "WARNING", "handlers": ["console"]}}')
+    srv = server_factory("hello", "--log-config-json", log_json)
+    assert srv.get("/").status == 200
+    assert re.search(r"\[\d+\] \[INFO\] Ready: 1 workers booted", srv.log()), srv.log()

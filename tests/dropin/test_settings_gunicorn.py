@@ -177,11 +177,29 @@ def test_logconfig_dict_wins_over_log_config_json_on_the_command_line(cwd):
 def test_logconfig_json_alone_and_an_ignored_ini_file(cwd):
     (cwd / "log.json").write_text('{"version": 1}')
     cfg = load_file(cwd, "logconfig_json = 'log.json'\n")
-    assert cfg.log_config == "log.json" and cfg.notices == ()
+    assert cfg.log_config == G.GUNICORN_LOG_DEFAULTS and cfg.notices == ()
     cfg = load_file(cwd, "logconfig = 'log.ini'\n", {"logconfig_json": "log.json"})
-    assert cfg.log_config == "log.json"
+    assert cfg.log_config == G.GUNICORN_LOG_DEFAULTS
     assert "logconfig (Gunicorn's setting, from config file" in cfg.notices[0]
     assert "Gunicorn uses logconfig_json before logconfig" in cfg.notices[0]
+
+
+def test_logconfig_json_is_applied_over_gunicorns_defaults_as_gunicorn_does(cwd):
+    # A JSON that names Gunicorn's default handler works under Gunicorn,
+    # which merges it over glogging.CONFIG_DEFAULTS.
+    root = {"level": "WARNING", "handlers": ["console"]}
+    (cwd / "log.json").write_text('{"root": {"level": "WARNING", "handlers": ["console"]}}')
+    cfg = load_file(cwd, "", {"logconfig_json": "log.json"})
+    assert cfg.log_config == dict(G.GUNICORN_LOG_DEFAULTS, root=root)
+    (cwd / "bad.json").write_text("{")
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "logconfig_json = 'bad.json'\n")
+    assert "logconfig_json='bad.json' (from config file " in str(info.value)
+    assert "is not valid JSON" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_file(cwd, "", {"logconfig_json": "missing.json"})
+    assert str(info.value) == ("logconfig_json='missing.json' (from --log-config-json): "
+                               "No such file or directory")
 
 
 GUNICORN_HELPERS = """\
@@ -286,14 +304,15 @@ def parse_and_load(cwd, *args):
 
 
 def test_gunicorn_flags_on_the_command_line(cwd):
+    (cwd / "l.json").write_text('{"root": {"level": "ERROR"}}')
     cfg = parse_and_load(cwd, "-k", "sync", "--threads", "1", "--worker-tmp-dir",
                          "/dev/shm", "-m", "027", "--log-file", "/tmp/e.log",
                          "--uwsgi-allow-from", "*", "--proxy-allow-from", "10.0.0.1",
-                         "--log-config-json", "/tmp/l.json", "--cert-reqs", "2")
+                         "--log-config-json", "l.json", "--cert-reqs", "2")
     assert cfg.umask == "027"
     assert cfg.error_logfile == "/tmp/e.log"
     assert cfg.uwsgi_allow_ips == "*" and cfg.proxy_allow_ips == "10.0.0.1"
-    assert cfg.log_config == "/tmp/l.json"
+    assert cfg.log_config == dict(G.GUNICORN_LOG_DEFAULTS, root={"level": "ERROR"})
     assert cfg.cert_reqs == "required"
     assert len(cfg.notices) == 1
     assert cfg.notices[0].startswith("worker_tmp_dir (Gunicorn's setting, from "
