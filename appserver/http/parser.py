@@ -47,7 +47,7 @@ class Limits:
     max_section)`` as enforced, worked out here once rather than for every
     connection's parser."""
 
-    __slots__ = ("request_line", "fields", "field_size", "body", "caps")
+    __slots__ = ("request_line", "fields", "field_size", "body", "caps", "plain_max")
 
     def __init__(self, request_line: int = 4094, fields: int = 100, field_size: int = 8190,
                  body: int = 0) -> None:
@@ -59,6 +59,7 @@ class Limits:
         nf = fields or MAX_FIELDS
         fs = field_size or HARD_CAP
         self.caps = (rl, nf, fs, min(rl + 2 + nf * (fs + 2) + 2, MAX_HEAD))
+        self.plain_max = rl if rl < fs else fs  # no line of a head this short is too long
 
 
 _DEFAULT_LIMITS = Limits()
@@ -116,13 +117,8 @@ class RequestParser:
 
     def __init__(self, limits: Optional[Limits] = None) -> None:
         self._limits = limits = _DEFAULT_LIMITS if limits is None else limits
-        rl, nf, fs, _ = limits.caps
-        self._plain_max = rl if rl < fs else fs   # no line of a head this short is too long
-        self._max_fields = nf
-        self.reset()
-
-    def reset(self) -> None:
-        """Drop all state and buffered bytes."""
+        self._plain_max = limits.plain_max
+        self._max_fields = limits.caps[1]
         self._buf = bytearray()
         self._reader: Optional[BodyReader] = None
         self._error: Optional[HTTPError] = None
@@ -131,6 +127,10 @@ class RequestParser:
         # most heads arrive whole.
         self._head: Optional[Section] = None
         self._blank = 0
+
+    def reset(self) -> None:
+        """Drop all state and buffered bytes."""
+        self.__init__(self._limits)     # type: ignore[misc]
 
     @property
     def buffered(self) -> int:
