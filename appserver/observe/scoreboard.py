@@ -186,8 +186,8 @@ class Slot:
     module comment), through the memoryview cells of the shared map."""
 
     __slots__ = ("_mem", "_base", "_index", "_size", "rows", "requests", "_peers",
-                 "_bytes", "_q", "_d", "_conns", "_state", "_count", "_beat", "_start",
-                 "_line", "_turn")
+                 "_bytes", "_q", "_d", "_conns", "_conns_at", "_state", "_count", "_beat",
+                 "_start", "_line", "_turn")
 
     def __init__(self, mem, index, size=SLOT_SIZE, rows=0):
         self._mem = mem
@@ -201,6 +201,7 @@ class Slot:
         self._q = self._bytes.cast("Q")
         self._d = self._bytes.cast("d")
         self._conns = self._bytes.cast("H")
+        self._conns_at = (base + _OFF_CONNECTIONS) // 2    # "H" cell
         self._state = base + _OFF_STATE                 # byte index
         self._count = (base + _OFF_REQUESTS) // 8       # "Q" cell
         self._beat = (base + _OFF_HEARTBEAT) // 8       # "d" cell
@@ -210,7 +211,7 @@ class Slot:
 
     def set_connections(self, count):
         """Publish how many connections this worker holds."""
-        self._conns[(self._base + _OFF_CONNECTIONS) // 2] = min(count, 0xFFFF)
+        self._conns[self._conns_at] = count if count < 0xFFFF else 0xFFFF
 
     def peers(self, count):
         """(state, connections, last loop turn, request start) of each live
