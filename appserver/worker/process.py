@@ -324,6 +324,8 @@ class Worker:
         for conn in table.accept(listener, *(() if batch is None else (batch,))):
             if waiting_head(conn):
                 self._process(conn)
+                if conn.state is CLOSED_STATE:
+                    continue            # answered and closed: never watched
             table.watch(conn)
         return table.more
 

@@ -23,7 +23,8 @@ import os
 import select
 import time
 
-from appserver.net.connection import AWAIT_HEAD, BETWEEN_REQUESTS, IDLE, PASSED_ON, SERVING
+from appserver.net.connection import (AWAIT_HEAD, BETWEEN_REQUESTS, CLOSED_STATE, IDLE, PASSED_ON,
+                                      SERVING)
 from appserver.worker.balance import MARGIN, AcceptPacer
 
 log = logging.getLogger("appserver")
@@ -204,7 +205,8 @@ class ConnectionTable:
             if self.full:
                 self.accept_on()
                 self.full = False
-        conn.close()
+        if conn.state is not CLOSED_STATE:
+            conn.close()
 
     def pass_on(self, conn):
         """Hand ``conn`` to another worker; False if it must stay."""
