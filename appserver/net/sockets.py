@@ -4,7 +4,14 @@
 tuples: ``("tcp", host, port)``, ``("unix", path)``, ``("fd", n)``) and returns
 ``Listener`` objects holding a listening, non-blocking, close-on-exec socket
 (``Listener.accept`` accepts from it).
-TCP sockets get ``SO_REUSEADDR``; a unix socket path left by a dead server is
+TCP sockets get ``SO_REUSEADDR``, and on Linux ``TCP_DEFER_ACCEPT``
+(``DEFER_ACCEPT`` seconds): the kernel hands a new connection over only
+once its first bytes (a request head, a PROXY header, a TLS hello) are
+there, so the worker reads them at once instead of waiting a loop turn, and
+a client that connects and sends nothing holds no descriptor in a worker
+until that time is up (then it is accepted and its header-timeout runs as
+for any other). A socket inherited (``fd://``, systemd: its
+``DeferAcceptSec=``) is left as it came. A unix socket path left by a dead server is
 replaced, but never a regular file; a unix socket file we created is removed by
 ``close_all``, and gets the ``mode`` (octal string) and ``owner``
 (``USER[:GROUP]``) passed to ``bind_all``: it is created with that mode (never
@@ -23,6 +30,8 @@ import stat
 from appserver.errors import BindError, ConfigError
 
 _SOCKET_TYPE = socket.SocketType     # the C socket type socket.socket extends
+DEFER_ACCEPT = 1            # seconds a new TCP connection may wait for its first bytes
+_TCP_DEFER_ACCEPT = getattr(socket, "TCP_DEFER_ACCEPT", None)    # Linux only
 
 
 class Listener:
@@ -132,6 +141,8 @@ def _bind_tcp(host, port, backlog):
         sock.close()
         raise BindError("cannot bind %s: %s%s" % (_show(host, port), exc.strerror,
                                                   _hint(exc))) from None
+    if _TCP_DEFER_ACCEPT is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_DEFER_ACCEPT, DEFER_ACCEPT)
     sock.setblocking(False)
     return Listener(sock, "tcp", sock.getsockname()[:2])
 

@@ -3,13 +3,17 @@
 300 connections trickling their request head one byte per second and 300
 connections that send nothing are held by two workers at once, while a normal
 client keeps getting answers quickly; every slow connection is closed by its
-header deadline (the trickling ones with a 408 first).
+header deadline (the trickling ones with a 408 first). A TCP listener hands
+a connection to a worker once its first bytes came (TCP_DEFER_ACCEPT); one
+that never sends any is handed over at last, and closed by its deadline.
 """
 
 import socket
 import time
 
 import pytest
+
+from appserver.net.sockets import DEFER_ACCEPT
 
 HEADER_TIMEOUT = 3.0
 SLACK = 2.0           # sweep granularity plus a loaded shared machine
@@ -90,3 +94,18 @@ def test_slow_and_idle_clients_do_not_delay_a_normal_client(server_factory):
     for s in slow + idle:
         s.close()
     assert _timed_get(server) < 1.0
+
+
+@pytest.mark.timeout(60)
+def test_a_client_that_sends_nothing_is_closed_by_its_header_deadline(server_factory):
+    server = server_factory("hello", "--header-timeout", "1", workers=1)
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    opened = time.monotonic()
+    assert server.get("/").status == 200       # the one worker is not held
+    silent.settimeout(DEFER_ACCEPT + 1 + SLACK + 10)
+    try:
+        assert silent.recv(1) == b""            # closed without a byte
+    finally:
+        silent.close()
+    assert time.monotonic() - opened >= 1.0     # not before its header-timeout
+    assert server.get("/").status == 200

@@ -82,6 +82,7 @@ def test_listener_accept_matches_socket_accept(bound, tmp_path, kind):
     with socket.socket(family, socket.SOCK_STREAM) as client:
         client.settimeout(5)
         client.connect(listener.address)
+        client.sendall(b"x")            # a TCP listener hands it over once bytes came
         assert select.select([listener.sock], [], [], 5)[0]
         conn, peer = listener.accept()
         try:
@@ -89,7 +90,6 @@ def test_listener_accept_matches_socket_accept(bound, tmp_path, kind):
             assert peer == (client.getsockname() if kind == "tcp" else "")
             assert conn.gettimeout() is None and conn.getblocking() is True
             assert os.get_inheritable(conn.fileno()) is False
-            client.sendall(b"x")
             assert conn.recv(1) == b"x"
         finally:
             conn.close()
@@ -98,6 +98,27 @@ def test_listener_accept_matches_socket_accept(bound, tmp_path, kind):
 
 
 # -- TCP -----------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="Linux only")
+def test_tcp_listener_hands_a_connection_over_once_its_first_bytes_came(bound):
+    """TCP_DEFER_ACCEPT: a client that spoke is accepted before an earlier
+    one that has sent nothing; the silent one is accepted too, later."""
+    [listener] = bound([("tcp", "127.0.0.1", 0)])
+    assert listener.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) \
+        == sockets.DEFER_ACCEPT
+    listener.sock.settimeout(sockets.DEFER_ACCEPT + 10)
+    with socket.create_connection(listener.address, timeout=5) as silent, \
+            socket.create_connection(listener.address, timeout=5) as talking:
+        talking.sendall(b"GET")
+        conn, peer = listener.sock.accept()
+        with conn:
+            assert peer == talking.getsockname()
+            assert conn.recv(3) == b"GET"
+        conn, peer = listener.sock.accept()     # after DEFER_ACCEPT seconds
+        with conn:
+            assert peer == silent.getsockname()
+
+
 
 def test_tcp_ipv4_port_zero_binds_a_real_listener(bound):
     [listener] = bound([("tcp", "127.0.0.1", 0)])
@@ -248,6 +269,8 @@ def test_fd_inherits_a_bound_tcp_socket_and_listens(bound):
     assert listener.address == ("127.0.0.1", port)
     assert listener.owned_path is None
     _assert_listener_socket(listener)   # now listening, non-blocking, close-on-exec
+    if hasattr(socket, "TCP_DEFER_ACCEPT"):     # as it came: systemd's DeferAcceptSec=
+        assert listener.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) == 0
     _roundtrip(listener)
 
 

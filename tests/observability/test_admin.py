@@ -2,6 +2,7 @@
 its parser refuses gets the very bytes a worker answers it with
 (``http.errors.error_bytes``), a ``HEAD`` gets the head alone, and every
 answer ends with the connection."""
+import select
 import socket
 
 import pytest
@@ -21,8 +22,9 @@ def admin():
 def exchange(admin, data):
     """Send ``data`` to the admin listener; everything it answers until it closes."""
     client = socket.create_connection(admin.listener.sock.getsockname(), timeout=5)
+    client.sendall(data)        # a TCP listener hands a connection over once bytes came
+    assert select.select([admin.listener.sock], [], [], 5)[0]
     admin.readable(admin.listener.fileno())            # accept
-    client.sendall(data)
     [fd] = [fd for fd in admin.fds() if fd != admin.listener.fileno()]
     admin.readable(fd)
     answer = b""
