@@ -1,6 +1,6 @@
 """Instructions per request of one appserver worker, counted by callgrind.
 
-Contract: ``python -m benchmarks.instructions [--scenario hello|hello-close]
+Contract: ``python -m benchmarks.instructions [--scenario hello|hello-close|static]
 [--python-splitter] [--requests N] [--warmup N]`` starts appserver with one
 worker (the ``hello`` app) under ``valgrind --tool=callgrind``, sends
 ``--warmup`` requests, then ``N`` and then ``2N`` more, and prints the
@@ -8,7 +8,10 @@ worker's user-space instructions per request: (count of the 2N batch - count
 of the N batch) / N, so that whatever both batches share (the marker below,
 an idle loop turn) cancels. ``hello`` sends every request on one keep-alive
 connection; ``hello-close`` opens a connection per request and asks
-``Connection: close``. ``--python-splitter`` makes the server use the
+``Connection: close``. ``static`` asks, on one keep-alive connection, for a
+10 KiB file that ``--static /static/=DIR`` answers from the loop (the
+file written into the run's temporary directory; the app is not called).
+``--python-splitter`` makes the server use the
 Python head splitter (``plain.split_python``) instead of the C one.
 
 The batches are marked from outside: the tool sends the worker ``SIGUSR1``
@@ -35,7 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = REPO / "benchmarks" / "apps"
-SCENARIOS = ("hello", "hello-close")
+SCENARIOS = ("hello", "hello-close", "static")
+STATIC_PATH, STATIC_SIZE = "/static/10k.bin", 10 * 1024
 # The server's command when the Python splitter is asked for: the same
 # command line, with ``plain.split`` replaced before anything parses.
 PYTHON_SPLITTER = ("import sys; from appserver.http import plain; "
@@ -90,8 +94,9 @@ def _read_response(sock, buf):
 def drive(port, scenario, count):
     """Send ``count`` requests of ``scenario`` and read every response."""
     host = "127.0.0.1:%d" % port
-    if scenario == "hello":
-        request = ("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
+    if scenario in ("hello", "static"):
+        target = STATIC_PATH if scenario == "static" else "/"
+        request = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, host)).encode()
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
             buf = b""
             for _ in range(count):
@@ -127,12 +132,13 @@ def _mark(outdir, pid, log):
     return sum(counts)
 
 
-def server_argv(valgrind, outdir, python_splitter):
+def server_argv(valgrind, outdir, python_splitter, extra=()):
     cmd = ["-c", PYTHON_SPLITTER] if python_splitter else ["-m", "appserver"]
     return [valgrind, "--tool=callgrind", "--dump-before=%s" % MARKER, "--compress-strings=no",
             "--callgrind-out-file=%s" % (outdir / "cg.%p"),
             sys.executable] + cmd + [
-            "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "300", "hello:application"]
+            "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "300",
+            *extra, "hello:application"]
 
 
 def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, keep=None):
@@ -148,7 +154,8 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, 
                                if p)
         env = dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
         with open(log, "wb") as out:
-            proc = subprocess.Popen(server_argv(valgrind, outdir, python_splitter), cwd=str(REPO),
+            proc = subprocess.Popen(server_argv(valgrind, outdir, python_splitter,
+                                                _static_args(outdir, scenario)), cwd=str(REPO),
                                     env=env, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         try:
@@ -174,6 +181,17 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, 
     return {"scenario": scenario, "splitter": "Python" if python_splitter else "C",
             "requests": requests, "batches": counts,
             "instructions_per_request": (counts[1] - counts[0]) / requests}
+
+
+def _static_args(outdir, scenario):
+    """``--static`` over a directory holding the file the ``static`` scenario
+    asks for (written into ``outdir``); nothing for the other scenarios."""
+    if scenario != "static":
+        return []
+    directory = outdir / "static"
+    directory.mkdir()
+    (directory / os.path.basename(STATIC_PATH)).write_bytes(b"s" * STATIC_SIZE)
+    return ["--static", "/static/=%s" % directory]
 
 
 def _stop(proc, worker):

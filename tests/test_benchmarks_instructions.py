@@ -23,3 +23,17 @@ def test_a_short_run_reports_instructions_per_keep_alive_request():
     # a request is tens of thousands of instructions, not a handful and
     # not the millions of a start-up counted by mistake
     assert 10_000 < result["instructions_per_request"] < 1_000_000, result
+
+
+def test_the_static_scenario_counts_a_file_answered_from_the_loop():
+    result = instructions.measure("static", requests=20, warmup=5)
+    first, second = result["batches"]
+    assert second > first > 0
+    assert 10_000 < result["instructions_per_request"] < 1_000_000, result
+
+
+def test_only_the_static_scenario_serves_a_directory(tmp_path):
+    assert instructions._static_args(tmp_path, "hello") == []
+    args = instructions._static_args(tmp_path, "static")
+    assert args[0] == "--static" and args[1] == "/static/=%s" % (tmp_path / "static")
+    assert (tmp_path / "static" / "10k.bin").stat().st_size == instructions.STATIC_SIZE
