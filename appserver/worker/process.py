@@ -632,7 +632,7 @@ class Worker:
                                    request.version, keep)
         if reply is None:
             return None                         # the body stays for the app
-        if not _skip_body(conn, request) and keep:
+        if not (conn.parser.skip_empty_body() or _skip_body(conn, request)) and keep:
             reply.close()
             keep = False
             reply = self.static.answer(request.method, request.path, request.headers,
