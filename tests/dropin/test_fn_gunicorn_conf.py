@@ -24,7 +24,7 @@ def test_gunicorn_conf_serves_django(server_factory):
     notices = [line for line in log.splitlines() if "has no effect" in line]
     assert [line.split("] ", 3)[3].split(" ", 1)[0] for line in notices] == [
         "worker_tmp_dir", "tmp_upload_dir",
-        "secure_scheme_headers", "capture_output"], log
+        "capture_output"], log
     assert any("worker_tmp_dir" in line and "shared memory" in line for line in notices)
     assert log.count("Worker spawned (pid: ") == 2, log
     assert "[ERROR]" not in log and "Traceback" not in log

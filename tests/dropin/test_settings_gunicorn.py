@@ -237,6 +237,20 @@ def test_in_an_appserver_config_file_env_pid_and_name_are_appservers(cwd):
     assert (cfg.name, cfg.log_level) == ("shop", "debug") and cfg.notices == ()
 
 
+def test_secure_scheme_headers_notice_names_the_pairs_not_read(cwd):
+    cfg = load_file(cwd, "secure_scheme_headers = {'X-FORWARDED-PROTO': 'https'}\n")
+    assert cfg.notices == ()                # what appserver does: nothing to say
+    cfg = load_file(cwd, "secure_scheme_headers = {'X-FORWARDED-PROTO': 'https', "
+                         "'X-FORWARDED-SSL': 'on'}\n")
+    assert len(cfg.notices) == 1
+    assert cfg.notices[0].startswith("secure_scheme_headers (Gunicorn's setting, from "
+                                     "config file ")
+    assert cfg.notices[0].endswith(
+        "has no effect: X-FORWARDED-SSL: on not read: a trusted proxy's scheme comes "
+        "from X-Forwarded-Proto (or Forwarded proto= with forwarded_headers = "
+        "'forwarded'); have the proxy send X-Forwarded-Proto: https")
+
+
 def test_worker_connections_is_max_connections(cwd):
     # Gunicorn's gthread worker holds at most worker_connections connections
     cfg = load_file(cwd, "worker_class = 'gthread'\nworker_connections = 50\n")
