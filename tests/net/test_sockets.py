@@ -12,6 +12,7 @@ import gc
 import os
 import select
 import socket
+import time
 import warnings
 
 import pytest
@@ -107,16 +108,19 @@ def test_tcp_listener_hands_a_connection_over_once_its_first_bytes_came(bound):
     assert listener.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT) \
         == sockets.DEFER_ACCEPT
     listener.sock.settimeout(sockets.DEFER_ACCEPT + 10)
+    opened = time.monotonic()
     with socket.create_connection(listener.address, timeout=5) as silent, \
             socket.create_connection(listener.address, timeout=5) as talking:
         talking.sendall(b"GET")
-        conn, peer = listener.sock.accept()
-        with conn:
-            assert peer == talking.getsockname()
-            assert conn.recv(3) == b"GET"
-        conn, peer = listener.sock.accept()     # after DEFER_ACCEPT seconds
-        with conn:
-            assert peer == silent.getsockname()
+        first, first_peer = listener.sock.accept()
+        second, second_peer = listener.sock.accept()
+        with first, second:
+            if first_peer != talking.getsockname():     # only once its time was up
+                assert time.monotonic() - opened >= sockets.DEFER_ACCEPT
+                first, second = second, first
+            assert first.recv(3) == b"GET"
+            assert second.getpeername() == silent.getsockname()
+            assert time.monotonic() - opened >= sockets.DEFER_ACCEPT
 
 
 
