@@ -1,7 +1,8 @@
 """Instructions per request of one appserver worker, counted by callgrind.
 
 Contract: ``python -m benchmarks.instructions [--scenario hello|hello-close|static]
-[--python-splitter] [--requests N] [--warmup N]`` starts appserver with one
+[--python-splitter] [--requests N] [--warmup N] [--connections K]
+[--keep DIR]`` starts appserver with one
 worker (the ``hello`` app) under ``valgrind --tool=callgrind``, sends
 ``--warmup`` requests, then ``N`` and then ``2N`` more, and prints the
 worker's user-space instructions per request: (count of the 2N batch - count
@@ -13,6 +14,9 @@ connection; ``hello-close`` opens a connection per request and asks
 file written into the run's temporary directory; the app is not called).
 ``--python-splitter`` makes the server use the
 Python head splitter (``plain.split_python``) instead of the C one.
+``--connections K`` (``hello``, ``static``) sends one request on each of K
+keep-alive connections per round, so one loop turn serves up to K, as
+under wrk. ``--keep DIR`` keeps callgrind's files.
 
 The batches are marked from outside: the tool sends the worker ``SIGUSR1``
 (reopen the logs) after each batch, once the last response is in, and
@@ -91,17 +95,26 @@ def _read_response(sock, buf):
     return rest[length:]
 
 
-def drive(port, scenario, count):
-    """Send ``count`` requests of ``scenario`` and read every response."""
+def drive(port, scenario, count, connections=1):
+    """Send ``count`` requests of ``scenario`` and read every response; for
+    ``hello`` and ``static``, in rounds of one request on each of
+    ``connections`` keep-alive connections (``count`` a multiple of it)."""
     host = "127.0.0.1:%d" % port
     if scenario in ("hello", "static"):
         target = STATIC_PATH if scenario == "static" else "/"
         request = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, host)).encode()
-        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-            buf = b""
-            for _ in range(count):
-                sock.sendall(request)
-                buf = _read_response(sock, buf)
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                 for _ in range(connections)]
+        try:
+            bufs = [b""] * connections
+            for _ in range(count // connections):
+                for sock in socks:
+                    sock.sendall(request)
+                for i, sock in enumerate(socks):
+                    bufs[i] = _read_response(sock, bufs[i])
+        finally:
+            for sock in socks:
+                sock.close()
         return
     request = ("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode()
     for _ in range(count):
@@ -141,9 +154,17 @@ def server_argv(valgrind, outdir, python_splitter, extra=()):
             *extra, "hello:application"]
 
 
-def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, keep=None):
+def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, keep=None,
+            connections=1):
     """{'instructions_per_request', 'batches'...} for one worker under callgrind;
-    ``keep``: a directory to copy callgrind's files into (``callgrind_annotate``)."""
+    ``keep``: a directory to copy callgrind's files into (``callgrind_annotate``);
+    ``connections``: for ``hello`` and ``static``, how many keep-alive
+    connections take turns (``requests`` and ``warmup`` are rounded down to
+    a multiple)."""
+    if scenario not in ("hello", "static"):
+        connections = 1
+    requests -= requests % connections
+    warmup -= warmup % connections
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise FileNotFoundError("valgrind is not installed (apt-get install valgrind)")
@@ -166,11 +187,11 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, 
                 raise MeasureError("the server exited:\n%s" % text()[-3000:])
             port = int(LISTENING.search(text()).group(1))
             pid = int(BOOTED.search(text()).group(1))
-            drive(port, scenario, warmup)
+            drive(port, scenario, warmup, connections)
             before = _mark(outdir, pid, log)
             counts = []
             for size in (requests, 2 * requests):
-                drive(port, scenario, size)
+                drive(port, scenario, size, connections)
                 after = _mark(outdir, pid, log)
                 counts.append(after - before)
                 before = after
@@ -179,7 +200,7 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, 
             if keep is not None:
                 shutil.copytree(outdir, keep, dirs_exist_ok=True)
     return {"scenario": scenario, "splitter": "Python" if python_splitter else "C",
-            "requests": requests, "batches": counts,
+            "requests": requests, "connections": connections, "batches": counts,
             "instructions_per_request": (counts[1] - counts[0]) / requests}
 
 
@@ -220,17 +241,21 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--keep", metavar="DIR",
                         help="keep callgrind's files (one per dump) in DIR, for callgrind_annotate")
+    parser.add_argument("--connections", type=int, default=1, metavar="K",
+                        help="hello, static: K keep-alive connections, one request on each "
+                        "per round, so one loop turn serves up to K (default 1)")
     args = parser.parse_args(argv)
     try:
         result = measure(args.scenario, args.requests, args.warmup, args.python_splitter,
-                         args.keep)
+                         args.keep, args.connections)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print("%s, %s splitter: %.0f instructions per request (batches of %d and %d "
-          "requests: %d and %d instructions)"
-          % (result["scenario"], result["splitter"], result["instructions_per_request"],
-             args.requests, 2 * args.requests, result["batches"][0], result["batches"][1]))
+    print("%s, %s splitter, %d connection(s): %.0f instructions per request (batches of "
+          "%d and %d requests: %d and %d instructions)"
+          % (result["scenario"], result["splitter"], result["connections"],
+             result["instructions_per_request"], result["requests"], 2 * result["requests"],
+             result["batches"][0], result["batches"][1]))
     return 0
 
 
