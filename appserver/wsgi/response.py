@@ -39,6 +39,12 @@ _warned: Set[object] = set()
 _valid_lines: Dict[Any, Union[bytes, int]] = {}
 # status line -> (code, status as sent, in bytes), checked once
 _valid_statuses: Dict[str, Tuple[int, bytes]] = {}
+# A whole header list (as a tuple) -> (its lines, Content-Length, add Date,
+# add Server), for lists made only of lines cached above (no hop-by-hop
+# header, nothing per response): most apps send the same few lists.
+_valid_lists: Dict[Tuple[Any, ...], Tuple[Tuple[bytes, ...], Optional[int], bool, bool]] = {}
+# Content-Length value -> its header line
+_length_lines: Dict[int, bytes] = {}
 # Small: the lines worth caching repeat from the first requests on; values
 # that differ per response would only fill it (and each worker's memory).
 _VALID_LINES_MAX = 512
@@ -151,8 +157,17 @@ class Response:
     def _set_headers(self, headers: object) -> None:
         if type(headers) is not list:
             raise AppResponseError("headers must be a list, got %s" % type(headers).__name__)
+        try:
+            known = _valid_lists.get(tuple(headers))
+        except TypeError:           # an unhashable item: checked below
+            known = None
+        if known is not None:       # a list seen before: every line checked then
+            checked, self.length, self._date, self._server = known
+            self._lines = list(checked)
+            return
         lines: List[bytes] = []
         self.length, self._date, self._server = None, True, True
+        whole = True                # every item a line cached in _valid_lines
         for item in headers:
             try:
                 line = _valid_lines.get(item)
@@ -187,17 +202,22 @@ class Response:
                 continue
             if lname in HOP_BY_HOP:
                 self._hop_by_hop(lname, value)
+                whole = False
                 continue
             line = ("%s: %s\r\n" % (name, value)).encode("latin-1")
             if lname == "date":
-                self._date = False
+                self._date = whole = False
             elif lname == "server":
-                self._server = False
+                self._server = whole = False
             elif (len(_valid_lines) < _VALID_LINES_MAX and type(name) is str
                   and lname not in _UNCACHED):
                 _valid_lines[item] = line   # ordinary header: safe to reuse as is
+            else:
+                whole = False
             lines.append(line)
         self._lines = lines
+        if whole and len(_valid_lists) < _VALID_LINES_MAX:
+            _valid_lists[tuple(headers)] = tuple(lines), self.length, True, True
 
     def _content_length(self, value: str) -> int:
         """The app's Content-Length value, checked."""
@@ -236,9 +256,15 @@ class Response:
         self.no_body = self.head_only or code in _NO_BODY_CODES
         if code == 205:
             self.length = 0         # RFC 9110 15.3.6: no content, and says so
-        if self.length is not None:
+        length = self.length
+        if length is not None:
             if code not in _NO_LENGTH_CODES:
-                lines.append(b"Content-Length: %d\r\n" % self.length)
+                line = _length_lines.get(length)
+                if line is None:
+                    line = b"Content-Length: %d\r\n" % length
+                    if len(_length_lines) < _VALID_LINES_MAX:
+                        _length_lines[length] = line
+                lines.append(line)
         elif self.no_body:
             pass
         elif self.version == "HTTP/1.1":
@@ -281,6 +307,19 @@ class Response:
         its length unless the app did, send it with the head, end the body."""
         if type(data) is not bytes:
             raise AppResponseError("body pieces must be bytes, got %s" % type(data).__name__)
+        status, size = self.status, len(data)
+        if (status is not None and not self.headers_sent and not self.head_only
+                and self.code not in _NO_BODY_CODES and size < GATHER_MIN
+                and (self.length is None or self.length == size)):
+            # The common case, write's steps inline: a body of the length
+            # declared (or now declared), with the head in one send; nothing
+            # is left for finish.
+            self.length = size
+            out = self._frame_head(status) + data
+            self.body_sent += size
+            self._sendall(out)
+            self.sent += len(out)
+            return
         if self.length is None and not self.headers_sent:   # set_length_if_unknown,
             if not self.head_only and self.code not in _NO_BODY_CODES:  # inline: per request
                 self.length = len(data)
