@@ -83,7 +83,14 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
     try:
         if rewrite is not None:
             rewrite(environ)
-        _run(app, environ, response, conn)
+        result = app(environ, response.start_response)
+        # A one-piece list or tuple (the common case) has no close(), and goes
+        # with its length and the head in one send.
+        if ((type(result) is list or type(result) is tuple) and len(result) == 1
+                and response.status):
+            response.write_whole(result[0])
+        else:
+            _send_closing(result, response, conn)
         if conn.aborted:            # a close-delimited body went out whole:
             conn.abort(False)       # its end may be a clean close
     except WorkerTimeout:
@@ -118,14 +125,8 @@ def _continuer(conn: Connection, response: Response) -> Callable[[], None]:
     return send_continue
 
 
-def _run(app: WSGIApplication, environ: Environ, response: Response, conn: Connection) -> None:
-    """Call the app and send what it returns; its ``close()`` is called
-    whatever happens. A one-piece list or tuple (the common case) has none,
-    and goes with its length and the head in one send."""
-    result = app(environ, response.start_response)
-    if (type(result) is list or type(result) is tuple) and len(result) == 1 and response.status:
-        response.write_whole(result[0])
-        return
+def _send_closing(result: Iterable[bytes], response: Response, conn: Connection) -> None:
+    """Send what the app returned; its ``close()`` is called whatever happens."""
     try:
         _send(result, response, conn)
     finally:
