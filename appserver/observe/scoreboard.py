@@ -86,6 +86,8 @@ _OFF_START = 48
 _OFF_LINE = 56
 _OFF_TURN = _OFF_LINE + LINE_SIZE
 _BLANK_LINE = bytes(LINE_SIZE)
+_cells = {}                 # request line -> its cell (line_cell), for lines that repeat
+_CELLS_MAX = 256
 # A thread row: state, request start, request line.
 _ROW = struct.Struct("<B7xd%ds" % LINE_SIZE)
 ROW_SIZE = _ROW.size
@@ -104,6 +106,17 @@ SlotInfo = namedtuple(
 
 # One thread row as read: IDLE or BUSY, the request's start (0.0: none), its line.
 ThreadInfo = namedtuple("ThreadInfo", "state request_start request_line")
+
+
+def line_cell(line):
+    """A request line (str) as the bytes its slot cell holds: latin-1,
+    truncated or zero-padded to ``LINE_SIZE`` (kept for lines that repeat)."""
+    cell = _cells.get(line)
+    if cell is None:
+        cell = line.encode("latin-1")[:LINE_SIZE].ljust(LINE_SIZE, b"\0")
+        if len(_cells) < _CELLS_MAX:
+            _cells[line] = cell
+    return cell
 
 
 def slot_size(threads):
@@ -251,8 +264,11 @@ class Slot:
         return bool(_STATE.unpack_from(self._mem, self._base + _OFF_LAST)[0])
 
     def request_started(self, line, now):
-        """Record a request line (bytes, truncated to fit) and mark busy."""
-        self._bytes[self._line] = line[:LINE_SIZE].ljust(LINE_SIZE, b"\0")
+        """Record a request line (bytes, truncated to fit; ``line_cell``
+        makes it fit already) and mark busy."""
+        if len(line) != LINE_SIZE:
+            line = line[:LINE_SIZE].ljust(LINE_SIZE, b"\0")
+        self._bytes[self._line] = line
         self._d[self._start] = now
         self._d[self._beat] = now
         self._bytes[self._state] = BUSY

@@ -114,6 +114,7 @@ class Worker:
         self.next_sweep = 0.0
         self.requests = 0
         self.max_requests = _max_requests(cfg)
+        self.titles = cfg.proctitle_requests    # a title per request (read per request)
         self.idle_sleep = idle_sleep(cfg.timeout)
         self.counters = slot.counters()
         self.observer = RequestObserver(cfg, access_log, self.counters, self)
@@ -397,8 +398,8 @@ class Worker:
                       ", ".join(request.dropped_headers))
         slot, longcall = self.slot, self.longcall
         started = time.monotonic()
-        slot.request_started(request.line.encode("latin-1"), started)
-        if self.cfg.proctitle_requests:
+        slot.request_started(scoreboard.line_cell(request.line), started)
+        if self.titles:
             set_title(worker_role(self.number, request.line), self.cfg)
         if not self.taking:
             request.keep_alive = False
@@ -412,7 +413,7 @@ class Worker:
         now = time.monotonic()
         self.long = longcall.end(now) or self.long
         slot.request_finished(now)
-        if self.cfg.proctitle_requests:
+        if self.titles:
             set_title(worker_role(self.number), self.cfg)
         more = conn.finished(keep, now)
         self.requests += 1
