@@ -647,3 +647,68 @@ def test_each_app_side_error_names_what_was_wrong(status, headers, words):
     with pytest.raises(AppResponseError) as err:
         resp.start_response(status, headers)
     assert words in str(err.value)
+
+
+# -- the same header list again (cached), and a one-piece body ------------------------
+
+@pytest.mark.parametrize("headers, check", [
+    ([("Content-Type", "text/plain"), ("Content-Length", "2")],
+     lambda resp, headers: header(headers, "Content-Length") == "2"),
+    ([("Connection", "close"), ("Content-Type", "text/plain")],
+     lambda resp, headers: resp.keep_alive is False
+     and header(headers, "Connection") == "close"),
+    ([("Date", "Thu, 01 Jan 1970 00:00:00 GMT"), ("X-A", "1")],
+     lambda resp, headers: header(headers, "Date") == "Thu, 01 Jan 1970 00:00:00 GMT"),
+    ([("Server", "mine"), ("X-A", "1")],
+     lambda resp, headers: header(headers, "Server") == "mine"),
+])
+def test_a_header_list_sent_again_gives_the_same_head(headers, check):
+    heads = []
+    for _ in range(3):      # the first response checks the list, the next reuse it
+        resp, wire = make()
+        respond(resp, "200 OK", list(headers), [b"ok"])
+        status, sent, body, _ = parse(wire.data)
+        assert body == b"ok" and check(resp, sent), sent
+        heads.append([(n, v) for n, v in sent if n != "Date" or "1970" in v])
+    assert heads[0] == heads[1] == heads[2]
+
+
+def test_a_list_seen_before_with_a_second_content_length_is_still_refused():
+    resp, _ = make()
+    respond(resp, "200 OK", [("Content-Length", "2"), ("X-B", "1")], [b"ok"])
+    resp, _ = make()
+    with pytest.raises(AppResponseError, match="duplicated"):
+        resp.start_response("200 OK", [("Content-Length", "2"), ("X-B", "1"),
+                                       ("Content-Length", "2")])
+
+
+@pytest.mark.parametrize("method, status, headers, data, wire_body, keep", [
+    ("GET", "200 OK", [], b"abc", b"abc", True),                      # length declared
+    ("GET", "200 OK", [("Content-Length", "3")], b"abc", b"abc", True),
+    ("GET", "200 OK", [("Content-Length", "5")], b"abc", b"abc", False),   # short
+    ("GET", "200 OK", [("Content-Length", "2")], b"abc", b"ab", True),     # cut
+    ("GET", "200 OK", [], b"", b"", True),
+    ("HEAD", "200 OK", [], b"abc", b"", True),
+    ("GET", "204 No Content", [], b"", b"", True),
+    ("GET", "304 Not Modified", [], b"", b"", True),
+])
+def test_write_whole_frames_like_write_and_finish(method, status, headers, data,
+                                                  wire_body, keep):
+    whole, wire = make(method=method)
+    whole.start_response(status, list(headers))
+    whole.write_whole(data)
+    piece, piece_wire = make(method=method)
+    piece.start_response(status, list(headers))
+    if data or method != "HEAD":
+        piece.set_length_if_unknown(len(data))
+    piece.write(data)
+    piece.finish()
+    def undated(raw):
+        return b"\r\n".join(line for line in raw.split(b"\r\n")
+                             if not line.startswith(b"Date: "))
+    assert undated(wire.data) == undated(piece_wire.data)
+    assert wire.data.partition(b"\r\n\r\n")[2] == wire_body
+    assert (whole.keep_alive, whole.sent, whole.body_sent) == (
+        keep, len(wire.data), len(wire_body))
+    assert (piece.keep_alive, piece.sent, piece.body_sent) == (
+        whole.keep_alive, whole.sent, whole.body_sent)
