@@ -3,7 +3,9 @@
 ``head(status, header_lines)`` serialises a status line (``b"200 OK"``) and
 the bytes of its header lines (already validated) as an HTTP/1.1 head and
 appends ``Date`` and ``Server``; the ``Date`` line, and the head's whole tail
-with ``Server`` (``tail()``), are made once for the second they name. ``chunk``/``LAST_CHUNK``
+with ``Server`` (``tail()``), are made once for the second they name.
+``head_joined(status, lines, body)`` is ``head`` for header lines given as
+a list, with the body after it, in one join. ``chunk``/``LAST_CHUNK``
 frame a chunked body. ``error_response`` is the one place a protocol error
 becomes bytes on the wire: a short plain-text body (none after ``HEAD``) and
 ``Connection: close``.
@@ -11,6 +13,7 @@ becomes bytes on the wire: a short plain-text body (none after ``HEAD``) and
 from __future__ import annotations
 
 import time
+from typing import List
 
 from appserver import SERVER_SOFTWARE
 
@@ -73,11 +76,29 @@ def head(status: bytes, header_lines: bytes, add_date: bool = True,
         clock = _clock
         if not clock[0] <= time.time() < clock[1]:     # _tick's test, inline: per response
             clock = _tick()
-        tail = clock[3]
+        end = clock[3]
     else:
-        tail = ((date_line() if add_date else b"")
-                + (_SERVER_LINE if add_server else b"") + b"\r\n")
-    return b"HTTP/1.1 %s\r\n%s%s" % (status, header_lines, tail)
+        end = _own_tail(add_date, add_server)
+    return b"HTTP/1.1 %s\r\n%s%s" % (status, header_lines, end)
+
+
+def head_joined(status: bytes, lines: List[bytes], body: bytes = b"",
+                add_date: bool = True, add_server: bool = True) -> bytes:
+    """``head`` for header lines given as a list, with ``body`` right after
+    the head: one join, no intermediate bytes."""
+    if add_date and add_server:
+        clock = _clock
+        if not clock[0] <= time.time() < clock[1]:     # _tick's test, inline: per response
+            clock = _tick()
+        end = clock[3]
+    else:
+        end = _own_tail(add_date, add_server)
+    return b"".join([b"HTTP/1.1 ", status, b"\r\n", *lines, end, body])
+
+
+def _own_tail(add_date: bool, add_server: bool) -> bytes:
+    """The head's end when the app sent its own ``Date`` or ``Server``."""
+    return (date_line() if add_date else b"") + (_SERVER_LINE if add_server else b"") + b"\r\n"
 
 
 def chunk(data: bytes) -> bytes:

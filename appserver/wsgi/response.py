@@ -247,9 +247,9 @@ class Response:
             return ()
         return [line.decode("latin-1") for line in self._lines]
 
-    def _frame_head(self, status: bytes) -> bytes:
+    def _frame_head(self, status: bytes, body: bytes = b"") -> bytes:
         """Decide the framing and return the head bytes (``status`` is the
-        status line as sent)."""
+        status line as sent), with ``body`` (framed already) after them."""
         code, lines = self.code, self._lines
         if self._extra is not None:
             self._add_extra(lines, self._extra)
@@ -281,7 +281,7 @@ class Response:
         self.headers_sent = True
         # RFC 9110 6.2: writer.head answers with our own version, HTTP/1.1,
         # also to a 1.0 client; the framing above already suits the client's.
-        return writer.head(status, b"".join(lines), self._date, self._server)
+        return writer.head_joined(status, lines, body, self._date, self._server)
 
     def _add_extra(self, lines: List[bytes], extra: Tuple[str, str]) -> None:
         name, value = extra
@@ -315,7 +315,7 @@ class Response:
             # declared (or now declared), with the head in one send; nothing
             # is left for finish.
             self.length = size
-            out = self._frame_head(status) + data
+            out = self._frame_head(status, data)
             self.body_sent += size
             self._sendall(out)
             self.sent += len(out)
