@@ -72,14 +72,7 @@ def head(status: bytes, header_lines: bytes, add_date: bool = True,
     validated by the caller; ``Date``/``Server`` are added unless the app sent
     its own. The version is always ours, HTTP/1.1 (RFC 9110 6.2).
     """
-    if add_date and add_server:
-        clock = _clock
-        if not clock[0] <= time.time() < clock[1]:     # _tick's test, inline: per response
-            clock = _tick()
-        end = clock[3]
-    else:
-        end = _own_tail(add_date, add_server)
-    return b"HTTP/1.1 %s\r\n%s%s" % (status, header_lines, end)
+    return head_joined(status, [header_lines], b"", add_date, add_server)
 
 
 def head_joined(status: bytes, lines: List[bytes], body: bytes = b"",
@@ -91,14 +84,10 @@ def head_joined(status: bytes, lines: List[bytes], body: bytes = b"",
         if not clock[0] <= time.time() < clock[1]:     # _tick's test, inline: per response
             clock = _tick()
         end = clock[3]
-    else:
-        end = _own_tail(add_date, add_server)
+    else:                       # the app sent its own Date or Server
+        end = ((date_line() if add_date else b"")
+               + (_SERVER_LINE if add_server else b"") + b"\r\n")
     return b"".join([b"HTTP/1.1 ", status, b"\r\n", *lines, end, body])
-
-
-def _own_tail(add_date: bool, add_server: bool) -> bytes:
-    """The head's end when the app sent its own ``Date`` or ``Server``."""
-    return (date_line() if add_date else b"") + (_SERVER_LINE if add_server else b"") + b"\r\n"
 
 
 def chunk(data: bytes) -> bytes:
