@@ -493,6 +493,8 @@ class Connection:
                 reply.sent += n
                 reply.offset += n
                 reply.count -= n
+                if reply.count:
+                    return False    # the socket is full: the next try would fail
 
     def _send_nowait(self, data: bytes) -> Optional[int]:
         """Bytes of ``data`` sent without waiting; None when none could be."""
