@@ -11,8 +11,8 @@ moment the state began and the seconds ``Timeouts`` gives that state:
     SERVING     the app holds the request             none here (read/send-timeout,
                                                       timeout: ``worker.longcall``)
     IDLE        keep-alive, between requests          keep-alive
-    SENDING     a static file going out from the loop send-timeout from the last
-                                                      progress
+    SENDING     a file going out from the loop        send-timeout from the last
+                (static, or the app's file_wrapper)   progress
     DRAINING    skipping a body the app left unread   DRAIN_SECONDS, DRAIN_BYTES
     LINGERING   write side shut, discarding input     LINGER_SECONDS, LINGER_BYTES
     PASSED_ON   handed to another worker (final)
@@ -43,10 +43,12 @@ by the handoff tick's signals, so ``overdue(now)`` tells the tick when a call
 is past its bound. TLS sockets use Python-level timeouts. With TLS,
 ``sendfile()`` is done by the ssl module with reads and sends.
 
-A static reply (``appserver.static.Reply``) is sent by the loop without
-blocking: its head and short body, then its file range with ``os.sendfile``
-(reads and sends with TLS); what the socket does not take at once waits in
-SENDING, with ``wants_write`` set, for the loop's next ``push``.
+A static reply (``appserver.static.Reply``), or the rest of an app's
+response that is a file (``appserver.wsgi.handler.FileSend``, shaped the
+same), is sent by the loop without blocking: its head and short body, then
+its file range with ``os.sendfile`` (reads and sends with TLS); what the
+socket does not take at once waits in SENDING, with ``wants_write`` set, for
+the loop's next ``push``. Ending it, whichever way, calls its ``close()``.
 """
 from __future__ import annotations
 
@@ -218,6 +220,7 @@ class Connection:
         if self.state is DRAINING:
             self.linger(time.monotonic())
         elif self.state is SENDING:
+            log.info("client %s: %s", self.name, self._send_timeout())
             self.abort()                # a response cut short: never seen as whole
             self.close()
         else:

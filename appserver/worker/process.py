@@ -29,7 +29,14 @@ A request under a ``--static`` prefix is answered by the loop itself
 (``appserver.static``), never by the app: the connection sends the file in
 SENDING, a bit at each writable event, while the loop serves the others.
 Such requests get access lines and metrics, but no request timeout, no
-heartbeat slot state and no count towards max-requests.
+heartbeat slot state and no count towards max-requests. So does the file
+an app returns through ``wsgi.file_wrapper`` (a real file that is the whole
+declared body): the app call ends once the head is out, and the loop sends
+the file in SENDING (``wsgi.handler.FileSend``), serving the other
+connections meanwhile with no hand-off; the request ends (the iterable's
+``close()``, the access line, the count towards max-requests) when the file
+is out, the client is gone, or send-timeout passed. With threads, a thread
+sends it.
 
 Signal handlers only record (TERM: stop; INT, QUIT: exit now; USR1: reopen
 logs); the loop acts. How a worker ends:
@@ -406,7 +413,7 @@ class Worker:
         longcall.begin(conn, started)
         try:
             keep = handle(conn, request, self.app, conn.base, self.observer,
-                          self.rewrite, started, self.build_environ)
+                          self.rewrite, started, self.build_environ, True)
         except WorkerTimeout:
             longcall.end(started)
             raise SystemExit(0) from None
@@ -415,11 +422,32 @@ class Worker:
         slot.request_finished(now)
         if self.titles:
             set_title(worker_role(self.number), self.cfg)
+        if type(keep) is not bool:
+            return self._send_file(conn, keep, now)
         more = conn.finished(keep, now)
+        self._served(now)
+        return more
+
+    def _served(self, now):
+        """A request ended: count it towards max-requests."""
         self.requests += 1
         if self.requests == self.max_requests:
             self._reached_max_requests(now)
-        return more
+
+    def _send_file(self, conn, outgoing, now):
+        """The app's file (a ``FileSend``) goes out from the loop, in
+        SENDING, while the loop serves the other connections; the request
+        counts once it ends (its ``close()``, whichever way the sending
+        ended). As ``_serve``, whether a pipelined request may be buffered."""
+        outgoing.ended = self._file_sent
+        if conn.send_static(outgoing, outgoing.keep, now) is not None:
+            return conn.state is IDLE and conn.unread > 0
+        if conn.open:
+            self.table.rewatch(conn)            # writing, when it was watched
+        return False
+
+    def _file_sent(self, outgoing):
+        self._served(time.monotonic())
 
     # -- threads (--threads N > 1) -----------------------------------------------
 
@@ -648,6 +676,8 @@ class Worker:
         return False
 
     def _static_done(self, conn, reply):
+        if reply.note is None:
+            return      # the app's file (``FileSend``): its close() ended the request
         request, started = reply.note
         self.observer.static(conn, request, reply, time.monotonic() - started,
                              self.build_environ)

@@ -11,12 +11,21 @@ body that ends with the connection is under way, any close of it is a reset
 end. A server-made answer to a ``HEAD`` request has no body. The
 ``observer`` (``appserver.observe.observer.RequestObserver``) is told when the environ
 is ready and when the response is done (request id, access log, metrics).
+
+With ``loop_send``, a ``wsgi.file_wrapper`` over a real file that makes up the
+whole declared body is not sent inside the call: ``handle`` sends the head
+and returns a ``FileSend``, which the caller's loop sends without blocking
+(``Connection.send_static``). The request ends when the ``FileSend`` is
+closed, however its sending ended (all sent, the client gone, send-timeout,
+the worker stopping): then the iterable's ``close()`` is called, once, and
+the observer is told, and then its ``ended`` callback.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Callable, Iterable, Optional, Protocol
+from typing import IO, TYPE_CHECKING, Callable, Iterable, Optional, Protocol, Union
 
 from appserver.net.connection import (
     BodyTimeout, ClientError, ClientTimeout, Connection, file_size,
@@ -45,6 +54,45 @@ class Observer(Protocol):
                  response: Response, duration: float) -> None: ...
 
 
+class FileSend:
+    """The rest of a response, a file range, that the caller's loop sends
+    (shaped as the static reply ``Connection.send_static`` sends: no bytes
+    left (``data``), ``count`` bytes of ``file`` from ``offset``; ``sent``
+    counts what went out). ``keep``: whether the connection may carry
+    another request once it is out. ``close()`` ends the request (see the
+    module comment); ``ended(self)`` is then called, once."""
+
+    __slots__ = ("head", "data", "file", "offset", "count", "sent", "note", "keep",
+                 "ended", "_result", "_done")
+
+    def __init__(self, result: Iterable[bytes], fileobj: IO[bytes], offset: int,
+                 count: int) -> None:
+        self.head = self.data = b""
+        self.file: Optional[IO[bytes]] = fileobj
+        self.offset, self.count, self.sent = offset, count, 0
+        self.note = None            # not a static reply: nothing for the loop to log
+        self.keep = False
+        self.ended: Callable[[FileSend], object] = lambda sent: None
+        self._result: Optional[Iterable[bytes]] = result
+        self._done: Callable[[FileSend], None] = lambda sent: None
+
+    def close(self) -> None:
+        """The sending ended: close the iterable, tell the observer; once."""
+        result, self._result = self._result, None
+        if result is None:
+            return
+        self.file = None            # the iterable's close() closes it, if it will
+        try:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        except Exception:
+            log.exception("Error closing the response iterable")
+        finally:
+            self._done(self)
+            self.ended(self)
+
+
 class WorkerTimeout(BaseException):
     """Raised inside the app when the arbiter says the request ran too long.
 
@@ -57,8 +105,10 @@ class WorkerTimeout(BaseException):
 def handle(conn: Connection, request: Request, app: WSGIApplication, base_environ: Environ,
            observer: Observer, rewrite: Optional[Callable[[Environ], object]] = None,
            started: Optional[float] = None,
-           build_environ: Callable[..., Environ] = build_environ) -> bool:
-    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on.
+           build_environ: Callable[..., Environ] = build_environ,
+           loop_send: bool = False) -> Union[bool, FileSend]:
+    """Run ``app`` for ``request`` on ``conn``; True if keep-alive may go on,
+    or (only with ``loop_send``) a ``FileSend`` for the loop to send.
 
     ``rewrite(environ)`` (``proxy.Rewriter``) may adjust the environ for a
     trusted proxy first, or raise an ``HTTPError`` answered instead of the app.
@@ -80,6 +130,7 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
     environ = build_environ(base_environ, request, conn.peer, body)
     observer.started(request, environ, response)
     timed_out = False
+    later = None
     try:
         if rewrite is not None:
             rewrite(environ)
@@ -90,7 +141,7 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
                 and response.status):
             response.write_whole(result[0])
         else:
-            _send_closing(result, response, conn)
+            later = _send_closing(result, response, conn, loop_send)
         if conn.aborted:            # a close-delimited body went out whole:
             conn.abort(False)       # its end may be a clean close
     except WorkerTimeout:
@@ -111,10 +162,26 @@ def handle(conn: Connection, request: Request, app: WSGIApplication, base_enviro
     except Exception:
         log.exception("Error handling request %s %s", request.method, request.target)
         _fail(conn, response, InternalServerError())   # what failed is in the log only
+    if later is not None:
+        later.keep = response.keep_alive and (body is EMPTY or
+                                              _finish_body(conn, body, request))
+        later._done = functools.partial(_file_sent, conn, request, environ, response,
+                                        observer, started)
+        return later
     observer.finished(conn, request, environ, response, time.monotonic() - started)
     if timed_out:
         raise WorkerTimeout()
     return response.keep_alive and (body is EMPTY or _finish_body(conn, body, request))
+
+
+def _file_sent(conn: Connection, request: Request, environ: Environ, response: Response,
+               observer: Observer, started: float, sent: FileSend) -> None:
+    """A ``FileSend`` ended: the response's counts, then the observer."""
+    response.body_sent += sent.sent
+    response.sent += sent.sent
+    if sent.count:
+        response.keep_alive = False     # cut short: the connection is closed
+    observer.finished(conn, request, environ, response, time.monotonic() - started)
 
 
 def _continuer(conn: Connection, response: Response) -> Callable[[], None]:
@@ -125,28 +192,42 @@ def _continuer(conn: Connection, response: Response) -> Callable[[], None]:
     return send_continue
 
 
-def _send_closing(result: Iterable[bytes], response: Response, conn: Connection) -> None:
-    """Send what the app returned; its ``close()`` is called whatever happens."""
+def _send_closing(result: Iterable[bytes], response: Response, conn: Connection,
+                  loop_send: bool = False) -> Optional[FileSend]:
+    """Send what the app returned; its ``close()`` is called whatever
+    happens (by the ``FileSend`` returned, if the loop is to send the rest)."""
+    later = None
     try:
-        _send(result, response, conn)
+        later = _send(result, response, conn, loop_send)
     finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+        if later is None:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    return later
 
 
-def _send(result: Iterable[bytes], response: Response, conn: Connection) -> None:
-    if isinstance(result, FileWrapper) and _send_file(result, response, conn):
-        pass
+def _send(result: Iterable[bytes], response: Response, conn: Connection,
+          loop_send: bool) -> Optional[FileSend]:
+    if isinstance(result, FileWrapper):
+        sent = _send_file(result, response, conn, loop_send)
+        if isinstance(sent, FileSend):
+            return sent
     else:
+        sent = False
+    if not sent:
         for data in result:
             if data or type(data) is not bytes:
                 response.write(data)
     response.finish()
+    return None
 
 
-def _send_file(wrapper: FileWrapper, response: Response, conn: Connection) -> bool:
-    """Send a real file with ``sendfile``; False to fall back to iteration."""
+def _send_file(wrapper: FileWrapper, response: Response, conn: Connection,
+               loop_send: bool) -> Union[bool, FileSend]:
+    """Send a real file with ``sendfile``, or leave it to the loop (a
+    ``FileSend``) when it is the whole declared body; False to fall back to
+    iteration."""
     fileobj = wrapper.filelike
     size = file_size(fileobj)
     if size is None or response.status is None or response.headers_sent:
@@ -159,9 +240,12 @@ def _send_file(wrapper: FileWrapper, response: Response, conn: Connection) -> bo
     response.set_length_if_unknown(remaining)
     count = remaining if response.length is None else min(remaining, response.length)
     response.write(b"")             # the head
-    if not response.no_body and count:
-        response.body_sent += conn.sendfile(fileobj, offset, count)
-        response.sent += response.body_sent
+    if response.no_body or not count:
+        return True
+    if loop_send and count == response.length:
+        return FileSend(wrapper, fileobj, offset, count)
+    response.body_sent += conn.sendfile(fileobj, offset, count)
+    response.sent += response.body_sent
     return True
 
 

@@ -23,7 +23,7 @@ from appserver.http.parser import NEED_DATA, Data, EndOfMessage, RequestParser
 from appserver.net.sockets import Listener
 from appserver.wsgi import response as response_mod
 from appserver.wsgi.environ import base_environ
-from appserver.wsgi.handler import UNREAD_BODY_LIMIT, WorkerTimeout, handle
+from appserver.wsgi.handler import UNREAD_BODY_LIMIT, FileSend, WorkerTimeout, handle
 
 BASE = base_environ(Listener(None, "tcp", ("127.0.0.1", 8000)), True)
 
@@ -744,6 +744,47 @@ def test_file_wrapper_over_a_non_file_is_iterated():
     assert conn.sendfiles == []
     assert stream.closed
     assert keep is True
+
+
+def serve_in_loop(raw, app):
+    conn = FakeConn(raw)
+    access = AccessLog()
+    return handle(conn, conn.request, app, BASE, access, loop_send=True), conn, access
+
+
+def test_file_wrapper_left_to_the_loop_ends_when_closed(data_file):
+    app = file_app(data_file)
+    later, conn, access = serve_in_loop(req(), app)
+    assert isinstance(later, FileSend) and later.keep is True
+    assert (later.offset, later.count, later.head, later.data) == (0, 1024, b"", b"")
+    r = Parsed(conn.out, complete=False)
+    assert r.get("Content-Length") == "1024" and r.rest == b""
+    assert conn.sendfiles == [] and access.calls == []
+    assert not app.opened[0].closed, "closed before the file went out"
+    ended = []
+    later.ended = ended.append
+    later.sent, later.count = 1024, 0       # as the connection leaves it, all sent
+    later.close()
+    later.close()
+    assert app.opened[0].closed and ended == [later]
+    assert len(access.calls) == 1
+    assert access.calls[0][1:3] == (200, len(conn.out) + 1024)
+
+
+def test_file_wrapper_cut_short_in_the_loop_is_not_kept(data_file):
+    later, conn, access = serve_in_loop(req(), file_app(data_file))
+    later.sent, later.count = 100, 924      # the client went away
+    later.close()
+    assert access.calls[0][2] == len(conn.out) + 100
+
+
+@pytest.mark.parametrize("method, headers", [("HEAD", []), ("GET", [("Content-Length", "2000")])])
+def test_file_wrapper_left_to_the_loop_only_as_the_whole_body(data_file, method, headers):
+    """HEAD sends no file; a file shorter than its Content-Length is sent
+    in the call (the response then closes the connection)."""
+    app = file_app(data_file, headers=headers)
+    keep, conn, access = serve_in_loop(req(method), app)
+    assert type(keep) is bool and app.opened[0].closed and len(access.calls) == 1
 
 
 # -- WorkerTimeout -------------------------------------------------------------------
