@@ -14,6 +14,7 @@ import pytest
 
 from download import expected_sha256, pattern
 from tests.harness.clients import read_response, recv_until_closed, wait_readable
+from tests.harness.process import wait_until
 
 N = 3 * 1024 * 1024 + 5
 
@@ -193,3 +194,24 @@ def test_term_during_a_long_file_lets_it_finish(server_factory):
     slow.close()
     assert server.wait_exit() == 0, server.log()
     assert server.records("close.log") == ["close file"]
+
+
+def test_reload_during_a_long_file_lets_it_finish_then_the_connection_moves_on(
+        server_factory):
+    """HUP: the old worker retires but sends the file to its end; then the
+    connection, kept alive, goes to the new worker for its next request."""
+    server = server_factory("file_wrapper:raw", "--graceful-timeout", "30")
+    expected_sha256(BIG)
+    old = server.booted_pids()
+    slow = small_window(server, 30)
+    _ask(slow, BIG)
+    wait_readable(slow, 10)
+    server.signal(signal.SIGHUP)
+    server.wait_for_log("Booting worker with pid", count=2)
+    rfile = _read_file_response(slow, BIG)
+    _ask(slow, 1000)
+    resp = read_response(rfile)
+    assert resp.status == 200 and resp.body == b"".join(pattern(1000))
+    wait_until(lambda: old[0] not in server.worker_pids(), timeout=15)
+    slow.close()
+    assert server.records("close.log") == ["close file"] * 2
