@@ -26,7 +26,11 @@ anything refused or missing is resolved again on every request.
   accepts). A sibling already known is checked on every request like the
   file, so a changed or removed one is never sent.
 
-``stat_key(info)`` is that identity. Bounded: at most ``MAX_ENTRIES``
+``stat_key(info)`` is that identity; ``file_key(path)`` is the identity of
+what ``path`` names now (``stat_key(os.stat(path))``, raising what
+``os.stat`` raises): the C twin ``appserver.static._filekey`` when it was
+built (it skips making the whole ``os.stat_result``, the larger part of the
+check's cost), else ``file_key_python``. Bounded: at most ``MAX_ENTRIES``
 entries, and ``MAX_BYTES`` bytes of cached file bodies (each at most
 ``MAX_BODY``); the oldest entries go first. ``read_small(path, key)`` reads a
 small file whole, or returns None when it changed while being read.
@@ -44,6 +48,17 @@ DIRECTORY_EVERY = 1.0
 def stat_key(info):
     """What says a file (or directory) is the same and unchanged."""
     return (info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def file_key_python(path):
+    """``stat_key`` of what ``path`` names now (symbolic links followed)."""
+    return stat_key(os.stat(path))
+
+
+try:
+    from appserver.static._filekey import file_key
+except ImportError:         # not built (no compiler at install time)
+    file_key = file_key_python
 
 
 class Entry:
@@ -82,17 +97,17 @@ class FileCache:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        stat = os.stat
+        key_of = file_key
         try:
             for path, expected in entry.checks:
-                if stat_key(stat(path)) != expected:
+                if key_of(path) != expected:
                     break
             else:
                 now = time.monotonic()
                 if now < entry.due:
                     return entry
                 path, expected = entry.directory
-                if stat_key(stat(path)) == expected:
+                if key_of(path) == expected:
                     entry.due = now + self.directory_every
                     return entry
         except (OSError, ValueError):

@@ -13,6 +13,64 @@ from appserver.static import cache
 from appserver.static.cache import MAX_BODY, FileCache
 
 MTIME = 1_700_000_000
+C_FILE_KEY = None if cache.file_key is cache.file_key_python else cache.file_key
+
+
+@pytest.fixture(params=["c", "python"], autouse=True)
+def file_key(request, monkeypatch):
+    """Every test here runs with the C twin of ``file_key`` (skipped when it
+    was not built) and with the pure-Python one."""
+    if request.param == "c":
+        if C_FILE_KEY is None:
+            pytest.skip("the C file key is not built")
+        monkeypatch.setattr(cache, "file_key", C_FILE_KEY)
+    else:
+        monkeypatch.setattr(cache, "file_key", cache.file_key_python)
+    return cache.file_key
+
+
+def test_the_c_file_key_is_built_where_a_compiler_is(file_key):
+    assert C_FILE_KEY is not None, (
+        "appserver.static._filekey is not built: run pip install -e . "
+        "(or python setup.py build_ext --inplace)")
+
+
+def test_file_key_is_the_stat_key_of_what_the_path_names(file_key, tmp_path):
+    named = tmp_path / "caf\u00e9 \udcff.css"        # not UTF-8: surrogateescape
+    named.write_bytes(b"x" * 123)
+    os.utime(named, ns=(5, 1_700_000_000_123_456_789))
+    link = tmp_path / "link.css"
+    link.symlink_to(named)
+    for path in (str(named), str(tmp_path), str(link), os.fsencode(str(named))):
+        assert file_key(path) == cache.stat_key(os.stat(path))
+    assert file_key(str(link)) == file_key(str(named))      # the link is followed
+    assert file_key(str(named))[2:4] == (123, 1_700_000_000_123_456_789)
+
+
+@pytest.mark.parametrize("ns", [-1_500_000_000_123_456_789, 2**63 + 12_345])
+def test_file_key_holds_times_before_1970_and_after_2262(file_key, tmp_path, ns):
+    path = tmp_path / "old.css"
+    path.write_bytes(b"x")
+    try:
+        os.utime(path, ns=(ns, ns))
+    except (OSError, OverflowError) as exc:
+        pytest.skip("the file system does not keep that time: %s" % exc)
+    if os.stat(path).st_mtime_ns != ns:
+        pytest.skip("the file system does not keep that time")
+    assert file_key(str(path)) == cache.stat_key(os.stat(path))
+    assert file_key(str(path))[3] == ns
+
+
+def test_file_key_raises_what_os_stat_raises(file_key, tmp_path):
+    missing = str(tmp_path / "missing.css")
+    with pytest.raises(FileNotFoundError) as caught:
+        file_key(missing)
+    assert caught.value.filename == missing
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        file_key(str(tmp_path / "file" / "below"))
+    with pytest.raises(ValueError):
+        file_key(str(tmp_path) + "/a\x00b")
 
 
 @pytest.fixture
