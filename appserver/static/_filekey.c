@@ -57,8 +57,27 @@ file_key(PyObject *module, PyObject *arg)
         Py_XDECREF(ctime);
         return NULL;
     }
-    return Py_BuildValue("(KKLNN)", (unsigned long long)st.st_ino,
-                         (unsigned long long)st.st_dev, (long long)st.st_size, mtime, ctime);
+    PyObject *key = PyTuple_New(5);
+    if (key == NULL) {
+        Py_DECREF(mtime);
+        Py_DECREF(ctime);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(key, 3, mtime);
+    PyTuple_SET_ITEM(key, 4, ctime);
+    PyObject *items[3] = {PyLong_FromUnsignedLongLong((unsigned long long)st.st_ino),
+                          PyLong_FromUnsignedLongLong((unsigned long long)st.st_dev),
+                          PyLong_FromLongLong((long long)st.st_size)};
+    for (int i = 0; i < 3; i++) {
+        if (items[i] == NULL) {
+            for (int j = i + 1; j < 3; j++)
+                Py_XDECREF(items[j]);
+            Py_DECREF(key);     /* and the items already in it */
+            return NULL;
+        }
+        PyTuple_SET_ITEM(key, i, items[i]);
+    }
+    return key;
 }
 
 static PyMethodDef methods[] = {

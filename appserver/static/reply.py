@@ -149,7 +149,7 @@ class StaticFiles:
         A kept path asked for without preconditions, a range or (when it has
         precompressed siblings) ``Accept-Encoding`` is answered with bytes
         made once per second (``Representation.plain``)."""
-        conn = _CONNECTION[keep, version == "HTTP/1.1"]
+        conn = (b"" if version == "HTTP/1.1" else _KEEP_ALIVE) if keep else _CLOSE
         entry = self.cache.get(path)
         if entry is None:
             mount, rest = self.mounts.match(path)
@@ -229,10 +229,9 @@ class StaticFiles:
         return _body(200, method, rep, head, conn, 0, rep.size)
 
 
-# The Connection line by (keep-alive, HTTP/1.1).
-_CONNECTION = {(True, True): b"", (True, False): b"Connection: keep-alive\r\n",
-               (False, True): b"Connection: close\r\n",
-               (False, False): b"Connection: close\r\n"}
+# The Connection line: none for a kept HTTP/1.1 connection.
+_KEEP_ALIVE = b"Connection: keep-alive\r\n"
+_CLOSE = b"Connection: close\r\n"
 
 
 def _body(code, method, rep, head, conn, offset, count):

@@ -667,10 +667,11 @@ class Worker:
             reply = self.static.answer(request.method, request.path, request.headers,
                                        request.version, keep)
         now = time.monotonic()
-        reply.note = (request, now)
-        if conn.send_static(reply, keep, now) is not None:
-            self._static_done(conn, reply)
+        if conn.send_static(reply, keep, now) is not None:     # over at once
+            self.observer.static(conn, request, reply, time.monotonic() - now,
+                                 self.build_environ)
             return conn.state is IDLE and conn.unread > 0
+        reply.note = (request, now)             # for _static_done, once it is sent
         if conn.open:
             self.table.rewatch(conn)            # writing, when it was watched
         return False
