@@ -34,6 +34,9 @@ _BIND_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
 DEFAULT_PORT = 8000         # of a bind address without one, as with Gunicorn
 _NETWORKS = "comma-separated IP addresses and CIDR networks, * or nothing"
 _PATH_OR_DICT = "a file path (in a config file, also a dictionary)"
+_HEADER_VALUES = ("comma-separated NAME=VALUE pairs, or nothing (in a config file, "
+                  "also a dictionary)")
+_TOKEN = re.compile(r"[!#$%&'*+.^`|~0-9A-Za-z-]+")     # a header name, no "_"
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$")
 
 
@@ -74,7 +77,7 @@ def describe(setting: S.Setting) -> str:
     kind = {S.INT: "a whole number", S.FLOAT: "a number", S.STR: "a string",
             S.BOOL: "true or false", S.BIND: _BIND_FORMS,
             S.KEYVALUE: "KEY=VALUE", S.NETWORKS: _NETWORKS,
-            S.PATH_OR_DICT: _PATH_OR_DICT}[setting.type]
+            S.PATH_OR_DICT: _PATH_OR_DICT, S.HEADER_VALUES: _HEADER_VALUES}[setting.type]
     return kind + _bounds_text(setting)
 
 
@@ -87,6 +90,8 @@ def default_text(setting: S.Setting) -> str:
         return "on" if value else "off"
     if isinstance(value, tuple):
         return ", ".join(value) or "none"
+    if isinstance(value, dict):
+        return ",".join("%s=%s" % pair for pair in value.items()) or "none"
     if isinstance(value, float):
         return "%g" % value
     return "none" if value is None else str(value)
@@ -195,10 +200,27 @@ def _to_path_or_dict(setting: S.Setting, raw: Any, origin: str) -> Any:
     _fail(setting, _PATH_OR_DICT, raw, origin)
 
 
+def _to_header_values(setting: S.Setting, raw: Any, origin: str) -> Any:
+    """``"X-Forwarded-Ssl=on,X-Forwarded-Proto=https"`` or a dict -> a dict
+    of upper-cased header names to values."""
+    pairs: Any = None
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+    elif isinstance(raw, str):
+        items = [item for item in raw.split(",") if item.strip()]
+        if all("=" in item for item in items):
+            pairs = [[part.strip() for part in item.split("=", 1)] for item in items]
+    if pairs is None or not all(
+            isinstance(name, str) and isinstance(value, str) and _TOKEN.fullmatch(name)
+            for name, value in pairs):
+        _fail(setting, _HEADER_VALUES, raw, origin)
+    return {name.upper(): value for name, value in pairs}
+
+
 _CONVERTERS = {S.INT: _to_int, S.INT_OR_AUTO: _to_int_or_auto, S.FLOAT: _to_float,
                S.STR: _to_str, S.BOOL: _to_bool, S.CHOICE: _to_choice,
                S.BIND: _to_bind, S.KEYVALUE: _to_keyvalue, S.NETWORKS: _to_networks,
-               S.PATH_OR_DICT: _to_path_or_dict}
+               S.PATH_OR_DICT: _to_path_or_dict, S.HEADER_VALUES: _to_header_values}
 
 
 class _BadBind(Exception):

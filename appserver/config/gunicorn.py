@@ -253,21 +253,6 @@ def _log_config_json(value: Any, where: str) -> Outcome:
     return _log_config_dict(config, "%s, in %s" % (where, value))
 
 
-
-def _secure_scheme_headers(value: Any, where: str) -> Outcome:
-    """Only X-Forwarded-Proto: https is read as Gunicorn reads it: nothing
-    to say when that is all; the notice names the other pairs."""
-    pairs = dict(value) if isinstance(value, dict) else {}
-    unread = ["%s: %s" % (header, text) for header, text in pairs.items()
-              if (str(header).upper(), str(text).lower()) != ("X-FORWARDED-PROTO", "https")]
-    if isinstance(value, dict) and not unread:
-        return ("notice", None)
-    return ("notice", "%s not read: a trusted proxy's scheme comes from "
-            "X-Forwarded-Proto (or Forwarded proto= with forwarded_headers = "
-            "'forwarded'); have the proxy send X-Forwarded-Proto: https"
-            % (", ".join(unread) or repr(value)))
-
-
 _SYSLOG = ("appserver writes its log to standard error or a file",
            "send standard error to syslog or journald with the service manager")
 _PARSER = ("appserver's HTTP parser is strict (RFC 9112) and has no leniency "
@@ -361,8 +346,7 @@ GUNICORN = (
     _g("tmp_upload_dir", (), VALUE, no_effect(
         "request bodies are not spooled to disk; wsgi.input reads them from "
         "the connection")),
-    _g("secure_scheme_headers", (), VALUE,
-       _custom(_secure_scheme_headers, NO_EFFECT)),
+    _g("secure_scheme_headers", (), VALUE, same("secure_scheme_headers")),
     _g("forwarded_allow_ips", ("--forwarded-allow-ips",), VALUE,
        same("forwarded_allow_ips")),
     # Logging

@@ -198,8 +198,12 @@ def open_to_all(cfg: Config) -> Optional[str]:
     if parse_networks(cfg.forwarded_allow_ips)[0] is not True:
         return None
     x_kind = cfg.forwarded_headers != "forwarded"
-    what = ["REMOTE_ADDR (%s)" % ("X-Forwarded-For" if x_kind else "Forwarded for="),
-            "wsgi.url_scheme (%s)" % ("X-Forwarded-Proto" if x_kind else "Forwarded proto=")]
+    schemes = getattr(cfg, "secure_scheme_headers", S.BY_KEY["secure_scheme_headers"].default)
+    scheme = (", ".join(name.title() for name in schemes) if x_kind
+              else "Forwarded proto=")
+    what = ["REMOTE_ADDR (%s)" % ("X-Forwarded-For" if x_kind else "Forwarded for=")]
+    if scheme:
+        what.append("wsgi.url_scheme (%s)" % scheme)
     if x_kind:
         what.append("SERVER_PORT and the port of HTTP_HOST (X-Forwarded-Port)")
     if getattr(cfg, "forwarded_host", False):

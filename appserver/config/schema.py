@@ -18,6 +18,9 @@ INT_OR_AUTO = "int-or-auto"
 NETWORKS = "networks"
 # A file's path; in a config file also the dictionary itself (kept as given).
 PATH_OR_DICT = "path-or-dict"
+# Header names with a value each: NAME=VALUE,NAME=VALUE; in a config file also
+# a dictionary. Kept as a dict, names upper-cased (as Gunicorn spells them).
+HEADER_VALUES = "header-values"
 
 
 class Setting(NamedTuple):

@@ -13,8 +13,8 @@ record holds, the value types and the sections are ``appserver.config.schema``.
 from typing import Any, Dict
 
 from appserver.config.schema import (
-    APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, INT, INT_OR_AUTO, KEYVALUE, LIMITS,
-    LOGGING, NETWORKS, PATH_OR_DICT, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR,
+    APPLICATION, BIND, BOOL, CHOICE, COMMAND, FLOAT, HEADER_VALUES, INT, INT_OR_AUTO,
+    KEYVALUE, LIMITS, LOGGING, NETWORKS, PATH_OR_DICT, PROCESS, PROXIES, SERVER_SOCKET, STATIC, STR,
     TIMEOUTS, TLS, WORKERS, Setting)
 
 SETTINGS = (
@@ -82,6 +82,17 @@ SETTINGS = (
             "other kind is removed, so a client cannot slip one past a proxy "
             "that does not overwrite it.",
             metavar="KIND", choices=("x-forwarded", "forwarded")),
+    Setting("secure-scheme-headers", HEADER_VALUES,
+            {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https",
+             "X-FORWARDED-SSL": "on"}, ("--secure-scheme-headers",), PROXIES,
+            "Headers by which a trusted proxy says whether the client used "
+            "HTTPS, each with the value that means yes (names in any case, "
+            "values exact), as Gunicorn's setting of that name: when one is "
+            "present, wsgi.url_scheme is https if its value is that one and "
+            "http if not, and a request whose headers disagree gets 400. From "
+            "other peers they are removed; with forwarded-headers forwarded, "
+            "Forwarded proto= is read instead and they are removed too. Empty: "
+            "none is read.", metavar="NAME=VALUE,..."),
     Setting("forwarded-host", BOOL, False, ("--forwarded-host/--no-forwarded-host",),
             PROXIES,
             "Let a trusted proxy's X-Forwarded-Host (or the host= of "

@@ -14,7 +14,13 @@ called on each request's environ after ``build_environ``, before the app
   ``Forwarded``) that is not a trusted proxy, else the leftmost hop; a
   malformed hop on the way voids the header. It sets ``REMOTE_ADDR`` and
   ``REMOTE_PORT`` (removed when the hop has no port).
-* Proto (http/https) sets ``wsgi.url_scheme``, ``X-Forwarded-Port`` sets
+* The scheme: each header named in ``secure-scheme-headers`` (Gunicorn's
+  default: ``X-Forwarded-Proto: https``, ``X-Forwarded-Ssl: on``,
+  ``X-Forwarded-Protocol: ssl``) that is present says https when its value
+  is exactly the one named, else http; they must agree, every item of a
+  comma-joined value too (RFC 9110 5.3: repeated lines are one list), else
+  ``BadRequest`` (400, Gunicorn's InvalidSchemeHeaders). With ``Forwarded``,
+  ``proto=`` (http/https) says it. ``X-Forwarded-Port`` sets
   ``SERVER_PORT`` and the port of ``HTTP_HOST``; with ``forwarded-host`` (off
   by default) the host also sets ``HTTP_HOST`` and ``SERVER_NAME``
   (``X-Forwarded-*``: rightmost value; ``Forwarded``: the client's element).
@@ -24,7 +30,9 @@ called on each request's environ after ``build_environ``, before the app
   from ``PATH_INFO`` to ``SCRIPT_NAME``, raising ``NotFound`` (404) for a
   path outside it.
 
-Without any forwarding header and ``script-name``, a call is seven dict lookups.
+Without any forwarding header and ``script-name``, a call is seven dict
+lookups and one more per header of ``secure-scheme-headers`` beyond
+``X-Forwarded-Proto`` (two by default).
 ``config.loading`` warns at start about ``forwarded-allow-ips *``.
 """
 from __future__ import annotations
@@ -32,10 +40,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from appserver.config.convert import Network, parse_networks
-from appserver.http.errors import HTTPError
+from appserver.config.settings import BY_KEY
+from appserver.http.errors import BadRequest, HTTPError
 from appserver.wsgi.environ import Environ
 
 if TYPE_CHECKING:
@@ -43,6 +52,8 @@ if TYPE_CHECKING:
 
 # A hop: (host, port or None); None when malformed.
 Node = Optional[Tuple[str, Optional[str]]]
+# secure-scheme-headers as (environ key, the value that means https).
+SchemeHeaders = Tuple[Tuple[str, str], ...]
 
 XFF, XFP, XFH, XFPORT = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
                          "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
@@ -101,19 +112,29 @@ class Rewriter:
         self.use_forwarded = cfg.forwarded_headers == "forwarded"
         self.host = getattr(cfg, "forwarded_host", False)
         self.script_name = normalize_prefix(cfg.script_name or "")
+        self.schemes = scheme_headers(getattr(
+            cfg, "secure_scheme_headers", BY_KEY["secure_scheme_headers"].default))
+        self.scheme_keys = tuple(key for key, _ in self.schemes if key not in ALL_KEYS)
+        self.keys = ALL_KEYS + self.scheme_keys         # every header this removes
+        self.x_keys = X_KEYS + self.scheme_keys
 
     def rewrite(self, environ: Environ) -> None:
-        """Apply the rules to ``environ``; raises ``NotFound`` outside the prefix."""
+        """Apply the rules to ``environ``; raises ``NotFound`` outside the
+        prefix, ``BadRequest`` when the scheme headers disagree."""
         if (XFF not in environ and XFP not in environ and XFH not in environ
                 and XFPORT not in environ and FORWARDED not in environ
                 and PREFIX not in environ and SCRIPT not in environ):
-            if self.script_name:
-                mount(environ, self.script_name)
-            return
+            for key in self.scheme_keys:                # chained "not in": fastest
+                if key in environ:
+                    break
+            else:
+                if self.script_name:
+                    mount(environ, self.script_name)
+                return
         if environ["REMOTE_ADDR"] in self.trusted:
             self._trusted(environ)
         else:
-            for key in ALL_KEYS:
+            for key in self.keys:
                 environ.pop(key, None)
             if self.script_name:
                 mount(environ, self.script_name)
@@ -122,29 +143,52 @@ class Rewriter:
 
     def _trusted(self, environ: Environ) -> None:
         if self.use_forwarded:
-            for key in X_KEYS:
+            for key in self.x_keys:
                 environ.pop(key, None)
             apply_forwarded(environ, environ.get(FORWARDED), self.trusted, self.host)
         else:
             environ.pop(FORWARDED, None)
-            apply_x_forwarded(environ, self.trusted, self.host)
+            apply_x_forwarded(environ, self.trusted, self.host, self.schemes)
         _prefix(environ, self.script_name)
 
 
-def apply_x_forwarded(environ: Environ, trusted: AllowList, host: bool = True) -> None:
-    """Apply ``X-Forwarded-For/-Proto/-Port`` (and ``-Host`` with ``host``)
-    from a trusted peer."""
+def scheme_headers(table: Mapping[str, str]) -> SchemeHeaders:
+    """``{"X-FORWARDED-SSL": "on"}`` -> ``(("HTTP_X_FORWARDED_SSL", "on"),)``."""
+    return tuple(("HTTP_" + name.upper().replace("-", "_"), value)
+                 for name, value in table.items())
+
+
+def apply_x_forwarded(environ: Environ, trusted: AllowList, host: bool = True,
+                      schemes: SchemeHeaders = ((XFP, "https"),)) -> None:
+    """Apply ``X-Forwarded-For/-Port``, the ``schemes`` headers (and
+    ``X-Forwarded-Host`` with ``host``) from a trusted peer."""
     value = environ.get(XFF)
     if value:
         nodes = [parse_node(hop) for hop in value.split(",")]
         index = pick_client(nodes, trusted)
         if index is not None:
             _set_client(environ, nodes[index])
-    if host:
-        _set_origin(environ, _last(environ.get(XFP)), _last(environ.get(XFH)),
-                    _last(environ.get(XFPORT)))
-    else:
-        _set_origin(environ, _last(environ.get(XFP)), None, _last(environ.get(XFPORT)))
+    _set_origin(environ, secure_scheme(environ, schemes),
+                _last(environ.get(XFH)) if host else None, _last(environ.get(XFPORT)))
+
+
+def secure_scheme(environ: Environ, schemes: SchemeHeaders) -> Optional[str]:
+    """"https" or "http" as the ``schemes`` headers present say (None when
+    none is); ``BadRequest`` when they disagree."""
+    scheme = None
+    for key, secure in schemes:
+        value = environ.get(key)
+        if value is None:
+            continue
+        items = [item.strip(" \t") for item in value.split(",")]
+        for item in [item for item in items if item] or [""]:
+            said = "https" if item == secure else "http"
+            if scheme is None:
+                scheme = said
+            elif said != scheme:
+                raise BadRequest("contradictory scheme headers (%s)" % ", ".join(
+                    k[5:].replace("_", "-").title() for k, _ in schemes if k in environ))
+    return scheme
 
 
 def apply_forwarded(environ: Environ, value: Optional[str], trusted: AllowList,

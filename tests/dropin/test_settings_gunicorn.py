@@ -237,18 +237,27 @@ def test_in_an_appserver_config_file_env_pid_and_name_are_appservers(cwd):
     assert (cfg.name, cfg.log_level) == ("shop", "debug") and cfg.notices == ()
 
 
-def test_secure_scheme_headers_notice_names_the_pairs_not_read(cwd):
-    cfg = load_file(cwd, "secure_scheme_headers = {'X-FORWARDED-PROTO': 'https'}\n")
-    assert cfg.notices == ()                # what appserver does: nothing to say
+def test_secure_scheme_headers_is_taken_as_is(cwd):
     cfg = load_file(cwd, "secure_scheme_headers = {'X-FORWARDED-PROTO': 'https', "
-                         "'X-FORWARDED-SSL': 'on'}\n")
-    assert len(cfg.notices) == 1
-    assert cfg.notices[0].startswith("secure_scheme_headers (Gunicorn's setting, from "
-                                     "config file ")
-    assert cfg.notices[0].endswith(
-        "has no effect: X-FORWARDED-SSL: on not read: a trusted proxy's scheme comes "
-        "from X-Forwarded-Proto (or Forwarded proto= with forwarded_headers = "
-        "'forwarded'); have the proxy send X-Forwarded-Proto: https")
+                         "'X-FORWARDED-SSL': 'on', 'X-Custom-Secure': 'yes'}\n")
+    assert cfg.notices == ()
+    assert cfg.secure_scheme_headers == {"X-FORWARDED-PROTO": "https",
+                                         "X-FORWARDED-SSL": "on", "X-CUSTOM-SECURE": "yes"}
+    assert cfg.source("secure_scheme_headers").startswith("config file ")
+    assert load_file(cwd, "secure_scheme_headers = {}\n").secure_scheme_headers == {}
+
+
+def test_secure_scheme_headers_default_is_gunicorns(cwd):
+    cfg = loading.load("pkg.mod:app", {}, {}, str(cwd))
+    assert cfg.secure_scheme_headers == gunicorn.config.Config().secure_scheme_headers
+
+
+@pytest.mark.parametrize("value", ["['X-FORWARDED-SSL']", "{'X-FORWARDED-SSL': 1}",
+                                   "{'X_FORWARDED_SSL': 'on'}", "{'': 'on'}"])
+def test_secure_scheme_headers_refuses_what_is_no_header_table(cwd, value):
+    with pytest.raises(ConfigError, match="secure-scheme-headers: expected comma-separated "
+                                          "NAME=VALUE pairs"):
+        load_file(cwd, "secure_scheme_headers = %s\n" % value)
 
 
 def test_worker_connections_is_max_connections(cwd):

@@ -166,7 +166,8 @@ def environ_requests(draw, methods_allowed=None):
 # What docs/proxy.md says is removed from the environ when the peer is not a
 # trusted proxy.
 FORWARDING = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-              "x-forwarded-port", "forwarded", "x-forwarded-prefix", "x-script-name"}
+              "x-forwarded-port", "forwarded", "x-forwarded-prefix", "x-script-name",
+              "x-forwarded-ssl", "x-forwarded-protocol"}     # secure-scheme-headers
 
 
 def sent_http_keys(names):

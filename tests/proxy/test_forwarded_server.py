@@ -78,6 +78,25 @@ def test_forwarded_kind_from_a_trusted_proxy(serve):
     assert env["headers"] == ["HTTP_FORWARDED"]
 
 
+def test_gunicorns_scheme_headers_from_a_trusted_proxy(serve):
+    server = serve("--forwarded-allow-ips", "127.0.0.1")
+    env = get_json(http_connection(server), "/", {"X-Forwarded-Ssl": "on"})
+    assert env["wsgi.url_scheme"] == "https"
+    response, body = request(http_connection(server), "GET", "/", headers={
+        "X-Forwarded-Ssl": "on", "X-Forwarded-Proto": "http"})
+    assert response.status == 400 and b"contradictory scheme headers" in body
+    untrusted = serve("--forwarded-allow-ips", "10.0.0.1")
+    env = get_json(http_connection(untrusted), "/", {"X-Forwarded-Ssl": "on"})
+    assert env["wsgi.url_scheme"] == "http" and env["headers"] == []
+
+
+def test_secure_scheme_headers_on_the_command_line(serve):
+    server = serve("--secure-scheme-headers", "X-Is-Secure=yes")
+    env = get_json(http_connection(server), "/", {"X-Is-Secure": "yes",
+                                                   "X-Forwarded-Proto": "http"})
+    assert env["wsgi.url_scheme"] == "https"
+
+
 def test_script_name_setting_and_404_outside_it(serve):
     server = serve("--script-name", "/app")
     conn = http_connection(server)

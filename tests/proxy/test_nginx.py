@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.timeout(120), NEEDS_NGINX]
 MIB = 1 << 20
 FORGED = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil.example",
           "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil",
-          "Forwarded": "for=6.6.6.6;proto=https"}
+          "Forwarded": "for=6.6.6.6;proto=https", "X-Forwarded-Ssl": "on",
+          "X-Forwarded-Protocol": "ssl"}
 
 
 @pytest.fixture

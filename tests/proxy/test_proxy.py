@@ -7,12 +7,20 @@ import pytest
 
 from appserver.config import loading
 from appserver.wsgi import proxy
-from appserver.http.errors import HTTPError
+from appserver.http.errors import BadRequest, HTTPError
+from appserver.http.parser import RequestParser
+from appserver.net.sockets import Listener
+from appserver.wsgi.environ import base_environ, build_environ
+
+GUNICORN_SCHEMES = {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https",
+                    "X-FORWARDED-SSL": "on"}
 
 
-def cfg(allow="127.0.0.1,::1", headers="x-forwarded", script_name=None, host=True):
+def cfg(allow="127.0.0.1,::1", headers="x-forwarded", script_name=None, host=True,
+        schemes=GUNICORN_SCHEMES):
     return SimpleNamespace(forwarded_allow_ips=allow, forwarded_headers=headers,
-                           script_name=script_name, forwarded_host=host)
+                           script_name=script_name, forwarded_host=host,
+                           secure_scheme_headers=schemes)
 
 
 def environ(peer="127.0.0.1", path="/", host="internal:8000", **headers):
@@ -146,7 +154,8 @@ def test_forwarded_host_is_off_by_default():
 
 @pytest.mark.parametrize("headers, host, named", [
     ("x-forwarded", False, "REMOTE_ADDR (X-Forwarded-For), wsgi.url_scheme "
-                           "(X-Forwarded-Proto), SERVER_PORT and the port of "
+                           "(X-Forwarded-Protocol, X-Forwarded-Proto, "
+                           "X-Forwarded-Ssl), SERVER_PORT and the port of "
                            "HTTP_HOST (X-Forwarded-Port), SCRIPT_NAME"),
     ("x-forwarded", True, "(X-Forwarded-Port), HTTP_HOST (X-Forwarded-Host), "
                           "SCRIPT_NAME"),
@@ -163,7 +172,7 @@ def test_star_warns_naming_what_any_client_can_set(headers, host, named):
 
 
 def test_proto_alone_fixes_the_default_port_of_the_host():
-    env = rewrite(environ(host="www.example.com", x_forwarded_proto="HTTPS"))
+    env = rewrite(environ(host="www.example.com", x_forwarded_proto="https"))
     assert env["wsgi.url_scheme"] == "https" and env["SERVER_PORT"] == "443"
 
 
@@ -176,9 +185,10 @@ def test_forwarded_port_wins_and_goes_into_http_host():
     assert env["SERVER_PORT"] == "443" and env["HTTP_HOST"] == "example.com"
 
 
-def test_rightmost_value_of_proto_host_port_is_used():
-    env = rewrite(environ(x_forwarded_proto="http, https", x_forwarded_host="a.example, b.example"))
-    assert env["wsgi.url_scheme"] == "https" and env["HTTP_HOST"] == "b.example"
+def test_rightmost_value_of_host_and_port_is_used():
+    env = rewrite(environ(x_forwarded_proto="https, https", x_forwarded_host="a.example, b.example",
+                          x_forwarded_port="8443, 9443"))
+    assert env["wsgi.url_scheme"] == "https" and env["HTTP_HOST"] == "b.example:9443"
 
 
 @pytest.mark.parametrize("name, value", [
@@ -308,3 +318,120 @@ def test_invalid_prefix_headers_are_ignored(value):
 def test_asterisk_path_is_left_alone():
     env = rewrite(environ(path="*"), script_name="/app")
     assert env["PATH_INFO"] == "*" and env["SCRIPT_NAME"] == ""
+
+
+# -- secure-scheme-headers (Gunicorn's) ------------------------------------------
+
+@pytest.mark.parametrize("headers, scheme", [
+    ({"x_forwarded_ssl": "on"}, "https"),
+    ({"x_forwarded_protocol": "ssl"}, "https"),
+    ({"x_forwarded_proto": "https"}, "https"),
+    ({"x_forwarded_ssl": "off"}, "http"),
+    ({"x_forwarded_proto": "HTTPS"}, "http"),             # values are exact
+    ({"x_forwarded_ssl": "on", "x_forwarded_proto": "https"}, "https"),
+    ({"x_forwarded_proto": "https, https"}, "https"),     # two lines, joined
+    ({}, "http"),
+])
+def test_each_of_gunicorns_scheme_headers_sets_the_scheme(headers, scheme):
+    env = rewrite(environ(host="www.example.com", **headers))
+    assert env["wsgi.url_scheme"] == scheme
+    assert env["SERVER_PORT"] == ("443" if scheme == "https" else
+                                  "80" if headers else "8000")
+
+
+def test_a_trusted_proxy_saying_http_wins_over_a_tls_listener():
+    env = environ(x_forwarded_ssl="off")
+    env["wsgi.url_scheme"] = "https"
+    assert rewrite(env)["wsgi.url_scheme"] == "http"
+
+
+@pytest.mark.parametrize("headers", [
+    {"x_forwarded_ssl": "on", "x_forwarded_proto": "http"},
+    {"x_forwarded_protocol": "ssl", "x_forwarded_ssl": "off"},
+    {"x_forwarded_proto": "http,https"},                  # two lines that disagree
+])
+def test_scheme_headers_that_disagree_are_a_bad_request(headers):
+    with pytest.raises(BadRequest, match="contradictory scheme headers"):
+        rewrite(environ(**headers))
+
+
+def test_scheme_headers_of_an_untrusted_peer_are_removed_and_not_read():
+    env = rewrite(environ(peer="192.0.2.9", x_forwarded_ssl="on", x_forwarded_protocol="ssl",
+                          x_forwarded_proto="http"))
+    assert env["wsgi.url_scheme"] == "http"
+    assert not [key for key in env if key.startswith("HTTP_X_FORWARDED")]
+
+
+def test_a_configured_table_replaces_gunicorns():
+    schemes = {"x-is-secure": "yes"}
+    env = rewrite(environ(x_is_secure="yes", x_forwarded_proto="http"), schemes=schemes)
+    assert env["wsgi.url_scheme"] == "https"              # X-Forwarded-Proto not read
+    env = rewrite(environ(peer="192.0.2.9", x_is_secure="yes"), schemes=schemes)
+    assert env["wsgi.url_scheme"] == "http" and "HTTP_X_IS_SECURE" not in env
+    env = rewrite(environ(x_forwarded_ssl="on", x_forwarded_proto="https"), schemes={})
+    assert env["wsgi.url_scheme"] == "http"
+
+
+def test_forwarded_kind_reads_proto_and_removes_the_scheme_headers():
+    env = rewrite(environ(forwarded="for=203.0.113.5;proto=https", x_forwarded_ssl="off"),
+                  headers="forwarded")
+    assert env["wsgi.url_scheme"] == "https" and "HTTP_X_FORWARDED_SSL" not in env
+
+
+# Gunicorn as the oracle: the same request lines through its parser and
+# through appserver's parser, environ and rewriter. Gunicorn reads a comma in
+# one line as part of one value; appserver (RFC 9110 5.3) as repeated lines,
+# so the cases below put each value on its own line.
+ORACLE_LINES = [
+    [], ["X-Forwarded-Proto: https"], ["X-Forwarded-Proto: http"],
+    ["X-Forwarded-Proto: HTTPS"], ["X-Forwarded-Proto: wss"], ["X-Forwarded-Ssl: on"],
+    ["X-Forwarded-Ssl: On"], ["X-Forwarded-Ssl: off"], ["X-Forwarded-Protocol: ssl"],
+    ["x-forwarded-ssl:   on  "], ["X-Forwarded-Ssl:"],
+    ["X-Forwarded-Ssl: on", "X-Forwarded-Proto: https"],
+    ["X-Forwarded-Ssl: on", "X-Forwarded-Proto: http"],
+    ["X-Forwarded-Protocol: ssl", "X-Forwarded-Ssl: off"],
+    ["X-Forwarded-Proto: https", "X-Forwarded-Proto: https"],
+    ["X-Forwarded-Proto: https", "X-Forwarded-Proto: http"],
+    ["X-Forwarded-Proto: http", "X-Forwarded-Ssl: off", "X-Forwarded-Protocol: tls"],
+]
+
+
+def gunicorn_scheme(raw, peer, tls, schemes):
+    from gunicorn.config import Config
+    from gunicorn.http.errors import InvalidSchemeHeaders
+    from gunicorn.http.message import Request
+    from gunicorn.http.unreader import IterUnreader
+    config = Config()
+    config.set("forwarded_allow_ips", "127.0.0.1")
+    config.set("secure_scheme_headers", schemes)
+    if tls:
+        config.set("certfile", "cert.pem")      # is_ssl: the listener is TLS
+    try:
+        return Request(config, IterUnreader([raw]), (peer, 40000)).scheme
+    except InvalidSchemeHeaders:
+        return 400
+
+
+def appserver_scheme(raw, peer, tls, schemes):
+    parser = RequestParser()
+    parser.feed(raw)
+    listener = Listener(None, "tcp", ("127.0.0.1", 8000))
+    env = build_environ(base_environ(listener, True), parser.next_event(), (peer, 40000),
+                        None)
+    env["wsgi.url_scheme"] = "https" if tls else "http"
+    try:
+        proxy.Rewriter(cfg(allow="127.0.0.1", schemes=schemes))(env)
+    except BadRequest:
+        return 400
+    return env["wsgi.url_scheme"]
+
+
+@pytest.mark.parametrize("lines", ORACLE_LINES)
+@pytest.mark.parametrize("peer", ["127.0.0.1", "192.0.2.9"])
+@pytest.mark.parametrize("tls", [False, True])
+@pytest.mark.parametrize("schemes", [GUNICORN_SCHEMES, {"X-FORWARDED-SSL": "on"}, {}])
+def test_the_scheme_is_gunicorns(lines, peer, tls, schemes):
+    raw = ("GET / HTTP/1.1\r\nHost: example.com\r\n%s\r\n"
+           % "".join(line + "\r\n" for line in lines)).encode()
+    expected = gunicorn_scheme(raw, peer, tls, schemes)
+    assert appserver_scheme(raw, peer, tls, schemes) == expected
