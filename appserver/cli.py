@@ -3,7 +3,11 @@
 ``main(args)`` parses the command line (``config.cmdline``: APP and the options
 given explicitly) and the ``GUNICORN_CMD_ARGS``/``APPSERVER_CMD_ARGS``
 variables (options only) in a short-lived child process (``parse_apart``:
-click never loads in the arbiter, so neither in its workers), loads the
+click never loads in the arbiter, so neither in its workers). A plain
+command line, APP and the table's switches and ``--flag VALUE`` pairs, each
+once, with neither variable set, is read here instead (``plain_args``: the
+same result as the child's, without forking and importing click); any other
+command line goes to the child, which alone explains errors. It then loads the
 config (``loading.load``) and then ``--print-config`` and ``--check-config``
 (every ``preflight`` check) print and exit; otherwise the process is
 prepared (``loader.prepare``), checked (``preflight``, all but binding and
@@ -20,7 +24,8 @@ import os
 import sys
 
 from appserver.app import loader
-from appserver.config import loading
+from appserver.config import loading, schema
+from appserver.config import settings as S
 from appserver.deploy import preflight
 from appserver.errors import AppServerError, UsageError
 
@@ -43,7 +48,8 @@ def main(args=None):
         if args[:1] == ["status"]:
             from appserver.observe import status_cli
             return status_cli.main(args[1:])
-        app, given, cmd_args = parse_apart(args, os.environ)
+        parsed = plain_args(args, os.environ) or parse_apart(args, os.environ)
+        app, given, cmd_args = parsed
         return _run(app, given, cmd_args)
     except UsageError as err:
         sys.stderr.write(usage_text(err))
@@ -71,6 +77,65 @@ def _run(app, given, cmd_args):
     if not commands:
         return _serve(cfg)
     return 0
+
+
+def plain_args(args, environ):
+    """``(app, given, [])``, what ``parse_apart`` would return, when ``args``
+    are APP (once, not starting with ``-``) and the table's flags, each given
+    once unless its setting is ``multiple``: switches (``--preload``,
+    ``--no-preload``, ``-D``) and valued flags (``--flag VALUE``,
+    ``--flag=VALUE``, ``-f VALUE``; a value not starting with ``-``, or
+    ``-`` itself), with no ``*_CMD_ARGS`` variable set; None otherwise."""
+    if any(environ.get(var, "").strip() for var in S.CMD_ARGS_ENV):
+        return None
+    flags = _plain_flags()
+    app, values = None, {}
+    rest = list(args)
+    while rest:
+        token = rest.pop(0)
+        if not token.startswith("-"):
+            if app is not None or not token:
+                return None
+            app = token
+            continue
+        flag, equals, value = token.partition("=") if token.startswith("--") else (
+            token, "", "")
+        setting, switch = flags.get(flag, (None, None))
+        if setting is None or (setting.key in values and not setting.multiple):
+            return None
+        if switch is not None:
+            if equals:
+                return None
+            value = switch
+        elif not equals:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if switch is None and (not value or value.startswith("-") and value != "-"):
+            return None
+        values.setdefault(setting.key, []).append(value)
+    if app is None:
+        return None
+    given = {row.key: tuple(values[row.key]) if row.multiple else values[row.key][0]
+             for row in S.SETTINGS if row.key in values}
+    return app, given, []
+
+
+def _plain_flags():
+    """``{flag: (setting, switch)}``: ``switch`` is the value a switch sets
+    (True, or False for its ``--no-`` spelling), None for a flag that takes a
+    value; ``--version`` and the commands are not here."""
+    flags = {}
+    for row in S.SETTINGS:
+        if row.type != schema.BOOL:
+            flags.update((flag, (row, None)) for flag in row.flags)
+        elif row.key not in _COMMANDS and row.name != "version":
+            for spelling in row.flags:
+                on, _, off = spelling.partition("/")
+                flags[on] = (row, True)
+                if off:
+                    flags[off] = (row, False)
+    return flags
 
 
 def parse_apart(args, environ):

@@ -383,8 +383,61 @@ def test_parse_apart_returns_what_the_parser_gives(clean):
 
 def test_parse_apart_says_when_the_parser_process_died(clean, monkeypatch):
     monkeypatch.setattr(cli, "_report", lambda fd, args, environ: os._exit(3))
-    result = invoke("x:app")
+    result = invoke("x:app", "-w4")
     assert result.exit_code == 1
     assert result.stderr == ("Error: parsing the command line failed: the parser "
                              "process ended with status 3 (a negative status is the "
                              "signal that killed it)\n")
+
+
+# A plain command line is read without the parser process
+
+def _plain_lines():
+    """Command lines of APP and flags, each flag of the table in each form."""
+    lines = []
+    for row in S.SETTINGS:
+        if row.type == schema.BOOL and row.key not in cli._COMMANDS + ("version",):
+            lines += [[part, "x:app"] for flag in row.flags for part in flag.split("/")]
+        for flag in row.flags if row.type != schema.BOOL else ():
+            lines += [[flag, "v1", "x:app"], ["x:app", flag, "v=1"], ["x:app", flag, "-"]]
+            if flag.startswith("--"):
+                lines.append(["x:app", flag + "=v=1"])
+            if row.multiple:
+                lines.append([flag, "v1", "x:app", flag, "v2"])
+    return lines + [["x:app"], ["--bind", "127.0.0.1:1", "--workers", "2", "hello:application"],
+                    ["-D", "--preload", "x:app", "--access-logfile", "-", "-w", "3"]]
+
+
+def test_plain_command_lines_give_what_the_parser_gives(clean):
+    from appserver.config import cmdline
+    for args in _plain_lines():
+        assert cli.plain_args(args, {}) == cmdline.parse(args) + ([],), args
+
+
+@pytest.mark.parametrize("args", [
+    [], ["-w", "2"], ["x:app", "--preload=1"], ["x:app", "-Dw4"], ["x:app", "-D", "-D"],
+    ["x:app", "--preload", "--no-preload"], ["x:app", "--print-config"],
+    ["x:app", "--check-config"], ["x:app", "--help"], ["--version"], ["x:app", "-w4"],
+    ["x:app", "-w"], ["x:app", "--workers="], ["x:app", "--workers", "-1"],
+    ["x:app", "-w", "2", "-w", "3"], ["a:app", "b:app"], ["x:app", "--"], ["-", "x:app"],
+    ["x:app", "--wrokers", "3"], ["x:app", "--worker-connections", "5"], [""],
+])
+def test_plain_args_leaves_every_other_command_line_to_the_parser(args):
+    assert cli.plain_args(args, {}) is None
+
+
+@pytest.mark.parametrize("var", S.CMD_ARGS_ENV)
+def test_plain_args_leaves_cmd_args_variables_to_the_parser(var):
+    assert cli.plain_args(["x:app"], {var: "-w 2"}) is None
+    assert cli.plain_args(["x:app"], {var: " "}) == ("x:app", {}, [])
+
+
+def test_a_plain_command_line_runs_without_the_parser_process(clean, fake_arbiter,
+                                                              monkeypatch):
+    monkeypatch.setattr(cli, "_report", lambda fd, args, environ: os._exit(3))
+    (clean / "x.py").write_text("")
+    result = invoke("x:app", "-w", "3", "--bind", "127.0.0.1:0", "--bind=unix:s", "--preload")
+    assert result.exit_code == 0, result.stderr
+    [(cfg, _)] = fake_arbiter.seen
+    assert (cfg.app, cfg.workers, cfg.preload) == ("x:app", 3, True)
+    assert [str(b) for b in cfg.bind] == ["127.0.0.1:0", "unix:s"]

@@ -15,8 +15,9 @@ and ``APPSERVER_CMD_ARGS`` variables the same way. ``complete(args)``
 answers click's shell completion (``_APPSERVER_COMPLETE``).
 
 click is imported here only; ``cli.main`` runs this module in a short-lived
-child process, so click is never loaded in the arbiter and the workers it
-forks.
+child process (or, for a plain command line, reads it without click: see
+``cli.plain_args``), so click is never loaded in the arbiter and the workers
+it forks.
 
 ``Parser`` is the small argparse parser ``appserver status`` still uses.
 """

@@ -57,7 +57,8 @@ def test_click_parses_apart_and_never_loads_in_the_arbiter_or_workers(server_fac
         "    server.log.info('arbiter has click: %s', 'click' in sys.modules)\n"
         "def post_worker_init(worker):\n"
         "    worker.log.info('worker has click: %s', 'click' in sys.modules)\n")
-    srv = server_factory("hello", "-c", str(conf), "--name", "apart")
+    # a joined short flag: a command line plain_args leaves to the parser process
+    srv = server_factory("hello", "-c", str(conf), "-napart")
     srv.wait_for_log(r"worker has click: False")
     assert "arbiter has click: False" in srv.log()
     assert srv.get("/").status == 200
