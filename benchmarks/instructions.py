@@ -1,6 +1,6 @@
 """Instructions per request of one appserver worker, counted by callgrind.
 
-Contract: ``python -m benchmarks.instructions [--scenario hello|hello-close|static]
+Contract: ``python -m benchmarks.instructions [--scenario hello|hello-close|static|upload]
 [--python-splitter] [--requests N] [--warmup N] [--connections K]
 [--keep DIR]`` starts appserver with one
 worker (the ``hello`` app) under ``valgrind --tool=callgrind``, sends
@@ -12,6 +12,9 @@ connection; ``hello-close`` opens a connection per request and asks
 ``Connection: close``. ``static`` asks, on one keep-alive connection, for a
 10 KiB file that ``--static /static/=DIR`` answers from the loop (the
 file written into the run's temporary directory; the app is not called).
+``upload`` POSTs a 1 MiB body (``UPLOAD_SIZE``) per request on one
+keep-alive connection to the ``upload`` app, which reads ``wsgi.input`` in
+64 KiB reads and answers the count.
 ``--python-splitter`` makes the server use the
 Python head splitter (``plain.split_python``) instead of the C one.
 ``--connections K`` (``hello``, ``static``) sends one request on each of K
@@ -42,7 +45,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = REPO / "benchmarks" / "apps"
-SCENARIOS = ("hello", "hello-close", "static")
+SCENARIOS = ("hello", "hello-close", "static", "upload")
+UPLOAD_SIZE = 1 << 20
+# The app each scenario runs (a module of benchmarks/apps).
+APPS_OF = {"upload": "upload:application"}
 STATIC_PATH, STATIC_SIZE = "/static/10k.bin", 10 * 1024
 # The server's command when the Python splitter is asked for: the same
 # command line, with ``plain.split`` replaced before anything parses.
@@ -75,9 +81,10 @@ def _wait(test, what, log, timeout=TIMEOUT):
                        % (what, log.read_text(errors="replace")[-3000:]))
 
 
-def _read_response(sock, buf):
+def _read_response(sock, buf, expect=None):
     """Read one response with a Content-Length off ``sock``; return what
-    follows it in ``buf`` (b"" on a connection the server closes)."""
+    follows it in ``buf`` (b"" on a connection the server closes). With
+    ``expect``, the response's body must be those bytes."""
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
@@ -92,6 +99,8 @@ def _read_response(sock, buf):
         if not chunk:
             raise MeasureError("connection closed inside a body")
         rest += chunk
+    if expect is not None and rest[:length] != expect:
+        raise MeasureError("unexpected body: %r (expected %r)" % (rest[:length][:200], expect))
     return rest[length:]
 
 
@@ -100,6 +109,9 @@ def drive(port, scenario, count, connections=1):
     ``hello`` and ``static``, in rounds of one request on each of
     ``connections`` keep-alive connections (``count`` a multiple of it)."""
     host = "127.0.0.1:%d" % port
+    if scenario == "upload":
+        _upload(port, host, count)
+        return
     if scenario in ("hello", "static"):
         target = STATIC_PATH if scenario == "static" else "/"
         request = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, host)).encode()
@@ -125,6 +137,20 @@ def drive(port, scenario, count, connections=1):
                 pass
 
 
+def _upload(port, host, count):
+    """``count`` POSTs of ``UPLOAD_SIZE`` bytes on one keep-alive connection;
+    each answer must be the body's size."""
+    head = ("POST /upload HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream"
+            "\r\nContent-Length: %d\r\n\r\n" % (host, UPLOAD_SIZE)).encode()
+    body, answer = b"x" * UPLOAD_SIZE, str(UPLOAD_SIZE).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        buf = b""
+        for _ in range(count):
+            sock.sendall(head)
+            sock.sendall(body)
+            buf = _read_response(sock, buf, answer)
+
+
 def _dumps(outdir, pid):
     """The instruction counts of the worker's complete dump files, in order."""
     counts = []
@@ -145,13 +171,13 @@ def _mark(outdir, pid, log):
     return sum(counts)
 
 
-def server_argv(valgrind, outdir, python_splitter, extra=()):
+def server_argv(valgrind, outdir, python_splitter, extra=(), app="hello:application"):
     cmd = ["-c", PYTHON_SPLITTER] if python_splitter else ["-m", "appserver"]
     return [valgrind, "--tool=callgrind", "--dump-before=%s" % MARKER, "--compress-strings=no",
             "--callgrind-out-file=%s" % (outdir / "cg.%p"),
             sys.executable] + cmd + [
             "--bind", "127.0.0.1:0", "--workers", "1", "--timeout", "300",
-            *extra, "hello:application"]
+            *extra, app]
 
 
 def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, keep=None,
@@ -176,7 +202,9 @@ def measure(scenario="hello", requests=2000, warmup=200, python_splitter=False, 
         env = dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
         with open(log, "wb") as out:
             proc = subprocess.Popen(server_argv(valgrind, outdir, python_splitter,
-                                                _static_args(outdir, scenario)), cwd=str(REPO),
+                                                _static_args(outdir, scenario),
+                                                APPS_OF.get(scenario, "hello:application")),
+                                    cwd=str(REPO),
                                     env=env, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         try:

@@ -37,3 +37,31 @@ def test_only_the_static_scenario_serves_a_directory(tmp_path):
     args = instructions._static_args(tmp_path, "static")
     assert args[0] == "--static" and args[1] == "/static/=%s" % (tmp_path / "static")
     assert (tmp_path / "static" / "10k.bin").stat().st_size == instructions.STATIC_SIZE
+
+
+def test_the_upload_scenario_counts_a_body_read_by_the_app():
+    result = instructions.measure("upload", requests=5, warmup=2)
+    first, second = result["batches"]
+    assert second > first > 0
+    # sixteen 64 KiB reads of the body: more than a GET, and still not
+    # a start-up's millions
+    assert 100_000 < result["instructions_per_request"] < 5_000_000, result
+
+
+def test_the_upload_scenario_runs_the_upload_app_and_checks_its_answer():
+    assert instructions.APPS_OF["upload"] == "upload:application"
+    argv = instructions.server_argv("valgrind", Path("/tmp"), False, (), "upload:application")
+    assert argv[-1] == "upload:application"
+    with pytest.raises(instructions.MeasureError):     # a wrong count is refused
+        _answer_check(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n123")
+
+
+def _answer_check(response):
+    import socket
+    left, right = socket.socketpair()
+    try:
+        right.sendall(response)
+        return instructions._read_response(left, b"", str(instructions.UPLOAD_SIZE).encode())
+    finally:
+        left.close()
+        right.close()
