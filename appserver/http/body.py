@@ -10,7 +10,11 @@ trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
 ``HTTPError`` subclasses. ``parser.py`` re-exports the two event classes.
 ``direct_room(reader, buf)`` says how many bytes of a Content-Length body the
 caller may receive without passing them through the buffer (the reader's
-``took(n)`` then accounts for them).
+``took(n)`` then accounts for them). ``joined_room(reader, buf, size)`` says
+how long a piece of such a body the caller may assemble when the buffer
+holds its first bytes but fewer than ``size``: ``take_into(buf, view)``
+copies them into the caller's buffer (once, no intermediate bytes), and the
+rest of the piece is then ``direct_room``.
 """
 from __future__ import annotations
 
@@ -247,11 +251,31 @@ class ContentLengthReader:
         """``n`` bytes of the body went to the app without the buffer."""
         self.remaining -= n
 
+    def take_into(self, buf: bytearray, view: memoryview) -> int:
+        """Move the body bytes held in ``buf`` (at most ``len(view)``) to
+        the front of ``view``; how many."""
+        n = min(len(buf), self.remaining, len(view))
+        with memoryview(buf) as held:
+            view[:n] = held[:n]
+        del buf[:n]
+        self.remaining -= n
+        return n
+
 
 def direct_room(reader: Optional[BodyReader], buf: bytearray) -> int:
     """Body bytes that may go straight from the socket to the app: the rest
     of a Content-Length body while nothing is buffered, else 0."""
     return reader.remaining if type(reader) is ContentLengthReader and not buf else 0
+
+
+def joined_room(reader: Optional[BodyReader], buf: bytearray, size: int) -> int:
+    """The length of the next ``size``-byte piece of a Content-Length body
+    when the buffer holds its start but not all of it (the rest is to be
+    received directly), else 0: min(size, what is left of the body)."""
+    if type(reader) is not ContentLengthReader or not buf:
+        return 0
+    want = min(size, reader.remaining)
+    return want if len(buf) < want else 0
 
 
 _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)

@@ -25,7 +25,7 @@ from typing import List, Optional, Tuple, Union, cast
 from . import plain
 from .body import (
     READERS, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, Groups, Section,
-    direct_room, parse_fields,
+    direct_room, joined_room, parse_fields,
 )
 from .errors import BadRequest, HTTPError, IncompleteRequest
 from .head import check_request_line, request_line, semantics, split_target
@@ -197,6 +197,18 @@ class RequestParser:
         while nothing is buffered (0 otherwise). It reports them with
         ``took_body``; the body's end is still an ``EndOfMessage``."""
         return 0 if self._eof else direct_room(self._reader, self._buf)
+
+    def joined_room(self, size: int) -> int:
+        """The length of the next ``size``-byte piece of a Content-Length body
+        whose start is buffered but shorter than the piece (0 otherwise):
+        the caller assembles it with ``take_body_into`` and then receives
+        the rest itself (``body_room``, ``took_body``)."""
+        return 0 if self._eof else joined_room(self._reader, self._buf, size)
+
+    def take_body_into(self, view: memoryview) -> int:
+        """Move the buffered body bytes (``joined_room`` said there are some)
+        to the front of ``view``; how many."""
+        return cast(ContentLengthReader, self._reader).take_into(self._buf, view)
 
     def took_body(self, n: int) -> None:
         """``n`` bytes (at most ``body_room()``) of the body went to the app."""

@@ -44,6 +44,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union, cast
 
 from appserver.http.body import (
     TOKEN, BodyReader, ContentLengthReader, Data, EndOfMessage, Fields, NoBody, direct_room,
+    joined_room,
 )
 from appserver.http.errors import (
     BadRequest, HeaderFieldsTooLarge, HTTPError, IncompleteRequest, PayloadTooLarge,
@@ -237,6 +238,14 @@ class UwsgiParser:
     def body_room(self) -> int:
         """As ``RequestParser.body_room``."""
         return 0 if self._eof else direct_room(self._reader, self._buf)
+
+    def joined_room(self, size: int) -> int:
+        """As ``RequestParser.joined_room``."""
+        return 0 if self._eof else joined_room(self._reader, self._buf, size)
+
+    def take_body_into(self, view: memoryview) -> int:
+        """As ``RequestParser.take_body_into``."""
+        return cast(ContentLengthReader, self._reader).take_into(self._buf, view)
 
     def took_body(self, n: int) -> None:
         """As ``RequestParser.took_body``."""

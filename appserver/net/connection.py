@@ -53,6 +53,7 @@ the loop's next ``push``. Ending it, whichever way, calls its ``close()``.
 from __future__ import annotations
 
 import enum
+import io
 import logging
 import os
 import socket
@@ -714,7 +715,10 @@ class Connection:
         (it holds nothing) are received for the caller directly and only
         counted by the parser, not copied through its buffer; with a
         ``size``, the receive waits for all of them (``MSG_WAITALL``, bounded
-        by ``read-timeout``: a timeout after some bytes returns those)."""
+        by ``read-timeout``: a timeout after some bytes returns those). When
+        the parser holds the start of such a piece (the body's first bytes
+        came with the head), the piece is assembled in one buffer: the held
+        bytes copied in once, the rest received into it."""
         parser = self.parser
         while True:
             room = parser.body_room()
@@ -727,6 +731,10 @@ class Connection:
                     parser.took_body(len(data))
                     return data
                 parser.feed(data)       # closed mid-body: the parser says so
+            elif size is not None and not self.tls:
+                want = parser.joined_room(size)
+                if want:
+                    return self._read_joined(want)
             event = parser.next_event()
             if event is NEED_DATA:
                 parser.feed(self._recv_body(RECV_SIZE))
@@ -738,11 +746,53 @@ class Connection:
                 raise IncompleteRequest("unexpected %s while reading a body"
                                         % type(event).__name__)
 
+    def _read_joined(self, want: int) -> bytes:
+        """A ``want``-byte piece of a Content-Length body whose start the
+        parser holds: one buffer, the held bytes copied in, the rest received
+        into it (``MSG_WAITALL``). As with a direct read, a receive cut short
+        (``read-timeout`` after some bytes, a signal, the peer closing)
+        returns what came (the next read reports the close); no byte at all
+        for ``read-timeout`` is ``BodyTimeout``."""
+        parser = self.parser
+        # bytes(n) adopted by BytesIO: written through its buffer, handed
+        # back by getvalue() without a copy.
+        out = io.BytesIO(bytes(want))
+        view = out.getbuffer()
+        try:
+            got = parser.take_body_into(view)
+            while got < want:
+                n = self._recv_body_into(view[got:])
+                if not n:       # closed: the next read's parser says so
+                    parser.feed(b"")
+                    break
+                parser.took_body(n)
+                got += n
+                if got < want:  # cut short by the timeout or a signal
+                    break
+        finally:
+            view.release()
+        if got < want:
+            out.truncate(got)   # the bytes that came, as a direct read would
+        return out.getvalue()
+
     def _recv_body(self, size: int, flags: int = 0) -> bytes:
         """Body bytes from the socket, waiting up to ``read-timeout``."""
+        data = self._waiting_body(self.sock.recv, size, flags)
+        self.received += len(data)
+        return data
+
+    def _recv_body_into(self, view: memoryview) -> int:
+        """As ``_recv_body``, received into ``view`` and waiting for all of it
+        (``MSG_WAITALL``; plain sockets): how many bytes came."""
+        n = self._waiting_body(self.sock.recv_into, view, len(view), _WAITALL)
+        self.received += n
+        return n
+
+    def _waiting_body(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, a receive of body bytes bounded by ``read-timeout``."""
         self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
         try:
-            data = self.sock.recv(size, flags)
+            return call(*args)
         except ClientError:         # overdue: raised by the worker's tick
             raise
         except (socket.timeout, BlockingIOError):
@@ -751,8 +801,6 @@ class Connection:
             raise ClientError("reading the body: %s" % exc) from None
         finally:
             self.blocked_until = 0.0
-        self.received += len(data)
-        return data
 
     def sendall(self, data: bytes) -> None:
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""

@@ -120,14 +120,17 @@ class Input:
     def _read_fresh(self, size: int) -> bytes:
         """``read(size)`` with nothing held: pieces are joined once, and one
         that is just the size wanted goes to the app as it is."""
+        data = self._piece(size)
+        if len(data) == size and type(data) is bytes:
+            return data             # the common case: one piece, all of it
         parts: List[Union[bytes, bytearray, memoryview]] = []
         have = 0
-        while have < size:
-            data = self._piece(size - have)
-            if not data:
-                break
+        while data:
             parts.append(data)
             have += len(data)
+            if have >= size:
+                break
+            data = self._piece(size - have)
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         if have > size:             # a piece longer than asked for: keep the rest
             self._buf += memoryview(data)[size:]

@@ -88,12 +88,68 @@ def test_a_body_comes_in_pieces_of_the_size_asked_and_stops_at_its_end():
         pieces.append(piece)
     sender.join(10)
     assert b"".join(pieces) == body
-    assert pieces[0] == body[:1000]                      # what came with the head
-    assert [len(p) for p in pieces[1:-1]] == [65536] * 3  # the rest: as asked for
+    # the first piece: what came with the head, completed from the socket
+    assert [len(p) for p in pieces] == [65536] * 3 + [len(body) - 3 * 65536]
     assert conn.received == len(body) - 1000             # counted, not fed
     conn.fill_waiting()
     nxt = conn.parser.next_event()                       # the next request is intact
     assert isinstance(nxt, Request) and nxt.target == "/next"
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("held", [1, 999, 65535])
+def test_a_piece_started_with_the_head_is_completed_and_the_next_request_kept(held):
+    body = bytes(range(251)) * 600                       # 150600 bytes
+    nxt = b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n"
+    conn, client = _posted(len(body), body[:held])
+    client.sendall(body[held:] + nxt)                    # the next request right behind
+    pieces = [conn.read_body(65536) for _ in range(3)]
+    assert [len(p) for p in pieces] == [65536, 65536, len(body) - 2 * 65536]
+    assert all(type(p) is bytes for p in pieces)
+    assert b"".join(pieces) == body
+    assert conn.read_body(65536) == b""                  # the end: not a byte past it
+    assert conn.received == len(body) - held
+    conn.fill_waiting()
+    request = conn.parser.next_event()
+    assert isinstance(request, Request) and request.target == "/next"
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_body_ending_within_the_piece_started_with_the_head_stops_at_its_end():
+    body = b"abc" * 1000
+    conn, client = _posted(len(body), body[:10])
+    client.sendall(body[10:] + b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert conn.read_body(65536) == body                 # asked for more: the body only
+    assert conn.read_body(65536) == b""
+    conn.fill_waiting()
+    assert conn.parser.next_event().target == "/next"
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_body_cut_short_after_the_bytes_that_came_with_the_head_is_incomplete():
+    conn, client = _posted(100000, b"h" * 700)
+    client.sendall(b"x" * 5000)
+    client.shutdown(socket.SHUT_WR)
+    assert conn.read_body(65536) == b"h" * 700 + b"x" * 5000  # what there was, then
+    with pytest.raises(IncompleteRequest):
+        conn.read_body(65536)
+    conn.close()
+    client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_client_that_stops_after_the_bytes_with_the_head_times_out():
+    conn, client = _posted(100000, b"h" * 700, read_timeout=0.2)
+    client.sendall(b"y" * 3000)
+    assert conn.read_body(65536) == b"h" * 700 + b"y" * 3000  # partial, not an error
+    with pytest.raises(BodyTimeout):
+        conn.read_body(65536)
     conn.close()
     client.close()
 
