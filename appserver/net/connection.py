@@ -89,6 +89,11 @@ Handoff = Any
 log = logging.getLogger("appserver")
 
 RECV_SIZE = 65536
+# What the loop reads at a time while a head is awaited: most heads are well
+# under 1 KiB, and what comes after a head (a body's start) is copied into
+# the parser and out again, where a body read takes the rest straight from
+# the socket; a bigger head, or pipelined heads, take a few more reads.
+HEAD_RECV_SIZE = 16384
 DRAIN_SECONDS = 2.0         # how long an unread body may be skipped in the loop
 DRAIN_BYTES = 1 << 20       # and how much of it, before a lingering close
 LINGER_SECONDS = 2.0        # how long a closing connection's input is discarded
@@ -348,7 +353,7 @@ class Connection:
         Returns False when the peer closed or reset the connection.
         """
         try:
-            data = self._recv_tls() if self.tls else self.sock.recv(RECV_SIZE, _DONTWAIT)
+            data = self._recv_tls() if self.tls else self.sock.recv(HEAD_RECV_SIZE, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return True
         except OSError:
@@ -361,7 +366,7 @@ class Connection:
         """Read what the socket holds right now, without waiting (plain
         sockets only); True if anything (bytes or EOF) was read."""
         try:
-            data = self.sock.recv(RECV_SIZE, _DONTWAIT)
+            data = self.sock.recv(HEAD_RECV_SIZE, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
