@@ -9,8 +9,8 @@ whose ``read(buf)`` consumes from the front of the buffer and returns
 trailers, else ``[]``) or ``None`` for "need more bytes". Errors are
 ``HTTPError`` subclasses. ``parser.py`` re-exports the two event classes.
 ``direct_room(reader, buf)`` says how many bytes of a Content-Length body the
-caller may receive without passing them through the buffer (the reader's
-``took(n)`` then accounts for them). ``joined_room(reader, buf, size)`` says
+caller may receive without passing them through the buffer (the caller
+then takes them off the reader's ``remaining``). ``joined_room(reader, buf, size)`` says
 how long a piece of such a body the caller may assemble when the buffer
 holds its first bytes but fewer than ``size``: ``take_into(buf, view)``
 copies them into the caller's buffer (once, no intermediate bytes), and the
@@ -246,10 +246,6 @@ class ContentLengthReader:
         data = _take(buf, n)
         self.remaining = n - len(data)
         return Data(data)
-
-    def took(self, n: int) -> None:
-        """``n`` bytes of the body went to the app without the buffer."""
-        self.remaining -= n
 
     def take_into(self, buf: bytearray, view: memoryview) -> int:
         """Move the body bytes held in ``buf`` (at most ``len(view)``) to

@@ -120,9 +120,18 @@ class Input:
     def _read_fresh(self, size: int) -> bytes:
         """``read(size)`` with nothing held: pieces are joined once, and one
         that is just the size wanted goes to the app as it is."""
-        data = self._piece(size)
-        if len(data) == size and type(data) is bytes:
-            return data             # the common case: one piece, all of it
+        if self._on_first_read is None and not self._eof:
+            data = self._read_body(size)    # _piece, inline: once per read
+            if len(data) == size and type(data) is bytes:
+                if self._left is not None:
+                    self._left -= size
+                return data         # the common case: one piece, all of it
+            if not data:
+                self._eof = True
+            elif self._left is not None:
+                self._left -= len(data)
+        else:
+            data = self._piece(size)
         parts: List[Union[bytes, bytearray, memoryview]] = []
         have = 0
         while data:
