@@ -233,3 +233,32 @@ def test_a_unix_listener_passes_nothing_on():
     assert prepare_listener(Listener(server, "unix", "/x.sock"), 2.0, 2.0) == 0
     server.close()
     client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_head_longer_than_one_loop_read_is_read_whole_and_its_body_follows():
+    from appserver.net.connection import HEAD_RECV_SIZE
+    server, client = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn = Connection(server, "", None, Limits(), 5.0, 5.0)
+    fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 8000) for i in range(6))
+    body = b"b" * 70000
+    head = b"POST /big HTTP/1.1\r\nHost: t\r\n" + fields + b"Content-Length: %d\r\n\r\n" % len(body)
+    assert len(head) > 2 * HEAD_RECV_SIZE
+    client.sendall(head + body[:30000])
+    reads = 0
+    event = NEED_DATA
+    while event is NEED_DATA:
+        assert conn.fill()
+        reads += 1
+        event = conn.parser.next_event()
+    assert isinstance(event, Request) and event.target == "/big" and reads >= 3
+    client.sendall(body[30000:])
+    got = []
+    while True:
+        piece = conn.read_body(65536)
+        if not piece:
+            break
+        got.append(piece)
+    assert b"".join(got) == body
+    conn.close()
+    client.close()
