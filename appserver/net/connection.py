@@ -721,9 +721,10 @@ class Connection:
         counted by the parser, not copied through its buffer; with a
         ``size``, the receive waits for all of them (``MSG_WAITALL``, bounded
         by ``read-timeout``: a timeout after some bytes returns those). When
-        the parser holds the start of such a piece (the body's first bytes
-        came with the head), the piece is assembled in one buffer: the held
-        bytes copied in once, the rest received into it."""
+        the parser holds the start of such a piece of at most ``RECV_SIZE``
+        (the body's first bytes came with the head), the piece is assembled
+        in one buffer: the held bytes copied in once, the rest received into
+        it."""
         parser = self.parser
         while True:
             room = parser.body_room()
@@ -738,7 +739,9 @@ class Connection:
                     parser.took_body(len(data))
                     return data
                 parser.feed(data)       # closed mid-body: the parser says so
-            elif size is not None and not self.tls:
+            elif size is not None and size <= RECV_SIZE and not self.tls:
+                # (a bigger piece is read whole into the caller's own buffer,
+                # or joined once; zeroing one to assemble it would add a pass)
                 want = parser.joined_room(size)
                 if want:
                     return self._read_joined(want)

@@ -262,3 +262,15 @@ def test_a_head_longer_than_one_loop_read_is_read_whole_and_its_body_follows():
     assert b"".join(got) == body
     conn.close()
     client.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_piece_bigger_than_a_receive_starts_with_the_held_bytes_alone():
+    body = b"z" * 200000
+    conn, client = _posted(len(body), body[:500])
+    client.sendall(body[500:])
+    assert conn.read_body(1 << 20) == body[:500]      # not zeroed and assembled
+    assert conn.read_body(1 << 20) == body[500:]      # the rest, straight
+    assert conn.read_body(1 << 20) == b""
+    conn.close()
+    client.close()
