@@ -38,8 +38,9 @@ connections meanwhile with no hand-off; the request ends (the iterable's
 is out, the client is gone, or send-timeout passed. With threads, a thread
 sends it.
 
-Signal handlers only record (TERM: stop; INT, QUIT: exit now; USR1: reopen
-logs); the loop acts. How a worker ends:
+Signal handlers only record (TERM: stop; INT, QUIT: exit now, after closing
+the files the loop is sending, so their iterables' close() runs; USR1:
+reopen logs); the loop acts. How a worker ends:
 
 - *Retiring* (max-requests reached, or TERM while some serving worker
   remains: reload, recycling, TTOU, WINCH or TERM of an old generation after
@@ -117,6 +118,7 @@ class Worker:
         self.taking = True          # accepting and adopting new work
         self.handing_over = False   # retiring: connections go to live workers
         self.exiting = False        # told to stop: exit once nothing is held
+        self.quitting = False       # INT, QUIT: exiting now
         self.stop_by = None
         self.next_sweep = 0.0
         self.requests = 0
@@ -447,7 +449,8 @@ class Worker:
         return False
 
     def _file_sent(self, outgoing):
-        self._served(time.monotonic())
+        if not self.quitting:
+            self._served(time.monotonic())
 
     # -- threads (--threads N > 1) -----------------------------------------------
 
@@ -724,10 +727,18 @@ class Worker:
                 self._stop(time.monotonic())
             elif signum in (signal.SIGINT, signal.SIGQUIT):
                 hooks.call(self.cfg.hooks, "worker_int", self)
-                raise SystemExit(0)
+                self._quit()
             elif signum == signal.SIGUSR1:
                 logs.reopen()
                 self.longcall.register_stack_dump()
+
+    def _quit(self):
+        """INT, QUIT: exit now. The files the loop is sending are closed
+        first: PEP 3333 wants the iterable's close() whenever the server is
+        done with it (an error in it is logged); they count for nothing."""
+        self.quitting = True
+        self.table.close_sending()
+        raise SystemExit(0)
 
     def _reached_max_requests(self, now):
         log.info("Worker %d served %d requests (max-requests); asking for a "

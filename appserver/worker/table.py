@@ -24,7 +24,7 @@ import select
 import time
 
 from appserver.net.connection import (AWAIT_HEAD, BETWEEN_REQUESTS, CLOSED_STATE, IDLE, PASSED_ON,
-                                      SERVING)
+                                      SENDING, SERVING)
 from appserver.worker.balance import MARGIN, AcceptPacer
 
 log = logging.getLogger("appserver")
@@ -227,6 +227,12 @@ class ConnectionTable:
     def between_requests(self):
         """The connections that are between requests (IDLE, AWAIT_HEAD)."""
         return [c for c in self.conns.values() if c.state in BETWEEN_REQUESTS]
+
+    def close_sending(self):
+        """Close the connections the loop is sending a file on (SENDING):
+        each file's ``close()`` (a ``wsgi.file_wrapper``'s iterable's too)."""
+        for conn in [c for c in self.conns.values() if c.state is SENDING]:
+            self.forget(conn)
 
     def expired(self, now):
         """The connections past their state's deadline."""

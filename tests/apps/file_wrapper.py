@@ -7,7 +7,8 @@ from a file in the record directory (``kind=file``, a real file with a
 (``kind=bytesio``, no ``fileno()``: the server must fall back to reading it).
 ``Content-Length`` is sent when ``cl=1`` (the default). Every call of the
 file's ``close()`` is recorded as ``close <kind>`` in ``close.log``. Without
-a ``wsgi.file_wrapper`` in environ the app answers 501.
+a ``wsgi.file_wrapper`` in environ the app answers 501. With ``fail=1`` the
+file's close() raises ``RuntimeError("close failed")`` after it is recorded.
 ``raw`` is the bare app (so the server sees its own wrapper); ``application``
 is the same wrapped in ``wsgiref.validate``.
 """
@@ -21,12 +22,16 @@ from download import pattern
 
 
 class TrackedFile(io.FileIO):
-    """A real file that records its close() calls."""
+    """A real file that records its close() calls (and then fails, if told)."""
+
+    fail = False
 
     def close(self):
         if not self.closed:
             record("close.log", "close file")
         super().close()
+        if self.fail:
+            raise RuntimeError("close failed")
 
 
 class TrackedBytes(io.BytesIO):
@@ -61,6 +66,7 @@ def _app(environ, start_response):
         return [b""]
     if kind == "file":
         stream = TrackedFile(_data_file(n), "rb")
+        stream.fail = query.get("fail", ["0"])[0] == "1"
     else:
         stream = TrackedBytes(b"".join(pattern(n)))
     headers = [("Content-Type", "application/octet-stream")]

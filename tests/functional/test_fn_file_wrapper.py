@@ -6,6 +6,7 @@ does not hold the worker, and the request ends (close(), access line,
 max-requests) when the file is out, the client is gone, or send-timeout cut
 it; TERM lets it finish."""
 import hashlib
+import os
 import signal
 import socket
 import struct
@@ -215,3 +216,33 @@ def test_reload_during_a_long_file_lets_it_finish_then_the_connection_moves_on(
     wait_until(lambda: old[0] not in server.worker_pids(), timeout=15)
     slow.close()
     assert server.records("close.log") == ["close file"] * 2
+
+
+@pytest.mark.parametrize("sig, to, fail", [(signal.SIGQUIT, "arbiter", False),
+                                            (signal.SIGINT, "worker", False),
+                                            (signal.SIGQUIT, "worker", True)])
+def test_a_quick_stop_during_a_long_file_closes_it(server_factory, sig, to, fail):
+    """INT or QUIT: the worker exits at once, but the file it was sending
+    still has its iterable's close() called (PEP 3333), once; an error in
+    close() is logged and the worker still exits as asked."""
+    server = server_factory("file_wrapper:raw")
+    slow = small_window(server, 30)
+    slow.sendall(f"GET /?n={BIG}&kind=file&fail={int(fail)} HTTP/1.1\r\n"
+                 f"Host: x\r\n\r\n".encode())
+    wait_readable(slow, 10)                 # the file is going out, in SENDING
+    if to == "arbiter":
+        server.signal(sig)
+    else:
+        os.kill(server.worker_pids()[0], sig)
+    server.wait_for_records("close.log", 1)
+    got = len(recv_until_closed(slow))      # the worker exited mid-file
+    slow.close()
+    assert got < BIG
+    if to == "arbiter":
+        assert server.wait_exit() == 0, server.log()
+    else:
+        wait_until(lambda: "exited with code 0" in server.log(), 10, server.log)
+        assert server.stop() == 0, server.log()
+    assert server.records("close.log") == ["close file"]
+    assert ("Error closing the response iterable" in server.log()) is fail
+    assert ("RuntimeError: close failed" in server.log()) is fail
