@@ -171,6 +171,14 @@ def _peers(summary):
     return seen
 
 
+def _columns(summary, names):
+    """The servers a table of the scenarios ``names`` shows: appserver and
+    Gunicorn, then each peer that ran in at least one of them (nginx, run in
+    the static scenario only, has no column in a table without it)."""
+    peers = _peers({name: summary[name] for name in names})
+    return list(stats.SERVERS) + peers
+
+
 def _vs_best(entry, metric):
     best = entry["best"][metric]
     if best is None or entry["vs_best"][metric] is None:
@@ -186,7 +194,7 @@ def _vs_best(entry, metric):
 
 def peer_table(summary, metric):
     """Every server's median ``metric`` per scenario, against the best peer and Gunicorn."""
-    servers = list(stats.SERVERS) + _peers(summary)
+    servers = _columns(summary, list(summary))
     head = ("| scenario | " + " | ".join(NAMES.get(s, s) for s in servers)
             + " | appserver / best peer | appserver / Gunicorn |")
     rows = [head, "|---" * (len(servers) + 3) + "|"]
@@ -246,7 +254,7 @@ def cross_check_parts(summary):
     rows = stats.cross_check(summary)
     if not any(by_core for _, _, by_core in rows):
         return []
-    servers = list(stats.SERVERS) + _peers(summary)
+    servers = _columns(summary, [name for name, _, _ in rows])
     out = ["#### CPU per request three ways", "",
            "Each cell: µs per request from the server's process tree (what the targets "
            "read) / from the busy time of the server's CPU (user, nice, system, irq, "

@@ -69,13 +69,13 @@ def test_children_cpu_grows_with_a_waited_child():
     assert run.children_cpu_s() > before
 
 
-def _runs(figures):
-    """Runs of the hello scenario: {server: [(tree, core, client) per round]}."""
+def _runs(figures, scenario="hello"):
+    """Runs of ``scenario``: {server: [(tree, core, client) per round]}."""
     out = []
     for server, rounds in figures.items():
         for rnd, (tree, core, client) in enumerate(rounds, 1):
             base = dict.fromkeys(stats.METRICS)
-            base.update(scenario="hello", server=server, round=rnd, problems=[],
+            base.update(scenario=scenario, server=server, round=rnd, problems=[],
                         cpu_us_per_req=tree, core_us_per_req=core, client_us_per_req=client)
             out.append(base)
     return out
@@ -105,6 +105,22 @@ def test_report_shows_three_figures_and_both_orders():
     assert "| hello: CPU per request | ≤ 1.00x granian | 0.833x (rounds 0.83–0.83) | met |" in text
     unpinned = {s: [(t, None, c) for t, _, c in r] for s, r in SAME.items()}
     assert report.cross_check_parts(stats.summarize(_runs(unpinned))) == []
+
+
+def test_a_peer_that_ran_in_no_row_of_a_table_has_no_column_there():
+    """nginx runs only in the static scenario: it has a column in the peer
+    tables (static is a row there) but none among the CPU three ways."""
+    static = {"appserver": [(50.0, 55.0, 20.0)] * 2, "gunicorn": [(400.0, 410.0, 60.0)] * 2,
+              "nginx": [(25.0, 27.0, 20.0)] * 2}
+    summary = stats.summarize(_runs(SAME) + _runs(static, "static"))
+    cross = "\n".join(report.cross_check_parts(summary))
+    assert "| scenario | appserver | Gunicorn | Granian | order by process tree |" in cross
+    assert "nginx" not in cross and "static" not in cross
+    assert "| `hello` | 20.0 / 25.0 / 10.0 | 200 / 210 / 50.0 | 15.0 / 30.0 / 8.00 |" in cross
+    table = report.peer_table(summary, "cpu_us_per_req").splitlines()
+    assert table[0].startswith("| scenario | appserver | Gunicorn | Granian | nginx |")
+    assert table[2].startswith("| `hello` | 20.0 | 200 | 15.0 | – |")
+    assert table[3].startswith("| `static` | 50.0 | 400 | – | 25.0 |")
 
 
 def test_uwsgi_front_per_scenario():
