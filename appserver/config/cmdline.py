@@ -18,16 +18,12 @@ click is imported here only; ``cli.main`` runs this module in a short-lived
 child process (or, for a plain command line, reads it without click: see
 ``cli.plain_args``), so click is never loaded in the arbiter and the workers
 it forks.
-
-``Parser`` is the small argparse parser ``appserver status`` still uses.
 """
 from __future__ import annotations
 
-import argparse
 import functools
-import shutil
 from typing import (
-    Any, Dict, Iterable, Iterator, List, Mapping, NoReturn, Optional, Sequence, Set, Tuple,
+    Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple,
 )
 
 import click
@@ -215,44 +211,3 @@ def cmd_args(environ: Mapping[str, str]) -> List[Tuple[str, Dict[str, Any]]]:
 def complete(args: Sequence[str]) -> Any:
     """Answer shell completion (``_APPSERVER_COMPLETE=bash_source appserver``)."""
     return build().main(list(args), prog_name=PROG, complete_var=COMPLETE_VAR)
-
-
-# -- the parser of ``appserver status`` (argparse) ------------------------------
-
-class Formatter(argparse.HelpFormatter):
-    """click-like help: ``--admin ADDRESS``, paragraphs kept, ``Usage:``."""
-
-    def __init__(self, prog: str) -> None:
-        width = min(_WIDTH, shutil.get_terminal_size().columns - 2)
-        super().__init__(prog, width=width, max_help_position=31)
-
-    def add_usage(self, usage: Optional[str], actions: Iterable[argparse.Action],
-                  groups: Iterable[Any], prefix: Optional[str] = None) -> None:
-        super().add_usage(usage, actions, groups, prefix="Usage: ")
-
-    def _format_action_invocation(self, action: argparse.Action) -> str:
-        if not action.option_strings:
-            return super()._format_action_invocation(action)
-        flags = ", ".join(action.option_strings)
-        if action.nargs == 0:
-            return flags
-        return "%s %s" % (flags, action.metavar or action.dest.upper())
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors raise ``UsageError`` instead of exiting."""
-
-    def __init__(self, prog: str = PROG, usage: str = USAGE, **kwargs: Any) -> None:
-        super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False,
-                         formatter_class=Formatter, argument_default=argparse.SUPPRESS,
-                         **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, self.prog, self.usage)
-
-    def parse_exactly(self, args: Sequence[str]) -> Dict[str, Any]:
-        """``parse_known_args``, then a clear error for what is left over."""
-        namespace, extra = self.parse_known_args(args)
-        if extra:
-            self.error("unexpected argument %r; see --help" % extra[0])
-        return vars(namespace)

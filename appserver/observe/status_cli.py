@@ -16,13 +16,15 @@ the pure table.
 import argparse
 import http.client
 import json
+import shutil
 import socket
 import sys
 
-from appserver.config import cmdline, loading
+from appserver.config import loading
 from appserver.observe import status
-from appserver.errors import AppServerError, ConfigError
+from appserver.errors import AppServerError, ConfigError, UsageError
 
+_WIDTH = 100            # as appserver --help (config.cmdline)
 _COLUMNS = ("#", "PID", "STATE", "REQS", "CONNS", "REQUEST", "AGE", "BEAT", "RSS")
 
 
@@ -112,10 +114,47 @@ def fetch(address, path="/status", timeout=5.0):
     return body
 
 
+class Formatter(argparse.HelpFormatter):
+    """click-like help, as ``appserver --help``: ``--admin ADDRESS``, ``Usage:``."""
+
+    def __init__(self, prog):
+        width = min(_WIDTH, shutil.get_terminal_size().columns - 2)
+        super().__init__(prog, width=width, max_help_position=31)
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, prefix="Usage: ")
+
+    def _format_action_invocation(self, action):
+        if not action.option_strings:
+            return super()._format_action_invocation(action)
+        flags = ", ".join(action.option_strings)
+        if action.nargs == 0:
+            return flags
+        return "%s %s" % (flags, action.metavar or action.dest.upper())
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise ``UsageError`` instead of exiting."""
+
+    def __init__(self, prog, usage, **kwargs):
+        super().__init__(prog=prog, usage=usage, add_help=False, allow_abbrev=False,
+                         formatter_class=Formatter, argument_default=argparse.SUPPRESS,
+                         **kwargs)
+
+    def error(self, message):
+        raise UsageError(message, self.prog, self.usage)
+
+    def parse_exactly(self, args):
+        """``parse_known_args``, then a clear error for what is left over."""
+        namespace, extra = self.parse_known_args(args)
+        if extra:
+            self.error("unexpected argument %r; see --help" % extra[0])
+        return vars(namespace)
+
+
 def _parser():
-    parser = cmdline.Parser(prog="appserver status", usage="appserver status [OPTIONS]",
-                               description="Show what every worker of a running "
-                                           "appserver is doing.")
+    parser = Parser(prog="appserver status", usage="appserver status [OPTIONS]",
+                    description="Show what every worker of a running appserver is doing.")
     group = parser.add_argument_group("Options")
     group.add_argument("--admin", metavar="ADDRESS",
                        help="The arbiter's admin listener: HOST:PORT, unix:PATH or a URL.")
