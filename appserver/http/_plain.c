@@ -7,7 +7,9 @@
  * whitespace before a CRLF, no "_" in a field name, not CONNECT) it returns
  * (method, target, path, query, version, line, headers, groups) exactly as
  * split_python does; otherwise None. It only reads the buffer; every byte
- * it reads is inside buf[:size].
+ * it reads is inside buf[:size]. Equal, not always new: a common method,
+ * version or field name is one str made at import and shared, and a target
+ * without a query is also its path (str objects are immutable).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -73,6 +75,49 @@ text(const unsigned char *p, Py_ssize_t n)
     return PyUnicode_DecodeLatin1((const char *)p, n, NULL);
 }
 
+/* Parts most heads share (methods, versions, field names), made once: a
+   head that has one gets the same str object again instead of a new copy. */
+static const char *common_texts[] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.1", "HTTP/1.0",
+    "Host", "host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language",
+    "Connection", "Content-Type", "Content-Length", NULL};
+#define COMMON_MAX 18
+static PyObject *common_objects[COMMON_MAX];
+static Py_ssize_t common_lengths[COMMON_MAX];
+
+/* text(p, n), the shared object when it is one of common_texts. */
+static PyObject *
+common_text(const unsigned char *p, Py_ssize_t n)
+{
+    for (int i = 0; common_texts[i] != NULL; i++) {
+        if (common_lengths[i] == n && memcmp(common_texts[i], p, n) == 0) {
+            Py_INCREF(common_objects[i]);
+            return common_objects[i];
+        }
+    }
+    return text(p, n);
+}
+
+/* A new tuple of n references (stolen); NULL, with them released, on error. */
+static PyObject *
+tuple_of(Py_ssize_t n, PyObject **items)
+{
+    PyObject *tuple = NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (items[i] == NULL)
+            goto fail;
+    tuple = PyTuple_New(n);
+    if (tuple == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(tuple, i, items[i]);
+    return tuple;
+fail:
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(items[i]);
+    return NULL;
+}
+
 /* Scan bytes of class k from p (bounded by end); returns where it stopped. */
 static const unsigned char *
 scan(const unsigned char *p, const unsigned char *end, unsigned char k)
@@ -130,7 +175,8 @@ split_fields(const unsigned char *p, const unsigned char *end, Py_ssize_t max_fi
         int special = special_index(name, name_len);
         if (special < 0 && memchr(name, '_', name_len) != NULL)
             return 0;
-        PyObject *pair = Py_BuildValue("(NN)", text(name, name_len), text(value, value_len));
+        PyObject *parts[2] = {common_text(name, name_len), text(value, value_len)};
+        PyObject *pair = tuple_of(2, parts);
         if (pair == NULL)
             return -1;
         int rc = PyList_Append(headers, pair);
@@ -203,11 +249,17 @@ split(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     if (plain == 0)
         goto not_plain;
-    result = Py_BuildValue(
-        "(NNNNNNOO)", text(method, method_end - method), text(target, target_end - target),
-        text(target, path_end - target),
-        query ? text(query, target_end - query) : PyUnicode_New(0, 0),
-        text(version, 8), text(start, (version + 8) - start), headers, groups);
+    PyObject *whole = text(target, target_end - target);
+    if (whole != NULL && query == NULL)
+        Py_INCREF(whole);       /* the path is the whole target */
+    Py_INCREF(headers);
+    Py_INCREF(groups);
+    PyObject *parts[8] = {
+        common_text(method, method_end - method), whole,
+        query == NULL ? whole : text(target, path_end - target),
+        query == NULL ? PyUnicode_New(0, 0) : text(query, target_end - query),
+        common_text(version, 8), text(start, (version + 8) - start), headers, groups};
+    result = tuple_of(8, parts);
     goto done;
 not_plain:
     Py_INCREF(Py_None);
@@ -234,6 +286,14 @@ PyMODINIT_FUNC
 PyInit__plain(void)
 {
     init_classes();
+    for (int i = 0; common_texts[i] != NULL; i++) {
+        if (common_objects[i] == NULL) {
+            common_lengths[i] = (Py_ssize_t)strlen(common_texts[i]);
+            common_objects[i] = PyUnicode_InternFromString(common_texts[i]);
+            if (common_objects[i] == NULL)
+                return NULL;
+        }
+    }
     for (int i = 0; special_names[i] != NULL; i++) {
         if (special_keys[i] == NULL) {
             special_keys[i] = PyUnicode_InternFromString(special_names[i]);

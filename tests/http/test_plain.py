@@ -103,3 +103,30 @@ def test_a_size_past_the_buffer_is_refused():
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler")
 def test_the_c_splitter_is_built_where_a_compiler_is():
     assert C_SPLIT is not None, "pip install -e . did not build appserver.http._plain"
+
+
+@needs_c
+def test_common_parts_are_shared_objects_equal_to_the_python_split():
+    """Methods, versions and common field names come back as one shared str
+    each (the C twin makes them once); a target without a query is its own
+    path. What the head says is unchanged, and no reference is lost or
+    leaked over many calls."""
+    import sys
+    heads = [b"GET /static/app.css HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n",
+             b"HEAD /a?b=1 HTTP/1.0\r\nhost: a\r\nX-Other: 1\r\n",
+             b"PURGE /x HTTP/1.1\r\nHOST: a\r\nHosts: b\r\nGe: c\r\n"]
+    for head in heads:
+        assert C_SPLIT(bytearray(head), len(head), 10) == plain.split_python(
+            head, len(head), 10)
+    first = C_SPLIT(bytearray(heads[0]), len(heads[0]), 10)
+    again = C_SPLIT(bytearray(heads[0]), len(heads[0]), 10)
+    assert first[0] is again[0] and first[4] is again[4]
+    assert first[6][0][0] is again[6][0][0]         # "Host"
+    assert first[1] is first[2] and first[3] == ""  # no query: the path is the target
+    with_query = C_SPLIT(bytearray(heads[1]), len(heads[1]), 10)
+    assert (with_query[1], with_query[2], with_query[3]) == ("/a?b=1", "/a", "b=1")
+    counts = [sys.getrefcount(x) for x in (first[0], first[4], first[6][0][0])]
+    for _ in range(1000):
+        for head in heads:
+            C_SPLIT(bytearray(head), len(head), 10)
+    assert [sys.getrefcount(x) for x in (first[0], first[4], first[6][0][0])] == counts
