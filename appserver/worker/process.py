@@ -673,7 +673,7 @@ class Worker:
         if conn.send_static(reply, keep, now) is not None:     # over at once
             self.observer.static(conn, request, reply, time.monotonic() - now,
                                  self.build_environ)
-            return conn.state is IDLE and conn.unread > 0
+            return conn.state is IDLE and conn.parser.buffered > 0
         reply.note = (request, now)             # for _static_done, once it is sent
         if conn.open:
             self.table.rewatch(conn)            # writing, when it was watched
