@@ -114,23 +114,25 @@ class Rewriter:
         self.script_name = normalize_prefix(cfg.script_name or "")
         self.schemes = scheme_headers(getattr(
             cfg, "secure_scheme_headers", BY_KEY["secure_scheme_headers"].default))
-        self.scheme_keys = tuple(key for key, _ in self.schemes if key not in ALL_KEYS)
-        self.keys = ALL_KEYS + self.scheme_keys         # every header this removes
-        self.x_keys = X_KEYS + self.scheme_keys
+        scheme_keys = tuple(key for key, _ in self.schemes if key not in ALL_KEYS)
+        self.keys = ALL_KEYS + scheme_keys              # every header this removes
+        self.x_keys = X_KEYS + scheme_keys
+        # The first two looked up like the fixed ones ("" is never a key),
+        # any further ones in a loop: Gunicorn's default has two.
+        self.scheme1, self.scheme2 = (scheme_keys + ("", ""))[:2]
+        self.schemes_more = scheme_keys[2:]
 
     def rewrite(self, environ: Environ) -> None:
         """Apply the rules to ``environ``; raises ``NotFound`` outside the
         prefix, ``BadRequest`` when the scheme headers disagree."""
         if (XFF not in environ and XFP not in environ and XFH not in environ
                 and XFPORT not in environ and FORWARDED not in environ
-                and PREFIX not in environ and SCRIPT not in environ):
-            for key in self.scheme_keys:                # chained "not in": fastest
-                if key in environ:
-                    break
-            else:
-                if self.script_name:
-                    mount(environ, self.script_name)
-                return
+                and PREFIX not in environ and SCRIPT not in environ
+                and self.scheme1 not in environ and self.scheme2 not in environ
+                and not (self.schemes_more and _any_in(environ, self.schemes_more))):
+            if self.script_name:
+                mount(environ, self.script_name)
+            return
         if environ["REMOTE_ADDR"] in self.trusted:
             self._trusted(environ)
         else:
@@ -150,6 +152,10 @@ class Rewriter:
             environ.pop(FORWARDED, None)
             apply_x_forwarded(environ, self.trusted, self.host, self.schemes)
         _prefix(environ, self.script_name)
+
+
+def _any_in(environ: Environ, keys: Sequence[str]) -> bool:
+    return any(key in environ for key in keys)
 
 
 def scheme_headers(table: Mapping[str, str]) -> SchemeHeaders:

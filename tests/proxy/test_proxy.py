@@ -372,6 +372,15 @@ def test_a_configured_table_replaces_gunicorns():
     assert env["wsgi.url_scheme"] == "http"
 
 
+@pytest.mark.parametrize("present", ["X_A", "X_B", "X_C", "X_D"])
+def test_every_header_of_a_longer_table_is_read_and_removed(present):
+    schemes = {"X-A": "1", "X-B": "1", "X-C": "1", "X-D": "1"}
+    env = rewrite(environ(**{present.lower(): "1"}), schemes=schemes)
+    assert env["wsgi.url_scheme"] == "https"
+    env = rewrite(environ(peer="192.0.2.9", **{present.lower(): "1"}), schemes=schemes)
+    assert env["wsgi.url_scheme"] == "http" and "HTTP_" + present not in env
+
+
 def test_forwarded_kind_reads_proto_and_removes_the_scheme_headers():
     env = rewrite(environ(forwarded="for=203.0.113.5;proto=https", x_forwarded_ssl="off"),
                   headers="forwarded")
