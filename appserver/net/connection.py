@@ -731,6 +731,18 @@ class Connection:
             if room:
                 if size is None:
                     data = self._recv_body(min(room, RECV_SIZE))
+                elif self._kernel & _SO_RCVTIMEO and not self.tls:
+                    # _waiting_body and _blocking_for inline, once the socket
+                    # has its receive bound: the steady state of sized reads
+                    self.blocked_until = time.monotonic() + self.read_timeout
+                    self._blocked_on = _SO_RCVTIMEO
+                    try:
+                        data = self.sock.recv(room if room < size else size, _WAITALL)
+                    except OSError as exc:
+                        raise self._receive_error(exc) from None
+                    finally:
+                        self.blocked_until = 0.0
+                    self.received += len(data)
                 else:
                     data = self._waiting_body(self.sock.recv, room if room < size else size,
                                               0 if self.tls else _WAITALL)   # not min(): slower
@@ -803,14 +815,18 @@ class Connection:
         self._blocking_for(_SO_RCVTIMEO, self.read_timeout)
         try:
             return call(*args)
-        except ClientError:         # overdue: raised by the worker's tick
-            raise
-        except (socket.timeout, BlockingIOError):
-            raise self._body_timeout() from None
         except OSError as exc:
-            raise ClientError("reading the body: %s" % exc) from None
+            raise self._receive_error(exc) from None
         finally:
             self.blocked_until = 0.0
+
+    def _receive_error(self, exc: OSError) -> OSError:
+        """What a receive of body bytes that failed with ``exc`` raises."""
+        if isinstance(exc, ClientError):    # overdue: raised by the worker's tick
+            return exc
+        if isinstance(exc, (socket.timeout, BlockingIOError)):
+            return self._body_timeout()
+        return ClientError("reading the body: %s" % exc)
 
     def sendall(self, data: bytes) -> None:
         """Send bytes; raises ``ClientTimeout`` or ``OSError`` when it cannot."""
