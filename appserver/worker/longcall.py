@@ -13,7 +13,10 @@ and nowhere else in the worker:
   (``Connection.overdue``);
 - the request timeout: SIGUSR2 from the arbiter (after ``faulthandler``
   dumped every thread's stack from C) raises ``WorkerTimeout`` into the app;
-- ``slow-request`` (``STACK_SIGNAL``): log the current stack and carry on.
+- ``slow-request`` (``STACK_SIGNAL``): log the current stack and carry on;
+- INT, QUIT (quick stop): ``on_quit`` exits from inside the call, as
+  Gunicorn's sync worker does, so the app's iterable is closed on the way
+  out (PEP 3333); between calls they are only recorded for the loop.
 
 These must act inside the blocked call, which is why they are signal
 handlers and not loop steps. Between calls every handler does nothing but
@@ -34,9 +37,11 @@ from appserver.wsgi.handler import WorkerTimeout
 class LongCall:
     """The app call in progress, and the handlers that act inside it."""
 
-    def __init__(self, table, on_abort=lambda: None):
+    def __init__(self, table, on_abort=lambda: None, on_quit=lambda: None):
         self.table = table
         self.on_abort = on_abort    # the worker_abort hook
+        self.on_quit = on_quit      # INT, QUIT during a call: raises SystemExit
+        self.recorded = {}          # signum -> the handler it had (the loop's queue)
         self.current = None         # the connection whose request the app runs
         self.in_app = False
         self.started = 0.0          # when the current call began (monotonic)
@@ -49,6 +54,9 @@ class LongCall:
     def install(self):
         signal.signal(signal.SIGUSR2, self._on_timeout)
         signal.signal(signal.SIGALRM, self._on_tick)
+        for signum in (signal.SIGINT, signal.SIGQUIT):
+            self.recorded[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_quit)
         self.register_stack_dump()
 
     def register_stack_dump(self):
@@ -79,6 +87,13 @@ class LongCall:
         if self.in_app:
             self.on_abort()
             raise WorkerTimeout()
+
+    def _on_quit(self, signum, frame):
+        recorded = self.recorded.get(signum)
+        if callable(recorded):
+            recorded(signum, frame)     # the loop's record, for between calls
+        if self.in_app:
+            self.on_quit()
 
     def _on_stack_request(self, signum, frame):
         """Log where the running request is (slow-request), and carry on."""

@@ -40,7 +40,9 @@ sends it.
 
 Signal handlers only record (TERM: stop; INT, QUIT: exit now, after closing
 the files the loop is sending, so their iterables' close() runs; USR1:
-reopen logs); the loop acts. How a worker ends:
+reopen logs); the loop acts. INT and QUIT during an app call are the
+exception (``worker.longcall``): the worker exits from inside the call, and
+the app's iterable is closed on the way out. How a worker ends:
 
 - *Retiring* (max-requests reached, or TERM while some serving worker
   remains: reload, recycling, TTOU, WINCH or TERM of an old generation after
@@ -137,7 +139,7 @@ class Worker:
         self.table = ConnectionTable(self.poller, self.listeners, self.handoff,
                                      self._connection, slot, cfg.max_connections,
                                      self.read_peers)
-        self.longcall = LongCall(self.table, self._abort_hook)
+        self.longcall = LongCall(self.table, self._abort_hook, self._quit_in_app)
         self.pool = None            # the ThreadPool, with --threads N > 1
         self.waiting = {}           # conn -> since: a request waits for a thread
         self.backlog_first = False  # _take_new: the backlog or the pair first, in turn
@@ -731,6 +733,13 @@ class Worker:
             elif signum == signal.SIGUSR1:
                 logs.reopen()
                 self.longcall.register_stack_dump()
+
+    def _quit_in_app(self):
+        """INT, QUIT while the app runs (a sync worker's call): exit from
+        inside it, as Gunicorn does; ``handle`` closes the app's iterable as
+        SystemExit goes through."""
+        hooks.call(self.cfg.hooks, "worker_int", self)
+        self._quit()
 
     def _quit(self):
         """INT, QUIT: exit now. The files the loop is sending are closed

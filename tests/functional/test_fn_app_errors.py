@@ -2,12 +2,13 @@
 iterables: errors become a 500 and a logged traceback, a failure after the
 headers closes the connection, and close() runs exactly once however the
 response ended."""
+import signal
 import socket
 import struct
 
 import pytest
 
-from tests.harness.clients import read_response
+from tests.harness.clients import read_response, wait_readable
 
 
 def test_exception_before_headers_is_500_and_logged(server_factory):
@@ -104,3 +105,26 @@ def test_close_called_once_when_client_disconnects(server_factory):
     sent = int(lines[0].split()[2])
     assert sent < chunks, "the server kept iterating after the client left"
     assert lines[1].split()[2] == "1", lines
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGQUIT, signal.SIGINT])
+def test_a_quick_stop_during_a_streamed_response_closes_it(server_factory, sig):
+    """INT or QUIT while the app's iterable is being sent (inside the app
+    call of a sync worker, blocked on a reader that does not read): the
+    worker exits from inside the call, as Gunicorn's does, closing the
+    iterable once, instead of being killed after the quick stop's 2 s."""
+    server = server_factory("close_tracking")
+    stuck = socket.socket(socket.AF_INET)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    stuck.settimeout(30)
+    stuck.connect(server.address)
+    stuck.sendall(b"GET /?chunks=100000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    wait_readable(stuck, 10)
+    server.signal(sig)
+    assert server.wait_exit() == 0, server.log()
+    stuck.close()
+    [line] = server.records("close.log")
+    assert line.startswith("close ") and int(line.split()[2]) < 100000
+    assert "did not stop in time" not in server.log()
+    assert "killed by signal" not in server.log()
