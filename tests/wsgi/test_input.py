@@ -260,6 +260,15 @@ def test_read_all_with_a_length_after_a_readline():
     assert source.sizes[1:3] == [9, 4]      # what is left, never more
 
 
+def test_a_sized_read_of_one_whole_piece_counts_it_against_the_length():
+    source = Source(b"abcd", b"efg")
+    body = Input(source, None, 7)
+    piece = source.pieces[0]
+    assert body.read(4) is piece            # handed over as it came
+    assert body.read() == b"efg"
+    assert source.sizes[1] == 3             # asks for what is left, no more
+
+
 def test_read_all_of_a_body_cut_short_leaves_no_padding():
     body = Input(Source(b"abc"), None, 10)      # the connection ended early
     assert body.read() == b"abc"
